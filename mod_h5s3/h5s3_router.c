@@ -1,0 +1,223 @@
+/*
+ * The handler: work out the path below the Location, decode the query,
+ * pick a route by method and path, and make sure whatever happens the
+ * client gets JSON (never an httpd HTML error page).
+ */
+#include <string.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "h5s3_glue.h"
+
+APLOG_USE_MODULE(h5s3);
+
+#define BIT_GET  (AP_METHOD_BIT << M_GET)
+#define BIT_POST (AP_METHOD_BIT << M_POST)
+
+/*
+ * A pattern is a fixed path or prefix "{key}" suffix: the key may hold
+ * slashes, as object keys do.  First match wins, so longer suffixes go first.
+ */
+typedef struct h5s3_route {
+    const char *name;
+    const char *pattern;
+    apr_int64_t methods;
+    h5s3_route_fn *fn;
+} h5s3_route;
+
+static const h5s3_route routes[] = {
+    {"root", "/", BIT_GET, h5s3_route_root},
+    {"health", "/health", BIT_GET, h5s3_route_health},
+    {"files", "/files", BIT_GET, h5s3_route_files},
+    {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
+    {NULL, NULL, 0, NULL}
+};
+
+/* Does rel match pattern?  *key gets the {key} part (NULL if none). */
+static int match(const char *pattern, const char *rel, const char **key,
+                 apr_pool_t *p)
+{
+    const char *brace = strstr(pattern, "{key}");
+    size_t pre, suf, n = strlen(rel);
+
+    if (brace == NULL) {
+        *key = NULL;
+        return strcmp(pattern, rel) == 0;
+    }
+    pre = (size_t)(brace - pattern);
+    suf = strlen(brace + 5);
+    if (n <= pre + suf || strncmp(rel, pattern, pre) != 0
+        || strcmp(rel + n - suf, brace + 5) != 0) {
+        return 0;
+    }
+    *key = apr_pstrmemdup(p, rel + pre, n - pre - suf);
+    return 1;
+}
+
+/* Decode %XX once (no '+' handling: this is a path). NULL on bad escapes. */
+static char *decode_path(apr_pool_t *p, const char *s, size_t n)
+{
+    char *out = apr_palloc(p, n + 1), *o = out;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= n || !apr_isxdigit(s[i + 1])
+                || !apr_isxdigit(s[i + 2])) {
+                return NULL;
+            }
+            {
+                char hex[3] = {s[i + 1], s[i + 2], 0};
+                /* A NUL would silently cut the key short: refuse it. */
+                if ((*o++ = (char)strtol(hex, NULL, 16)) == '\0') {
+                    return NULL;
+                }
+            }
+            i += 2;
+        }
+        else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Query parameters, form-decoded, first value of a repeated name wins. */
+static apr_table_t *parse_args(apr_pool_t *p, const char *args)
+{
+    apr_table_t *t = apr_table_make(p, 8);
+    char *copy, *tok, *last;
+
+    if (args == NULL) {
+        return t;
+    }
+    copy = apr_pstrdup(p, args);
+    for (tok = apr_strtok(copy, "&", &last); tok;
+         tok = apr_strtok(NULL, "&", &last)) {
+        char *eq = strchr(tok, '=');
+        char *name = tok, *val = "";
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+        }
+        if (ap_unescape_urlencoded(name) != OK
+            || ap_unescape_urlencoded(val) != OK) {
+            continue;
+        }
+        if (*name && apr_table_get(t, name) == NULL) {
+            apr_table_set(t, name, val);
+        }
+    }
+    return t;
+}
+
+/*
+ * The path below the Location, from the raw request line so that %2F and
+ * %25 in keys decode exactly once (httpd has already decoded r->uri).
+ */
+static const char *relative_path(request_rec *r, const char *base)
+{
+    const char *raw = r->unparsed_uri ? r->unparsed_uri : r->uri;
+    size_t n = strcspn(raw, "?#");
+    char *path = decode_path(r->pool, raw, n);
+    size_t blen;
+
+    if (path == NULL) {
+        return NULL;
+    }
+    if (*path != '/') {
+        /* absolute-form request target: keep only the path */
+        const char *slash = strstr(path, "://");
+        path = slash ? strchr(slash + 3, '/') : NULL;
+        if (path == NULL) {
+            return "/";
+        }
+    }
+    if (base && *base == '/') {
+        blen = strlen(base);
+        while (blen > 1 && base[blen - 1] == '/') {
+            blen--;
+        }
+        if (blen > 1 && strncmp(path, base, blen) == 0
+            && (path[blen] == '/' || path[blen] == '\0')) {
+            path += blen;
+        }
+    }
+    if (*path == '\0') {
+        return "/";
+    }
+    /* Routes answer with or without a trailing slash, as upstream does. */
+    n = strlen(path);
+    if (n > 1 && path[n - 1] == '/') {
+        path = apr_pstrmemdup(r->pool, path, n - 1);
+    }
+    return path;
+}
+
+static const char *allow_header(apr_pool_t *p, apr_int64_t methods)
+{
+    const char *s = "";
+
+    if (methods & BIT_GET) {
+        s = "GET, HEAD";
+    }
+    if (methods & BIT_POST) {
+        s = *s ? apr_pstrcat(p, s, ", POST", NULL) : "POST";
+    }
+    return s;
+}
+
+int h5s3_handler(request_rec *r)
+{
+    h5s3_req *q;
+    const h5s3_route *rt;
+    const char *key = NULL;
+    apr_int64_t allowed = 0;
+    apr_int64_t method_bit;
+    int rc;
+
+    if (r->handler == NULL || strcmp(r->handler, "h5s3") != 0) {
+        return DECLINED;
+    }
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    q->r = r;
+    q->sc = ap_get_module_config(r->server->module_config, &h5s3_module);
+    q->dc = ap_get_module_config(r->per_dir_config, &h5s3_module);
+    q->args = parse_args(r->pool, r->args);
+    q->rel = relative_path(r, q->dc->base);
+    q->route = "none";
+
+    if (q->rel == NULL) {
+        rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST,
+                               "Invalid percent-encoding in the path");
+        goto done;
+    }
+    /* HEAD arrives as M_GET with header_only set. */
+    method_bit = AP_METHOD_BIT << r->method_number;
+    for (rt = routes; rt->pattern; rt++) {
+        const char *k;
+        if (!match(rt->pattern, q->rel, &k, r->pool)) {
+            continue;
+        }
+        if (rt->methods & method_bit) {
+            q->route = rt->name;
+            key = k;
+            rc = rt->fn(q, key);
+            goto done;
+        }
+        allowed |= rt->methods;
+    }
+    if (allowed) {
+        apr_table_setn(r->headers_out, "Allow", allow_header(r->pool, allowed));
+        rc = h5s3_viewer_error(q, HTTP_METHOD_NOT_ALLOWED,
+                               "Method not allowed");
+    }
+    else {
+        rc = h5s3_viewer_error(q, HTTP_NOT_FOUND, "Not found");
+    }
+
+done:
+    h5s3_finish_request(q);
+    return rc;
+}
