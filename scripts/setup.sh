@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what mod_h5s3 needs from Debian 12 and builds it.  Idempotent:
+# packages already present are not fetched again.
+#   scripts/setup.sh [--sanitizers] [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build
+  gcc make autoconf automake libtool pkg-config check
+  apache2 apache2-dev libapr1-dev libaprutil1-dev
+  libhdf5-dev libcurl4-openssl-dev libjansson-dev libssl-dev
+  # runtime codecs and HDF5 filter plugins
+  xdelta3 hdf5-filter-plugin hdf5-filter-plugin-blosc-serial hdf5-tools
+  # tests: python side and the real S3 server (Ceph RGW)
+  python3 python3-pytest python3-h5py python3-hdf5plugin python3-numpy
+  python3-boto3 python3-botocore
+  ceph-mon ceph-osd radosgw ceph-common
+  # benchmarks
+  wrk curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+
+# Built in the source tree: the module ends up in .libs/mod_h5s3.so.
+configure_args=(--enable-werror)
+if [ "${1:-}" = "--sanitizers" ]; then
+  configure_args+=(--enable-sanitizers)
+fi
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+  autoreconf -fi >/dev/null
+fi
+want="${configure_args[*]}"
+if [ ! -f Makefile ] || [ configure -nt Makefile ] || [ "$(cat .configured-with 2>/dev/null)" != "$want" ]; then
+  ./configure "${configure_args[@]}" >/dev/null
+  echo "$want" > .configured-with
+  make clean >/dev/null 2>&1 || true
+fi
+make -j"$(nproc)" >/dev/null
+echo "setup: built $(pwd)/.libs/mod_h5s3.so"

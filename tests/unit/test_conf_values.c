@@ -1,0 +1,177 @@
+/* Configuration value parsers: what apachectl -t accepts and refuses. */
+#include <check.h>
+#include <stdlib.h>
+#include <apr_env.h>
+#include <apr_file_io.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include "h5s3_conf_values.h"
+#include "h5s3_errors.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+START_TEST(endpoint_accepts_and_normalises)
+{
+    const char *norm, *why;
+
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+                     "http://127.0.0.1:7480", pool), APR_SUCCESS);
+    ck_assert_str_eq(norm, "http://127.0.0.1:7480");
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+                     "HTTPS://S3.Example.com/", pool), APR_SUCCESS);
+    ck_assert_str_eq(norm, "https://S3.Example.com");
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+                     "http://[::1]:9000", pool), APR_SUCCESS);
+    ck_assert_str_eq(norm, "http://[::1]:9000");
+}
+END_TEST
+
+START_TEST(endpoint_refuses_bad_urls)
+{
+    const char *norm, *why;
+    const char *badv[] = {"ftp://host", "127.0.0.1:7480", "http://",
+                          "http://host/bucket", "http://host?x=1",
+                          "http://user:pw@host", "http://host:abc",
+                          "http://host:0", "", "not a url"};
+    size_t i;
+
+    for (i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
+        why = NULL;
+        ck_assert_msg(h5s3_conf_parse_endpoint(&norm, &why, badv[i], pool)
+                      == H5S3_E_INVALID, "accepted '%s'", badv[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+}
+END_TEST
+
+START_TEST(sizes)
+{
+    apr_off_t n;
+    const char *why;
+
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "64M"), APR_SUCCESS);
+    ck_assert_int_eq(n, 64 * 1024 * 1024);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "512k"), APR_SUCCESS);
+    ck_assert_int_eq(n, 512 * 1024);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "1G"), APR_SUCCESS);
+    ck_assert_int_eq(n, 1024LL * 1024 * 1024);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "100"), APR_SUCCESS);
+    ck_assert_int_eq(n, 100);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "10T"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "-1M"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "M"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "99999999999999999999G"),
+                     H5S3_E_INVALID);
+}
+END_TEST
+
+START_TEST(longs)
+{
+    long v;
+    const char *why;
+
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "30", 0, 60), APR_SUCCESS);
+    ck_assert_int_eq(v, 30);
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "61", 0, 60),
+                     H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "3x", 0, 60),
+                     H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "", 0, 60),
+                     H5S3_E_INVALID);
+}
+END_TEST
+
+START_TEST(secrets_from_literal_env_and_file)
+{
+    const char *v, *why;
+    char path[] = "/tmp/h5s3-secret-XXXXXX";
+    apr_file_t *f;
+
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why, "abc", pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(v, "abc");
+
+    apr_env_set("H5S3_TEST_SECRET", "from-env", pool);
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+                     "env:H5S3_TEST_SECRET", pool), APR_SUCCESS);
+    ck_assert_str_eq(v, "from-env");
+    apr_env_delete("H5S3_TEST_SECRET_MISSING", pool);
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+                     "env:H5S3_TEST_SECRET_MISSING", pool), H5S3_E_INVALID);
+
+    ck_assert_int_eq(apr_file_mktemp(&f, path, 0, pool), APR_SUCCESS);
+    apr_file_puts("from-file\n", f);
+    apr_file_close(f);
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+                     apr_pstrcat(pool, "file:", path, NULL), pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(v, "from-file");
+    apr_file_remove(path, pool);
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+                     apr_pstrcat(pool, "file:", path, NULL), pool),
+                     H5S3_E_INVALID);
+}
+END_TEST
+
+START_TEST(bucket_and_alias_names)
+{
+    const char *why;
+
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "h5data"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "my.bucket-1"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "ab"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "Upper"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "-dash"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "a/b/c"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_alias(&why, "Main_Data"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_alias(&why, "a b"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_alias(&why, ""), H5S3_E_INVALID);
+}
+END_TEST
+
+START_TEST(booleans)
+{
+    int b = -1;
+
+    ck_assert_int_eq(h5s3_conf_parse_bool(&b, "TRUE"), APR_SUCCESS);
+    ck_assert_int_eq(b, 1);
+    ck_assert_int_eq(h5s3_conf_parse_bool(&b, "off"), APR_SUCCESS);
+    ck_assert_int_eq(b, 0);
+    ck_assert_int_eq(h5s3_conf_parse_bool(&b, "maybe"), H5S3_E_INVALID);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conf_values");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, endpoint_accepts_and_normalises);
+    tcase_add_test(tc, endpoint_refuses_bad_urls);
+    tcase_add_test(tc, sizes);
+    tcase_add_test(tc, longs);
+    tcase_add_test(tc, secrets_from_literal_env_and_file);
+    tcase_add_test(tc, bucket_and_alias_names);
+    tcase_add_test(tc, booleans);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
