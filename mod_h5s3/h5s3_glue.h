@@ -48,10 +48,29 @@ typedef struct h5s3_srv_conf {
     h5s3_s3_client *client;
 } h5s3_srv_conf;
 
+/* H5S3RateLimit of a <Location> (h5s3_ratelimit.c). */
+typedef struct h5s3_ratelimit_conf {
+    double rate;                        /* tokens per second; 0 off */
+    double burst;                       /* bucket size */
+    const char *zone;                   /* the Location it was set in */
+} h5s3_ratelimit_conf;
+
+/* H5S3CORS* of a <Location> (h5s3_cors.c). */
+typedef struct h5s3_cors_conf {
+    apr_array_header_t *origins;        /* of const char * */
+    int any;                            /* "*" */
+    long max_age;
+    const char *headers;                /* Access-Control-Allow-Headers */
+    int credentials;
+    const void *line, *headers_line;    /* directive lines being read */
+} h5s3_cors_conf;
+
 /* Per <Location>. */
 typedef struct h5s3_dir_conf {
     const char *base;                   /* the Location path the handler serves */
     int debug_headers;
+    h5s3_ratelimit_conf ratelimit;
+    h5s3_cors_conf cors;
 } h5s3_dir_conf;
 
 /* Process-wide settings (global context only). */
@@ -87,6 +106,31 @@ apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
 void h5s3_socache_child_init(apr_pool_t *p, server_rec *s);
 
+/* HDF5 process state (h5s3_hdf5_state.c). */
+struct h5s3_h5_files;
+struct h5s3_pagecache;
+apr_status_t h5s3_hdf5_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s);
+void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
+struct h5s3_h5_files *h5s3_hdf5_files(void);
+struct h5s3_pagecache *h5s3_hdf5_page_cache(void);
+
+struct h5s3_req;
+struct h5s3_h5_file;
+/*
+ * HDF5 work on an open file (h5s3_hdf5_run.c).  prefetch (may be NULL)
+ * runs first, outside the work, so S3 fetches happen before HDF5 asks.
+ */
+typedef apr_status_t h5s3_hdf5_work_fn(json_t **out, struct h5s3_h5_file *f,
+                                       void *baton, apr_pool_t *p);
+/* The object's ETag, trusted for H5S3ValidateTTL across processes. */
+apr_status_t h5s3_object_etag(const char **etag, struct h5s3_req *q,
+                              const char *bucket, const char *key);
+apr_status_t h5s3_hdf5_run(json_t **out, const char **etag,
+                           struct h5s3_req *q, const char *bucket,
+                           const char *key, h5s3_hdf5_work_fn *prefetch,
+                           h5s3_hdf5_work_fn *work, void *baton);
+
 /* Everything one request needs, passed to every route handler. */
 typedef struct h5s3_req {
     request_rec *r;
@@ -103,6 +147,35 @@ typedef struct h5s3_req {
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);
 
+/* Operations (h5s3_ratelimit.c, h5s3_cors.c, h5s3_status.c,
+ * h5s3_logformat.c): each registers its own hooks. */
+void h5s3_ratelimit_conf_init(h5s3_ratelimit_conf *c);
+void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
+                               const h5s3_ratelimit_conf *base,
+                               const h5s3_ratelimit_conf *add);
+const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dc, const char *rate,
+                               const char *burst);
+void h5s3_ratelimit_register_hooks(apr_pool_t *p);
+/* DECLINED when the request may go on, else the 429 was sent: return it. */
+int h5s3_ratelimit_check(h5s3_req *q);
+apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots);
+
+void h5s3_cors_conf_init(h5s3_cors_conf *c);
+void h5s3_cors_conf_merge(h5s3_cors_conf *c, const h5s3_cors_conf *base,
+                          const h5s3_cors_conf *add);
+const char *h5s3_cors_set_origin(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_max_age(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_headers(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_credentials(cmd_parms *cmd, void *dc, int on);
+void h5s3_cors_register_hooks(apr_pool_t *p);
+
+void h5s3_status_register_hooks(apr_pool_t *p);
+void h5s3_status_cache_lookup(int hit);
+void h5s3_status_ratelimit_rejected(void);
+void h5s3_status_preflight(void);
+
+void h5s3_logformat_register_hooks(apr_pool_t *p);
+
 /* Router (h5s3_router.c): the handler hook. */
 int h5s3_handler(request_rec *r);
 
@@ -115,7 +188,11 @@ int h5s3_viewer_error(h5s3_req *q, int status, const char *msg);
 /* The HTTP status and a message for a failed core call (S3 or HDF5). */
 int h5s3_status_for(apr_status_t rv);
 const char *h5s3_message_for(h5s3_req *q, apr_status_t rv);
-/* Route notes, debug headers and the one log line of a failure. */
+/*
+ * Route notes and debug headers.  Runs again at the end of every request
+ * (for notes); a route that streams its own body calls it before the first
+ * byte (h5s3_send_body does), or the debug headers are lost.
+ */
 void h5s3_finish_request(h5s3_req *q);
 
 /* Bucket mapping: alias (NULL or "" = default) to bucket, NULL if unmapped. */
@@ -127,5 +204,10 @@ int h5s3_route_root(h5s3_req *q, const char *key);
 int h5s3_route_health(h5s3_req *q, const char *key);
 int h5s3_route_files(h5s3_req *q, const char *key);
 int h5s3_route_files_refresh(h5s3_req *q, const char *key);
+
+/* HDF Viewer routes that read HDF5 (h5s3_viewer_hdf5.c). */
+const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc);
+int h5s3_route_children(h5s3_req *q, const char *key);
+int h5s3_route_meta(h5s3_req *q, const char *key);
 
 #endif

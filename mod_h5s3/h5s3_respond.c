@@ -21,6 +21,8 @@ int h5s3_send_body(h5s3_req *q, int status, const char *ctype,
     ap_set_content_length(r, (apr_off_t)len);
     /* Nothing the module answers may be stored by shared caches unchecked. */
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    /* Debug headers must be in place before the first body byte leaves. */
+    h5s3_finish_request(q);
     if (!r->header_only) {
         ap_rwrite(body, (int)len, r);
     }

@@ -111,7 +111,10 @@ START_TEST(secrets_from_literal_env_and_file)
     ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
                      "env:H5S3_TEST_SECRET_MISSING", pool), H5S3_E_INVALID);
 
-    ck_assert_int_eq(apr_file_mktemp(&f, path, 0, pool), APR_SUCCESS);
+    /* Not APR_FOPEN_DELONCLOSE, which a flags value of 0 would imply. */
+    ck_assert_int_eq(apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_READ
+                                     | APR_FOPEN_WRITE | APR_FOPEN_EXCL, pool),
+                     APR_SUCCESS);
     apr_file_puts("from-file\n", f);
     apr_file_close(f);
     ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
