@@ -1,0 +1,106 @@
+/*
+ * HDF5 objects described as the HDF Viewer contract's JSON: the cores of
+ * GET /files/{key}/children?path= and GET /files/{key}/meta?path=.
+ * Every function takes an already open file; where its bytes come from
+ * (S3 VFD, sec2) does not matter here.  Nothing is printed: the public
+ * entry points switch HDF5's automatic error printing off while they run.
+ */
+#ifndef H5S3_H5_DESCRIBE_H
+#define H5S3_H5_DESCRIBE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <hdf5.h>
+#include <jansson.h>
+
+#define H5S3_H5_CHILD_ATTRS 10  /* attributes shown per child dataset */
+#define H5S3_H5_META_ATTRS  20  /* attributes shown by /meta */
+
+/*
+ * The JSON array of the children of the group at PATH (HDF Viewer §1.5),
+ * in h5py keys() order (creation order when the group tracks it, else
+ * name order).  Each child's path is PATH.rstrip('/') + '/' + name.
+ *   group:   {name, path, type:"group", num_children}
+ *   dataset: {name, path, type:"dataset", shape, dtype, size, ndim,
+ *             chunks?, compression?, attributes?, num_attributes?,
+ *             attributes_truncated?}
+ *   datatype: {name, path, type:"datatype", dtype}
+ *   dangling soft link: {name, path, type:"soft_link", target}
+ *   external link (never followed): {name, path, type:"external_link",
+ *             target_file, target_path}
+ *   a valid soft link is described as its target, plus link:"soft" and
+ *   target.
+ * PATH naming a dataset, datatype or link gives [].  A PATH that does
+ * not exist gives H5S3_E_NOPATH.
+ */
+apr_status_t h5s3_h5_children(json_t **out, hid_t file, const char *path,
+                              apr_pool_t *p);
+
+/*
+ * The "metadata" object of /meta (§1.6) for the object at PATH: name,
+ * path, kind, attributes ([{name, value}], at most 20), num_attributes,
+ * attributes_truncated (only when more than 20); groups: type:"group",
+ * num_children; datasets: shape, dtype, size, ndim, type, rawType,
+ * filters, chunks?, compression?, compression_opts?, plus hdf5_type (the
+ * h5grove type object); datatypes: kind:"datatype", dtype, type, rawType,
+ * hdf5_type; links that cannot be followed: kind "soft_link" (target) or
+ * "external_link" (target_file, target_path).
+ * H5S3_E_NOPATH when PATH does not exist.
+ */
+apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
+                          apr_pool_t *p);
+
+/* ---- building blocks, shared with other HDF5 routes ---------------- */
+
+typedef enum {
+    H5S3_H5_LINK_OBJECT = 0,    /* an object (possibly via a soft link) */
+    H5S3_H5_LINK_DANGLING,      /* soft link whose target does not exist */
+    H5S3_H5_LINK_EXTERNAL,      /* external link: never followed */
+    H5S3_H5_LINK_USER           /* user-defined link class */
+} h5s3_h5_link_kind;
+
+typedef struct {
+    h5s3_h5_link_kind kind;
+    hid_t obj;                  /* open object (H5Oopen) for LINK_OBJECT */
+    H5I_type_t type;            /* H5I_GROUP, H5I_DATASET, H5I_DATATYPE */
+    const char *soft_target;    /* set when PATH ends in a soft link */
+    const char *ext_file;       /* LINK_EXTERNAL */
+    const char *ext_path;
+} h5s3_h5_obj;
+
+/* Resolve PATH as h5py does for `path in file` / file[path] (absolute or
+ * relative to the root, empty components and "." ignored), never
+ * crossing external links.  H5S3_E_NOPATH when it does not exist.
+ * Release with h5s3_h5_obj_close(). */
+apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
+                               const char *path, apr_pool_t *p);
+void h5s3_h5_obj_close(h5s3_h5_obj *o);
+
+/* A link access property list that refuses to cross external links
+ * (close with H5Pclose). */
+hid_t h5s3_h5_lapl_no_external(void);
+
+/* The first MAX attributes of OBJ in h5py attrs.keys() order, their
+ * values sanitised; *TOTAL gets the attribute count.  AS_LIST selects
+ * [{name, value}] (meta) over {name: value} (children).  An attribute
+ * that cannot be read gets the value "<unreadable>". */
+apr_status_t h5s3_h5_attrs(json_t **out, int *total, hid_t obj, int max,
+                           int as_list, apr_pool_t *p);
+
+/* Filters of a dataset creation property list, as the HDF Viewer reports
+ * them: FILTERS gets the list (gzip/lzf/szip first, then shuffle, then
+ * fletcher32, then any other filter, e.g. plugins, with its real id);
+ * *COMPRESSION gets "gzip", "lzf", "szip" or NULL (h5py's rule);
+ * *COMPRESSION_OPTS gets the gzip level, ["nn"|"ec", pixels] for szip,
+ * or NULL.  Any output may be NULL when not wanted. */
+apr_status_t h5s3_h5_filters(json_t **filters, const char **compression,
+                             json_t **compression_opts, hid_t dcpl,
+                             apr_pool_t *p);
+
+/* A filter's short name: our table of registered ids first ("gzip",
+ * "lz4", "blosc", "bzip2", "zstd", ...), then HDF5's name, then
+ * "filter_<id>". */
+const char *h5s3_h5_filter_name(H5Z_filter_t id, const char *hdf5_name,
+                                apr_pool_t *p);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * HDF5 values as JSON that is always valid: the sanitisation rules of the
+ * HDF Viewer contract (§3.3): non-finite floats become null, bytes are
+ * decoded as UTF-8 dropping invalid sequences, complex numbers are
+ * Python's str() ("(1+2j)"), compound records become lists, enums their
+ * integer (bool enums true/false), references the referenced path.
+ */
+#ifndef H5S3_H5_VALUES_H
+#define H5S3_H5_VALUES_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <hdf5.h>
+#include <jansson.h>
+
+/* Attributes larger than this many elements are not expanded. */
+#define H5S3_H5_MAX_ATTR_ELEMENTS 500000
+
+/* A JSON number, or null when V is NaN or infinite. */
+json_t *h5s3_h5_json_finite(double v);
+
+/* A JSON string of the N bytes at S decoded as UTF-8 with Python's
+ * errors='ignore' (invalid sequences dropped). */
+json_t *h5s3_h5_json_utf8(const char *s, size_t n);
+
+/* S with invalid UTF-8 dropped (errors='ignore'), for names and keys:
+ * jansson refuses invalid UTF-8. */
+const char *h5s3_h5_utf8_clean(const char *s, apr_pool_t *p);
+
+/* Python repr(float(V)): "0.1", "1e-05", "inf", "nan", "1.0". */
+const char *h5s3_h5_py_float_repr(double v, apr_pool_t *p);
+
+/* Python str(complex(RE, IM)): "(1+2j)", "1j", "(nan+0j)", "(-0-1j)". */
+const char *h5s3_h5_py_complex_str(double re, double im, apr_pool_t *p);
+
+/* The in-memory type to read a file type with: native layout, every
+ * class kept (strings, references, opaque, enums, vlen, arrays).
+ * Returns a new type id or a negative value.  Close with H5Tclose. */
+hid_t h5s3_h5_mem_type(hid_t file_type);
+
+/* NELEM elements of memory type MTYPE at BUF as JSON.  RANK/DIMS give
+ * the nesting (RANK 0: one bare value).  LOC is any object of the file,
+ * used to name referenced objects. */
+apr_status_t h5s3_h5_values_json(json_t **out, hid_t loc, hid_t mtype,
+                                 const void *buf, int rank,
+                                 const hsize_t *dims, apr_pool_t *p);
+
+/* The value of an open attribute as JSON (null for a null dataspace).
+ * LOC is the object the attribute is attached to. */
+apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
+                                apr_pool_t *p);
+
+#endif
