@@ -1,0 +1,158 @@
+/*
+ * HDF5 files in S3, read in place: a virtual file driver whose reads go
+ * through the shared page cache, a per-process table of open files
+ * validated by ETag, per-request accounting, and metadata prefetch.
+ *
+ * HDF5 1.10 (thread-safe build) runs every HDF5 call of a process behind
+ * one global lock, so a thread waiting on S3 inside a driver read stalls
+ * all others: whatever can be fetched before an HDF5 call (pages of the
+ * superblock, of object headers, of chunks) is fetched outside it, with
+ * the prefetch functions below.
+ */
+#ifndef H5S3_H5_FILE_H
+#define H5S3_H5_FILE_H
+
+#include <hdf5.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+#include "h5s3_s3.h"
+#include "h5s3_pagecache.h"
+
+/* ---- process set-up ---------------------------------------------------- */
+
+/*
+ * Register the S3 driver and silence HDF5's automatic error printing.
+ * Idempotent and thread-safe; every function below calls it, the glue may
+ * call it in child_init.
+ */
+apr_status_t h5s3_h5_global_init(void);
+
+/* The registered driver's id (H5I_INVALID_HID before global init). */
+hid_t h5s3_h5_driver_id(void);
+
+/*
+ * HDF5 keeps its error-printing switch per thread: call before HDF5 calls
+ * in a thread that did not come through h5s3_h5_file_open or
+ * h5s3_h5_request_begin.
+ */
+void h5s3_h5_thread_init(void);
+
+/* ---- per-request accounting ------------------------------------------- */
+
+/*
+ * Open files are shared by the requests (threads) of a process, so the
+ * driver charges its S3 traffic to the request current on the calling
+ * thread.  Zero it, set call, begin; end when the request is done.
+ */
+typedef struct h5s3_h5_request {
+    h5s3_s3_call *call;         /* S3 requests and bytes (may be NULL) */
+    apr_uint32_t page_hits;     /* pages served from the page cache */
+    apr_uint32_t page_misses;   /* pages fetched from S3 */
+    apr_status_t status;        /* last S3 failure seen by the driver */
+} h5s3_h5_request;
+
+void h5s3_h5_request_begin(h5s3_h5_request *rq);
+void h5s3_h5_request_end(void);
+h5s3_h5_request *h5s3_h5_request_current(void);
+
+/*
+ * The status to report for an HDF5 call that failed: the S3 failure the
+ * driver saw during it if any (then cleared), else fallback.  HDF5 itself
+ * only knows "read failed".
+ */
+apr_status_t h5s3_h5_request_status(apr_status_t fallback);
+
+/* ---- the driver on any source ------------------------------------------ */
+
+/*
+ * What the driver reads: an object of the page cache (identity, size and
+ * fetch seam).  The source must outlive the HDF5 file.
+ */
+typedef struct h5s3_h5_source {
+    h5s3_pagecache *cache;      /* NULL: no caching */
+    h5s3_pagecache_object obj;
+    const char *name;           /* for messages: s3://bucket/key */
+    volatile int failed;        /* a read failed: do not reuse the file */
+} h5s3_h5_source;
+
+/*
+ * H5Fopen src read-only through the driver, after fetching its first
+ * open_read bytes in one request (superblock and root metadata).
+ * H5S3_E_NOTHDF5 for an object HDF5 cannot open; the S3 status when a
+ * read failed.
+ */
+apr_status_t h5s3_h5_vfd_open(hid_t *fid, h5s3_h5_source *src,
+                              apr_size_t open_read);
+
+/* ---- the per-process table of open S3 files ---------------------------- */
+
+typedef struct h5s3_h5_files h5s3_h5_files;
+typedef struct h5s3_h5_file h5s3_h5_file;
+
+#define H5S3_H5_DEFAULT_MAX_FILES 32
+#define H5S3_H5_DEFAULT_OPEN_READ (128 * 1024)
+
+/*
+ * One per process (child_init).  cache may be NULL.  At most max_files
+ * files are kept open; the least recently used unreferenced one is closed
+ * beyond that.  Files are closed when p is destroyed.
+ */
+apr_status_t h5s3_h5_files_create(h5s3_h5_files **table,
+                                  h5s3_pagecache *cache, int max_files,
+                                  apr_pool_t *p);
+
+/* Close every file nobody holds; returns how many stay open. */
+int h5s3_h5_files_flush(h5s3_h5_files *table);
+
+/*
+ * Open s3://bucket/key, or reuse the open file when its ETag was checked
+ * less than validate_ttl ago (then no S3 request at all).  Older than
+ * that, a HEAD revalidates it; a changed ETag opens the new object (pages
+ * of the old one are keyed by the old ETag and never found again).  The
+ * client must live as long as the table (it is part of the file's key).
+ * call receives the HEAD; page reads are charged to the current request's
+ * call, or to call when no request is current (NULL: the current
+ * request's for both).  p is only used for scratch.  Release the file
+ * with h5s3_h5_file_release.  Errors: H5S3_E_NOTFOUND, H5S3_E_NOTHDF5,
+ * or the S3 status of the HEAD or of a read.
+ */
+apr_status_t h5s3_h5_file_open(h5s3_h5_file **f, h5s3_h5_files *table,
+                               h5s3_s3_client *c, const char *bucket,
+                               const char *key,
+                               apr_interval_time_t validate_ttl,
+                               h5s3_s3_call *call, apr_pool_t *p);
+
+/*
+ * Done with the file.  A file whose read failed is dropped from the table
+ * and closed once its last holder releases it.
+ */
+void h5s3_h5_file_release(h5s3_h5_file *f);
+
+hid_t h5s3_h5_file_id(const h5s3_h5_file *f);
+const char *h5s3_h5_file_etag(const h5s3_h5_file *f);
+apr_off_t h5s3_h5_file_size(const h5s3_h5_file *f);
+h5s3_h5_source *h5s3_h5_file_source(h5s3_h5_file *f);
+
+/* ---- prefetch --------------------------------------------------------- */
+
+/*
+ * Fetch the pages of [offsets[i], offsets[i] + lens[i]) that are not
+ * cached, coalesced, concurrently, outside any HDF5 call.
+ */
+apr_status_t h5s3_h5_prefetch_ranges(h5s3_h5_file *f,
+                                     const apr_off_t *offsets,
+                                     const apr_size_t *lens, int n);
+
+/*
+ * Before describing the children of the group at path: collect their
+ * object header addresses (hard links) and fetch the missing pages
+ * concurrently, so describing them reads from the cache.  H5S3_E_NOPATH
+ * when path is not a group.
+ */
+apr_status_t h5s3_h5_prefetch_group(h5s3_h5_file *f, const char *path);
+
+/* Same on any open file id and source (tests, tools). */
+apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
+                                        const char *path);
+
+#endif
