@@ -30,6 +30,8 @@ static const h5s3_route routes[] = {
     {"health", "/health", BIT_GET, h5s3_route_health},
     {"files", "/files", BIT_GET, h5s3_route_files},
     {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
+    {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
+    {"meta", "/files/{key}/meta", BIT_GET, h5s3_route_meta},
     {NULL, NULL, 0, NULL}
 };
 
@@ -187,7 +189,14 @@ int h5s3_handler(request_rec *r)
     q->args = parse_args(r->pool, r->args);
     q->rel = relative_path(r, q->dc->base);
     q->route = "none";
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
+                  r->method, q->rel ? q->rel : "(bad path)",
+                  q->dc->base ? q->dc->base : "/");
 
+    /* Before anything costly. */
+    if ((rc = h5s3_ratelimit_check(q)) != DECLINED) {
+        goto done;
+    }
     if (q->rel == NULL) {
         rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                "Invalid percent-encoding in the path");
@@ -203,11 +212,15 @@ int h5s3_handler(request_rec *r)
         if (rt->methods & method_bit) {
             q->route = rt->name;
             key = k;
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: route %s%s%s",
+                          rt->name, key ? ", key " : "", key ? key : "");
             rc = rt->fn(q, key);
             goto done;
         }
         allowed |= rt->methods;
     }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: no route for %s %s",
+                  r->method, q->rel);
     if (allowed) {
         apr_table_setn(r->headers_out, "Allow", allow_header(r->pool, allowed));
         rc = h5s3_viewer_error(q, HTTP_METHOD_NOT_ALLOWED,

@@ -52,8 +52,8 @@ static const char *strip(apr_pool_t *p, const char *s)
     return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
 }
 
-/* The bucket a viewer request names (bucket=ALIAS), or an error sent. */
-static const h5s3_bucket_map *viewer_bucket(h5s3_req *q, int *rc)
+/* The bucket a viewer request names (bucket=ALIAS); NULL after an error. */
+const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc)
 {
     const char *alias = apr_table_get(q->args, "bucket");
     const h5s3_bucket_map *m;
@@ -111,7 +111,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
                                      "max_items must be between 1 and 50000");
         }
     }
-    if ((m = viewer_bucket(q, &rc)) == NULL) {
+    if ((m = h5s3_viewer_bucket(q, &rc)) == NULL) {
         return rc;
     }
 

@@ -26,7 +26,11 @@ static void log_sink(int level, apr_status_t rv, const char *msg)
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     memset(&h5s3_global, 0, sizeof(h5s3_global));
-    return h5s3_socache_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
+    if (h5s3_socache_pre_config(pconf) != APR_SUCCESS
+        || h5s3_hdf5_pre_config(pconf) != APR_SUCCESS) {
+        return !OK;
+    }
+    return OK;
 }
 
 static void test_config(apr_pool_t *pconf, server_rec *s)
@@ -51,6 +55,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if (h5s3_conf_check_servers(s, ptemp) != APR_SUCCESS
         || h5s3_socache_post_config(pconf, s) != APR_SUCCESS
+        || h5s3_hdf5_post_config(pconf, s) != APR_SUCCESS
         || h5s3_s3_global_init() != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -64,6 +69,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     server_rec *vs;
 
     h5s3_socache_child_init(pchild, s);
+    h5s3_hdf5_child_init(pchild, s);
     h5s3_s3_pool_forget();
     for (vs = s; vs != NULL; vs = vs->next) {
         h5s3_srv_conf *sc = ap_get_module_config(vs->module_config,
@@ -101,6 +107,10 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(h5s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    h5s3_ratelimit_register_hooks(p);
+    h5s3_cors_register_hooks(p);
+    h5s3_status_register_hooks(p);
+    h5s3_logformat_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(h5s3) = {

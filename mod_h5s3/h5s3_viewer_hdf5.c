@@ -1,0 +1,154 @@
+/*
+ * HDF Viewer routes that look inside HDF5 files: /files/{key}/children and
+ * /files/{key}/meta (hdf-viewer-api.md §1.5-1.6).  Payloads are cached in
+ * the shared cache keyed by (bucket, key, ETag, path); the ETag itself is
+ * trusted for H5S3ValidateTTL, so a warm request costs no S3 request.
+ */
+#include <apr_strings.h>
+
+#include "h5s3_glue.h"
+#include "h5s3_errors.h"
+#include "h5s3_h5_describe.h"
+#include "h5s3_h5_file.h"
+#include "h5s3_json.h"
+
+APLOG_USE_MODULE(h5s3);
+
+#define CACHED_FALSE "{\"cached\":false,"
+#define CACHED_TRUE "{\"cached\":true,"
+
+typedef struct viewer_work {
+    const char *path;
+    int children;
+} viewer_work;
+
+static apr_status_t prefetch_group(json_t **unused, h5s3_h5_file *f,
+                                   void *baton, apr_pool_t *p)
+{
+    viewer_work *w = baton;
+
+    return h5s3_h5_prefetch_group(f, w->path);
+}
+
+static apr_status_t describe(json_t **out, h5s3_h5_file *f, void *baton,
+                             apr_pool_t *p)
+{
+    viewer_work *w = baton;
+    hid_t fid = h5s3_h5_file_id(f);
+
+    return w->children ? h5s3_h5_children(out, fid, w->path, p)
+                       : h5s3_h5_meta(out, fid, w->path, p);
+}
+
+/* The error for a failed HDF5 route, in the viewer's envelope. */
+static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
+                      const char *path)
+{
+    apr_pool_t *p = q->r->pool;
+
+    switch (rv) {
+    case H5S3_E_NOTFOUND:
+        return h5s3_viewer_error(q, HTTP_NOT_FOUND, apr_psprintf(
+            p, "File '%s' not found", key));
+    case H5S3_E_NOPATH:
+        return h5s3_viewer_error(q, HTTP_NOT_FOUND, apr_psprintf(
+            p, "Path '%s' not found in '%s'", path, key));
+    case H5S3_E_NOTHDF5:
+        return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
+            p, "'%s' is not a valid HDF5 file", key));
+    case H5S3_E_UNSUPPORTED:
+        return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
+            p, "'%s' uses an HDF5 feature this server cannot read", key));
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0050: "
+                      "reading %s from bucket %s failed: %s (S3 HTTP %d %s)",
+                      key, q->bucket, h5s3_status_name(rv),
+                      q->call.http_status,
+                      q->call.error_code ? q->call.error_code : "");
+        return h5s3_viewer_error(q, h5s3_status_for(rv),
+                                 h5s3_message_for(q, rv));
+    }
+}
+
+static int viewer_hdf5(h5s3_req *q, const char *key, int children)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *path = apr_table_get(q->args, "path");
+    const char *ns = children ? "children" : "meta";
+    const h5s3_bucket_map *m;
+    viewer_work w;
+    const char *etag, *ckey;
+    json_t *result = NULL, *body;
+    char *text;
+    apr_size_t len;
+    apr_status_t rv;
+    int rc;
+
+    q->key = key;
+    if (children && (path == NULL || *path == '\0')) {
+        path = "/";
+    }
+    if (!children && (path == NULL || *path == '\0')) {
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
+                                 "Missing required parameter: path");
+    }
+    if ((m = h5s3_viewer_bucket(q, &rc)) == NULL) {
+        return rc;
+    }
+
+    rv = h5s3_object_etag(&etag, q, m->bucket, key);
+    if (rv != APR_SUCCESS) {
+        return hdf5_error(q, rv, key, path);
+    }
+    ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key, "\n",
+                       etag, "\n", path, NULL);
+    if (h5s3_conf_meta_ttl(q->sc) > 0
+        && h5s3_cache_get(&h5s3_global.cache, ns, ckey, &text, &len, p)
+               == APR_SUCCESS
+        && len > sizeof(CACHED_FALSE)
+        && !strncmp(text, CACHED_FALSE, sizeof(CACHED_FALSE) - 1)) {
+        q->cache_state = "hit";
+        text = apr_pstrcat(p, CACHED_TRUE, text + sizeof(CACHED_FALSE) - 1,
+                           NULL);
+        return h5s3_send_body(q, HTTP_OK, "application/json", text, len - 1);
+    }
+    q->cache_state = "miss";
+
+    w.path = path;
+    w.children = children;
+    rv = h5s3_hdf5_run(&result, &etag, q, m->bucket, key,
+                       children ? prefetch_group : NULL, describe, &w);
+    if (rv != APR_SUCCESS) {
+        return hdf5_error(q, rv, key, path);
+    }
+    h5s3_json_pool_own(p, result);
+    body = h5s3_json_pool_own(p, json_pack(
+        "{s:b, s:O, s:s, s:b}", "cached", 0,
+        children ? "children" : "metadata", result, "key", key,
+        "success", 1));
+    if (children) {
+        json_object_set_new(body, "path", json_string(path));
+    }
+    if (h5s3_json_dump(&text, &len, body, p) != APR_SUCCESS) {
+        return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
+                                 "Internal server error");
+    }
+    if (h5s3_conf_meta_ttl(q->sc) > 0) {
+        /* Keyed by the ETag of the file actually read. */
+        ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key,
+                           "\n", etag, "\n", path, NULL);
+        h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
+                       apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);
+    }
+    return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
+}
+
+int h5s3_route_children(h5s3_req *q, const char *key)
+{
+    return viewer_hdf5(q, key, 1);
+}
+
+int h5s3_route_meta(h5s3_req *q, const char *key)
+{
+    return viewer_hdf5(q, key, 0);
+}
