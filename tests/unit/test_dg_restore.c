@@ -1,0 +1,580 @@
+/*
+ * Streaming reconstruction with the real xdelta3, through the store seam
+ * filled with local files: byte-exact output, the held-back last piece,
+ * corrupted references, tampered deltas, and upload round trips.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <openssl/evp.h>
+#include "h5s3_dg.h"
+
+static apr_pool_t *pool;
+static char dir[64];
+static const char *cache;
+
+static void sh(const char *cmd)
+{
+    ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
+}
+
+static const char *path_of(const char *name)
+{
+    return apr_pstrcat(pool, dir, "/", name, NULL);
+}
+
+/* ---- a local store: key -> (file, metadata) ---- */
+
+typedef struct obj {
+    const char *path;
+    apr_table_t *meta;
+} obj;
+
+typedef struct local {
+    apr_hash_t *objs;
+    int gets, puts, n;
+} local;
+
+static local store_data;
+static h5s3_dg_store store;
+
+static apr_status_t l_head(h5s3_dg_store *st, h5s3_s3_object_info **info,
+                           const char *key, apr_pool_t *p)
+{
+    local *l = st->baton;
+    obj *o = apr_hash_get(l->objs, key, APR_HASH_KEY_STRING);
+    h5s3_s3_object_info *in;
+    apr_finfo_t fi;
+
+    if (!o)
+        return H5S3_E_NOTFOUND;
+    ck_assert_int_eq(apr_stat(&fi, o->path, APR_FINFO_SIZE | APR_FINFO_MTIME,
+                              p), APR_SUCCESS);
+    in = apr_pcalloc(p, sizeof(*in));
+    in->size = fi.size;
+    in->mtime = fi.mtime;
+    in->etag = apr_psprintf(p, "%" APR_OFF_T_FMT, fi.size);
+    in->meta = apr_table_copy(p, o->meta);
+    *info = in;
+    return APR_SUCCESS;
+}
+
+static apr_status_t l_get(h5s3_dg_store *st, const char *key,
+                          const char *if_match, h5s3_s3_data_cb on_data,
+                          void *baton, apr_pool_t *p)
+{
+    local *l = st->baton;
+    obj *o = apr_hash_get(l->objs, key, APR_HASH_KEY_STRING);
+    char buf[65536];
+    FILE *f;
+    size_t n;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!o)
+        return H5S3_E_NOTFOUND;
+    l->gets++;
+    f = fopen(o->path, "rb");
+    ck_assert_ptr_nonnull(f);
+    while (rv == APR_SUCCESS && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        rv = on_data(baton, buf, n);
+    fclose(f);
+    return rv;
+}
+
+static apr_status_t l_put(h5s3_dg_store *st, const char *key, apr_off_t size,
+                          const char *ctype, apr_table_t *meta,
+                          h5s3_s3_read_cb read_cb, void *baton, apr_pool_t *p)
+{
+    local *l = st->baton;
+    obj *o = apr_pcalloc(pool, sizeof(*o));
+    char buf[10000];
+    apr_off_t total = 0;
+    FILE *f;
+
+    o->path = apr_psprintf(pool, "%s/put-%d", dir, ++l->n);
+    o->meta = apr_table_copy(pool, meta);
+    f = fopen(o->path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (;;) {
+        apr_size_t n = sizeof(buf);
+        ck_assert_int_eq(read_cb(baton, buf, &n), APR_SUCCESS);
+        if (n == 0)
+            break;
+        fwrite(buf, 1, n, f);
+        total += (apr_off_t)n;
+    }
+    fclose(f);
+    ck_assert_int_eq(total, size);
+    l->puts++;
+    apr_hash_set(l->objs, apr_pstrdup(pool, key), APR_HASH_KEY_STRING, o);
+    return APR_SUCCESS;
+}
+
+static void put_local(const char *key, const char *file, apr_table_t *meta)
+{
+    obj *o = apr_pcalloc(pool, sizeof(*o));
+    o->path = path_of(file);
+    o->meta = meta ? meta : apr_table_make(pool, 1);
+    apr_hash_set(store_data.objs, key, APR_HASH_KEY_STRING, o);
+}
+
+static const char *sha_of(const char *file, apr_off_t *size)
+{
+    const char *hex;
+    ck_assert_int_eq(h5s3_dg_file_sha256(&hex, size, path_of(file), pool),
+                     APR_SUCCESS);
+    return hex;
+}
+
+static h5s3_dg_codec_opts opts;
+
+static void setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    strcpy(dir, "/tmp/h5s3-restore-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    cache = path_of("cache");
+    sh(apr_psprintf(pool, "mkdir %s", cache));
+    /* v1: 3 MB; v2: v1 with edits, an insertion and an append. */
+    sh(apr_psprintf(pool, "cd %s && head -c 3000000 /dev/urandom > v1.zip && "
+                    "(head -c 1000000 v1.zip; echo inserted; "
+                    "tail -c +1000001 v1.zip | head -c 1500000; "
+                    "head -c 70000 /dev/urandom; tail -c 400000 v1.zip) "
+                    "> v2.zip", dir));
+    memset(&store_data, 0, sizeof(store_data));
+    store_data.objs = apr_hash_make(pool);
+    store.head = l_head;
+    store.get = l_get;
+    store.put = l_put;
+    store.list = NULL;
+    store.baton = &store_data;
+    memset(&opts, 0, sizeof(opts));
+    opts.cache_dir = cache;
+    opts.chunk_size = 256 * 1024;
+}
+
+static void teardown(void)
+{
+    sh(apr_psprintf(pool, "rm -rf %s", dir));
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* v1 as P/reference.bin, delta of target against it as P/<name>.delta. */
+static h5s3_dg_meta *publish(const char *name, const char *target)
+{
+    const char *reason = NULL, *h1, *ht;
+    apr_off_t s1, st;
+    apr_table_t *rm = apr_table_make(pool, 4), *dm = apr_table_make(pool, 8);
+    h5s3_dg_meta *m;
+    const char *dkey = apr_pstrcat(pool, "P/", name, ".delta", NULL);
+
+    h1 = sha_of("v1.zip", &s1);
+    ht = sha_of(target, &st);
+    apr_table_set(rm, "dg-file-sha256", h1);
+    apr_table_set(rm, "dg-note", "reference");
+    put_local("P/reference.bin", "v1.zip", rm);
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+                                           path_of(target),
+                                           path_of(apr_pstrcat(pool, name,
+                                                   ".d", NULL)), pool),
+                     APR_SUCCESS);
+    apr_table_set(dm, "dg-file-sha256", ht);
+    apr_table_set(dm, "dg-file-size", apr_off_t_toa(pool, st));
+    apr_table_set(dm, "dg-ref-key", "P/reference.bin");
+    apr_table_set(dm, "dg-ref-sha256", h1);
+    put_local(dkey, apr_pstrcat(pool, name, ".d", NULL), dm);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, dkey, dm, pool), APR_SUCCESS);
+    return m;
+}
+
+/* ---- a receiver that hashes what it is given ---- */
+
+typedef struct sink {
+    EVP_MD_CTX *md;
+    apr_off_t bytes;
+    int calls;
+    int fail_after;             /* 0: never */
+    apr_size_t max_piece;
+} sink;
+
+static apr_status_t sink_data(void *baton, const char *data, apr_size_t len)
+{
+    sink *s = baton;
+
+    s->calls++;
+    s->bytes += (apr_off_t)len;
+    if (len > s->max_piece)
+        s->max_piece = len;
+    EVP_DigestUpdate(s->md, data, len);
+    if (s->fail_after && s->calls >= s->fail_after)
+        return H5S3_E_ABORTED;
+    return APR_SUCCESS;
+}
+
+static void sink_init(sink *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
+}
+
+static const char *sink_hex(sink *s)
+{
+    unsigned char md[32];
+    unsigned int n;
+    char *hex = apr_palloc(pool, 65);
+    int i;
+
+    EVP_DigestFinal_ex(s->md, md, &n);
+    EVP_MD_CTX_free(s->md);
+    for (i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    return hex;
+}
+
+START_TEST(reconstructs_byte_exact)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    apr_off_t size;
+    const char *h2 = sha_of("v2.zip", &size);
+    apr_finfo_t fi;
+    sink s;
+    int gets;
+
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    ck_assert_int_eq(s.bytes, size);
+    ck_assert_int_eq(res.bytes, size);
+    ck_assert_str_eq(res.sha256, h2);
+    ck_assert_int_gt(s.calls, 10);                  /* streamed */
+    ck_assert_uint_le(s.max_piece, opts.chunk_size);
+    /* The reference is cached under its hash; the next restore reuses it. */
+    ck_assert_int_eq(apr_stat(&fi, apr_pstrcat(pool, cache, "/ref-",
+                                               m->ref_sha256, ".bin", NULL),
+                              APR_FINFO_SIZE, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.size, 3000000);
+    gets = store_data.gets;
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    ck_assert_int_eq(store_data.gets, gets + 1);    /* the delta only */
+}
+END_TEST
+
+START_TEST(zero_diff_delta)
+{
+    h5s3_dg_meta *m = publish("v1.zip", "v1.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v1.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), sha_of("v1.zip", NULL));
+}
+END_TEST
+
+START_TEST(corrupted_reference)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin && "
+                    "printf 'X' | dd of=bad.bin bs=1 seek=12345 "
+                    "conv=notrunc 2>/dev/null", dir));
+    put_local("P/reference.bin", "bad.bin", NULL);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    ck_assert_ptr_nonnull(strstr(res.reason, "reference"));
+    ck_assert_int_eq(s.bytes, 0);
+    sink_hex(&s);
+}
+END_TEST
+
+START_TEST(rotten_cache_is_refetched)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    /* A cache file that no longer matches its name is not used. */
+    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s/ref-%s.bin",
+                    cache, m->ref_sha256));
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), sha_of("v2.zip", NULL));
+    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
+                                         m->ref_sha256), NULL),
+                     m->ref_sha256);
+}
+END_TEST
+
+START_TEST(tampered_delta_never_succeeds)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    apr_off_t dsize, size;
+    const char *h2 = sha_of("v2.zip", &size);
+    apr_off_t at;
+    const char *got;
+    sink s;
+
+    sha_of("v2.zip.d", &dsize);
+    /* Flip bytes at several places of the delta's body. */
+    for (at = 40; at < dsize; at += dsize / 5) {
+        apr_status_t rv;
+        sh(apr_psprintf(pool, "cd %s && cp v2.zip.d t.d && printf '\\377' | "
+                        "dd of=t.d bs=1 seek=%" APR_OFF_T_FMT " conv=notrunc "
+                        "2>/dev/null && cmp -s t.d v2.zip.d; test $? = 1",
+                        dir, at));
+        put_local("P/v2.zip.delta", "t.d", NULL);
+        sink_init(&s);
+        rv = h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL, &opts,
+                             sink_data, &s, pool);
+        ck_assert_msg(rv == H5S3_E_INTEGRITY, "offset %" APR_OFF_T_FMT
+                      ": %d", at, rv);
+        ck_assert_ptr_nonnull(res.reason);
+        /* Whatever got through, it was never the whole verified file. */
+        got = sink_hex(&s);
+        ck_assert(s.bytes < size || strcmp(got, h2) != 0);
+    }
+}
+END_TEST
+
+START_TEST(last_piece_held_back_on_mismatch)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    apr_off_t size;
+    sink s;
+
+    sha_of("v2.zip", &size);
+    m->file_sha256 = "00000000000000000000000000000000"
+                     "00000000000000000000000000000000";
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    ck_assert_ptr_nonnull(strstr(res.reason, "dg-file-sha256"));
+    ck_assert_int_eq(res.bytes, size);
+    /* Everything but the last piece went out; the last one never did. */
+    ck_assert_int_lt(s.bytes, size);
+    ck_assert_int_ge(s.bytes, size - (apr_off_t)opts.chunk_size);
+    sink_hex(&s);
+
+    /* A wrong size is caught the same way. */
+    m = publish("v2.zip", "v2.zip");
+    m->file_size = size - 1;
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    ck_assert_int_lt(s.bytes, size);
+    sink_hex(&s);
+}
+END_TEST
+
+START_TEST(small_output_is_all_held)
+{
+    h5s3_dg_restore_result res;
+    apr_table_t *dm = apr_table_make(pool, 4);
+    h5s3_dg_meta *m;
+    const char *reason;
+    sink s;
+
+    sh(apr_psprintf(pool, "cd %s && echo hello > s1.zip && "
+                    "echo hellO > s2.zip", dir));
+    put_local("reference.bin", "s1.zip", NULL);
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("s1.zip"),
+                                           path_of("s2.zip"),
+                                           path_of("s.d"), pool),
+                     APR_SUCCESS);
+    put_local("s2.zip.delta", "s.d", dm);
+    apr_table_set(dm, "dg-ref-sha256", sha_of("s1.zip", NULL));
+    apr_table_set(dm, "dg-file-sha256", sha_of("s1.zip", NULL)); /* wrong */
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, "s2.zip.delta", dm, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(m->ref_key, "reference.bin");
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "s2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    ck_assert_int_eq(s.calls, 0);
+    sink_hex(&s);
+}
+END_TEST
+
+START_TEST(recompressed_delta_refused)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    sh(apr_psprintf(pool, "cd %s && mkdir t && cd t && cp ../v1.zip a && "
+                    "tar czf ../v1.tgz a && cp ../v2.zip b && "
+                    "tar czf ../v2.tgz a b && cd .. && "
+                    "xdelta3 -e -f -9 -s v1.tgz v2.tgz g.d 2>/dev/null", dir));
+    put_local("P/v2.zip.delta", "g.d", NULL);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    ck_assert_ptr_nonnull(strstr(res.reason, "recompression"));
+    ck_assert_int_eq(s.calls, 0);
+    sink_hex(&s);
+}
+END_TEST
+
+START_TEST(receiver_abort_stops_decoder)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    sink_init(&s);
+    s.fail_after = 2;
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_ABORTED);
+    ck_assert_int_eq(s.calls, 2);
+    sink_hex(&s);
+}
+END_TEST
+
+START_TEST(missing_hashes)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_restore_result res;
+    sink s;
+
+    m->file_sha256 = NULL;
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     H5S3_E_INTEGRITY);
+    /* Without dg-ref-sha256 the reference's own dg-file-sha256 is used. */
+    m = publish("v2.zip", "v2.zip");
+    m->ref_sha256 = NULL;
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    sink_hex(&s);
+}
+END_TEST
+
+static void download_matches(const char *key, const char *file)
+{
+    h5s3_dg_object *o;
+    h5s3_dg_restore_result res;
+    sink s;
+
+    ck_assert_int_eq(h5s3_dg_stat(&o, &store, key, pool), APR_SUCCESS);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_download(&res, &store, o, &opts, sink_data, &s,
+                                      pool), APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), sha_of(file, NULL));
+    ck_assert_str_eq(res.sha256, sha_of(file, NULL));
+}
+
+START_TEST(upload_round_trip)
+{
+    h5s3_dg_upload_result *r;
+    obj *o;
+
+    sh(apr_psprintf(pool, "cd %s && echo 'some notes' > notes.txt", dir));
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/v1.zip",
+                                         path_of("v1.zip"), &opts, pool),
+                     APR_SUCCESS);
+    ck_assert(r->compressed);
+    ck_assert(r->created_reference);
+    ck_assert_str_eq(r->s3_key, "d/v1.zip.delta");
+    ck_assert_int_eq(store_data.puts, 2);
+    o = apr_hash_get(store_data.objs, "d/reference.bin", APR_HASH_KEY_STRING);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-note"), "reference");
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-source-name"), "v1.zip");
+    o = apr_hash_get(store_data.objs, "d/v1.zip.delta", APR_HASH_KEY_STRING);
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-note"),
+                     "zero-diff (reference identical)");
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-file-size"), "3000000");
+
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/v2.zip",
+                                         path_of("v2.zip"), &opts, pool),
+                     APR_SUCCESS);
+    ck_assert(!r->created_reference);
+    ck_assert_int_lt(r->stored_bytes, 200000);
+    o = apr_hash_get(store_data.objs, "d/v2.zip.delta", APR_HASH_KEY_STRING);
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-ref-key"), "d/reference.bin");
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-ref-sha256"),
+                     sha_of("v1.zip", NULL));
+    ck_assert_ptr_null(apr_table_get(o->meta, "dg-note"));
+
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/notes.txt",
+                                         path_of("notes.txt"), &opts, pool),
+                     APR_SUCCESS);
+    ck_assert(!r->compressed);
+    o = apr_hash_get(store_data.objs, "d/notes.txt", APR_HASH_KEY_STRING);
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-compression"), "none");
+    ck_assert_str_eq(apr_table_get(o->meta, "dg-file-size"), "11");
+
+    download_matches("d/v1.zip", "v1.zip");
+    download_matches("d/v2.zip", "v2.zip");
+    download_matches("d/notes.txt", "notes.txt");
+
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/reference.bin",
+                                         path_of("v1.zip"), &opts, pool),
+                     H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/x.zip.delta",
+                                         path_of("v1.zip"), &opts, pool),
+                     H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, ".deltaglider/x",
+                                         path_of("v1.zip"), &opts, pool),
+                     H5S3_E_INVALID);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dg_restore");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, reconstructs_byte_exact);
+    tcase_add_test(tc, zero_diff_delta);
+    tcase_add_test(tc, corrupted_reference);
+    tcase_add_test(tc, rotten_cache_is_refetched);
+    tcase_add_test(tc, tampered_delta_never_succeeds);
+    tcase_add_test(tc, last_piece_held_back_on_mismatch);
+    tcase_add_test(tc, small_output_is_all_held);
+    tcase_add_test(tc, recompressed_delta_refused);
+    tcase_add_test(tc, receiver_abort_stops_decoder);
+    tcase_add_test(tc, missing_hashes);
+    tcase_add_test(tc, upload_round_trip);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
