@@ -66,8 +66,9 @@ void *h5s3_create_dir_conf(apr_pool_t *p, char *dir)
 {
     h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
 
-    dc->base = dir ? apr_pstrdup(p, dir) : NULL;
     dc->debug_headers = H5S3_UNSET;
+    h5s3_ratelimit_conf_init(&dc->ratelimit);
+    h5s3_cors_conf_init(&dc->cors);
     return dc;
 }
 
@@ -76,8 +77,10 @@ void *h5s3_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     h5s3_dir_conf *base = basev, *add = addv;
     h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
 
-    dc->base = MERGE_PTR(base);
     dc->debug_headers = MERGE_NUM(debug_headers);
+    h5s3_ratelimit_conf_merge(&dc->ratelimit, &base->ratelimit,
+                              &add->ratelimit);
+    h5s3_cors_conf_merge(&dc->cors, &base->cors, &add->cors);
     return dc;
 }
 
@@ -304,6 +307,21 @@ const command_rec h5s3_directives[] = {
     AP_INIT_FLAG("H5S3DebugHeaders", set_debug_headers, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "add X-H5S3-* headers with cache and S3 figures"),
+    AP_INIT_TAKE12("H5S3RateLimit", h5s3_ratelimit_set, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "N [BURST]: requests per second per client IP, or Off"),
+    AP_INIT_ITERATE("H5S3CORSAllowOrigin", h5s3_cors_set_origin, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "origins allowed to read responses cross-site, or *"),
+    AP_INIT_TAKE1("H5S3CORSMaxAge", h5s3_cors_set_max_age, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds browsers may cache a preflight answer"),
+    AP_INIT_ITERATE("H5S3CORSAllowHeaders", h5s3_cors_set_headers, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "request headers cross-site requests may send"),
+    AP_INIT_FLAG("H5S3CORSAllowCredentials", h5s3_cors_set_credentials,
+                 NULL, RSRC_CONF | ACCESS_CONF,
+                 "let cross-site requests carry credentials (not with *)"),
     {NULL}
 };
 

@@ -67,7 +67,6 @@ typedef struct h5s3_cors_conf {
 
 /* Per <Location>. */
 typedef struct h5s3_dir_conf {
-    const char *base;                   /* the Location path the handler serves */
     int debug_headers;
     h5s3_ratelimit_conf ratelimit;
     h5s3_cors_conf cors;
@@ -136,6 +135,7 @@ typedef struct h5s3_req {
     request_rec *r;
     h5s3_srv_conf *sc;
     h5s3_dir_conf *dc;
+    const char *base;                   /* the Location that chose h5s3 */
     const char *rel;                    /* decoded path below the Location */
     apr_table_t *args;                  /* decoded query, first value wins */
     const char *route;                  /* route name, for logs */

@@ -70,7 +70,8 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         prefetch(&unused, f, baton, q->r->pool);
     }
     rv = work(out, f, baton, q->r->pool);
-    if (rv != APR_SUCCESS && rv != H5S3_E_NOPATH && rv != H5S3_E_INVALID) {
+    if (rv != APR_SUCCESS) {
+        /* An S3 failure inside HDF5 can look like a missing path: S3 wins. */
         rv = h5s3_h5_request_status(rv);
     }
 

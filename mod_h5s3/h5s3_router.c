@@ -7,6 +7,9 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include <http_core.h>
+#include <ap_expr.h>
+
 #include "h5s3_glue.h"
 
 APLOG_USE_MODULE(h5s3);
@@ -115,6 +118,44 @@ static apr_table_t *parse_args(apr_pool_t *p, const char *args)
 }
 
 /*
+ * The <Location> whose SetHandler chose us: the longest non-regex Location
+ * prefix of the URI whose handler is h5s3.  Our own per-dir config cannot
+ * tell, since httpd creates it for a section only when one of our
+ * directives appears there, and SetHandler is core's.
+ */
+static const char *handler_base(request_rec *r)
+{
+    core_server_config *sconf = ap_get_core_module_config(
+        r->server->module_config);
+    ap_conf_vector_t **sec = (ap_conf_vector_t **)sconf->sec_url->elts;
+    const char *best = NULL;
+    size_t best_len = 0;
+    int i;
+
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        core_dir_config *c = ap_get_core_module_config(sec[i]);
+        const char *err = NULL, *h;
+        size_t n;
+
+        if (c->r || c->d_is_fnmatch || c->expr_handler == NULL || !c->d) {
+            continue;
+        }
+        n = strlen(c->d);
+        if (n <= best_len || strncmp(r->uri, c->d, n) != 0
+            || (r->uri[n] != '/' && r->uri[n] != '\0'
+                && (n == 0 || c->d[n - 1] != '/'))) {
+            continue;
+        }
+        h = ap_expr_str_exec(r, c->expr_handler, &err);
+        if (err == NULL && h && strcmp(h, "h5s3") == 0) {
+            best = c->d;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/*
  * The path below the Location, from the raw request line so that %2F and
  * %25 in keys decode exactly once (httpd has already decoded r->uri).
  */
@@ -187,11 +228,12 @@ int h5s3_handler(request_rec *r)
     q->sc = ap_get_module_config(r->server->module_config, &h5s3_module);
     q->dc = ap_get_module_config(r->per_dir_config, &h5s3_module);
     q->args = parse_args(r->pool, r->args);
-    q->rel = relative_path(r, q->dc->base);
+    q->base = handler_base(r);
+    q->rel = relative_path(r, q->base);
     q->route = "none";
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
                   r->method, q->rel ? q->rel : "(bad path)",
-                  q->dc->base ? q->dc->base : "/");
+                  q->base ? q->base : "/");
 
     /* Before anything costly. */
     if ((rc = h5s3_ratelimit_check(q)) != DECLINED) {

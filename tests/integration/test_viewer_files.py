@@ -204,3 +204,19 @@ def test_head_has_no_body(server):
     status, hdrs, body = server.request("HEAD", "/hdf/health", host=A)
     assert status == 200 and body == b""
     assert hdrs["Content-Type"].startswith("application/json")
+
+
+def test_handler_location_is_found_without_module_directives(rgw, make_httpd):
+    """Only core directives in the Location, the main server, and a more
+    specific Location nested below it (say, for authentication)."""
+    from harness.plugin import s3_directives
+    conf = (s3_directives(rgw, ["h5data"])
+            + "<Location /data/v1>\n    SetHandler h5s3\n</Location>\n"
+            "<Location /data/v1/files>\n    Header set X-Nested yes\n"
+            "</Location>\n")
+    h = make_httpd(conf, mpm="event")
+    status, hdrs, body = get_json(h, "/data/v1/files")
+    assert status == 200 and body["success"] is True
+    assert hdrs["X-Nested"] == "yes"
+    assert get_json(h, "/data/v1/health")[2]["status"] == "healthy"
+    assert get_json(h, "/data/v1")[2]["service"] == "HDF Viewer Backend"

@@ -8,6 +8,7 @@ how many S3 requests one HTTP request caused.
 import os
 import re
 import shutil
+import random
 import socket
 import subprocess
 import tempfile
@@ -28,15 +29,22 @@ _BEAST_RE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<target>\S+) [^"]*" (?P<status>\d{3}) '
     r'(?P<bytes>\d+|-)')
 
+_rng = random.SystemRandom()
+
 # Sockets kept open so the ports they reserve stay ours (see closed_port).
 _reserved = []
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago.
+
+    Chosen below the kernel's ephemeral range: load tests can leave tens of
+    thousands of TIME-WAIT sockets there, which makes bind(0) fail."""
+    for _ in range(1000):
+        port = _rng.randrange(20000, 32000)
+        if _ports_free(port, 1):
+            return port
+    raise RuntimeError("no free port found")
 
 
 def closed_port():
@@ -45,7 +53,7 @@ def closed_port():
     The socket stays bound (never listening) for the life of the process,
     so no other test can start a server there by chance."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", free_port()))
     _reserved.append(s)
     return s.getsockname()[1]
 
@@ -55,7 +63,7 @@ def silent_port():
 
     The kernel completes handshakes into the backlog; nobody accepts."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", free_port()))
     s.listen(128)
     _reserved.append(s)
     return s.getsockname()[1]
@@ -74,9 +82,9 @@ def _ports_free(base, count):
 
 def _port_block(count=10):
     """A base port with `count` consecutive free ports after it."""
-    for _ in range(200):
-        base = free_port()
-        if base + count < 65000 and _ports_free(base, count):
+    for _ in range(1000):
+        base = _rng.randrange(20000, 32000 - count)
+        if _ports_free(base, count):
             return base
     raise RuntimeError("no block of %d free ports found" % count)
 
