@@ -210,4 +210,5 @@ const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc);
 int h5s3_route_children(h5s3_req *q, const char *key);
 int h5s3_route_meta(h5s3_req *q, const char *key);
 
+
 #endif

@@ -3,7 +3,7 @@
 DeltaGlider data, and httpd (event MPM) with the freshly built module on
 127.0.0.1.  Prints the URLs to open; Ctrl-C (or SIGTERM) stops both.
 
-    scripts/serve.py [--port 8080] [--workdir run/] [--once]
+    scripts/serve.py [--port 8080] [--workdir /tmp/h5s3-run] [--once]
 
 --once starts everything, checks /files answers, prints the URLs and stops
 (used by the test suite to prove this command works).
@@ -27,7 +27,8 @@ from harness.plugin import s3_directives  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--workdir", default=os.path.join(REPO, "run"))
+    # Under /tmp: httpd children (www-data) must be able to reach it.
+    ap.add_argument("--workdir", default="/tmp/h5s3-run")
     ap.add_argument("--once", action="store_true")
     args = ap.parse_args()
 

@@ -3,18 +3,26 @@
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def test_run_command_serves_files(tmp_path):
-    r = subprocess.run(
-        ["/usr/bin/python3", os.path.join(REPO, "scripts", "serve.py"),
-         "--once", "--workdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=240,
-        stdin=subprocess.DEVNULL)
+def test_run_command_serves_files():
+    # Not pytest's tmp_path: httpd's children (www-data) must reach it.
+    work = tempfile.mkdtemp(prefix="h5s3-serve-")
+    os.chmod(work, 0o755)
+    try:
+        r = subprocess.run(
+            ["/usr/bin/python3", os.path.join(REPO, "scripts", "serve.py"),
+             "--once", "--workdir", work],
+            capture_output=True, text=True, timeout=240,
+            stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     assert r.returncode == 0, r.stdout + r.stderr
     urls = re.findall(r"http://127\.0\.0\.1:\d+/hdf/\S+", r.stdout)
     assert any(u.endswith("/hdf/files") for u in urls), r.stdout
