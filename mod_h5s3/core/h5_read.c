@@ -1,0 +1,701 @@
+/*
+ * Bounded strided reads of dataset values.  Before each H5Dread the
+ * chunks the selection touches are looked up (H5Dget_chunk_info_by_coord,
+ * only those: a stride that skips whole chunks skips their bytes too) and
+ * the missing ones fetched concurrently into the page cache, outside
+ * HDF5's global lock; HDF5 then decodes them from memory.  Contiguous
+ * datasets get the byte ranges of the selected rows the same way.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "h5s3_errors.h"
+#include "h5s3_h5_describe.h"
+#include "h5s3_h5_file.h"
+#include "h5s3_h5_read.h"
+#include "h5s3_h5_types.h"
+#include "h5s3_h5_values.h"
+
+/* Contiguous rows farther apart than this are fetched element by element
+ * rather than as one span. */
+#define SPAN_GAP (256 * 1024)
+#define MAX_RANGES 100000
+
+static volatile apr_uint32_t plugins_state;
+
+void h5s3_h5_plugins_init(void)
+{
+    if (apr_atomic_cas32(&plugins_state, 1, 0) == 0) {
+        unsigned int i, n = 0;
+        int found = 0;
+
+        h5s3_h5_global_init();
+        /* HDF5_PLUGIN_PATH, when set, replaces HDF5's default list: keep
+         * it first and add Debian's directory after it. */
+        if (H5PLsize(&n) >= 0) {
+            for (i = 0; i < n && !found; i++) {
+                char buf[512];
+
+                if (H5PLget(i, buf, sizeof(buf)) > 0
+                    && strcmp(buf, H5S3_H5_PLUGIN_DIR) == 0) {
+                    found = 1;
+                }
+            }
+        }
+        if (!found) {
+            H5PLappend(H5S3_H5_PLUGIN_DIR);
+        }
+        apr_atomic_set32(&plugins_state, 2);
+    }
+    else {
+        while (apr_atomic_read32(&plugins_state) != 2) {
+            apr_sleep(1000);
+        }
+    }
+}
+
+static apr_status_t dset_cleanup(void *data)
+{
+    h5s3_h5_dset *d = data;
+
+    if (d->mtype >= 0) {
+        H5Tclose(d->mtype);
+    }
+    if (d->ftype >= 0) {
+        H5Tclose(d->ftype);
+    }
+    if (d->did >= 0) {
+        H5Dclose(d->did);
+    }
+    return APR_SUCCESS;
+}
+
+static h5s3_h5_kind kind_of(hid_t t)
+{
+    switch (H5Tget_class(t)) {
+    case H5T_INTEGER:
+    case H5T_FLOAT:
+        return H5S3_H5_KIND_NUMERIC;
+    case H5T_ENUM:
+        /* h5py reads other enums as their integer base type. */
+        return h5s3_h5_type_is_bool(t) ? H5S3_H5_KIND_BOOL
+                                       : H5S3_H5_KIND_NUMERIC;
+    case H5T_COMPOUND:
+        return h5s3_h5_type_is_complex(t) ? H5S3_H5_KIND_COMPLEX
+                                          : H5S3_H5_KIND_OTHER;
+    default:
+        return H5S3_H5_KIND_OTHER;
+    }
+}
+
+int h5s3_h5_kind_numeric(h5s3_h5_kind k)
+{
+    return k != H5S3_H5_KIND_OTHER;
+}
+
+apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
+                               hid_t fid, struct h5s3_h5_file *f,
+                               const char *path, apr_pool_t *p)
+{
+    h5s3_h5_obj o;
+    h5s3_h5_dset *d;
+    hid_t space = -1, dcpl = -1, fcpl = -1;
+    hsize_t ub = 0;
+    apr_status_t rv;
+    int i;
+
+    h5s3_h5_plugins_init();
+    *out = NULL;
+    rv = h5s3_h5_open_path(&o, fid, path, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (o.kind == H5S3_H5_LINK_DANGLING) {
+        h5s3_h5_obj_close(&o);
+        return H5S3_E_NOPATH;
+    }
+    if (o.kind != H5S3_H5_LINK_OBJECT || o.type != H5I_DATASET) {
+        h5s3_h5_obj_close(&o);
+        *err = apr_psprintf(p, "Path '%s' is not a dataset", path);
+        return H5S3_E_INVALID;
+    }
+    d = apr_pcalloc(p, sizeof(*d));
+    d->did = o.obj;             /* ours now: closed by dset_cleanup */
+    d->ftype = d->mtype = -1;
+    d->file = f;
+    d->path = apr_pstrdup(p, path);
+    apr_pool_cleanup_register(p, d, dset_cleanup, apr_pool_cleanup_null);
+
+    d->ftype = H5Dget_type(d->did);
+    if (d->ftype < 0 || (d->mtype = h5s3_h5_mem_type(d->ftype)) < 0) {
+        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+    }
+    d->msize = H5Tget_size(d->mtype);
+    d->kind = kind_of(d->ftype);
+    if (h5s3_h5_dtype_str(&d->dtype, d->ftype, p) != APR_SUCCESS) {
+        d->dtype = "object";
+    }
+    space = H5Dget_space(d->did);
+    if (space < 0) {
+        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+    }
+    if (H5Sget_simple_extent_type(space) == H5S_NULL) {
+        d->empty_space = 1;
+        d->ndim = 0;
+        d->nelem = 0;
+    }
+    else {
+        d->ndim = H5Sget_simple_extent_ndims(space);
+        if (d->ndim < 0 || d->ndim > H5S3_H5_RANK_MAX
+            || H5Sget_simple_extent_dims(space, d->shape, NULL) < 0) {
+            H5Sclose(space);
+            return H5S3_E_UNSUPPORTED;
+        }
+        d->nelem = 1;
+        for (i = 0; i < d->ndim; i++) {
+            d->nelem *= d->shape[i];
+        }
+    }
+    H5Sclose(space);
+
+    dcpl = H5Dget_create_plist(d->did);
+    d->layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (d->layout == H5D_CHUNKED && d->ndim > 0) {
+        H5Pget_chunk(dcpl, d->ndim, d->chunk);
+    }
+    if (dcpl >= 0) {
+        H5Pclose(dcpl);
+    }
+    fcpl = H5Fget_create_plist(fid);
+    if (fcpl >= 0) {
+        if (H5Pget_userblock(fcpl, &ub) >= 0) {
+            d->base = (apr_off_t)ub;
+        }
+        H5Pclose(fcpl);
+    }
+    *out = d;
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
+                                   apr_pool_t *p)
+{
+    hid_t dcpl;
+    int i, n;
+    hsize_t chunk_bytes;
+
+    if (H5Tdetect_class(d->ftype, H5T_REFERENCE) > 0) {
+        *err = apr_psprintf(p, "Dataset '%s' holds HDF5 references, "
+                            "which cannot be served as values", d->path);
+        return H5S3_E_UNSUPPORTED;
+    }
+    if (H5Tdetect_class(d->ftype, H5T_OPAQUE) > 0) {
+        *err = apr_psprintf(p, "Dataset '%s' holds opaque data, which "
+                            "cannot be served as values", d->path);
+        return H5S3_E_UNSUPPORTED;
+    }
+    if (d->msize == 0) {
+        *err = apr_psprintf(p, "Dataset '%s' has a type this server "
+                            "cannot read", d->path);
+        return H5S3_E_UNSUPPORTED;
+    }
+    if (d->layout == H5D_CHUNKED) {
+        chunk_bytes = d->msize;
+        for (i = 0; i < d->ndim; i++) {
+            chunk_bytes *= d->chunk[i];
+        }
+        if (chunk_bytes > H5S3_H5_MAX_CHUNK_BYTES) {
+            *err = apr_psprintf(p, "Dataset '%s' has chunks of %"
+                                APR_UINT64_T_FMT " bytes, more than this "
+                                "server decodes (%d)", d->path,
+                                (apr_uint64_t)chunk_bytes,
+                                H5S3_H5_MAX_CHUNK_BYTES);
+            return H5S3_E_UNSUPPORTED;
+        }
+    }
+    dcpl = H5Dget_create_plist(d->did);
+    if (dcpl < 0) {
+        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+    }
+    n = H5Pget_nfilters(dcpl);
+    for (i = 0; i < n; i++) {
+        unsigned flags = 0, cd[32];
+        size_t ncd = 32;
+        char name[256] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd,
+                                         cd, sizeof(name), name, NULL);
+
+        if (id < 0) {
+            continue;
+        }
+        if (H5Zfilter_avail(id) <= 0) {
+            *err = apr_psprintf(p, "Dataset '%s' is compressed with the "
+                                "'%s' filter (id %d), which is not "
+                                "available on this server", d->path,
+                                h5s3_h5_filter_name(id, name, p), (int)id);
+            H5Pclose(dcpl);
+            return H5S3_E_UNSUPPORTED;
+        }
+    }
+    H5Pclose(dcpl);
+    return APR_SUCCESS;
+}
+
+/* ---- prefetch ---------------------------------------------------------- */
+
+typedef struct ranges {
+    apr_off_t *off;
+    apr_size_t *len;
+    int n;
+    int cap;
+    int full;
+} ranges;
+
+static void add_range(ranges *r, apr_off_t off, apr_size_t len)
+{
+    if (r->full || len == 0) {
+        return;
+    }
+    if (r->n == r->cap) {
+        int cap = r->cap ? 2 * r->cap : 256;
+        apr_off_t *o;
+        apr_size_t *l;
+
+        if (cap > MAX_RANGES) {
+            r->full = 1;
+            return;
+        }
+        o = realloc(r->off, (size_t)cap * sizeof(*o));
+        if (o) {
+            r->off = o;
+        }
+        l = o ? realloc(r->len, (size_t)cap * sizeof(*l)) : NULL;
+        if (!o || !l) {
+            r->full = 1;
+            return;
+        }
+        r->len = l;
+        r->cap = cap;
+    }
+    r->off[r->n] = off;
+    r->len[r->n] = len;
+    r->n++;
+}
+
+/* The distinct chunk indices along one dim that the selection touches. */
+static hsize_t *chunk_list(hsize_t *n, hsize_t start, hsize_t stride,
+                           hsize_t count, hsize_t chunk)
+{
+    hsize_t *l, k, last = (hsize_t)-1;
+    hsize_t max = count < 1 ? 1 : count;
+
+    l = malloc((size_t)max * sizeof(*l));
+    if (!l) {
+        return NULL;
+    }
+    *n = 0;
+    for (k = 0; k < count; k++) {
+        hsize_t c = (start + k * stride) / chunk;
+
+        if (c != last) {
+            l[(*n)++] = c;
+            last = c;
+        }
+    }
+    return l;
+}
+
+static void prefetch_chunked(const h5s3_h5_dset *d, ranges *r,
+                             const hsize_t *start, const hsize_t *stride,
+                             const hsize_t *count)
+{
+    hsize_t *lists[H5S3_H5_RANK_MAX] = {0}, lens[H5S3_H5_RANK_MAX];
+    hsize_t idx[H5S3_H5_RANK_MAX], coord[H5S3_H5_RANK_MAX];
+    double total = 1;
+    int i;
+
+    for (i = 0; i < d->ndim; i++) {
+        if (d->chunk[i] == 0) {
+            goto cleanup;
+        }
+        lists[i] = chunk_list(&lens[i], start[i], stride[i], count[i],
+                              d->chunk[i]);
+        if (!lists[i]) {
+            goto cleanup;
+        }
+        total *= (double)lens[i];
+        idx[i] = 0;
+    }
+    if (total <= 0 || total > H5S3_H5_MAX_PREFETCH_CHUNKS) {
+        goto cleanup;
+    }
+    for (;;) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+
+        for (i = 0; i < d->ndim; i++) {
+            coord[i] = lists[i][idx[i]] * d->chunk[i];
+        }
+        if (H5Dget_chunk_info_by_coord(d->did, coord, &mask, &addr,
+                                       &size) >= 0
+            && addr != HADDR_UNDEF && size > 0) {
+            add_range(r, d->base + (apr_off_t)addr, (apr_size_t)size);
+        }
+        for (i = d->ndim - 1; i >= 0; i--) {
+            if (++idx[i] < lens[i]) {
+                break;
+            }
+            idx[i] = 0;
+        }
+        if (i < 0) {
+            break;
+        }
+    }
+
+cleanup:
+    for (i = 0; i < d->ndim; i++) {
+        free(lists[i]);
+    }
+}
+
+static void prefetch_contiguous(const h5s3_h5_dset *d, ranges *r,
+                                const hsize_t *start, const hsize_t *stride,
+                                const hsize_t *count)
+{
+    haddr_t base = H5Dget_offset(d->did);
+    size_t esize = H5Tget_size(d->ftype);
+    hsize_t rowlen[H5S3_H5_RANK_MAX], idx[H5S3_H5_RANK_MAX];
+    int last = d->ndim - 1, i;
+    double rows = 1;
+
+    if (base == HADDR_UNDEF || d->ndim == 0 || esize == 0) {
+        return;
+    }
+    /* Elements between consecutive indices of each dim. */
+    rowlen[last] = 1;
+    for (i = last - 1; i >= 0; i--) {
+        rowlen[i] = rowlen[i + 1] * d->shape[i + 1];
+    }
+    for (i = 0; i < last; i++) {
+        rows *= (double)count[i];
+        idx[i] = 0;
+    }
+    if (rows * (double)count[last] == 0 || rows > MAX_RANGES) {
+        return;
+    }
+    for (;;) {
+        hsize_t lin = 0, k;
+
+        for (i = 0; i < last; i++) {
+            lin += (start[i] + idx[i] * stride[i]) * rowlen[i];
+        }
+        lin += start[last];
+        if (stride[last] * esize > SPAN_GAP && count[last] > 1) {
+            for (k = 0; k < count[last] && !r->full; k++) {
+                add_range(r, (apr_off_t)(base + (lin + k * stride[last])
+                                         * esize), esize);
+            }
+        }
+        else {
+            add_range(r, (apr_off_t)(base + lin * esize),
+                      (apr_size_t)(((count[last] - 1) * stride[last] + 1)
+                                   * esize));
+        }
+        for (i = last - 1; i >= 0; i--) {
+            if (++idx[i] < count[i]) {
+                break;
+            }
+            idx[i] = 0;
+        }
+        if (i < 0 || r->full) {
+            break;
+        }
+    }
+}
+
+static void prefetch(const h5s3_h5_dset *d, const hsize_t *start,
+                     const hsize_t *stride, const hsize_t *count)
+{
+    ranges r = {0};
+
+    if (d->file == NULL) {
+        return;
+    }
+    if (d->layout == H5D_CHUNKED) {
+        prefetch_chunked(d, &r, start, stride, count);
+    }
+    else if (d->layout == H5D_CONTIGUOUS) {
+        prefetch_contiguous(d, &r, start, stride, count);
+    }
+    if (r.n > 0 && !r.full) {
+        /* Best effort: a failure here only means HDF5 reads itself. */
+        h5s3_h5_prefetch_ranges(d->file, r.off, r.len, r.n);
+    }
+    free(r.off);
+    free(r.len);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
+                          const hsize_t *start, const hsize_t *stride,
+                          const hsize_t *count)
+{
+    hid_t fspace = -1, mspace = -1;
+    double n = 1;
+    hsize_t nelem = 1;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    *buf = NULL;
+    if (d->empty_space) {
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < d->ndim; i++) {
+        n *= (double)count[i];
+        nelem *= count[i];
+    }
+    if (n == 0) {
+        return APR_SUCCESS;
+    }
+    if (n * (double)d->msize > H5S3_H5_MAX_READ_BYTES) {
+        return H5S3_E_TOOLARGE;
+    }
+    if (d->ndim > 0) {
+        prefetch(d, start, stride, count);
+    }
+    *buf = calloc((size_t)nelem, d->msize);
+    if (*buf == NULL) {
+        return APR_ENOMEM;
+    }
+    fspace = H5Dget_space(d->did);
+    if (fspace < 0) {
+        rv = h5s3_h5_request_status(APR_EGENERAL);
+        goto cleanup;
+    }
+    if (d->ndim > 0) {
+        if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, stride, count,
+                                NULL) < 0) {
+            rv = H5S3_E_INVALID;
+            goto cleanup;
+        }
+        mspace = H5Screate_simple(d->ndim, count, NULL);
+    }
+    else {
+        mspace = H5Screate(H5S_SCALAR);
+    }
+    if (mspace < 0
+        || H5Dread(d->did, d->mtype, mspace, fspace, H5P_DEFAULT, *buf) < 0) {
+        rv = h5s3_h5_request_status(APR_EGENERAL);
+    }
+
+cleanup:
+    if (mspace >= 0) {
+        H5Sclose(mspace);
+    }
+    if (fspace >= 0) {
+        H5Sclose(fspace);
+    }
+    if (rv != APR_SUCCESS) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rv;
+}
+
+apr_status_t h5s3_h5_read_plane(void **buf, const h5s3_h5_dset *d,
+                                const h5s3_h5_sel *sel,
+                                hsize_t r0, hsize_t rstep, hsize_t rcount,
+                                hsize_t c0, hsize_t cstep, hsize_t ccount)
+{
+    hsize_t start[H5S3_H5_RANK_MAX], stride[H5S3_H5_RANK_MAX];
+    hsize_t count[H5S3_H5_RANK_MAX];
+    unsigned char *in, *outp;
+    hsize_t i, j;
+    int k;
+    apr_status_t rv;
+
+    *buf = NULL;
+    for (k = 0; k < d->ndim; k++) {
+        start[k] = sel->index[k];
+        stride[k] = 1;
+        count[k] = 1;
+    }
+    start[sel->row_dim] = r0;
+    stride[sel->row_dim] = rstep ? rstep : 1;
+    count[sel->row_dim] = rcount;
+    start[sel->col_dim] = c0;
+    stride[sel->col_dim] = cstep ? cstep : 1;
+    count[sel->col_dim] = ccount;
+    rv = h5s3_h5_read((void **)&in, d, start, stride, count);
+    if (rv != APR_SUCCESS || in == NULL || sel->row_dim < sel->col_dim) {
+        *buf = in;
+        return rv;
+    }
+    /* Read as [ccount][rcount]: transpose so rows follow row_dim.  Plain
+     * byte moves: vlen pointers move with their elements. */
+    outp = malloc((size_t)(rcount * ccount) * d->msize);
+    if (!outp) {
+        free(in);
+        return APR_ENOMEM;
+    }
+    for (i = 0; i < rcount; i++) {
+        for (j = 0; j < ccount; j++) {
+            memcpy(outp + (i * ccount + j) * d->msize,
+                   in + (j * rcount + i) * d->msize, d->msize);
+        }
+    }
+    free(in);
+    *buf = outp;
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_h5_read_line(void **buf, const h5s3_h5_dset *d,
+                               const hsize_t *pos, int vary, hsize_t off,
+                               hsize_t step, hsize_t count)
+{
+    hsize_t start[H5S3_H5_RANK_MAX], stride[H5S3_H5_RANK_MAX];
+    hsize_t cnt[H5S3_H5_RANK_MAX];
+    int k;
+
+    for (k = 0; k < d->ndim; k++) {
+        start[k] = pos[k];
+        stride[k] = 1;
+        cnt[k] = 1;
+    }
+    start[vary] = off;
+    stride[vary] = step ? step : 1;
+    cnt[vary] = count;
+    return h5s3_h5_read(buf, d, start, stride, cnt);
+}
+
+void h5s3_h5_buf_free(const h5s3_h5_dset *d, void *buf, hsize_t n)
+{
+    if (buf == NULL) {
+        return;
+    }
+    if (n > 0 && (H5Tdetect_class(d->mtype, H5T_VLEN) > 0
+                  || H5Tis_variable_str(d->mtype) > 0
+                  || H5Tdetect_class(d->mtype, H5T_STRING) > 0)) {
+        hid_t space = H5Screate_simple(1, &n, NULL);
+
+        if (space >= 0) {
+            H5Dvlen_reclaim(d->mtype, space, H5P_DEFAULT, buf);
+            H5Sclose(space);
+        }
+    }
+    free(buf);
+}
+
+/* One integer of SIZE bytes as a double. */
+static double int_double(const unsigned char *ptr, size_t size, int sgn)
+{
+    switch (size) {
+    case 1:
+        return sgn ? (double)*(const signed char *)ptr : (double)*ptr;
+    case 2: {
+        unsigned short u;
+        short s;
+        memcpy(&u, ptr, 2);
+        memcpy(&s, ptr, 2);
+        return sgn ? (double)s : (double)u;
+    }
+    case 4: {
+        unsigned int u;
+        int s;
+        memcpy(&u, ptr, 4);
+        memcpy(&s, ptr, 4);
+        return sgn ? (double)s : (double)u;
+    }
+    case 8: {
+        unsigned long long u;
+        long long s;
+        memcpy(&u, ptr, 8);
+        memcpy(&s, ptr, 8);
+        return sgn ? (double)s : (double)u;
+    }
+    default:
+        return NAN;
+    }
+}
+
+void h5s3_h5_to_double(double *out, const h5s3_h5_dset *d, const void *buf,
+                       hsize_t n)
+{
+    const unsigned char *p = buf;
+    H5T_class_t cls = H5Tget_class(d->mtype);
+    size_t size = d->msize, bsize = size;
+    int sgn = 0;
+    hsize_t i;
+
+    if (cls == H5T_INTEGER) {
+        sgn = H5Tget_sign(d->mtype) != H5T_SGN_NONE;
+    }
+    else if (cls == H5T_ENUM) {
+        hid_t bt = H5Tget_super(d->mtype);
+
+        bsize = bt >= 0 ? H5Tget_size(bt) : 0;
+        sgn = bt >= 0 && H5Tget_sign(bt) != H5T_SGN_NONE;
+        if (bt >= 0) {
+            H5Tclose(bt);
+        }
+    }
+    for (i = 0; i < n; i++, p += size) {
+        if (cls == H5T_INTEGER) {
+            out[i] = int_double(p, size, sgn);
+        }
+        else if (cls == H5T_ENUM && d->kind == H5S3_H5_KIND_BOOL) {
+            out[i] = int_double(p, bsize, sgn) != 0 ? 1.0 : 0.0;
+        }
+        else if (cls == H5T_ENUM) {
+            out[i] = int_double(p, bsize, sgn);
+        }
+        else if (cls == H5T_FLOAT && size == sizeof(float)) {
+            float f;
+            memcpy(&f, p, sizeof(f));
+            out[i] = f;
+        }
+        else if (cls == H5T_FLOAT && size == sizeof(double)) {
+            memcpy(&out[i], p, sizeof(double));
+        }
+        else if (cls == H5T_FLOAT && size == sizeof(long double)) {
+            long double ld;
+            memcpy(&ld, p, sizeof(ld));
+            out[i] = (double)ld;
+        }
+        else {
+            out[i] = NAN;
+        }
+    }
+}
+
+apr_status_t h5s3_h5_buf_json(json_t **out, const h5s3_h5_dset *d,
+                              const void *buf, int rank, const hsize_t *dims,
+                              apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < rank; i++) {
+        if (dims[i] == 0) {
+            /* Nothing was read: the empty nesting, as tolist() gives. */
+            *out = json_array();
+            if (i > 0) {
+                hsize_t k;
+                json_t *row;
+
+                for (k = 0; k < dims[0]; k++) {
+                    row = json_array();
+                    json_array_append_new(*out, row);
+                }
+            }
+            return APR_SUCCESS;
+        }
+    }
+    return h5s3_h5_values_json(out, d->did, d->mtype, buf, rank, dims, p);
+}
