@@ -18,6 +18,10 @@ PACKAGES=(
   ceph-mon ceph-osd radosgw ceph-common
   # benchmarks
   wrk curl
+  # operations tests: fleet caches, Basic auth, load
+  redis-server memcached apache2-utils
+  # viewer page (npm: see build-viewer.sh) and its browser test
+  nodejs chromium
 )
 
 missing=()
@@ -51,3 +55,4 @@ if [ ! -f Makefile ] || [ configure -nt Makefile ] || [ "$(cat .configured-with 
 fi
 make -j"$(nproc)" >/dev/null
 echo "setup: built $(pwd)/.libs/mod_h5s3.so"
+scripts/build-viewer.sh
