@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <openssl/evp.h>
 
 #include "h5s3_glue.h"
 #include "h5s3_conf_values.h"
@@ -33,6 +34,7 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->meta_ttl = H5S3_UNSET;
     sc->validate_ttl = H5S3_UNSET;
     sc->virtual_host = H5S3_UNSET;
+    sc->token_secret = NULL;
     return sc;
 }
 
@@ -59,6 +61,7 @@ void *h5s3_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->meta_ttl = MERGE_NUM(meta_ttl);
     sc->validate_ttl = MERGE_NUM(validate_ttl);
     sc->virtual_host = MERGE_NUM(virtual_host);
+    sc->token_secret = MERGE_PTR(token_secret);
     return sc;
 }
 
@@ -67,6 +70,8 @@ void *h5s3_create_dir_conf(apr_pool_t *p, char *dir)
     h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
 
     dc->debug_headers = H5S3_UNSET;
+    dc->upload = H5S3_UNSET;
+    dc->max_upload = H5S3_UNSET;
     h5s3_ratelimit_conf_init(&dc->ratelimit);
     h5s3_cors_conf_init(&dc->cors);
     return dc;
@@ -78,6 +83,8 @@ void *h5s3_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
 
     dc->debug_headers = MERGE_NUM(debug_headers);
+    dc->upload = MERGE_NUM(upload);
+    dc->max_upload = MERGE_NUM(max_upload);
     h5s3_ratelimit_conf_merge(&dc->ratelimit, &base->ratelimit,
                               &add->ratelimit);
     h5s3_cors_conf_merge(&dc->cors, &base->cors, &add->cors);
@@ -322,14 +329,50 @@ const command_rec h5s3_directives[] = {
     AP_INIT_FLAG("H5S3CORSAllowCredentials", h5s3_cors_set_credentials,
                  NULL, RSRC_CONF | ACCESS_CONF,
                  "let cross-site requests carry credentials (not with *)"),
+    AP_INIT_TAKE1("H5S3TokenSecret", h5s3_api_set_token_secret, NULL,
+                  RSRC_CONF, "HMAC key for download tokens and list "
+                  "cursors: literal, env:NAME or file:/path"),
+    AP_INIT_TAKE1("H5S3RefCacheDir", h5s3_api_set_refcache_dir, NULL,
+                  RSRC_CONF, "directory for DeltaGlider references and "
+                  "spools (default DefaultRuntimeDir/h5s3-refcache)"),
+    AP_INIT_FLAG("H5S3Upload", h5s3_api_set_upload, NULL,
+                 RSRC_CONF | ACCESS_CONF, "allow POST /api/upload"),
+    AP_INIT_TAKE1("H5S3MaxUploadSize", h5s3_api_set_max_upload, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest upload accepted, e.g. 1G (default)"),
     {NULL}
 };
+
+/* endpoint "#" first 16 bytes of SHA-256(access NUL secret), in hex. */
+static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *a = sc->access_key ? sc->access_key : "";
+    const char *k = sc->secret_key ? sc->secret_key : "";
+    char hex[33];
+    int i;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, a, strlen(a) + 1);
+    EVP_DigestUpdate(ctx, k, strlen(k));
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (i = 0; i < 16; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
+}
 
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp)
 {
     for (; s != NULL; s = s->next) {
         h5s3_srv_conf *sc = ap_get_module_config(s->module_config,
                                                  &h5s3_module);
+
+        /* Kept for the life of the configuration, hence the server's pool. */
+        sc->cache_scope = cache_scope(sc, s->process->pconf);
         if (sc->buckets->nelts > 0 && sc->endpoint == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "H5S3-0001: H5S3Bucket is set for %s:%u but no "

@@ -44,6 +44,13 @@ typedef struct h5s3_srv_conf {
     long meta_ttl;
     long validate_ttl;
     int virtual_host;
+    const char *token_secret;           /* H5S3TokenSecret, resolved */
+    /*
+     * What cache keys are scoped by: the endpoint plus a digest of the
+     * credentials, so a vhost whose credentials S3 would refuse can never
+     * read what another vhost cached for the same bucket.
+     */
+    const char *cache_scope;
     /* Built in child_init, one per process. */
     h5s3_s3_client *client;
 } h5s3_srv_conf;
@@ -70,6 +77,8 @@ typedef struct h5s3_dir_conf {
     int debug_headers;
     h5s3_ratelimit_conf ratelimit;
     h5s3_cors_conf cors;
+    int upload;                         /* H5S3Upload */
+    apr_off_t max_upload;               /* H5S3MaxUploadSize, -1 unset */
 } h5s3_dir_conf;
 
 /* Process-wide settings (global context only). */
@@ -210,5 +219,40 @@ const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc);
 int h5s3_route_children(h5s3_req *q, const char *key);
 int h5s3_route_meta(h5s3_req *q, const char *key);
 
+/* HDF Viewer routes that serve values (h5s3_viewer_data.c). */
+int h5s3_route_preview(h5s3_req *q, const char *key);
+int h5s3_route_data(h5s3_req *q, const char *key);
+int h5s3_route_export_csv(h5s3_req *q, const char *key);
+
+/* Bucket browser API under /api (h5s3_api*.c, seed 004). */
+const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
+                                      const char *spec);
+const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
+                                      const char *arg);
+const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);
+const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dc,
+                                    const char *arg);
+void h5s3_api_register_hooks(apr_pool_t *p);
+/* RFC envelope {"error": {code, message, details}}; details (may be
+ * NULL) is stolen. */
+int h5s3_api_error(h5s3_req *q, int status, const char *code,
+                   const char *msg, json_t *details);
+int h5s3_route_api_buckets(h5s3_req *q, const char *key);
+int h5s3_route_api_compute_savings(h5s3_req *q, const char *key);
+int h5s3_route_api_objects(h5s3_req *q, const char *key);
+int h5s3_route_api_metadata(h5s3_req *q, const char *key);
+int h5s3_route_api_download_prepare(h5s3_req *q, const char *key);
+int h5s3_route_api_download(h5s3_req *q, const char *key);
+int h5s3_route_api_upload(h5s3_req *q, const char *key);
+
+/* h5grove-compatible API under /h5grove/ (h5s3_grove.c). */
+/* h5grove's error body {"message": msg}. */
+int h5s3_grove_error(h5s3_req *q, int status, const char *msg);
+int h5s3_route_grove_root(h5s3_req *q, const char *key);
+int h5s3_route_grove_meta(h5s3_req *q, const char *key);
+int h5s3_route_grove_attr(h5s3_req *q, const char *key);
+int h5s3_route_grove_data(h5s3_req *q, const char *key);
+int h5s3_route_grove_stats(h5s3_req *q, const char *key);
+int h5s3_route_grove_paths(h5s3_req *q, const char *key);
 
 #endif

@@ -16,7 +16,7 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                               const char *bucket, const char *key)
 {
     apr_pool_t *p = q->r->pool;
-    const char *ckey = apr_pstrcat(p, q->sc->endpoint, "\n", bucket, "\n",
+    const char *ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", bucket, "\n",
                                    key, NULL);
     long ttl = h5s3_conf_validate_ttl(q->sc);
     h5s3_s3_object_info *info;

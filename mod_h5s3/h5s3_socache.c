@@ -15,8 +15,8 @@ APLOG_USE_MODULE(h5s3);
 
 #define MUTEX_TYPE "h5s3-cache"
 #define DEFAULT_PROVIDER "shmcb"
-/* 32 MiB of shared memory: room for listings and metadata of a busy site. */
-#define DEFAULT_SHMCB_ARGS "h5s3-cache(33554432)"
+/* 64 MiB of shared memory: entries up to 1 MiB (previews, data slices). */
+#define DEFAULT_SHMCB_ARGS "h5s3-cache(67108864)"
 #define SHMCB_DEFAULT_SIZE (512 * 1024)
 #define AVG_OBJECT_SIZE 16384
 
@@ -45,7 +45,7 @@ const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg)
 
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf)
 {
-    /* Forget the previous generation's choice: config is read again on restart. */
+    /* Forget the last generation's choice: config is read again on restart. */
     h5s3_global.cache_provider = NULL;
     h5s3_global.cache_instance = NULL;
     h5s3_global.cache_mutex = NULL;
@@ -54,7 +54,7 @@ apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf)
     return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-/* The largest value we give the provider, so a retrieve buffer can hold any entry. */
+/* The largest value we store, so a retrieve buffer can hold any entry. */
 static apr_size_t max_value_for(const char *name, const char *args)
 {
     if (!strcmp(name, "shmcb")) {
@@ -66,7 +66,7 @@ static apr_size_t max_value_for(const char *name, const char *args)
         /* An entry must fit one of shmcb's sub-caches (32 with our hints). */
         return size / 64;
     }
-    /* memcached's default item limit is 1 MiB; redis takes more, keep one rule. */
+    /* memcached's default item limit is 1 MiB; redis takes more: one rule. */
     return 1000 * 1000;
 }
 

@@ -155,7 +155,7 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
     if (rv != APR_SUCCESS) {
         return data_error(q, rv, w);
     }
-    ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key, "\n",
+    ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key, "\n",
                        etag, "\n", version, "\n", shape, NULL);
     if (cache_hit(q, ns, ckey)) {
         return OK;
@@ -176,7 +176,7 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
     }
     if (h5s3_conf_meta_ttl(q->sc) > 0) {
         /* Keyed by the ETag of the file actually read. */
-        ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key,
+        ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key,
                            "\n", etag, "\n", version, "\n", shape, NULL);
         h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
                        apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);

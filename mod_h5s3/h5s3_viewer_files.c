@@ -76,7 +76,7 @@ const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc)
 
 static const char *listing_family(h5s3_req *q, const char *bucket)
 {
-    return apr_pstrcat(q->r->pool, "files\n", q->sc->endpoint, "\n", bucket,
+    return apr_pstrcat(q->r->pool, "files\n", q->sc->cache_scope, "\n", bucket,
                        NULL);
 }
 
@@ -117,7 +117,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
 
     h5s3_cache_generation(&gen, &h5s3_global.cache,
                           listing_family(q, m->bucket), p);
-    ckey = apr_psprintf(p, "%s\n%s\n%s\n%s\n%d\n%ld", q->sc->endpoint,
+    ckey = apr_psprintf(p, "%s\n%s\n%s\n%s\n%d\n%ld", q->sc->cache_scope,
                         m->bucket, gen, prefix, include, max_items);
     if (h5s3_conf_list_ttl(q->sc) > 0
         && h5s3_cache_get(&h5s3_global.cache, "files", ckey, &body, &len, p)

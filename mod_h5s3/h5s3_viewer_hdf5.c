@@ -100,7 +100,7 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
     if (rv != APR_SUCCESS) {
         return hdf5_error(q, rv, key, path);
     }
-    ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key, "\n",
+    ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key, "\n",
                        etag, "\n", path, NULL);
     if (h5s3_conf_meta_ttl(q->sc) > 0
         && h5s3_cache_get(&h5s3_global.cache, ns, ckey, &text, &len, p)
@@ -135,7 +135,7 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
     }
     if (h5s3_conf_meta_ttl(q->sc) > 0) {
         /* Keyed by the ETag of the file actually read. */
-        ckey = apr_pstrcat(p, q->sc->endpoint, "\n", m->bucket, "\n", key,
+        ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key,
                            "\n", etag, "\n", path, NULL);
         h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
                        apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);

@@ -60,7 +60,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     log_server = s;
-    h5s3_log_set(log_sink, ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
+    h5s3_log_set(log_sink,
+                 ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
     return OK;
 }
 
@@ -111,6 +112,7 @@ static void register_hooks(apr_pool_t *p)
     h5s3_cors_register_hooks(p);
     h5s3_status_register_hooks(p);
     h5s3_logformat_register_hooks(p);
+    h5s3_api_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(h5s3) = {

@@ -70,3 +70,19 @@ def test_recovers_after_s3_failure(rgw, make_httpd):
     for _ in range(5):
         assert get_json(h, "/hdf/files", host=A)[0] == 503
         assert get_json(h, "/hdf/files", host="ok.test")[0] == 200
+
+
+def test_wrong_credentials_never_read_another_vhosts_cache(rgw, make_httpd):
+    """Same bucket, same endpoint, two vhosts: the one whose secret S3 would
+    refuse must not be served what the good one cached."""
+    good = vhost(rgw, A, ["h5data"])
+    bad = vhost(rgw, "bad.test", ["h5data"]).replace(
+        "H5S3Credentials %s %s" % (rgw.access_key, rgw.secret_key),
+        "H5S3Credentials %s not-the-secret" % rgw.access_key)
+    h = make_httpd(good + bad, mpm="prefork")
+    assert get_json(h, "/hdf/files", host=A)[0] == 200
+    assert get_json(h, "/hdf/files", host=A)[2]["cached"] is True
+    status, _, body = get_json(h, "/hdf/files", host="bad.test")
+    assert status == 502 and "SignatureDoesNotMatch" in body["error"]
+    status, _, body = get_json(h, "/hdf/files/top.h5/children", host="bad.test")
+    assert status == 502
