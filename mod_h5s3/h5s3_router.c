@@ -35,6 +35,27 @@ static const h5s3_route routes[] = {
     {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
     {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
     {"meta", "/files/{key}/meta", BIT_GET, h5s3_route_meta},
+    {"preview", "/files/{key}/preview", BIT_GET, h5s3_route_preview},
+    {"data", "/files/{key}/data", BIT_GET, h5s3_route_data},
+    {"export_csv", "/files/{key}/export/csv", BIT_GET,
+     h5s3_route_export_csv},
+    {"api_buckets", "/api/buckets", BIT_GET, h5s3_route_api_buckets},
+    {"api_compute_savings", "/api/buckets/{key}/compute-savings", BIT_POST,
+     h5s3_route_api_compute_savings},
+    {"api_objects", "/api/objects", BIT_GET, h5s3_route_api_objects},
+    {"api_metadata", "/api/objects/{key}/metadata", BIT_GET,
+     h5s3_route_api_metadata},
+    {"api_download_prepare", "/api/download/prepare", BIT_POST,
+     h5s3_route_api_download_prepare},
+    {"api_download", "/api/download/{key}", BIT_GET,
+     h5s3_route_api_download},
+    {"api_upload", "/api/upload", BIT_POST, h5s3_route_api_upload},
+    {"grove_root", "/h5grove", BIT_GET, h5s3_route_grove_root},
+    {"grove_meta", "/h5grove/meta", BIT_GET, h5s3_route_grove_meta},
+    {"grove_attr", "/h5grove/attr", BIT_GET, h5s3_route_grove_attr},
+    {"grove_data", "/h5grove/data", BIT_GET, h5s3_route_grove_data},
+    {"grove_stats", "/h5grove/stats", BIT_GET, h5s3_route_grove_stats},
+    {"grove_paths", "/h5grove/paths", BIT_GET, h5s3_route_grove_paths},
     {NULL, NULL, 0, NULL}
 };
 
@@ -218,7 +239,7 @@ int h5s3_handler(request_rec *r)
     const char *key = NULL;
     apr_int64_t allowed = 0;
     apr_int64_t method_bit;
-    int rc;
+    int rc, is_api;
 
     if (r->handler == NULL || strcmp(r->handler, "h5s3") != 0) {
         return DECLINED;
@@ -263,13 +284,33 @@ int h5s3_handler(request_rec *r)
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: no route for %s %s",
                   r->method, q->rel);
+    /* The /h5grove routes answer h5grove's {"message"}, also here. */
+    if (!strncmp(q->rel, "/h5grove/", 9) || !strcmp(q->rel, "/h5grove")) {
+        if (allowed) {
+            apr_table_setn(r->headers_out, "Allow",
+                           allow_header(r->pool, allowed));
+            rc = h5s3_grove_error(q, HTTP_METHOD_NOT_ALLOWED,
+                                  "Method not allowed");
+        }
+        else {
+            rc = h5s3_grove_error(q, HTTP_NOT_FOUND, "Not found");
+        }
+        goto done;
+    }
+    /* The /api routes speak the RFC envelope, also when there is none. */
+    is_api = !strncmp(q->rel, "/api/", 5) || !strcmp(q->rel, "/api");
     if (allowed) {
         apr_table_setn(r->headers_out, "Allow", allow_header(r->pool, allowed));
-        rc = h5s3_viewer_error(q, HTTP_METHOD_NOT_ALLOWED,
-                               "Method not allowed");
+        rc = is_api ? h5s3_api_error(q, HTTP_METHOD_NOT_ALLOWED,
+                                     "method_not_allowed",
+                                     "Method not allowed", NULL)
+                    : h5s3_viewer_error(q, HTTP_METHOD_NOT_ALLOWED,
+                                        "Method not allowed");
     }
     else {
-        rc = h5s3_viewer_error(q, HTTP_NOT_FOUND, "Not found");
+        rc = is_api ? h5s3_api_error(q, HTTP_NOT_FOUND, "not_found",
+                                     "No such API route", NULL)
+                    : h5s3_viewer_error(q, HTTP_NOT_FOUND, "Not found");
     }
 
 done:

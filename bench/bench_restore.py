@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Reconstruction of a large DeltaGlider object through the module
+(GET /api/download/{token}) beside `xdelta3 -d` alone on the same files.
+Prints throughput, time to first byte, and the peak memory of the httpd
+children (and the xdelta3 they run) while streaming, so "bounded memory"
+is a figure, not a promise.
+
+    bench/bench_restore.py [--size-mb 200] [--runs 2]
+
+Opt-in (not part of the test suite): it writes a few times --size-mb to
+the temp dir and runs a private Ceph RGW.  Needs the module built
+(scripts/setup.sh) and xdelta3.
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+from harness import RGW, Httpd, default_module_so  # noqa: E402
+from harness.plugin import s3_directives  # noqa: E402
+
+BUCKET = "dgbench"
+SECRET = "bench-restore-secret-0123456789"
+MB = 1024 * 1024
+
+
+def sha_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(4 * MB), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_versions(tmp, size):
+    """v1: pseudo-random bytes; v2: v1 with scattered edits (a release
+    and its patch, the case DeltaGlider exists for)."""
+    v1, v2 = os.path.join(tmp, "v1.zip"), os.path.join(tmp, "v2.zip")
+    with open(v1, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, 8 * MB)
+            f.write(os.urandom(n))
+            left -= n
+    shutil.copyfile(v1, v2)
+    with open(v2, "r+b") as f:
+        for i in range(1, 40):
+            f.seek(i * size // 40)
+            f.write(b"patched block %d " % i * 64)
+    return v1, v2
+
+
+def descendants(pid):
+    """pid's children, grandchildren, ... (httpd children and xdelta3)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]),
+                                    []).append(int(d))
+            except (OSError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemWatch(threading.Thread):
+    """Peak RSS of any one descendant of the httpd parent, sampled."""
+
+    def __init__(self, root):
+        super().__init__(daemon=True)
+        self.root = root
+        self.peak = {}
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            for p in descendants(self.root):
+                try:
+                    with open("/proc/%d/comm" % p) as f:
+                        name = f.read().strip()
+                except OSError:
+                    continue
+                self.peak[name] = max(self.peak.get(name, 0), rss_kb(p))
+            time.sleep(0.02)
+
+
+def download(h, token, want_sha):
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=600)
+    t0 = time.monotonic()
+    conn.request("GET", "/dg/api/download/" + token)
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()[:300]
+    digest = hashlib.sha256()
+    first = resp.read(1)
+    ttfb = time.monotonic() - t0
+    digest.update(first)
+    n = len(first)
+    while True:
+        block = resp.read(4 * MB)
+        if not block:
+            break
+        digest.update(block)
+        n += len(block)
+    total = time.monotonic() - t0
+    conn.close()
+    assert digest.hexdigest() == want_sha, "wrong bytes"
+    return ttfb, total, n
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mb", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=2)
+    args = ap.parse_args()
+    size = args.size_mb * MB
+
+    tmp = tempfile.mkdtemp(prefix="h5s3-bench-restore-")
+    rgw = RGW().start()
+    h = None
+    try:
+        t = time.monotonic()
+        v1, v2 = make_versions(tmp, size)
+        delta = os.path.join(tmp, "v2.zip.delta")
+        subprocess.run(["xdelta3", "-e", "-f", "-9", "-s", v1, v2, delta],
+                       check=True)
+        h1, h2 = sha_file(v1), sha_file(v2)
+        print("made %d MB v1/v2 and a %.1f KB delta in %.1fs" % (
+            args.size_mb, os.path.getsize(delta) / 1024,
+            time.monotonic() - t))
+
+        out = os.path.join(tmp, "out")
+        best = None
+        for _ in range(args.runs):
+            t = time.monotonic()
+            subprocess.run(["xdelta3", "-d", "-f", "-s", v1, delta, out],
+                           check=True)
+            el = time.monotonic() - t
+            best = el if best is None else min(best, el)
+        assert sha_file(out) == h2
+        os.unlink(out)
+
+        s3 = rgw.client()
+        s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(v1, BUCKET, "rel/reference.bin", ExtraArgs={
+            "Metadata": {"dg-tool": "bench", "dg-file-sha256": h1,
+                         "dg-note": "reference"}})
+        s3.upload_file(delta, BUCKET, "rel/v2.zip.delta", ExtraArgs={
+            "Metadata": {"dg-tool": "bench", "dg-original-name": "v2.zip",
+                         "dg-file-sha256": h2, "dg-file-size": str(size),
+                         "dg-ref-key": "rel/reference.bin",
+                         "dg-ref-sha256": h1}})
+
+        conf = (s3_directives(rgw, [BUCKET])
+                + "H5S3TokenSecret %s\nH5S3Timeout 5 600\n" % SECRET
+                + "<Location /dg>\n    SetHandler h5s3\n</Location>\n")
+        h = Httpd(default_module_so(), mpm="event", conf_body=conf)
+        h.start()
+        results = []
+        for run in range(args.runs + 1):
+            conn = http.client.HTTPConnection("127.0.0.1", h.port)
+            conn.request("POST", "/dg/api/download/prepare",
+                          body=json.dumps({"key": "rel/v2.zip"}))
+            token = json.loads(conn.getresponse().read())["download_token"]
+            conn.close()
+            watch = MemWatch(h.pid)
+            watch.start()
+            ttfb, total, n = download(h, token, h2)
+            watch.stop = True
+            watch.join()
+            assert n == size
+            results.append((ttfb, total, watch.peak))
+            print("module run %d (%s reference): first byte %.3fs, %.2fs, "
+                  "%.0f MB/s; peak RSS %s" % (
+                      run, "cold" if run == 0 else "cached", ttfb, total,
+                      size / MB / total,
+                      ", ".join("%s %d MB" % (k, v // 1024) for k, v in
+                                sorted(watch.peak.items()))))
+        warm = min(r[1] for r in results[1:]) if len(results) > 1 \
+            else results[0][1]
+        print()
+        print("xdelta3 -d alone (best of %d): %.2fs, %.0f MB/s"
+              % (args.runs, best, size / MB / best))
+        print("module, cached reference (best): %.2fs, %.0f MB/s, "
+              "%.2fx the CLI time" % (warm, size / MB / warm, warm / best))
+        print("module, time to first byte (cached): %.3fs"
+              % min(r[0] for r in results[1:] or results))
+    finally:
+        if h:
+            h.stop()
+        rgw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
