@@ -31,7 +31,8 @@ apr_status_t h5s3_h5_type_info(json_t **type_out, json_t **raw_out,
 /* The h5grove type object: class (H5T class code), size, dtype (typestr,
  * or an object of member dtypes for compounds), plus order/sign,
  * cset/strpad/vlen, tag, members, base, dims as the class has them.
- * Compound members are an object {name: type}, as H5Web reads them. */
+ * Compound members are an object {name: type}; the h5grove routes turn
+ * them into the list [{name, ...type}] that h5grove 4.0 and H5Web use. */
 apr_status_t h5s3_h5_type_json(json_t **out, hid_t type, apr_pool_t *p);
 
 /* h5py's special cases: an enum {FALSE: 0, TRUE: 1} is NumPy bool; a
