@@ -12,6 +12,7 @@ DeltaGlider data, and httpd (event MPM) with the freshly built module on
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -21,7 +22,28 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from harness import RGW, Httpd, default_module_so, free_port  # noqa: E402
+from harness.httpd import _traversable  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
+
+VIEWER_DIST = os.path.join(REPO, "viewer", "dist")
+
+
+def viewer_conf(workdir):
+    """conf/h5s3-viewer.conf pointed at viewer/dist (built by
+    scripts/build-viewer.sh), or "" when the page is not built.  httpd's
+    children (www-data) must reach it: if the repository is not readable
+    by them, serve a copy from the workdir."""
+    if not os.path.isfile(os.path.join(VIEWER_DIST, "index.html")):
+        print("serve: viewer/dist is missing (scripts/build-viewer.sh "
+              "builds it): no /viewer/ page", flush=True)
+        return ""
+    dist = VIEWER_DIST
+    if os.geteuid() == 0 and not _traversable(os.path.join(dist, "x")):
+        dist = os.path.join(workdir, "viewer")
+        shutil.rmtree(dist, ignore_errors=True)
+        shutil.copytree(VIEWER_DIST, dist)
+    return ("Define H5S3_VIEWER_DIR %s\nInclude %s\n"
+            % (dist, os.path.join(REPO, "conf", "h5s3-viewer.conf")))
 
 
 def main():
@@ -53,7 +75,8 @@ def main():
             + s3_directives(rgw, ["h5data", ("dgdata", "dg"),
                                   ("many", "many")])
             + "H5S3DebugHeaders On\n"
-            "<Location /hdf>\n    SetHandler h5s3\n</Location>\n")
+            "<Location /hdf>\n    SetHandler h5s3\n</Location>\n"
+            + viewer_conf(args.workdir))
         httpd = Httpd(default_module_so(), mpm="event", conf_body=conf,
                       workdir=os.path.join(args.workdir, "httpd"),
                       port=port)
@@ -69,6 +92,9 @@ def main():
         print("\nS3 keys: %s / %s; httpd config: %s; error log: %s"
               % (rgw.access_key, rgw.secret_key, httpd.conf_path,
                  httpd.error_log), flush=True)
+        if "H5S3_VIEWER_DIR" in conf:
+            print("\nBrowse the HDF5 files in S3 (H5Web) at\n"
+                  "  http://127.0.0.1:%d/viewer/\n" % port, flush=True)
         if args.once:
             return 0
         print("Ctrl-C stops.", flush=True)

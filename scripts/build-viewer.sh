@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the viewer page (viewer/: H5Web + React, bundled by Vite) into
+# viewer/dist, which httpd serves through conf/h5s3-viewer.conf.  Packages
+# come from the npm registry as pinned by viewer/package-lock.json.  Does
+# nothing when node_modules and dist are newer than every source, so
+# repeated runs are free.
+#   scripts/build-viewer.sh [--force]
+set -euo pipefail
+cd "$(dirname "$0")/../viewer"
+
+if ! command -v npm >/dev/null 2>&1; then
+  # Debian's nodejs ships npm as a separate package; NodeSource's nodejs
+  # includes it and conflicts with that package, so ask only when missing.
+  echo "build-viewer: installing npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends npm </dev/null
+fi
+
+force=0
+[ "${1:-}" = "--force" ] && force=1
+
+# npm writes node_modules/.package-lock.json after every install.
+installed=node_modules/.package-lock.json
+if [ $force = 1 ] || [ ! -f "$installed" ] \
+   || [ package-lock.json -nt "$installed" ] || [ package.json -nt "$installed" ]; then
+  echo "build-viewer: npm ci (registry $(npm config get registry 2>/dev/null))"
+  npm ci --no-audit --no-fund --loglevel=error </dev/null
+  touch "$installed"
+fi
+
+stamp=dist/index.html
+if [ $force = 0 ] && [ -f "$stamp" ] \
+   && [ -z "$(find package.json package-lock.json vite.config.js index.html src \
+                   "$installed" -newer "$stamp" -print -quit)" ]; then
+  echo "build-viewer: $(pwd)/dist is up to date"
+  exit 0
+fi
+npm run --silent build -- --logLevel warn </dev/null
+echo "build-viewer: built $(pwd)/dist"
