@@ -34,6 +34,12 @@ typedef struct h5s3_s3_call {
     int http_status;            /* status of the last failed exchange, 0: none */
     const char *error_code;     /* S3 error Code, or a curl reason */
     const char *error_message;  /* human-readable, never contains secrets */
+    /*
+     * The two strings above point here (or at constants): a call usually
+     * outlives the scratch pools of the exchanges it counts.
+     */
+    char error_code_buf[64];
+    char error_message_buf[256];
 } h5s3_s3_call;
 
 typedef struct h5s3_s3_client h5s3_s3_client;

@@ -135,7 +135,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     rv = h5s3_listing_fetch(&result, q->sc->client, m->bucket, prefix,
                             include, (int)max_items, &q->call, p);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
                       m->bucket, h5s3_status_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");

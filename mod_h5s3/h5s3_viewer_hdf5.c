@@ -60,7 +60,8 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
         return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
             p, "'%s' uses an HDF5 feature this server cannot read", key));
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0050: "
+        /* rv is ours, not an APR error: the message names it instead. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0050: "
                       "reading %s from bucket %s failed: %s (S3 HTTP %d %s)",
                       key, q->bucket, h5s3_status_name(rv),
                       q->call.http_status,

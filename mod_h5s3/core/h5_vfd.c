@@ -177,9 +177,11 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl,
         if (rq) {
             rq->status = rv;
         }
-        h5s3_log(H5S3_LOG_INFO, rv, "h5s3 driver: read of %s at %llu+%zu "
-                 "failed", f->src->name ? f->src->name : "?",
-                 (unsigned long long)addr, size);
+        /* APR's formatter knows APR_UINT64_T_FMT, not %llu or %zu. */
+        h5s3_log(H5S3_LOG_INFO, rv, "h5s3 driver: read of %s at %"
+                 APR_UINT64_T_FMT "+%" APR_SIZE_T_FMT " failed",
+                 f->src->name ? f->src->name : "?", (apr_uint64_t)addr,
+                 (apr_size_t)size);
         return -1;
     }
     return 0;

@@ -819,6 +819,16 @@ static const char *http_reason(long status)
  * handle (destroyed unless the exchange went cleanly).  The body kept in
  * x->mem stays until p is cleared or mem_free runs.
  */
+/* s into buf (truncated), or NULL for no string. */
+static const char *call_copy(char *buf, apr_size_t size, const char *s)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+    apr_cpystrn(buf, s, size);
+    return buf;
+}
+
 static apr_status_t xfer_end(xfer *x, CURLcode cc, h5s3_s3_call *call)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -869,8 +879,12 @@ static apr_status_t xfer_end(xfer *x, CURLcode cc, h5s3_s3_call *call)
         if (rv != APR_SUCCESS && rv != x->cb_rv) {
             call->errors++;
             call->http_status = (int)x->status;
-            call->error_code = apr_pstrdup(x->p, code);
-            call->error_message = apr_pstrdup(x->p, msg);
+            /* Copied into the call: x->p may be a caller's scratch pool. */
+            call->error_code = call_copy(call->error_code_buf,
+                                         sizeof(call->error_code_buf), code);
+            call->error_message = call_copy(call->error_message_buf,
+                                            sizeof(call->error_message_buf),
+                                            msg);
         }
     }
     if (h5s3_log_is_level(H5S3_LOG_DEBUG)) {
