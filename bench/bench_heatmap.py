@@ -6,6 +6,7 @@ file object doing ranged GETs with boto3.  Optionally every S3 request
 goes through a proxy adding a delay (default 20 ms) per request.
 
     bench/bench_heatmap.py [--delay-ms 20] [--side 16384] [--keep DIR]
+                           [--max-size 1024]
 
 Prints S3 requests, bytes and wall time of each.  Needs the module built
 ($H5S3_MODULE or .libs/mod_h5s3.so).
@@ -163,6 +164,9 @@ def main():
     ap.add_argument("--side", type=int, default=16384)
     ap.add_argument("--delay-ms", type=float, default=0)
     ap.add_argument("--keep", help="directory holding/keeping the file")
+    ap.add_argument("--max-size", type=int, default=1024,
+                    help="heatmap max_size (64: the same chunks, little "
+                    "JSON)")
     args = ap.parse_args()
 
     work = args.keep or tempfile.mkdtemp(prefix="bench-heat-")
@@ -191,8 +195,8 @@ def main():
                 "</Location>\n</VirtualHost>\n" % conf)
         h = Httpd(default_module_so(), mpm="event", conf_body=conf).start()
         try:
-            q = ("/hdf/files/%s/data?path=/data&mode=heatmap&max_size=1024"
-                 % KEY)
+            q = ("/hdf/files/%s/data?path=/data&mode=heatmap&max_size=%d"
+                 % (KEY, args.max_size))
             cold, creq, cbytes, ct = get(h, q + "&etag=cold", "bench.test")
             warm, wreq, wbytes, wt = get(h, q + "&etag=warm", "bench.test")
             step = cold["downsample_info"]["row_step"]
@@ -202,6 +206,10 @@ def main():
                   % (creq, cbytes, ct))
             print("  warm: %4d S3 requests, %10d bytes, %.2fs"
                   % (wreq, wbytes, wt))
+        except Exception:
+            print("error log %s:\n%s" % (h.error_log, "\n".join(
+                h.error_log_lines()[-20:])))
+            raise
         finally:
             h.stop()
         import boto3

@@ -123,6 +123,18 @@ apr_status_t h5s3_h5_file_open(h5s3_h5_file **f, h5s3_h5_files *table,
                                h5s3_s3_call *call, apr_pool_t *p);
 
 /*
+ * The same, when the caller already knows the object's current ETag and
+ * size (it validated them within validate_ttl, e.g. through a cache shared
+ * by processes): no HEAD is sent.  known may be NULL.
+ */
+apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **f, h5s3_h5_files *table,
+                                     h5s3_s3_client *c, const char *bucket,
+                                     const char *key,
+                                     apr_interval_time_t validate_ttl,
+                                     const h5s3_s3_object_info *known,
+                                     h5s3_s3_call *call, apr_pool_t *p);
+
+/*
  * Done with the file.  A file whose read failed is dropped from the table
  * and closed once its last holder releases it.
  */
@@ -154,5 +166,41 @@ apr_status_t h5s3_h5_prefetch_group(h5s3_h5_file *f, const char *path);
 /* Same on any open file id and source (tests, tools). */
 apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
                                         const char *path);
+
+/*
+ * The allocated chunks of a dataset that a selection touches, in the
+ * order of its chunk index (row-major by chunk offset).
+ */
+typedef struct h5s3_h5_chunks {
+    int rank;
+    int n;
+    hsize_t *coords;            /* n * rank element offsets */
+    apr_off_t *addr;            /* absolute file addresses */
+    apr_size_t *size;           /* stored (filtered) sizes */
+    unsigned *mask;             /* filters skipped */
+} h5s3_h5_chunks;
+
+void h5s3_h5_chunks_free(h5s3_h5_chunks *c);
+
+/* Append one chunk (coord: rank element offsets); *cap is the capacity,
+ * 0 for a new table.  0 when out of memory or over a million chunks. */
+int h5s3_h5_chunks_add(h5s3_h5_chunks *c, int *cap, const hsize_t *coord,
+                       apr_off_t addr, apr_size_t size, unsigned mask);
+
+/*
+ * Before looking chunks up: fetch the chunk index of dataset did level by
+ * level, each level one concurrent batch, only the nodes that may hold a
+ * wanted chunk.  Wanted: every chunk whose index along dim k is in
+ * lists[k] (sorted, lens[k] entries; index = offset / chunk[k]).  For a
+ * v1 B-tree index (files of HDF5 1.8/1.10 defaults) *out receives the
+ * wanted chunks found (absent ones are not allocated); for the other
+ * index types only their pages are fetched and *out is NULL: ask HDF5.
+ * Best effort: APR_SUCCESS with *out NULL on anything unexpected.
+ */
+apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
+                                          h5s3_h5_source *src, int rank,
+                                          const hsize_t *chunk,
+                                          hsize_t *const *lists,
+                                          const hsize_t *lens);
 
 #endif

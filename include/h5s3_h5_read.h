@@ -108,6 +108,26 @@ apr_status_t h5s3_h5_read_line(void **buf, const h5s3_h5_dset *d,
 
 void h5s3_h5_buf_free(const h5s3_h5_dset *d, void *buf, hsize_t n);
 
+struct h5s3_h5_chunks;
+struct h5s3_h5_source;
+
+/*
+ * The hyperslab start/stride/count of d decoded without HDF5: c holds
+ * every chunk it touches; their stored bytes are read through src (the
+ * file's source: its page cache), the filters undone (deflate, shuffle)
+ * by a few threads outside HDF5's global lock, the selected elements
+ * copied into out
+ * (count[] in C order, d->msize bytes each).  H5S3_E_UNSUPPORTED when
+ * the type or a filter is not one decoded here (use H5Dread); any other
+ * failure also means: use H5Dread.
+ */
+apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
+                                   struct h5s3_h5_source *src,
+                                   const struct h5s3_h5_chunks *c,
+                                   const hsize_t *start,
+                                   const hsize_t *stride,
+                                   const hsize_t *count);
+
 /* Values of d->mtype at BUF as doubles (NaN where there is no number). */
 void h5s3_h5_to_double(double *out, const h5s3_h5_dset *d, const void *buf,
                        hsize_t n);

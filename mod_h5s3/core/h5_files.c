@@ -236,6 +236,17 @@ apr_status_t h5s3_h5_file_open(h5s3_h5_file **out, h5s3_h5_files *t,
                                apr_interval_time_t validate_ttl,
                                h5s3_s3_call *call, apr_pool_t *p)
 {
+    return h5s3_h5_file_open_known(out, t, c, bucket, key, validate_ttl,
+                                   NULL, call, p);
+}
+
+apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **out, h5s3_h5_files *t,
+                                     h5s3_s3_client *c, const char *bucket,
+                                     const char *key,
+                                     apr_interval_time_t validate_ttl,
+                                     const h5s3_s3_object_info *known,
+                                     h5s3_s3_call *call, apr_pool_t *p)
+{
     h5s3_h5_request tmp = {0}, *rq;
     h5s3_h5_file *f, *nf = NULL, *victims[8];
     h5s3_s3_object_info *info = NULL;
@@ -289,7 +300,14 @@ apr_status_t h5s3_h5_file_open(h5s3_h5_file **out, h5s3_h5_files *t,
     close_list(victims, nvictims);
     nvictims = 0;
 
-    rv = h5s3_s3_head(&info, c, bucket, key, call, p);
+    if (known && known->etag) {
+        /* The caller validated the object just now: no second HEAD. */
+        info = (h5s3_s3_object_info *)known;
+        rv = APR_SUCCESS;
+    }
+    else {
+        rv = h5s3_s3_head(&info, c, bucket, key, call, p);
+    }
     now = apr_time_now();
     if (rv == APR_SUCCESS && known_etag && info->etag
         && strcmp(info->etag, known_etag) == 0) {

@@ -18,8 +18,14 @@
  * leaves (SNODs) are scattered over the file; listing one would read them
  * one after another.  Walked level by level, each level one batch. */
 #define STAB_MSG        0x0011
+#define LINFO_MSG       0x0002
 #define MAX_BTREE_DEPTH 8
 #define MAX_NODES       65536
+/* Leaves of a read wanting every chunk are fetched with the bytes
+ * between them when they are at most this far apart. */
+#define DENSE_GAP       (1024 * 1024)
+/* A fixed array data block larger than this is left to HDF5. */
+#define PC_HINT_MAX     (64 * 1024 * 1024)
 
 typedef struct addr_list {
     apr_off_t *offs;
@@ -73,6 +79,9 @@ typedef struct geometry {
 static apr_status_t prefetch_src(h5s3_h5_source *src,
                                  const apr_off_t *offsets,
                                  const apr_size_t *lens, int n);
+static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
+                    unsigned want, unsigned char *out, apr_size_t cap,
+                    apr_size_t *outlen);
 
 static apr_uint64_t get_le(const unsigned char *p, int n)
 {
@@ -254,6 +263,204 @@ cleanup:
     return rv;
 }
 
+/* A growing list of ranges for one batch. */
+typedef struct batch {
+    apr_off_t *offs;
+    apr_size_t *lens;
+    int n;
+    int cap;
+} batch;
+
+static int batch_add(batch *b, apr_off_t off, apr_size_t len)
+{
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        apr_off_t *o = realloc(b->offs, (apr_size_t)cap * sizeof(*o));
+        apr_size_t *l;
+
+        if (!o) {
+            return 0;
+        }
+        b->offs = o;
+        l = realloc(b->lens, (apr_size_t)cap * sizeof(*l));
+        if (!l) {
+            return 0;
+        }
+        b->lens = l;
+        b->cap = cap;
+    }
+    b->offs[b->n] = off;
+    b->lens[b->n] = len;
+    b->n++;
+    return 1;
+}
+
+/* Bytes HDF5 uses to encode a count of at most n (H5VM_limit_enc_size). */
+static int enc_size(apr_uint64_t n)
+{
+    int bits = 0;
+
+    while (n >> bits) {
+        bits++;
+    }
+    return bits / 8 + 1;
+}
+
+/*
+ * New-style groups with many links keep them in a fractal heap indexed by
+ * a v2 B-tree (Link Info message).  Iterating reads the B-tree's leaves
+ * and the heap's direct blocks one after another; fetched first, in
+ * three batches (the two headers; the two roots; the B-tree's leaves and
+ * the direct blocks), they are read from the cache.  Best effort: a
+ * filtered heap, or deeper trees, are partly left to HDF5.
+ */
+static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
+                                         h5s3_h5_source *src)
+{
+    H5O_info_t oi;
+    geometry g;
+    unsigned char msg[64], hh[256], bh[64], *buf = NULL;
+    apr_size_t mlen = 0, at, hlen, blen, ilen = 0, nsize = 0, rsize = 0;
+    apr_uint64_t undef, start = 0, maxdirect = 0;
+    apr_off_t heap, bt, hroot = 0, broot = 0;
+    unsigned width = 0, rows = 0, maxrows = 0, bits = 0, depth = 0;
+    unsigned nrec = 0, r, c;
+    batch b = {0};
+    apr_status_t rv = APR_SUCCESS;
+    int have_heap = 0;
+
+    if (H5Oget_info2(gid, &oi, H5O_INFO_BASIC) < 0 || !get_geometry(fid, &g)
+        || !find_msg(src, &g, g.base + (apr_off_t)oi.addr, LINFO_MSG, msg,
+                     sizeof(msg), &mlen)
+        || mlen < 2 || msg[0] != 0) {
+        return APR_SUCCESS;     /* old-style or compact */
+    }
+    undef = (apr_uint64_t)-1 >> (64 - 8 * g.sa);
+    at = 2 + ((msg[1] & 1) ? 8 : 0);
+    if (at + 2 * (apr_size_t)g.sa > mlen
+        || get_le(msg + at, g.sa) == undef) {
+        return APR_SUCCESS;     /* links in the header itself */
+    }
+    heap = g.base + (apr_off_t)get_le(msg + at, g.sa);
+    bt = g.base + (apr_off_t)get_le(msg + at + g.sa, g.sa);
+
+    /* Batch 1: the heap header and the name index's header. */
+    hlen = 14 + 12 * (apr_size_t)g.ss + 3 * (apr_size_t)g.sa + 12;
+    blen = 18 + (apr_size_t)g.sa + (apr_size_t)g.ss + 4;
+    if (!batch_add(&b, heap, hlen) || !batch_add(&b, bt, blen)) {
+        goto cleanup;
+    }
+    rv = prefetch_src(src, b.offs, b.lens, b.n);
+    b.n = 0;
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+
+    /* Batch 2: the B-tree's root node and the heap's root block. */
+    if (src_read(src, bt, blen, bh) == APR_SUCCESS
+        && memcmp(bh, "BTHD", 4) == 0) {
+        nsize = (apr_size_t)get_le(bh + 6, 4);
+        rsize = (apr_size_t)get_le(bh + 10, 2);
+        depth = (unsigned)get_le(bh + 12, 2);
+        broot = g.base + (apr_off_t)get_le(bh + 16, g.sa);
+        nrec = (unsigned)get_le(bh + 16 + g.sa, 2);
+        if (nsize > 10 && nsize <= 65536 && rsize > 0
+            && get_le(bh + 16, g.sa) != undef
+            && !batch_add(&b, broot, nsize)) {
+            goto cleanup;
+        }
+    }
+    if (src_read(src, heap, hlen, hh) == APR_SUCCESS
+        && memcmp(hh, "FRHP", 4) == 0 && get_le(hh + 7, 2) == 0) {
+        at = 14 + 10 * (apr_size_t)g.ss + 2 * (apr_size_t)g.sa;
+        width = (unsigned)get_le(hh + at, 2);
+        start = get_le(hh + at + 2, g.ss);
+        maxdirect = get_le(hh + at + 2 + g.ss, g.ss);
+        bits = (unsigned)get_le(hh + at + 2 + 2 * g.ss, 2);
+        hroot = g.base + (apr_off_t)get_le(hh + at + 6 + 2 * g.ss, g.sa);
+        rows = (unsigned)get_le(hh + at + 6 + 2 * g.ss + g.sa, 2);
+        have_heap = width > 0 && width <= 4096 && start > 0
+                    && maxdirect >= start && bits <= 64
+                    && get_le(hh + at + 6 + 2 * g.ss, g.sa) != undef;
+    }
+    if (have_heap) {
+        /* Root block: a direct block, or an indirect block of rows. */
+        ilen = rows == 0 ? (apr_size_t)start
+               : 5 + (apr_size_t)g.sa + (bits + 7) / 8
+                 + (apr_size_t)rows * width * (apr_size_t)g.sa + 4;
+        if (!batch_add(&b, hroot, ilen)) {
+            goto cleanup;
+        }
+    }
+    if (b.n == 0) {
+        goto cleanup;
+    }
+    rv = prefetch_src(src, b.offs, b.lens, b.n);
+    b.n = 0;
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+
+    /* Batch 3: the B-tree's leaves (a tree of depth 1) and the heap's
+     * direct blocks under its root. */
+    if (depth == 1 && nsize > 10 && rsize > 0) {
+        int ps = g.sa + enc_size((nsize - 10) / rsize);
+
+        buf = malloc(nsize);
+        if (buf && src_read(src, broot, nsize, buf) == APR_SUCCESS
+            && memcmp(buf, "BTIN", 4) == 0
+            && 6 + (apr_size_t)nrec * rsize + (nrec + 1) * (apr_size_t)ps
+               <= nsize) {
+            for (c = 0; c <= nrec; c++) {
+                apr_size_t o = 6 + (apr_size_t)nrec * rsize
+                               + (apr_size_t)c * (apr_size_t)ps;
+
+                if (!batch_add(&b, g.base + (apr_off_t)get_le(buf + o, g.sa),
+                               nsize)) {
+                    goto cleanup;
+                }
+            }
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (have_heap && rows > 0) {
+        while (((apr_uint64_t)1 << maxrows) * start < maxdirect
+               && maxrows < 60) {
+            maxrows++;
+        }
+        maxrows += 2;           /* rows of direct blocks */
+        buf = malloc(ilen);
+        at = 5 + (apr_size_t)g.sa + (bits + 7) / 8;
+        if (buf && src_read(src, hroot, ilen, buf) == APR_SUCCESS
+            && memcmp(buf, "FHIB", 4) == 0) {
+            for (r = 0; r < rows && r < maxrows; r++) {
+                apr_uint64_t size = r < 2 ? start : start << (r - 1);
+
+                for (c = 0; c < width; c++) {
+                    apr_uint64_t a = get_le(buf + at + ((apr_size_t)r * width
+                                                        + c) * g.sa, g.sa);
+
+                    if (a != undef && a != 0
+                        && !batch_add(&b, g.base + (apr_off_t)a,
+                                      (apr_size_t)size)) {
+                        goto cleanup;
+                    }
+                }
+            }
+        }
+    }
+    if (b.n > 0) {
+        rv = prefetch_src(src, b.offs, b.lens, b.n);
+    }
+
+cleanup:
+    free(buf);
+    free(b.offs);
+    free(b.lens);
+    return rv;
+}
+
 static apr_status_t prefetch_src(h5s3_h5_source *src,
                                  const apr_off_t *offsets,
                                  const apr_size_t *lens, int n)
@@ -299,6 +506,9 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
         return h5s3_h5_request_status(H5S3_E_NOPATH);
     }
     rv = prefetch_symbol_table(gid, fid, src);
+    if (rv == APR_SUCCESS) {
+        rv = prefetch_dense_links(gid, fid, src);
+    }
     if (rv != APR_SUCCESS) {
         H5Gclose(gid);
         return rv;
@@ -339,4 +549,554 @@ apr_status_t h5s3_h5_prefetch_group(h5s3_h5_file *f, const char *path)
 {
     return h5s3_h5_prefetch_group_src(h5s3_h5_file_id(f),
                                       h5s3_h5_file_source(f), path);
+}
+
+/* ---- chunk indexes ----------------------------------------------------- */
+
+/*
+ * The chunk index of a dataset is found through the Data Layout message
+ * of its object header (HDF5 1.10 has no call that gives its address).
+ * A v1 B-tree (layout message version 3) is walked here level by level
+ * and gives the chunk table directly; a fixed array (version 4, index
+ * type 3) has its header and data block fetched in two batches and HDF5
+ * looks chunks up in the cache.  Other indexes are left to HDF5.
+ */
+#define LAYOUT_MSG      0x0008
+#define CONT_MSG        0x0010
+#define MAX_OH_BLOCKS   16
+#define MAX_OH_BLOCK    (64 * 1024)
+#define MAX_TABLE       (1 << 20)
+#define FA_INDEX        3
+
+/* The body of the first message of type `want` in the object header at
+ * oh (v1 or v2 headers, following continuation blocks), at most cap
+ * bytes of it.  0 when there is none or the header looks wrong. */
+static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
+                    unsigned want, unsigned char *out, apr_size_t cap,
+                    apr_size_t *outlen)
+{
+    apr_off_t boff[MAX_OH_BLOCKS];
+    apr_size_t blen[MAX_OH_BLOCKS];
+    unsigned char pre[64], *buf = NULL;
+    apr_size_t plen = sizeof(pre), pos;
+    int nblk = 1, b, v2 = 0, tracked = 0, found = 0;
+
+    if (oh + (apr_off_t)plen > src->obj.size) {
+        plen = (apr_size_t)(src->obj.size - oh);
+    }
+    if (plen < 16 || src_read(src, oh, plen, pre) != APR_SUCCESS) {
+        return 0;
+    }
+    if (memcmp(pre, "OHDR", 4) == 0 && pre[4] == 2) {
+        unsigned flags = pre[5];
+        int csz = 1 << (flags & 3);
+
+        v2 = 1;
+        tracked = (flags & 0x04) != 0;
+        pos = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+        if (pos + (apr_size_t)csz > plen) {
+            return 0;
+        }
+        boff[0] = oh + (apr_off_t)(pos + (apr_size_t)csz);
+        blen[0] = (apr_size_t)get_le(pre + pos, csz);
+    }
+    else if (pre[0] == 1) {
+        boff[0] = oh + 16;
+        blen[0] = (apr_size_t)get_le(pre + 8, 4);
+    }
+    else {
+        return 0;
+    }
+    buf = malloc(MAX_OH_BLOCK);
+    if (!buf) {
+        return 0;
+    }
+    for (b = 0; b < nblk && !found; b++) {
+        apr_size_t len = blen[b], hl = v2 ? 4 + (tracked ? 2 : 0) : 8;
+
+        if (len > MAX_OH_BLOCK) {
+            len = MAX_OH_BLOCK;
+        }
+        if (boff[b] < 0 || boff[b] + (apr_off_t)len > src->obj.size
+            || src_read(src, boff[b], len, buf) != APR_SUCCESS) {
+            break;
+        }
+        for (pos = 0; pos + hl <= len;) {
+            unsigned type = v2 ? buf[pos] : (unsigned)get_le(buf + pos, 2);
+            apr_size_t size = (apr_size_t)get_le(buf + pos + (v2 ? 1 : 2),
+                                                 2);
+            const unsigned char *body = buf + pos + hl;
+
+            if (pos + hl + size > len) {
+                break;
+            }
+            if (type == want) {
+                *outlen = size < cap ? size : cap;
+                memcpy(out, body, *outlen);
+                found = 1;
+                break;
+            }
+            if (type == CONT_MSG && nblk < MAX_OH_BLOCKS
+                && size >= (apr_size_t)(g->sa + g->ss)) {
+                apr_off_t a = g->base + (apr_off_t)get_le(body, g->sa);
+                apr_size_t l = (apr_size_t)get_le(body + g->sa, g->ss);
+
+                if (v2) {
+                    /* "OCHK" first, a checksum last. */
+                    a += 4;
+                    l = l >= 8 ? l - 8 : 0;
+                }
+                boff[nblk] = a;
+                blen[nblk] = l;
+                nblk++;
+            }
+            pos += hl + size;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+void h5s3_h5_chunks_free(h5s3_h5_chunks *c)
+{
+    if (c) {
+        free(c->coords);
+        free(c->addr);
+        free(c->size);
+        free(c->mask);
+        free(c);
+    }
+}
+
+/* What is wanted of a chunk index. */
+typedef struct want {
+    int rank;
+    const hsize_t *chunk;
+    hsize_t *const *lists;
+    const hsize_t *lens;
+    int dense;                  /* every chunk of the dataset */
+} want;
+
+/* First i with l[i] > v (strict) or >= v. */
+static hsize_t bound(const hsize_t *l, hsize_t n, hsize_t v, int strict)
+{
+    hsize_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        hsize_t mid = lo + (hi - lo) / 2;
+
+        if (l[mid] < v || (strict && l[mid] == v)) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static int listed(const hsize_t *l, hsize_t n, hsize_t v)
+{
+    hsize_t i = bound(l, n, v, 0);
+
+    return i < n && l[i] == v;
+}
+
+static int lex_cmp(const hsize_t *a, const hsize_t *b, int n)
+{
+    int k;
+
+    for (k = 0; k < n; k++) {
+        if (a[k] != b[k]) {
+            return a[k] < b[k] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * 1 when some wanted chunk t has lo <= t < hi in row-major order (the
+ * order HDF5 searches its B-tree in); lo, hi are chunk indices.  The
+ * smallest wanted t >= lo keeps the longest wanted prefix of lo, then
+ * takes the next larger wanted index, then the smallest ones.
+ */
+static int wanted_between(const want *w, const hsize_t *lo,
+                          const hsize_t *hi)
+{
+    hsize_t t[H5S_MAX_RANK];
+    int p = 0, k;
+
+    while (p < w->rank && listed(w->lists[p], w->lens[p], lo[p])) {
+        p++;
+    }
+    if (p == w->rank) {
+        return lex_cmp(lo, hi, w->rank) < 0;
+    }
+    for (; p >= 0; p--) {
+        hsize_t i = bound(w->lists[p], w->lens[p], lo[p], 1);
+
+        if (i < w->lens[p]) {
+            memcpy(t, lo, (apr_size_t)p * sizeof(*t));
+            t[p] = w->lists[p][i];
+            for (k = p + 1; k < w->rank; k++) {
+                t[k] = w->lists[k][0];
+            }
+            return lex_cmp(t, hi, w->rank) < 0;
+        }
+    }
+    return 0;
+}
+
+int h5s3_h5_chunks_add(h5s3_h5_chunks *c, int *cap, const hsize_t *coord,
+                       apr_off_t addr, apr_size_t size, unsigned mask)
+{
+    if (c->n == *cap) {
+        int ncap = *cap ? 2 * *cap : 256;
+        hsize_t *co;
+        apr_off_t *ad;
+        apr_size_t *sz;
+        unsigned *mk;
+
+        if (ncap > MAX_TABLE) {
+            return 0;
+        }
+        co = realloc(c->coords, (apr_size_t)ncap * (apr_size_t)c->rank
+                                * sizeof(*co));
+        if (co) {
+            c->coords = co;
+        }
+        ad = realloc(c->addr, (apr_size_t)ncap * sizeof(*ad));
+        if (ad) {
+            c->addr = ad;
+        }
+        sz = realloc(c->size, (apr_size_t)ncap * sizeof(*sz));
+        if (sz) {
+            c->size = sz;
+        }
+        mk = realloc(c->mask, (apr_size_t)ncap * sizeof(*mk));
+        if (mk) {
+            c->mask = mk;
+        }
+        if (!co || !ad || !sz || !mk) {
+            return 0;
+        }
+        *cap = ncap;
+    }
+    memcpy(c->coords + (apr_size_t)c->n * (apr_size_t)c->rank, coord,
+           (apr_size_t)c->rank * sizeof(*coord));
+    c->addr[c->n] = addr;
+    c->size[c->n] = size;
+    c->mask[c->n] = mask;
+    c->n++;
+    return 1;
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+    apr_off_t x = *(const apr_off_t *)a, y = *(const apr_off_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * The leaves of a read that wants every chunk: HDF5 writes a dataset's
+ * leaves between its chunks, so the bytes between two nearby leaves are
+ * chunks the read fetches next anyway.  Fetching the spans now makes the
+ * leaf level a few big ranges (one round trip) instead of one per leaf,
+ * and leaves the chunk batch little or nothing to do.
+ */
+static apr_status_t prefetch_leaves(h5s3_h5_source *src,
+                                    const apr_off_t *leaves, int n,
+                                    apr_size_t nsize)
+{
+    apr_off_t *offs = malloc((apr_size_t)n * sizeof(*offs));
+    apr_size_t *lens = malloc((apr_size_t)n * sizeof(*lens));
+    apr_off_t head = 0, tail = 0;
+    apr_status_t rv;
+    int i, m = 0;
+
+    if (!offs || !lens) {
+        free(offs);
+        free(lens);
+        return APR_ENOMEM;
+    }
+    memcpy(offs, leaves, (apr_size_t)n * sizeof(*offs));
+    qsort(offs, (apr_size_t)n, sizeof(*offs), cmp_off);
+    if (n > 1) {
+        /* The first leaf's chunks were written before it, the last one's
+         * after it: reach out by one average leaf spacing both ways. */
+        apr_off_t step = (offs[n - 1] - offs[0]) / (n - 1);
+
+        if (step > DENSE_GAP) {
+            step = DENSE_GAP;
+        }
+        head = offs[0] - step > 0 ? step : offs[0];
+        tail = step;
+    }
+    for (i = 0; i < n; i++) {
+        apr_off_t end = offs[i] + (apr_off_t)nsize;
+
+        if (m > 0 && offs[i] - (offs[m - 1] + (apr_off_t)lens[m - 1])
+                     <= DENSE_GAP) {
+            lens[m - 1] = (apr_size_t)(end - offs[m - 1]);
+        }
+        else {
+            offs[m] = offs[i];
+            lens[m] = nsize;
+            m++;
+        }
+    }
+    offs[0] -= head;
+    lens[0] += (apr_size_t)head;
+    lens[m - 1] += (apr_size_t)tail;
+    rv = prefetch_src(src, offs, lens, m);
+    free(offs);
+    free(lens);
+    return rv;
+}
+
+/*
+ * Walk a v1 B-tree of raw data chunks (node type 1: keys are chunk size,
+ * filter mask and one 8-byte offset per dimension plus one for the
+ * element; children are node or chunk addresses), one batch per level.
+ */
+static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
+                                     h5s3_h5_source *src, const geometry *g,
+                                     unsigned k, apr_off_t root,
+                                     const want *w)
+{
+    int rank = w->rank, n = 1, depth, i, cap = 0, ok = 0;
+    apr_size_t ksize = 8 + 8 * (apr_size_t)(rank + 1);
+    apr_size_t nsize = 8 + 2 * (apr_size_t)g->sa + (2 * k + 1) * ksize
+                       + 2 * k * (apr_size_t)g->sa;
+    apr_off_t *nodes = NULL, *next = NULL;
+    apr_size_t *lens = NULL;
+    unsigned char *buf = NULL;
+    h5s3_h5_chunks *c = NULL;
+    hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK];
+    apr_status_t rv = APR_SUCCESS;
+
+    nodes = malloc(MAX_NODES * sizeof(*nodes));
+    next = malloc(MAX_NODES * sizeof(*next));
+    lens = malloc(MAX_NODES * sizeof(*lens));
+    buf = malloc(nsize);
+    c = calloc(1, sizeof(*c));
+    if (!nodes || !next || !lens || !buf || !c) {
+        goto cleanup;
+    }
+    c->rank = rank;
+    for (i = 0; i < MAX_NODES; i++) {
+        lens[i] = nsize;
+    }
+    nodes[0] = root;
+    rv = prefetch_src(src, nodes, lens, 1);
+
+    for (depth = 0; rv == APR_SUCCESS && depth < MAX_BTREE_DEPTH; depth++) {
+        int nn = 0, level = -1;
+
+        for (i = 0; i < n; i++) {
+            unsigned used, e;
+            int d;
+
+            if (src_read(src, nodes[i], nsize, buf) != APR_SUCCESS
+                || memcmp(buf, "TREE", 4) != 0 || buf[4] != 1
+                || (level >= 0 && buf[5] != level)) {
+                goto cleanup;
+            }
+            level = buf[5];
+            used = (unsigned)get_le(buf + 6, 2);
+            if (used > 2 * k) {
+                goto cleanup;
+            }
+            for (e = 0; e < used; e++) {
+                const unsigned char *key = buf + 8 + 2 * g->sa
+                                           + e * (ksize + g->sa);
+                const unsigned char *rkey = key + ksize + g->sa;
+                apr_off_t child = g->base
+                                  + (apr_off_t)get_le(key + ksize, g->sa);
+
+                for (d = 0; d < rank; d++) {
+                    lo[d] = get_le(key + 8 + 8 * d, 8) / w->chunk[d];
+                    hi[d] = get_le(rkey + 8 + 8 * d, 8) / w->chunk[d];
+                }
+                if (level == 0) {
+                    for (d = 0; d < rank; d++) {
+                        if (!listed(w->lists[d], w->lens[d], lo[d])) {
+                            break;
+                        }
+                    }
+                    if (d == rank) {
+                        for (d = 0; d < rank; d++) {
+                            lo[d] = get_le(key + 8 + 8 * d, 8);
+                        }
+                        if (!h5s3_h5_chunks_add(
+                                c, &cap, lo, child,
+                                (apr_size_t)get_le(key, 4),
+                                (unsigned)get_le(key + 4, 4))) {
+                            goto cleanup;
+                        }
+                    }
+                }
+                else if (wanted_between(w, lo, hi)) {
+                    if (nn == MAX_NODES) {
+                        goto cleanup;
+                    }
+                    next[nn++] = child;
+                }
+            }
+        }
+        if (level <= 0) {
+            ok = level == 0;
+            break;
+        }
+        if (level == 1 && w->dense) {
+            rv = prefetch_leaves(src, next, nn, nsize);
+        }
+        else {
+            rv = prefetch_src(src, next, lens, nn);
+        }
+        memcpy(nodes, next, (apr_size_t)nn * sizeof(*nodes));
+        n = nn;
+    }
+
+cleanup:
+    free(nodes);
+    free(next);
+    free(lens);
+    free(buf);
+    if (ok && rv == APR_SUCCESS) {
+        *out = c;
+    }
+    else {
+        h5s3_h5_chunks_free(c);
+    }
+    return rv;
+}
+
+/* A fixed array index: its header, then its data block (one range). */
+static apr_status_t prefetch_fixed_array(h5s3_h5_source *src,
+                                         const geometry *g, apr_off_t hdr)
+{
+    unsigned char buf[64];
+    apr_size_t hlen = 8 + (apr_size_t)(g->ss + g->sa) + 4, len;
+    apr_uint64_t nent, npages = 0;
+    unsigned esize, bits;
+    apr_off_t dblk;
+    apr_status_t rv;
+
+    rv = prefetch_src(src, &hdr, &hlen, 1);
+    if (rv != APR_SUCCESS || src_read(src, hdr, hlen, buf) != APR_SUCCESS
+        || memcmp(buf, "FAHD", 4) != 0) {
+        return rv;
+    }
+    esize = buf[6];
+    bits = buf[7];
+    nent = get_le(buf + 8, g->ss);
+    dblk = g->base + (apr_off_t)get_le(buf + 8 + g->ss, g->sa);
+    if (bits < 32 && nent > ((apr_uint64_t)1 << bits)) {
+        npages = (nent + ((apr_uint64_t)1 << bits) - 1) >> bits;
+    }
+    /* Prefix, page bitmap, entries, and a checksum per page or block. */
+    len = 6 + (apr_size_t)g->sa + (apr_size_t)((npages + 7) / 8)
+          + (apr_size_t)(nent * esize) + 4 * (apr_size_t)(npages + 1);
+    if (esize == 0 || nent == 0 || len > PC_HINT_MAX) {
+        return APR_SUCCESS;
+    }
+    return prefetch_src(src, &dblk, &len, 1);
+}
+
+apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
+                                          h5s3_h5_source *src, int rank,
+                                          const hsize_t *chunk,
+                                          hsize_t *const *lists,
+                                          const hsize_t *lens)
+{
+    H5O_info_t oi;
+    geometry g;
+    hid_t fid;
+    unsigned char msg[256];
+    apr_size_t mlen = 0;
+    unsigned ik = 0;
+    want w;
+    int ok, d;
+
+    *out = NULL;
+    if (!src->cache || rank < 1 || rank >= H5S_MAX_RANK) {
+        return APR_SUCCESS;
+    }
+    for (d = 0; d < rank; d++) {
+        if (chunk[d] == 0 || lens[d] == 0) {
+            return APR_SUCCESS;
+        }
+    }
+    fid = H5Iget_file_id(did);
+    if (fid < 0) {
+        return APR_SUCCESS;
+    }
+    ok = get_geometry(fid, &g);
+    if (ok) {
+        hid_t fcpl = H5Fget_create_plist(fid);
+
+        ok = fcpl >= 0 && H5Pget_istore_k(fcpl, &ik) >= 0 && ik > 0
+             && ik < 32768;
+        if (fcpl >= 0) {
+            H5Pclose(fcpl);
+        }
+    }
+    H5Fclose(fid);
+    if (!ok || H5Oget_info2(did, &oi, H5O_INFO_BASIC) < 0
+        || !find_msg(src, &g, g.base + (apr_off_t)oi.addr, LAYOUT_MSG, msg,
+                     sizeof(msg), &mlen)
+        || mlen < 4 || msg[1] != 2) {
+        return APR_SUCCESS;     /* not chunked, or a header we do not know */
+    }
+    w.rank = rank;
+    w.chunk = chunk;
+    w.lists = lists;
+    w.lens = lens;
+    w.dense = 1;
+    {
+        hid_t space = H5Dget_space(did);
+        hsize_t dims[H5S_MAX_RANK];
+
+        if (space < 0 || H5Sget_simple_extent_dims(space, dims, NULL)
+                         != rank) {
+            w.dense = 0;
+        }
+        for (d = 0; w.dense && d < rank; d++) {
+            w.dense = lens[d] == (dims[d] + chunk[d] - 1) / chunk[d];
+        }
+        if (space >= 0) {
+            H5Sclose(space);
+        }
+    }
+    if (msg[0] == 3) {
+        /* Dimensionality counts the element as one more dimension. */
+        apr_uint64_t bt;
+
+        if (msg[2] != rank + 1 || mlen < 3 + (apr_size_t)g.sa) {
+            return APR_SUCCESS;
+        }
+        bt = get_le(msg + 3, g.sa);
+        if (bt == ((apr_uint64_t)-1 >> (64 - 8 * g.sa))) {
+            return APR_SUCCESS; /* no chunk written yet */
+        }
+        return walk_chunk_btree(out, src, &g, ik, g.base + (apr_off_t)bt,
+                                &w);
+    }
+    if (msg[0] == 4 && mlen >= 5) {
+        apr_size_t enc = msg[4], at = 5 + enc * msg[3];
+
+        if (enc < 1 || enc > 8 || at + 2 + (apr_size_t)g.sa > mlen) {
+            return APR_SUCCESS;
+        }
+        if (msg[at] == FA_INDEX) {
+            apr_uint64_t a = get_le(msg + at + 2, g.sa);
+
+            if (a != ((apr_uint64_t)-1 >> (64 - 8 * g.sa))) {
+                return prefetch_fixed_array(src, &g, g.base + (apr_off_t)a);
+            }
+        }
+    }
+    return APR_SUCCESS;
 }

@@ -28,9 +28,16 @@
 /* A single fetched range stays below this, so one huge read becomes a few
  * parallel ranges and the bounce buffer stays bounded. */
 #define PC_MAX_RUN      (8 * 1024 * 1024)
-/* Prefetch fetches gaps of up to this many cached-or-unneeded pages
- * rather than splitting a range: one request beats two. */
+/* Prefetch fetches gaps of up to this many unneeded pages rather than
+ * splitting a range: one request beats two.  A gap holding a cached page
+ * is never bridged: that would fetch the page again. */
 #define PC_GAP_PAGES    2
+/* A big prefetch is cut into at most this many ranges (the fetcher runs
+ * them concurrently), none shorter than PC_MIN_SPLIT: about what one S3
+ * connection moves in the time a request takes to start (4 MiB at
+ * ~100 MB/s and ~40 ms); smaller pieces only cost requests. */
+#define PC_SPLIT_WAYS   8
+#define PC_MIN_SPLIT    (4 * 1024 * 1024)
 
 #define SLOT_USED       1u
 #define SLOT_REF        2u
@@ -565,6 +572,7 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
     apr_size_t ps;
     apr_uint64_t max_run, *pages = NULL;
     apr_size_t npages = 0, cap = 0, i, nmiss = 0, nuniq = 0;
+    unsigned char *bridge = NULL;
     pc_run *runs = NULL;
     int nruns = 0, k;
     apr_status_t rv = APR_SUCCESS;
@@ -605,8 +613,15 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
         goto cleanup;
     }
     qsort(pages, npages, sizeof(*pages), cmp_u64);
+    bridge = calloc(npages, 1);
+    if (!bridge) {
+        rv = APR_ENOMEM;
+        goto cleanup;
+    }
 
-    /* Keep the missing ones (one lock for all: no copying, so it is short). */
+    /* Keep the missing ones (one lock for all: no copying, so it is
+     * short), noting for each whether the gap since the previous missing
+     * page may be fetched along: short, and nothing in it cached. */
     if (!lock(pc)) {
         rv = APR_EGENERAL;
         goto cleanup;
@@ -619,6 +634,17 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
         }
         nuniq++;
         if (find_slot(pc, obj->fp, pages[i]) < 0) {
+            if (nmiss > 0 && pages[i] - pages[nmiss - 1] - 1 <= PC_GAP_PAGES) {
+                apr_uint64_t g;
+
+                bridge[nmiss] = 1;
+                for (g = pages[nmiss - 1] + 1; g < pages[i]; g++) {
+                    if (find_slot(pc, obj->fp, g) >= 0) {
+                        bridge[nmiss] = 0;
+                        break;
+                    }
+                }
+            }
             pages[nmiss++] = pages[i];
         }
     }
@@ -638,14 +664,51 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
     for (i = 0; i < nmiss; i++) {
         pc_run *r = nruns ? &runs[nruns - 1] : NULL;
 
-        if (r && pages[i] - (r->first + r->npages) <= PC_GAP_PAGES
-            && pages[i] - r->first + 1 <= max_run) {
+        if (r && bridge[i] && pages[i] - r->first + 1 <= max_run) {
             r->npages = pages[i] - r->first + 1;
         }
         else {
             runs[nruns].first = pages[i];
             runs[nruns].npages = 1;
             nruns++;
+        }
+    }
+    /* Few long runs are cut so that the fetcher's connections share the
+     * transfer instead of one of them carrying it all: pieces of P pages
+     * number at most T/P + R, so P = T/(W - R) keeps them within W. */
+    if (nruns < PC_SPLIT_WAYS) {
+        apr_uint64_t total = 0, piece;
+        pc_run *cut = malloc((apr_size_t)(nruns + PC_SPLIT_WAYS)
+                             * sizeof(*cut));
+        int ncut = 0;
+
+        for (k = 0; k < nruns; k++) {
+            total += runs[k].npages;
+        }
+        piece = (total + PC_SPLIT_WAYS - nruns - 1)
+                / (apr_uint64_t)(PC_SPLIT_WAYS - nruns);
+        if (piece < PC_MIN_SPLIT / ps) {
+            piece = PC_MIN_SPLIT / ps;
+        }
+        if (piece < 1) {
+            piece = 1;
+        }
+        for (k = 0; cut && k < nruns; k++) {
+            apr_uint64_t at = 0;
+
+            while (at < runs[k].npages && ncut < nruns + PC_SPLIT_WAYS) {
+                apr_uint64_t len = runs[k].npages - at;
+
+                cut[ncut].first = runs[k].first + at;
+                cut[ncut].npages = len < piece ? len : piece;
+                at += cut[ncut].npages;
+                ncut++;
+            }
+        }
+        if (cut) {
+            free(runs);
+            runs = cut;
+            nruns = ncut;
         }
     }
     if (counts) {
@@ -658,6 +721,7 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
 
 cleanup:
     free(pages);
+    free(bridge);
     free(runs);
     return rv;
 }

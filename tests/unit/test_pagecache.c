@@ -239,6 +239,101 @@ START_TEST(prefetch_coalesces_and_then_hits)
 }
 END_TEST
 
+/*
+ * A chunk prefetch after the chunk index was read: the index pages lie
+ * between the chunks and are cached already.  Bridging the gaps they make
+ * must not fetch them a second time (it once did: a cold heatmap fetched
+ * 40% more bytes than the file holds).
+ */
+START_TEST(prefetch_never_refetches_cached_pages)
+{
+    void *mem;
+    h5s3_pagecache *pc = heap_cache(64, &mem);
+    h5s3_pagecache_object obj;
+    file_src src;
+    h5s3_pagecache_counts c = {0};
+    apr_off_t off = 5 * PS, span = 4 * PS, gap = 12 * PS;
+    apr_size_t one = 10, len = 3 * PS, glen = 4 * PS;
+    char buf[3 * PS];
+
+    open_obj(&obj, &src, path_a, "etag1");
+    /* The "index" page 5, then pages 4..6 as one range. */
+    ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, &off, &one, 1, &c),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(c.bytes, PS);
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, &span, &len, 1, &c),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(c.bytes, 2 * PS);
+    ck_assert_uint_eq(c.fetches, 2);
+    ck_assert_uint_eq(c.hits, 1);
+    /* A gap of unneeded, uncached pages is still bridged: 12 and 15 in
+     * one range (13 and 14 come along). */
+    memset(&c, 0, sizeof(c));
+    {
+        apr_off_t offs[] = { gap, gap + 3 * PS };
+        apr_size_t lens[] = { 1, 1 };
+
+        ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, offs, lens, 2,
+                                                 &c), APR_SUCCESS);
+        ck_assert_uint_eq(c.fetches, 1);
+        ck_assert_uint_eq(c.bytes, glen);
+    }
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, span, len, buf, &c),
+                     APR_SUCCESS);
+    ck_assert_mem_eq(buf, content_a + span, len);
+    ck_assert_uint_eq(c.misses, 0);
+    close(src.fd);
+    free(mem);
+}
+END_TEST
+
+/* A big prefetch is several ranges, so the fetcher can share it out. */
+START_TEST(big_prefetch_is_split_for_concurrency)
+{
+    apr_size_t ps = 64 * 1024, big = 20 * 1024 * 1024;
+    apr_size_t size = h5s3_pagecache_segment_size(ps, 512);
+    void *mem = calloc(1, size);
+    char path[64];
+    h5s3_pagecache *pc;
+    h5s3_pagecache_object obj;
+    file_src src;
+    h5s3_pagecache_counts c = {0};
+    apr_off_t off = 0;
+    apr_size_t len = big;
+    int fd;
+
+    strcpy(path, tmpl);
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)big), 0);
+    close(fd);
+    ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, ps, NULL, 1, pool),
+                     APR_SUCCESS);
+    open_obj(&obj, &src, path, "etag1");
+    obj.size = (apr_off_t)big;
+    ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, &off, &len, 1, &c),
+                     APR_SUCCESS);
+    /* 20 MiB: runs of 8 + 8 + 4 MiB, cut into pieces of 4 MiB (the
+     * least worth a request of its own), all in one call. */
+    ck_assert_uint_eq(src.calls, 1);
+    ck_assert_uint_eq(c.fetches, 5);
+    ck_assert_uint_eq(src.last_len0, 4 * 1024 * 1024);
+    ck_assert_uint_eq(c.bytes, big);
+    /* A small prefetch stays one range. */
+    memset(&c, 0, sizeof(c));
+    h5s3_pagecache_fingerprint(obj.fp, "bucket", "key", "etag2");
+    len = 3 * 1024 * 1024;
+    ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, &off, &len, 1, &c),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(c.fetches, 1);
+    close(src.fd);
+    unlink(path);
+    free(mem);
+}
+END_TEST
+
 START_TEST(end_of_object)
 {
     void *mem;
@@ -591,6 +686,8 @@ int main(void)
     tcase_add_test(tc, hit_after_miss);
     tcase_add_test(tc, adjacent_missing_pages_are_one_range);
     tcase_add_test(tc, prefetch_coalesces_and_then_hits);
+    tcase_add_test(tc, prefetch_never_refetches_cached_pages);
+    tcase_add_test(tc, big_prefetch_is_split_for_concurrency);
     tcase_add_test(tc, end_of_object);
     tcase_add_test(tc, eviction_under_pressure);
     tcase_add_test(tc, hot_pages_survive_a_scan);

@@ -1,0 +1,501 @@
+/*
+ * Chunk indexes and chunk decoding outside HDF5, on files written by h5py
+ * read through the S3 driver over a local-file fetch seam: the v1 B-tree
+ * walk finds exactly the chunks HDF5 finds, one fetch batch per level,
+ * only the wanted subtrees; a fixed array index is fetched in two
+ * batches; decoded selections equal H5Dread's.  Also the prefetch of
+ * new-style groups' dense link storage.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <apr_general.h>
+
+#include "h5s3_h5_file.h"
+#include "h5s3_h5_read.h"
+#include "h5s3_errors.h"
+
+#define PS (64 * 1024)
+
+static apr_pool_t *pool;
+static char dir[] = "/tmp/h5s3-chunks-XXXXXX";
+static char path_v1[128], path_latest[128];
+
+typedef struct file_src {
+    int fd;
+    apr_uint32_t calls;
+    apr_uint32_t ranges;
+    apr_uint64_t bytes;
+} file_src;
+
+static apr_status_t file_fetch(void *baton, h5s3_s3_range *r, int n,
+                               apr_pool_t *p)
+{
+    file_src *s = baton;
+    int i;
+
+    s->calls++;
+    s->ranges += (apr_uint32_t)n;
+    for (i = 0; i < n; i++) {
+        ssize_t got = pread(s->fd, r[i].buf, r[i].len, r[i].offset);
+
+        r[i].got = got > 0 ? (apr_size_t)got : 0;
+        r[i].status = APR_SUCCESS;
+        s->bytes += r[i].got;
+    }
+    return APR_SUCCESS;
+}
+
+static void make_fixture(char *path, const char *kind)
+{
+    const char *srcdir = getenv("srcdir");
+    char cmd[512];
+
+    snprintf(path, 128, "%s/%s.h5", dir, kind);
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/fixtures/"
+             "make_chunk_fixtures.py %s %s", srcdir ? srcdir : ".", kind,
+             path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "fixture generator failed: %s\n", cmd);
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void setup(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    ck_assert_int_eq(h5s3_h5_global_init(), APR_SUCCESS);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* The file at path opened through the driver over a fresh cache. */
+static hid_t open_file(h5s3_h5_source *src, file_src *fs, const char *path)
+{
+    apr_size_t size = h5s3_pagecache_segment_size(PS, 512);
+    void *mem = apr_pcalloc(pool, size + 8);
+    h5s3_pagecache *pc;
+    struct stat st;
+    hid_t fid;
+
+    ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, PS, NULL, 1, pool),
+                     APR_SUCCESS);
+    memset(fs, 0, sizeof(*fs));
+    fs->fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fs->fd, 0);
+    ck_assert_int_eq(fstat(fs->fd, &st), 0);
+    memset(src, 0, sizeof(*src));
+    src->cache = pc;
+    h5s3_pagecache_fingerprint(src->obj.fp, "b", path, "e");
+    src->obj.size = st.st_size;
+    src->obj.fetch = file_fetch;
+    src->obj.baton = fs;
+    src->name = path;
+    /* Small open read: the chunk index is not fetched by chance. */
+    ck_assert_int_eq(h5s3_h5_vfd_open(&fid, src, 4096), APR_SUCCESS);
+    return fid;
+}
+
+/* Chunk indices along each dim: every one, or [lo, hi) of dim `only`. */
+typedef struct wanted {
+    int rank;
+    hsize_t chunk[H5S_MAX_RANK];
+    hsize_t *lists[H5S_MAX_RANK];
+    hsize_t lens[H5S_MAX_RANK];
+} wanted;
+
+static void want_all(wanted *w, hid_t did, int only, hsize_t lo, hsize_t hi)
+{
+    hid_t space = H5Dget_space(did), dcpl = H5Dget_create_plist(did);
+    hsize_t dims[H5S_MAX_RANK];
+    int k;
+    hsize_t i;
+
+    w->rank = H5Sget_simple_extent_dims(space, dims, NULL);
+    ck_assert_int_eq(H5Pget_chunk(dcpl, w->rank, w->chunk), w->rank);
+    for (k = 0; k < w->rank; k++) {
+        hsize_t n = (dims[k] + w->chunk[k] - 1) / w->chunk[k];
+        hsize_t a = k == only ? lo : 0, b = k == only ? hi : n;
+
+        w->lens[k] = b - a;
+        w->lists[k] = apr_palloc(pool, (b - a) * sizeof(hsize_t));
+        for (i = a; i < b; i++) {
+            w->lists[k][i - a] = i;
+        }
+    }
+    H5Sclose(space);
+    H5Pclose(dcpl);
+}
+
+/* Every wanted chunk HDF5 knows is in the table, with its address. */
+static int check_table(hid_t did, const wanted *w, const h5s3_h5_chunks *c)
+{
+    hsize_t idx[H5S_MAX_RANK] = {0}, coord[H5S_MAX_RANK];
+    int found = 0, k, i;
+
+    for (;;) {
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+
+        for (k = 0; k < w->rank; k++) {
+            coord[k] = w->lists[k][idx[k]] * w->chunk[k];
+        }
+        ck_assert_int_ge(H5Dget_chunk_info_by_coord(did, coord, &mask, &addr,
+                                                    &size), 0);
+        if (addr != HADDR_UNDEF) {
+            for (i = 0; i < c->n; i++) {
+                if (memcmp(c->coords + (apr_size_t)i * w->rank, coord,
+                           (apr_size_t)w->rank * sizeof(hsize_t)) == 0) {
+                    break;
+                }
+            }
+            ck_assert_int_lt(i, c->n);
+            ck_assert_int_eq(c->addr[i], (apr_off_t)addr);
+            ck_assert_uint_eq(c->size[i], size);
+            ck_assert_uint_eq(c->mask[i], mask);
+            found++;
+        }
+        for (k = w->rank - 1; k >= 0; k--) {
+            if (++idx[k] < w->lens[k]) {
+                break;
+            }
+            idx[k] = 0;
+        }
+        if (k < 0) {
+            break;
+        }
+    }
+    ck_assert_int_eq(found, c->n);
+    return found;
+}
+
+START_TEST(btree_table_is_what_hdf5_finds)
+{
+    static const char *names[] = { "/gz", "/plain", "/many", "/partial" };
+    static const int expect[] = { 16 * 22, 5 * 5 * 6, 5000, 2 };
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        hid_t did = H5Dopen2(fid, names[i], H5P_DEFAULT);
+        h5s3_h5_chunks *c = NULL;
+        wanted w;
+
+        ck_assert_int_ge(did, 0);
+        want_all(&w, did, -1, 0, 0);
+        ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(
+                             &c, did, &src, w.rank, w.chunk, w.lists,
+                             w.lens), APR_SUCCESS);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(check_table(did, &w, c), expect[i]);
+        h5s3_h5_chunks_free(c);
+        H5Dclose(did);
+    }
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+START_TEST(btree_walk_is_one_batch_per_level)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+    hid_t did = H5Dopen2(fid, "/many", H5P_DEFAULT);
+    h5s3_h5_chunks *c = NULL;
+    apr_uint32_t before;
+    wanted w;
+
+    ck_assert_int_ge(did, 0);
+    want_all(&w, did, -1, 0, 0);
+    before = fs.calls;
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &src, w.rank,
+                                                  w.chunk, w.lists, w.lens),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->n, 5000);
+    /* 5000 chunks, 64 a node: three levels, at most one batch each. */
+    ck_assert_uint_le(fs.calls - before, 3);
+    /* HDF5's own lookups now find every node in the cache. */
+    before = fs.calls;
+    check_table(did, &w, c);
+    ck_assert_uint_eq(fs.calls, before);
+    h5s3_h5_chunks_free(c);
+    H5Dclose(did);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+START_TEST(btree_walk_reads_only_wanted_subtrees)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+    hid_t did = H5Dopen2(fid, "/many", H5P_DEFAULT);
+    h5s3_h5_chunks *c = NULL;
+    apr_uint64_t before;
+    wanted w;
+
+    ck_assert_int_ge(did, 0);
+    /* Row 42 only: 50 chunks of 5000, in one or two leaves. */
+    want_all(&w, did, 0, 42, 43);
+    before = fs.bytes;
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &src, w.rank,
+                                                  w.chunk, w.lists, w.lens),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(check_table(did, &w, c), 50);
+    /* Root, one or two inner nodes and leaves: a few pages, not the
+     * 79 leaves. */
+    ck_assert_uint_le(fs.bytes - before, 8 * PS);
+    h5s3_h5_chunks_free(c);
+    H5Dclose(did);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+START_TEST(fixed_array_is_fetched_in_two_batches)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_latest);
+    hid_t did = H5Dopen2(fid, "/fa", H5P_DEFAULT);
+    h5s3_h5_chunks *c = NULL;
+    apr_uint32_t before;
+    wanted w;
+
+    ck_assert_int_ge(did, 0);
+    want_all(&w, did, -1, 0, 0);
+    before = fs.calls;
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &src, w.rank,
+                                                  w.chunk, w.lists, w.lens),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(c);      /* HDF5 looks chunks up, in the cache */
+    ck_assert_uint_le(fs.calls - before, 2);
+    before = fs.calls;
+    {
+        hsize_t coord[2] = { 450, 450 };
+        unsigned mask;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0;
+
+        ck_assert_int_ge(H5Dget_chunk_info_by_coord(did, coord, &mask,
+                                                    &addr, &size), 0);
+        ck_assert(addr != HADDR_UNDEF);
+    }
+    ck_assert_uint_eq(fs.calls, before);
+    H5Dclose(did);
+    /* An extensible array is left to HDF5, quietly. */
+    did = H5Dopen2(fid, "/ea", H5P_DEFAULT);
+    ck_assert_int_ge(did, 0);
+    want_all(&w, did, -1, 0, 0);
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &src, w.rank,
+                                                  w.chunk, w.lists, w.lens),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(c);
+    H5Dclose(did);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+/* Decode start/stride/count of path and compare with H5Dread. */
+static apr_status_t decode_vs_hdf5(hid_t fid, h5s3_h5_source *src,
+                                  const char *path, const hsize_t *start,
+                                  const hsize_t *stride,
+                                  const hsize_t *count)
+{
+    h5s3_h5_dset *d;
+    const char *err = NULL;
+    h5s3_h5_chunks *c = NULL;
+    wanted w;
+    hsize_t n = 1;
+    hid_t fspace, mspace;
+    char *got, *want;
+    apr_status_t rv;
+    int k;
+    hsize_t i, j;
+
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, fid, NULL, path, pool),
+                     APR_SUCCESS);
+    w.rank = d->ndim;
+    for (k = 0; k < d->ndim; k++) {
+        hsize_t last = H5S3_H5_RANK_MAX;
+
+        w.chunk[k] = d->chunk[k];
+        w.lists[k] = apr_palloc(pool, count[k] * sizeof(hsize_t));
+        w.lens[k] = 0;
+        for (i = 0; i < count[k]; i++) {
+            j = (start[k] + i * stride[k]) / d->chunk[k];
+            if (w.lens[k] == 0 || j != last) {
+                w.lists[k][w.lens[k]++] = j;
+                last = j;
+            }
+        }
+        n *= count[k];
+    }
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, d->did, src, w.rank,
+                                                  w.chunk, w.lists, w.lens),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(c);
+    got = calloc(n, d->msize);
+    want = calloc(n, d->msize);
+    rv = h5s3_h5_decode_chunks(got, d, src, c, start, stride, count);
+    fspace = H5Dget_space(d->did);
+    ck_assert_int_ge(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start,
+                                         stride, count, NULL), 0);
+    mspace = H5Screate_simple(d->ndim, count, NULL);
+    ck_assert_int_ge(H5Dread(d->did, d->mtype, mspace, fspace, H5P_DEFAULT,
+                             want), 0);
+    if (rv == APR_SUCCESS) {
+        ck_assert_mem_eq(got, want, n * d->msize);
+    }
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    free(got);
+    free(want);
+    h5s3_h5_chunks_free(c);
+    return rv;
+}
+
+START_TEST(decoded_selections_equal_hdf5)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+
+    {
+        /* Strided, offset, to the ragged edge. */
+        hsize_t st[] = { 3, 1 }, sd[] = { 7, 13 }, ct[] = { 142, 84 };
+
+        ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/gz", st, sd, ct),
+                         APR_SUCCESS);
+    }
+    {
+        hsize_t st[] = { 0, 0 }, sd[] = { 1, 1 }, ct[] = { 1000, 1100 };
+
+        ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/gz", st, sd, ct),
+                         APR_SUCCESS);
+    }
+    {
+        /* One element, one chunk. */
+        hsize_t st[] = { 999, 1099 }, sd[] = { 1, 1 }, ct[] = { 1, 1 };
+
+        ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/gz", st, sd, ct),
+                         APR_SUCCESS);
+    }
+    {
+        hsize_t st[] = { 2, 0, 5 }, sd[] = { 3, 5, 2 }, ct[] = { 10, 8, 22 };
+
+        ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/plain", st, sd, ct),
+                         APR_SUCCESS);
+    }
+    {
+        hsize_t st[] = { 0, 7 }, sd[] = { 9, 31 }, ct[] = { 12, 161 };
+
+        ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/many", st, sd, ct),
+                         APR_SUCCESS);
+    }
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+START_TEST(other_pipelines_and_types_are_left_to_hdf5)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+    hsize_t st[] = { 0, 0 }, sd[] = { 1, 1 }, ct[] = { 20, 20 };
+
+    ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/fletcher", st, sd, ct),
+                     H5S3_E_UNSUPPORTED);
+    ck_assert_int_eq(decode_vs_hdf5(fid, &src, "/be", st, sd, ct),
+                     H5S3_E_UNSUPPORTED);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+static herr_t count_link(hid_t g, const char *name, const H5L_info_t *info,
+                         void *data)
+{
+    (*(int *)data)++;
+    return 0;
+}
+
+/* New-style group, dense storage: listing reads the cache only. */
+START_TEST(dense_group_links_are_prefetched)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_latest), gid;
+    apr_uint32_t before;
+    hsize_t idx = 0;
+    int n = 0;
+
+    before = fs.calls;
+    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &src, "/dense"),
+                     APR_SUCCESS);
+    /* Header and root, heap blocks, the children's headers: a handful of
+     * batches, not one request per heap block and B-tree node. */
+    ck_assert_uint_le(fs.calls - before, 6);
+    before = fs.calls;
+    gid = H5Gopen2(fid, "/dense", H5P_DEFAULT);
+    ck_assert_int_ge(gid, 0);
+    ck_assert_int_ge(H5Literate(gid, H5_INDEX_NAME, H5_ITER_NATIVE, &idx,
+                                count_link, &n), 0);
+    ck_assert_int_eq(n, 300);
+    ck_assert_uint_eq(fs.calls, before);
+    H5Gclose(gid);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("h5_chunks");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    if (!mkdtemp(dir)) {
+        return EXIT_FAILURE;
+    }
+    make_fixture(path_v1, "v1");
+    make_fixture(path_latest, "latest");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, btree_table_is_what_hdf5_finds);
+    tcase_add_test(tc, btree_walk_is_one_batch_per_level);
+    tcase_add_test(tc, btree_walk_reads_only_wanted_subtrees);
+    tcase_add_test(tc, fixed_array_is_fetched_in_two_batches);
+    tcase_add_test(tc, decoded_selections_equal_hdf5);
+    tcase_add_test(tc, other_pipelines_and_types_are_left_to_hdf5);
+    tcase_add_test(tc, dense_group_links_are_prefetched);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    unlink(path_v1);
+    unlink(path_latest);
+    rmdir(dir);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
