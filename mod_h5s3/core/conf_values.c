@@ -31,9 +31,16 @@ apr_status_t h5s3_conf_parse_endpoint(const char **norm, const char **why,
         *why = "the endpoint takes no path, query, fragment or user info";
         return H5S3_E_INVALID;
     }
-    if (u.port_str && (u.port == 0 || strspn(u.port_str, "0123456789")
-                       != strlen(u.port_str))) {
+    if (u.port_str && (u.port == 0 || *u.port_str == '\0'
+                       || strspn(u.port_str, "0123456789")
+                          != strlen(u.port_str))) {
         *why = "the port must be a number from 1 to 65535";
+        return H5S3_E_INVALID;
+    }
+    /* apr_uri takes "http://[[]:" as host "[": refuse what no host has. */
+    if (strspn(u.hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+               "WXYZ0123456789.-_:") != strlen(u.hostname)) {
+        *why = "the host name has characters no host name has";
         return H5S3_E_INVALID;
     }
     /* apr_uri strips IPv6 brackets; put them back for the URL we build. */

@@ -37,7 +37,8 @@ apr_status_t h5s3_h5_parse_int(apr_int64_t *out, const char *s)
         if (!apr_isdigit(*s)) {
             break;
         }
-        if (v > (APR_UINT64_C(1) << 62)) {
+        /* v * 10 + digit must stay within int64 (so negating is safe). */
+        if (v > (apr_uint64_t)(APR_INT64_MAX - (*s - '0')) / 10) {
             return H5S3_E_INVALID;
         }
         v = v * 10 + (apr_uint64_t)(*s - '0');
@@ -272,7 +273,11 @@ apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
                 continue;
             }
             if (i < 0) {
-                i += (apr_int64_t)sel->shape[d];
+                /* From the end, unsigned: a (corrupt) dim may pass 2^63. */
+                hsize_t back = (hsize_t)-i;
+                i = back <= sel->shape[d]
+                        && sel->shape[d] - back <= (hsize_t)APR_INT64_MAX
+                    ? (apr_int64_t)(sel->shape[d] - back) : -1;
             }
             if (sel->shape[d] == 0 && i <= 0) {
                 i = 0;

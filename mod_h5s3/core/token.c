@@ -195,6 +195,11 @@ apr_status_t h5s3_token_download_check(h5s3_download_token **out,
         json_decref(o);
         return H5S3_E_INVALID;
     }
+    if (x < 0 || x > APR_INT64_MAX / APR_USEC_PER_SEC) {
+        /* Only we sign, but keep apr_time_from_sec() defined. */
+        json_decref(o);
+        return H5S3_E_INVALID;
+    }
     t = apr_pcalloc(p, sizeof(*t));
     t->bucket = apr_pstrdup(p, b);
     t->key = apr_pstrdup(p, k);

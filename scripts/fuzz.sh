@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the core's parsers (libFuzzer, clang, ASan +
+# UBSan).  Builds the targets of tests/fuzz in a private copy of the tree
+# (CC=clang ./configure --enable-fuzzing), replays every corpus and
+# regression input, then fuzzes each target for N seconds.
+#
+#   scripts/fuzz.sh [--seconds N] [--jobs N] [--replay-only] [--no-build]
+#                   [--merge] [--known-issues] [TARGET...]
+#
+#   --seconds N     fuzzing time per target (default $FUZZ_SECONDS or 15)
+#   --jobs N        targets run at once (default: number of CPUs)
+#   --replay-only   only replay tests/fuzz/corpus and tests/fuzz/regressions
+#   --no-build      use the targets already built in $FUZZ_BUILD_DIR
+#   --merge         add the new inputs that grow coverage to tests/fuzz/corpus
+#   --known-issues  replay tests/fuzz/known-issues (HDF5-internal crashers)
+#                   and say which still crash; nothing else
+#   TARGET          e.g. fuzz_s3_xml (default: every tests/fuzz/fuzz_*.c)
+#
+# Environment: FUZZ_BUILD_DIR (default /tmp/h5s3-fuzz-build).  Crashers
+# land in $FUZZ_BUILD_DIR/out/<target>/; once fixed, keep one as
+# tests/fuzz/regressions/<target>/<name>.  Exit status: 0 when nothing
+# crashed (HDF5-internal crashes of fuzz_h5_open are reported, not
+# counted: see tests/fuzz/known-issues/README.md), 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+seconds=${FUZZ_SECONDS:-15}
+jobs=$(nproc)
+replay_only=0
+build=1
+merge=0
+known=0
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --replay-only) replay_only=1; shift ;;
+    --no-build) build=0; shift ;;
+    --merge) merge=1; shift ;;
+    --known-issues) known=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in tests/fuzz/fuzz_*.c; do
+    targets+=("$(basename "$f" .c)")
+  done
+fi
+
+BUILD=${FUZZ_BUILD_DIR:-/tmp/h5s3-fuzz-build}
+OUT=$BUILD/out
+BIN=$BUILD/tests/fuzz
+
+# ---- build -------------------------------------------------------------
+if [ "$build" = 1 ]; then
+  command -v clang >/dev/null || {
+    echo "fuzz.sh: clang missing (scripts/setup.sh installs it)" >&2; exit 1; }
+  mkdir -p "$BUILD"
+  # A copy without the in-tree build products, so the clang build never
+  # mixes with the gcc objects of the main tree.
+  rsync -a --delete --exclude='.git' --exclude='*.o' --exclude='*.lo' \
+    --exclude='*.la' --exclude='.libs' --exclude='.deps' \
+    --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
+    --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
+    --exclude='/.configured-with' --exclude='.dirstamp' --exclude='/out' \
+    --exclude='tests/unit/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
+    --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='__pycache__' \
+    --exclude='/run' --exclude='*.log' --exclude='*.trs' \
+    "$REPO/" "$BUILD/"
+  cd "$BUILD"
+  if [ ! -x configure ] || [ configure.ac -nt configure ] \
+     || [ Makefile.am -nt configure ]; then
+    autoreconf -fi >/dev/null 2>&1
+  fi
+  if [ ! -f Makefile ] || [ configure -nt Makefile ] \
+     || ! grep -q 'enable-fuzzing' config.status 2>/dev/null; then
+    echo "== fuzz: configure (clang, ASan + UBSan + libFuzzer) in $BUILD"
+    CC=clang ./configure --enable-fuzzing >configure.out 2>&1 \
+      || { tail -20 configure.out; exit 1; }
+  fi
+  echo "== fuzz: build ${#targets[@]} targets"
+  make -j"$(nproc)" fuzz-targets >make.out 2>&1 || { tail -40 make.out; exit 1; }
+  cd "$REPO"
+fi
+for t in "${targets[@]}"; do
+  [ -x "$BIN/$t" ] || { echo "fuzz.sh: $BIN/$t not built" >&2; exit 1; }
+done
+
+# ---- run options -------------------------------------------------------
+# Huge allocations return NULL (as under a memory rlimit) instead of
+# taking the process down; UB and leaks are failures.
+export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=512:detect_leaks=1:abort_on_error=0:handle_abort=1:symbolize=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$REPO/tests/fuzz/lsan.supp:print_suppressions=0"
+export HDF5_USE_FILE_LOCKING=FALSE
+common=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10
+        -print_final_stats=1)
+flags_for() {
+  local t=$1 f=("${common[@]}")
+  [ -f "tests/fuzz/dicts/$t.dict" ] && f+=("-dict=tests/fuzz/dicts/$t.dict")
+  case "$t" in
+    fuzz_h5_open) f+=(-max_len=16384) ;;
+    *) f+=(-max_len=4096) ;;
+  esac
+  printf '%s\n' "${f[@]}"
+}
+
+# A crash whose innermost frame outside the sanitizer runtime and libc
+# is in libhdf5: HDF5's bug, not ours.
+hdf5_internal() {
+  awk '/^ *#[0-9]+ /{
+         if ($0 ~ /libclang_rt|sanitizer_common|compiler-rt|libc\.so|libc_start|interceptor|__interceptor_/) next;
+         print; exit }' "$1" | grep -q 'libhdf5'
+}
+
+mkdir -p "$OUT"
+
+# ---- known issues ------------------------------------------------------
+if [ "$known" = 1 ]; then
+  rc=0
+  for d in tests/fuzz/known-issues/*/; do
+    t=$(basename "$d")
+    [ -x "$BIN/$t" ] || continue
+    for f in "$d"*; do
+      [ -f "$f" ] || continue
+      case "$f" in *.md|*.txt) continue ;; esac
+      mapfile -t fl < <(flags_for "$t")
+      if "$BIN/$t" "${fl[@]}" "$f" >"$OUT/known.log" 2>&1; then
+        echo "known issue no longer crashes: $f"
+      elif hdf5_internal "$OUT/known.log"; then
+        echo "still crashes inside HDF5: $f"
+      else
+        echo "crashes OUTSIDE HDF5 (our bug): $f"; rc=1
+      fi
+    done
+  done
+  exit $rc
+fi
+
+# ---- one target --------------------------------------------------------
+run_target() {
+  local t=$1 dir=$OUT/$1 corpus=tests/fuzz/corpus/$1 reg=tests/fuzz/regressions/$1
+  local -a fl files
+  mapfile -t fl < <(flags_for "$t")
+  rm -rf "$dir"; mkdir -p "$dir/new"
+  : >"$dir/result"
+  # Replay: every stored input once (files given one by one: no fuzzing).
+  mapfile -t files < <(find "$corpus" "$reg" -type f 2>/dev/null | sort)
+  if [ ${#files[@]} -gt 0 ]; then
+    if ! printf '%s\0' "${files[@]}" \
+        | xargs -0 -n 500 "$BIN/$t" "${fl[@]}" >"$dir/replay.log" 2>&1; then
+      echo "replay FAILED (${#files[@]} inputs): see $dir/replay.log" >"$dir/result"
+      return 1
+    fi
+  fi
+  echo "replay ok (${#files[@]} inputs)" >"$dir/result"
+  [ "$replay_only" = 1 ] && return 0
+  local seeds=()
+  [ -d "$corpus" ] && seeds+=("$corpus")
+  [ -d "$reg" ] && seeds+=("$reg")
+  local rc=0
+  "$BIN/$t" "${fl[@]}" -max_total_time="$seconds" \
+    -artifact_prefix="$dir/" "$dir/new" "${seeds[@]}" >"$dir/fuzz.log" 2>&1 || rc=$?
+  local execs
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log" | tail -1)
+  local newu
+  newu=$(find "$dir/new" -type f | wc -l)
+  if [ $rc -ne 0 ]; then
+    local art
+    art=$(ls "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* \
+          "$dir"/slow-unit-* 2>/dev/null | head -1 || true)
+    if [ "$t" = fuzz_h5_open ] && hdf5_internal "$dir/fuzz.log"; then
+      echo "HDF5-internal crash after ${execs:-?} execs: $art (not counted; see tests/fuzz/known-issues/README.md)" >>"$dir/result"
+      rc=0
+    else
+      echo "CRASH after ${execs:-?} execs: ${art:-see $dir/fuzz.log}" >>"$dir/result"
+    fi
+  else
+    echo "fuzzed ${seconds}s: ${execs:-?} execs, $newu new inputs" >>"$dir/result"
+  fi
+  if [ "$merge" = 1 ] && [ "$newu" -gt 0 ]; then
+    mkdir -p "$corpus"
+    "$BIN/$t" "${fl[@]}" -merge=1 "$corpus" "$dir/new" >"$dir/merge.log" 2>&1 || true
+    echo "merged into $corpus: $(find "$corpus" -type f | wc -l) inputs" >>"$dir/result"
+  fi
+  return $rc
+}
+
+# ---- all targets, $jobs at a time ---------------------------------------
+t0=$(date +%s)
+if [ "$replay_only" = 1 ]; then
+  echo "== fuzz: replay corpora and regressions of ${#targets[@]} targets"
+else
+  echo "== fuzz: replay, then ${seconds}s per target, $jobs at a time (${#targets[@]} targets)"
+fi
+declare -A pids=()
+failed=0
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+    wait -n || true
+  done
+  run_target "$t" &
+  pids[$t]=$!
+done
+for t in "${targets[@]}"; do
+  if ! wait "${pids[$t]}"; then
+    failed=1
+  fi
+done
+for t in "${targets[@]}"; do
+  printf '%-18s %s\n' "$t" "$(paste -sd ';' "$OUT/$t/result" | sed 's/;/; /g')"
+done
+echo "== fuzz: $(( $(date +%s) - t0 )) s; logs in $OUT"
+if [ $failed -ne 0 ]; then
+  echo "fuzz: a target crashed or a stored input fails (logs above)"
+  exit 1
+fi
