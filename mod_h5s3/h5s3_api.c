@@ -449,6 +449,11 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return rc;
     }
     q->key = key;
+    if (strlen(key) > PREFIX_MAX) {
+        /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
+        return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
+                              "No such object", NULL);
+    }
     rv = h5s3_dg_stat(&o, h5s3_api_store(q, m->bucket), key, q->r->pool);
     if (rv == H5S3_E_INVALID) {
         return h5s3_api_error(q, HTTP_BAD_REQUEST, "integrity_failed",

@@ -13,6 +13,8 @@
 
 APLOG_USE_MODULE(h5s3);
 
+#define S3_KEY_MAX 1024                 /* bytes, S3's limit */
+
 #define DEFAULT_MAX_UPLOAD ((apr_off_t)1024 * 1024 * 1024)
 #define READ_BLOCK (64 * 1024)
 
@@ -26,6 +28,20 @@ static int too_large(h5s3_req *q, apr_off_t max)
                               APR_OFF_T_FMT " bytes (H5S3MaxUploadSize)",
                               max), json_pack("{s:I}", "limit",
                                               (json_int_t)max));
+}
+
+/*
+ * Control characters cannot travel in the x-amz-meta headers that carry
+ * the name (S3 would refuse the upload: a 502 for the client's mistake).
+ */
+static int has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Copy the request body to f; an HTTP status on failure, else OK. */
@@ -85,10 +101,12 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
                               NULL);
     }
     if (key == NULL || *key == '\0' || *key == '/'
-        || key[strlen(key) - 1] == '/') {
+        || key[strlen(key) - 1] == '/' || has_control(key)
+        || strlen(key) > S3_KEY_MAX) {
         return h5s3_api_error(q, HTTP_BAD_REQUEST, "invalid_parameter",
                               "key is required: the object's logical key, "
-                              "not starting or ending with '/'",
+                              "not starting or ending with '/', without "
+                              "control characters, at most 1024 bytes",
                               json_pack("{s:s}", "parameter", "key"));
     }
     if (ctype && !strncasecmp(ctype, "multipart/", 10)) {

@@ -151,6 +151,10 @@ typedef struct h5s3_req {
     const char *bucket;                 /* resolved S3 bucket, for logs */
     const char *key;                    /* object key, for logs */
     const char *cache_state;            /* "hit", "miss" or NULL */
+    /* The object h5s3_object_etag validated (ETag and size), and which. */
+    h5s3_s3_object_info *object;
+    const char *object_bucket;
+    const char *object_key;
     h5s3_s3_call call;
 } h5s3_req;
 
@@ -185,8 +189,11 @@ void h5s3_status_preflight(void);
 
 void h5s3_logformat_register_hooks(apr_pool_t *p);
 
-/* Router (h5s3_router.c): the handler hook. */
+/* Router (h5s3_router.c): the handler hook, and the translate_name and
+ * map_to_storage hooks that keep core from mapping h5s3 URLs to files. */
 int h5s3_handler(request_rec *r);
+int h5s3_translate_name(request_rec *r);
+int h5s3_map_to_storage(request_rec *r);
 
 /* Responses (h5s3_respond.c).  Each returns OK so handlers can `return` it. */
 int h5s3_send_body(h5s3_req *q, int status, const char *ctype,
@@ -254,5 +261,8 @@ int h5s3_route_grove_attr(h5s3_req *q, const char *key);
 int h5s3_route_grove_data(h5s3_req *q, const char *key);
 int h5s3_route_grove_stats(h5s3_req *q, const char *key);
 int h5s3_route_grove_paths(h5s3_req *q, const char *key);
+
+/* GET /openapi.yaml, the embedded openapi.yaml (h5s3_openapi.c). */
+int h5s3_route_openapi(h5s3_req *q, const char *key);
 
 #endif

@@ -4,6 +4,7 @@
  * request), the open file from the process table, per-request accounting
  * of S3 traffic, and the mapping of failures to one status.
  */
+#include <string.h>
 #include <apr_strings.h>
 
 #include "h5s3_glue.h"
@@ -11,6 +12,25 @@
 #include "h5s3_h5_file.h"
 
 APLOG_USE_MODULE(h5s3);
+
+/*
+ * S3 keys are at most 1024 bytes: no object has a longer one, and S3
+ * refuses the request (400), which would read as a gateway failure (502).
+ */
+#define S3_KEY_MAX 1024
+
+/* Remember what was validated, so opening the file needs no second HEAD. */
+static void remember(h5s3_req *q, const char *bucket, const char *key,
+                     const char *etag, apr_off_t size)
+{
+    h5s3_s3_object_info *info = apr_pcalloc(q->r->pool, sizeof(*info));
+
+    info->etag = etag;
+    info->size = size;
+    q->object = info;
+    q->object_bucket = bucket;
+    q->object_key = key;
+}
 
 apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                               const char *bucket, const char *key)
@@ -20,13 +40,20 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                                    key, NULL);
     long ttl = h5s3_conf_validate_ttl(q->sc);
     h5s3_s3_object_info *info;
-    char *val;
+    char *val, *nl;
     apr_size_t len;
     apr_status_t rv;
 
+    if (strlen(key) > S3_KEY_MAX) {
+        return H5S3_E_NOTFOUND;
+    }
+    /* The entry is "SIZE\nETAG": both are needed to open the file. */
     if (ttl > 0 && h5s3_cache_get(&h5s3_global.cache, "etag", ckey, &val,
-                                  &len, p) == APR_SUCCESS) {
-        *etag = val;
+                                  &len, p) == APR_SUCCESS
+        && (nl = strchr(val, '\n')) != NULL) {
+        *nl = '\0';
+        *etag = nl + 1;
+        remember(q, bucket, key, *etag, (apr_off_t)apr_atoi64(val));
         return APR_SUCCESS;
     }
     rv = h5s3_s3_head(&info, q->sc->client, bucket, key, &q->call, p);
@@ -34,9 +61,11 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
         return rv;
     }
     *etag = info->etag ? info->etag : "";
+    remember(q, bucket, key, *etag, info->size);
     if (ttl > 0) {
-        h5s3_cache_set(&h5s3_global.cache, "etag", ckey, *etag,
-                       strlen(*etag), apr_time_from_sec(ttl), p);
+        val = apr_psprintf(p, "%" APR_OFF_T_FMT "\n%s", info->size, *etag);
+        h5s3_cache_set(&h5s3_global.cache, "etag", ckey, val, strlen(val),
+                       apr_time_from_sec(ttl), p);
     }
     return APR_SUCCESS;
 }
@@ -47,6 +76,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
                            h5s3_hdf5_work_fn *work, void *baton)
 {
     h5s3_h5_files *files = h5s3_hdf5_files();
+    const h5s3_s3_object_info *known;
     h5s3_h5_request rq;
     h5s3_h5_file *f = NULL;
     apr_status_t rv;
@@ -54,12 +84,18 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
     if (files == NULL || q->sc->client == NULL) {
         return APR_EGENERAL;
     }
+    if (strlen(key) > S3_KEY_MAX) {
+        return H5S3_E_NOTFOUND;
+    }
     memset(&rq, 0, sizeof(rq));
     rq.call = &q->call;
     h5s3_h5_request_begin(&rq);
-    rv = h5s3_h5_file_open(&f, files, q->sc->client, bucket, key,
-                           apr_time_from_sec(h5s3_conf_validate_ttl(q->sc)),
-                           &q->call, q->r->pool);
+    known = (q->object && !strcmp(q->object_bucket, bucket)
+             && !strcmp(q->object_key, key)) ? q->object : NULL;
+    rv = h5s3_h5_file_open_known(
+        &f, files, q->sc->client, bucket, key,
+        apr_time_from_sec(h5s3_conf_validate_ttl(q->sc)), known, &q->call,
+        q->r->pool);
     if (rv != APR_SUCCESS) {
         goto done;
     }

@@ -31,6 +31,7 @@ typedef struct h5s3_route {
 static const h5s3_route routes[] = {
     {"root", "/", BIT_GET, h5s3_route_root},
     {"health", "/health", BIT_GET, h5s3_route_health},
+    {"openapi", "/openapi.yaml", BIT_GET, h5s3_route_openapi},
     {"files", "/files", BIT_GET, h5s3_route_files},
     {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
     {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
@@ -177,6 +178,43 @@ static const char *handler_base(request_rec *r)
 }
 
 /*
+ * Requests for h5s3 name objects, not files: keep core from mapping them
+ * to the file system, as mod_proxy does.  Core's translate_name merges
+ * DocumentRoot and the URL (refused, HTML 403, beyond PATH_MAX) and its
+ * map_to_storage stats every segment (refused beyond NAME_MAX), while S3
+ * keys may be 1024 bytes, URLs longer still.  The handler is not set yet
+ * when names are translated: read SetHandler from the <Location>s merged
+ * so far, and mark the request by its filename "h5s3:URI".
+ */
+static int is_h5s3_location(request_rec *r)
+{
+    core_dir_config *c = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+
+    if (c == NULL || c->expr_handler == NULL) {
+        return 0;
+    }
+    h = ap_expr_str_exec(r, c->expr_handler, &err);
+    return err == NULL && h && strcmp(h, "h5s3") == 0;
+}
+
+int h5s3_translate_name(request_rec *r)
+{
+    if (!is_h5s3_location(r)) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, "h5s3:", r->uri, NULL);
+    return OK;
+}
+
+/* httpd resets per_dir_config before this phase: go by the filename. */
+int h5s3_map_to_storage(request_rec *r)
+{
+    return r->filename && strncmp(r->filename, "h5s3:", 5) == 0 ? OK
+                                                                 : DECLINED;
+}
+
+/*
  * The path below the Location, from the raw request line so that %2F and
  * %25 in keys decode exactly once (httpd has already decoded r->uri).
  */
@@ -244,6 +282,13 @@ int h5s3_handler(request_rec *r)
     if (r->handler == NULL || strcmp(r->handler, "h5s3") != 0) {
         return DECLINED;
     }
+    /*
+     * No route serves byte ranges (downloads say Accept-Ranges: none):
+     * without this, httpd's byterange filter would cut any answer with a
+     * Content-Length to a 206 piece, e.g. half a JSON document.
+     */
+    apr_table_unset(r->headers_in, "Range");
+    apr_table_unset(r->headers_in, "Request-Range");
     q = apr_pcalloc(r->pool, sizeof(*q));
     q->r = r;
     q->sc = ap_get_module_config(r->server->module_config, &h5s3_module);

@@ -52,6 +52,16 @@ static const char *strip(apr_pool_t *p, const char *s)
     return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
 }
 
+static int has_control(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The bucket a viewer request names (bucket=ALIAS); NULL after an error. */
 const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc)
 {
@@ -96,6 +106,11 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     apr_size_t len;
     apr_status_t rv;
 
+    /* Too long for any key, or not listable (S3 refuses: a 502). */
+    if (strlen(prefix) > 1024 || has_control(prefix)) {
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
+                                 "Invalid prefix parameter");
+    }
     if (s_inc && h5s3_conf_parse_bool(&include, strip(p, s_inc))) {
         return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                  "Invalid include_folders parameter");

@@ -108,6 +108,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(h5s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After mod_alias and mod_rewrite, before core. */
+    ap_hook_translate_name(h5s3_translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(h5s3_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     h5s3_ratelimit_register_hooks(p);
     h5s3_cors_register_hooks(p);
     h5s3_status_register_hooks(p);

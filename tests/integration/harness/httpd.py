@@ -4,9 +4,14 @@ Httpd writes a complete, minimal httpd.conf of its own (nothing from
 /etc/apache2 and no /etc/apache2/envvars), loads the standard modules the
 tests need plus, optionally, mod_h5s3, and appends the caller's conf_body
 (vhosts, <Location>s, H5S3* directives).  Everything lives in workdir.
+
+Every response request() receives from below an h5s3 <Location> is
+validated against openapi.yaml (tests/integration/schema.py): a response
+that breaks the contract raises AssertionError.
 """
 
 import http.client
+import importlib.util
 import os
 import re
 import shutil
@@ -65,6 +70,35 @@ def builtin_modules():
     return _builtin
 
 
+_libasan = None
+
+
+def sanitizer_env():
+    """$H5S3_SANITIZE=1: the module was built with --enable-sanitizers
+    (gcc) but apache2 is not, so gcc's ASan runtime is preloaded, leak
+    checks are off (httpd's own allocations) and reports go to stderr,
+    which httpd turns into error.log: error_log_problems() flags them.
+    Values already in the environment win.  {} otherwise."""
+    global _libasan
+    if os.environ.get("H5S3_SANITIZE") != "1":
+        return {}
+    if _libasan is None:
+        _libasan = subprocess.run(
+            ["gcc", "-print-file-name=libasan.so"], capture_output=True,
+            text=True, check=True).stdout.strip()
+        if not os.path.isabs(_libasan):
+            raise HttpdError("H5S3_SANITIZE=1 but gcc has no libasan.so")
+    preload = os.environ.get("LD_PRELOAD", "")
+    return {
+        "LD_PRELOAD": " ".join(x for x in (_libasan, preload) if x),
+        "ASAN_OPTIONS": os.environ.get(
+            "ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:"
+            "allow_user_segv_handler=0"),
+        "UBSAN_OPTIONS": os.environ.get(
+            "UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=0"),
+    }
+
+
 def _clean_env(extra=None):
     """A small environment: nothing from /etc/apache2/envvars is needed."""
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C",
@@ -73,6 +107,7 @@ def _clean_env(extra=None):
               "HDF5_PLUGIN_PATH", "TMPDIR"):
         if k in os.environ:
             env[k] = os.environ[k]
+    env.update(sanitizer_env())
     env.update(extra or {})
     return env
 
@@ -126,6 +161,22 @@ class HttpdError(RuntimeError):
     pass
 
 
+_schema = None
+
+
+def _schema_module():
+    """tests/integration/schema.py (the openapi.yaml contract), loaded by
+    file so the harness works from any sys.path."""
+    global _schema
+    if _schema is None:
+        path = os.path.join(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), "schema.py")
+        spec = importlib.util.spec_from_file_location("h5s3_schema", path)
+        _schema = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_schema)
+    return _schema
+
+
 class Httpd:
     """One httpd.  Typical use:
 
@@ -136,7 +187,7 @@ class Httpd:
 
     def __init__(self, module_so=None, mpm="prefork", conf_body="",
                  workdir=None, log_levels=(), env=None, port=None,
-                 server_status=True, timeout=30):
+                 server_status=True, timeout=30, h5s3_locations=None):
         if mpm not in ("prefork", "event"):
             raise ValueError("mpm must be prefork or event: %r" % (mpm,))
         if module_so is not None and not os.path.isabs(module_so):
@@ -164,6 +215,10 @@ class Httpd:
         self.port = port or free_port()
         self.proc = None
         self.allowed_errors = []   # regexes a test expects in error.log
+        # Where SetHandler h5s3 serves: None reads the <Location>s of
+        # conf_body (at each request, since tests change it).  Every
+        # response from below one is checked against openapi.yaml.
+        self.h5s3_locations = h5s3_locations
 
     # ---- paths -----------------------------------------------------------
 
@@ -371,6 +426,12 @@ class Httpd:
             return
         kids = _children_of(self.proc.pid)
         if self.proc.poll() is None:
+            # A hard stop right after a response races the event MPM's
+            # pollset teardown against the keep-alive handling of that
+            # request, which httpd logs as "AH03093 ... Bad file descriptor"
+            # (httpd's shutdown race, not the module's). A short pause lets
+            # the worker finish; a graceful stop would cost a second or more.
+            time.sleep(0.1)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(wait)
@@ -426,9 +487,30 @@ class Httpd:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, resp.headers, data
         finally:
             conn.close()
+        self.check_contract(method, path, resp.status, resp.headers, data,
+                            hdrs)
+        return resp.status, resp.headers, data
+
+    def check_contract(self, method, path, status, headers, body,
+                       request_headers=None):
+        """AssertionError (path, status, the validation error) when a
+        response of a mod_h5s3 route breaks openapi.yaml; JSON bodies are
+        validated against their schema, other bodies (CSV, bin, npy,
+        downloads) for Content-Type and headers."""
+        if not self.module_so:
+            return None
+        sch = _schema_module()
+        if self.h5s3_locations is not None:
+            locs = [(loc, True) for loc in self.h5s3_locations]
+        else:
+            locs = sch.h5s3_locations(self.conf_body)
+        base = sch.base_for(path, locs)
+        if base is None:
+            return None
+        return sch.contract().check(method, path, base, status, headers,
+                                    body, request_headers)
 
     def get(self, path, headers=None, host=None, timeout=60):
         return self.request("GET", path, headers=headers, host=host,
