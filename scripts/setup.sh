@@ -12,12 +12,18 @@ PACKAGES=(
   libhdf5-dev libcurl4-openssl-dev libjansson-dev libssl-dev
   # runtime codecs and HDF5 filter plugins
   xdelta3 hdf5-filter-plugin hdf5-filter-plugin-blosc-serial hdf5-tools
+  libdeflate-dev
   # tests: python side and the real S3 server (Ceph RGW)
   python3 python3-pytest python3-h5py python3-hdf5plugin python3-numpy
   python3-boto3 python3-botocore
+  # tests: responses validated against openapi.yaml, HTTP fuzzing
+  python3-jsonschema python3-yaml python3-hypothesis
   ceph-mon ceph-osd radosgw ceph-common
   # benchmarks
   wrk curl
+  # fuzzing (libFuzzer: clang and its runtimes) and the private build
+  # copies of scripts/fuzz.sh and scripts/sanitize.sh
+  clang libclang-rt-14-dev rsync
   # operations tests: fleet caches, Basic auth, load
   redis-server memcached apache2-utils
   # viewer page (npm: see build-viewer.sh) and its browser test
@@ -56,3 +62,5 @@ fi
 make -j"$(nproc)" >/dev/null
 echo "setup: built $(pwd)/.libs/mod_h5s3.so"
 scripts/build-viewer.sh
+# npm tools for openapi.yaml (lint in the tests, TypeScript types).
+scripts/install-node-tools.sh

@@ -32,5 +32,24 @@ if grep -qE '[0-9]+ skipped' /tmp/h5s3-pytest.log; then
   rc=1
 fi
 
+# ---------------------------------------------------------------------------
+# Fuzzing: every parser of the core under libFuzzer (clang, ASan + UBSan),
+# in a private build copy.  Replays tests/fuzz/corpus and
+# tests/fuzz/regressions, then fuzzes each target for a few seconds.
+echo "== fuzzing (scripts/fuzz.sh: replay + ${H5S3_FUZZ_SECONDS:-6} s per target)"
+if ! scripts/fuzz.sh --seconds "${H5S3_FUZZ_SECONDS:-6}"; then
+  rc=1
+fi
+
+# ---------------------------------------------------------------------------
+# Sanitizers: a gcc ASan + UBSan build in a private copy; make check with
+# LeakSanitizer, then a representative subset of the integration tests
+# (event MPM; scripts/sanitize.sh --full: all of them) with that module in
+# apache2 (libasan preloaded).  Any sanitizer report fails.
+echo "== sanitizers (scripts/sanitize.sh)"
+if ! scripts/sanitize.sh "$@"; then
+  rc=1
+fi
+
 echo "== suite wall time: $(( $(date +%s) - t0 )) s"
 exit $rc
