@@ -13,6 +13,8 @@
 #include <hdf5.h>
 #include <jansson.h>
 
+#include "h5s3_json_numbers.h"
+
 /* Attributes larger than this many elements are not expanded. */
 #define H5S3_H5_MAX_ATTR_ELEMENTS 500000
 
@@ -44,6 +46,23 @@ hid_t h5s3_h5_mem_type(hid_t file_type);
 apr_status_t h5s3_h5_values_json(json_t **out, hid_t loc, hid_t mtype,
                                  const void *buf, int rank,
                                  const hsize_t *dims, apr_pool_t *p);
+
+/* Is MT a plain number type: integer, bitfield, float of 4, 8 or
+ * sizeof(long double) bytes, an enum (h5py bools: bool)?  Its element
+ * type for h5s3_json_numbers in *T. */
+int h5s3_h5_num_type(h5s3_num_type *t, hid_t mt);
+
+struct h5s3_h5_dset;
+
+/*
+ * h5s3_h5_buf_json (h5s3_h5_read.h) for payloads dumped with
+ * h5s3_json_dump: plain numbers (h5s3_h5_num_type) are written straight
+ * to text and put in the tree as h5s3_json_raw placeholders, so the tree
+ * must be dumped with P; other types go through h5s3_h5_buf_json.
+ */
+apr_status_t h5s3_h5_buf_json_raw(json_t **out, const struct h5s3_h5_dset *d,
+                                  const void *buf, int rank,
+                                  const hsize_t *dims, apr_pool_t *p);
 
 /* The value of an open attribute as JSON (null for a null dataspace).
  * LOC is the object the attribute is attached to. */

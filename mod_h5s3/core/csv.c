@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "h5s3_csv.h"
+#include "h5s3_json_numbers.h"
 
 apr_status_t h5s3_csv_out_init(h5s3_csv_out *o, h5s3_csv_write_fn *w,
                                void *baton)
@@ -173,78 +174,5 @@ const char *h5s3_csv_filename(const char *key, const char *path,
 
 apr_size_t h5s3_csv_float(char *buf, double v)
 {
-    char tmp[48], digits[24];
-    int prec, nd = 0, exp10, decpt, neg;
-    char *s, *e;
-    apr_size_t n = 0;
-
-    if (isnan(v)) {
-        memcpy(buf, "nan", 4);
-        return 3;
-    }
-    if (isinf(v)) {
-        strcpy(buf, v < 0 ? "-inf" : "inf");
-        return strlen(buf);
-    }
-    /* Shortest round-trip digits: 15 significant digits suffice when a
-     * shorter form exists (it is then the 15-digit rounding, padded);
-     * subnormals have fewer digits of precision: search from 1. */
-    for (prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15; prec <= 17;
-         prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-        if (prec == 17 || strtod(tmp, NULL) == v) {
-            break;
-        }
-    }
-    neg = tmp[0] == '-';
-    for (s = tmp + neg; *s && *s != 'e'; s++) {
-        if (apr_isdigit(*s)) {
-            digits[nd++] = *s;
-        }
-    }
-    e = strchr(tmp, 'e');
-    exp10 = e ? atoi(e + 1) : 0;
-    while (nd > 1 && digits[nd - 1] == '0') {
-        nd--;
-    }
-    digits[nd] = '\0';
-    decpt = exp10 + 1;
-    if (neg) {
-        buf[n++] = '-';
-    }
-    if (decpt <= -4 || decpt > 16) {
-        buf[n++] = digits[0];
-        if (nd > 1) {
-            buf[n++] = '.';
-            memcpy(buf + n, digits + 1, (size_t)nd - 1);
-            n += (apr_size_t)nd - 1;
-        }
-        n += (apr_size_t)sprintf(buf + n, "e%c%02d", exp10 < 0 ? '-' : '+',
-                                 abs(exp10));
-    }
-    else if (decpt <= 0) {
-        buf[n++] = '0';
-        buf[n++] = '.';
-        memset(buf + n, '0', (size_t)-decpt);
-        n += (apr_size_t)-decpt;
-        memcpy(buf + n, digits, (size_t)nd);
-        n += (apr_size_t)nd;
-    }
-    else if (decpt < nd) {
-        memcpy(buf + n, digits, (size_t)decpt);
-        n += (apr_size_t)decpt;
-        buf[n++] = '.';
-        memcpy(buf + n, digits + decpt, (size_t)(nd - decpt));
-        n += (apr_size_t)(nd - decpt);
-    }
-    else {
-        memcpy(buf + n, digits, (size_t)nd);
-        n += (apr_size_t)nd;
-        memset(buf + n, '0', (size_t)(decpt - nd));
-        n += (apr_size_t)(decpt - nd);
-        memcpy(buf + n, ".0", 2);
-        n += 2;
-    }
-    buf[n] = '\0';
-    return n;
+    return h5s3_num_py_repr(buf, v);
 }

@@ -14,6 +14,7 @@
 
 #include "h5s3_grove.h"
 #include "h5s3_h5_types.h"
+#include "h5s3_json_numbers.h"
 
 #define MAX_DEPTH 16
 
@@ -69,55 +70,26 @@ void h5s3_grove_buf_puts(h5s3_grove_buf *b, const char *s)
 
 /* ---- numbers and strings ---------------------------------------------- */
 
-/* "1" is an int to Python: floats keep a ".0" as repr() does. */
-static void put_num_text(h5s3_grove_buf *b, char *s)
-{
-    if (!strpbrk(s, ".en")) {
-        strcat(s, ".0");
-    }
-    h5s3_grove_buf_puts(b, s);
-}
-
 void h5s3_grove_put_double(h5s3_grove_buf *b, double v)
 {
-    char s[40];
-    int prec;
+    char s[H5S3_NUM_TEXT_MAX];
 
     if (!isfinite(v)) {
         h5s3_grove_buf_add(b, "null", 4);
         return;
     }
-    for (prec = 15; prec < 17; prec++) {
-        snprintf(s, sizeof(s) - 3, "%.*g", prec, v);
-        if (strtod(s, NULL) == v) {
-            break;
-        }
-    }
-    if (prec == 17) {
-        snprintf(s, sizeof(s) - 3, "%.17g", v);
-    }
-    put_num_text(b, s);
+    h5s3_grove_buf_add(b, s, h5s3_num_g_double(s, v));
 }
 
 void h5s3_grove_put_float(h5s3_grove_buf *b, float v)
 {
-    char s[40];
-    int prec;
+    char s[H5S3_NUM_TEXT_MAX];
 
     if (!isfinite(v)) {
         h5s3_grove_buf_add(b, "null", 4);
         return;
     }
-    for (prec = 6; prec < 9; prec++) {
-        snprintf(s, sizeof(s) - 3, "%.*g", prec, (double)v);
-        if (strtof(s, NULL) == v) {
-            break;
-        }
-    }
-    if (prec == 9) {
-        snprintf(s, sizeof(s) - 3, "%.9g", (double)v);
-    }
-    put_num_text(b, s);
+    h5s3_grove_buf_add(b, s, h5s3_num_g_float(s, v));
 }
 
 /* Length of the valid UTF-8 sequence at S (N bytes left), 0 if invalid. */
@@ -338,7 +310,7 @@ static void undescribe(tdesc *d)
 static void put_int(h5s3_grove_buf *b, const unsigned char *ptr,
                     size_t size, int sgn)
 {
-    char s[32];
+    char s[H5S3_NUM_TEXT_MAX];
 
     if (sgn) {
         long long v = 0;
@@ -350,7 +322,7 @@ static void put_int(h5s3_grove_buf *b, const unsigned char *ptr,
         case 8: memcpy(&v, ptr, 8); break;
         default: h5s3_grove_buf_add(b, "null", 4); return;
         }
-        snprintf(s, sizeof(s), "%lld", v);
+        h5s3_grove_buf_add(b, s, h5s3_num_i64(s, v));
     }
     else {
         unsigned long long v = 0;
@@ -362,9 +334,8 @@ static void put_int(h5s3_grove_buf *b, const unsigned char *ptr,
         case 8: memcpy(&v, ptr, 8); break;
         default: h5s3_grove_buf_add(b, "null", 4); return;
         }
-        snprintf(s, sizeof(s), "%llu", v);
+        h5s3_grove_buf_add(b, s, h5s3_num_u64(s, v));
     }
-    h5s3_grove_buf_puts(b, s);
 }
 
 static long long int_value(const unsigned char *ptr, size_t size, int sgn)

@@ -14,6 +14,7 @@
 #include "h5s3_h5_read.h"
 #include "h5s3_h5_select.h"
 #include "h5s3_h5_stats.h"
+#include "h5s3_h5_values.h"
 #include "h5s3_h5_view.h"
 #include "h5s3_json.h"
 
@@ -113,7 +114,7 @@ static apr_status_t plane(json_t **data, const h5s3_h5_dset *d,
     }
     rv = h5s3_h5_read_plane(&buf, d, sel, r0, rs, rn, c0, cs, cn);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_buf_json(data, d, buf, 2, dims, p);
+        rv = h5s3_h5_buf_json_raw(data, d, buf, 2, dims, p);
     }
     if (rv == APR_SUCCESS && want_minmax) {
         double *v = malloc((size_t)(rn * cn) * sizeof(*v));
@@ -236,8 +237,8 @@ static apr_status_t data_heatmap(json_t *o, const char **err,
         stats = json_null();
     }
     else {
-        stats = json_pack("{s:o, s:o}", "min", h5s3_json_real_or_null(mn),
-                          "max", h5s3_json_real_or_null(mx));
+        stats = json_pack("{s:o, s:o}", "min", h5s3_json_real_repr(mn, p),
+                          "max", h5s3_json_real_repr(mx, p));
     }
     json_object_set_new(o, "data", data);
     json_object_set_new(o, "stats", stats);
@@ -383,7 +384,7 @@ static apr_status_t data_line(json_t *o, const char **err,
     if (n > 0) {
         CHECK(h5s3_h5_read_line(&buf, d, lp.pos, lp.vary, (hsize_t)off, step,
                                 n));
-        rv = h5s3_h5_buf_json(&data, d, buf, 1, &n, p);
+        rv = h5s3_h5_buf_json_raw(&data, d, buf, 1, &n, p);
         h5s3_h5_buf_free(d, buf, n);
         if (rv != APR_SUCCESS) {
             return rv;

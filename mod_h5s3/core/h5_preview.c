@@ -16,7 +16,9 @@
 #include "h5s3_h5_read.h"
 #include "h5s3_h5_select.h"
 #include "h5s3_h5_stats.h"
+#include "h5s3_h5_values.h"
 #include "h5s3_h5_view.h"
+#include "h5s3_json.h"
 
 static char *trim_lower(const char *s, apr_pool_t *p)
 {
@@ -124,7 +126,7 @@ static apr_status_t plane_json(json_t **out, const h5s3_h5_dset *d,
     rv = h5s3_h5_read_plane(&buf, d, sel, 0, rstep, rcount, 0, cstep,
                             ccount);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_buf_json(out, d, buf, 2, dims, p);
+        rv = h5s3_h5_buf_json_raw(out, d, buf, 2, dims, p);
     }
     h5s3_h5_buf_free(d, buf, rcount * ccount);
     return rv;
@@ -146,7 +148,7 @@ static apr_status_t line_json(json_t **out, const h5s3_h5_dset *d,
         rv = h5s3_h5_read(&buf, d, NULL, NULL, NULL);
         if (rv == APR_SUCCESS) {
             json_t *v = NULL;
-            rv = h5s3_h5_buf_json(&v, d, buf, 0, NULL, p);
+            rv = h5s3_h5_buf_json_raw(&v, d, buf, 0, NULL, p);
             *out = json_array();
             json_array_append_new(*out, v);
         }
@@ -155,7 +157,7 @@ static apr_status_t line_json(json_t **out, const h5s3_h5_dset *d,
     }
     rv = h5s3_h5_read_line(&buf, d, pos, vary, 0, step, count);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_buf_json(out, d, buf, 1, &count, p);
+        rv = h5s3_h5_buf_json_raw(out, d, buf, 1, &count, p);
     }
     h5s3_h5_buf_free(d, buf, count);
     return rv;
@@ -367,6 +369,7 @@ apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
         }
         return rv;
     }
+    h5s3_json_reals_repr(stats, p);   /* repr(), not "%.17g" */
     json_object_set_new(o, "stats", stats);
     *out = o;
     return APR_SUCCESS;

@@ -11,8 +11,10 @@
 #include <apr_strings.h>
 
 #include "h5s3_errors.h"
+#include "h5s3_h5_read.h"
 #include "h5s3_h5_types.h"
 #include "h5s3_h5_values.h"
+#include "h5s3_json.h"
 
 #define MAX_DEPTH 32
 
@@ -104,58 +106,15 @@ const char *h5s3_h5_utf8_clean(const char *s, apr_pool_t *p)
     return r;
 }
 
-/* repr()-style text of a finite or non-finite double, after CPython's
- * format_float_short in 'r' mode: shortest round-trip digits, exponent
- * form below 1e-4 and from 1e16 on. */
+/* Python's format of V in repr mode, optionally signed and with ".0". */
 static const char *py_float(double v, int always_sign, int add_dot0,
                             apr_pool_t *p)
 {
-    char buf[64], digits[32], *e;
-    const char *sign;
-    int prec, exp10, decpt, nd = 0;
-    char *s;
+    char buf[H5S3_NUM_TEXT_MAX];
 
-    if (isnan(v))
-        return always_sign ? "+nan" : "nan";
-    sign = signbit(v) ? "-" : (always_sign ? "+" : "");
-    if (isinf(v))
-        return apr_pstrcat(p, sign, "inf", NULL);
-    for (prec = 0; prec < 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*e", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    if (prec == 17)
-        snprintf(buf, sizeof(buf), "%.*e", prec, v);
-    for (s = buf; *s && *s != 'e'; s++)
-        if (*s >= '0' && *s <= '9' && nd < (int)sizeof(digits) - 1)
-            digits[nd++] = *s;
-    digits[nd] = '\0';
-    e = strchr(buf, 'e');
-    exp10 = e ? atoi(e + 1) : 0;
-    while (nd > 1 && digits[nd - 1] == '0')
-        digits[--nd] = '\0';
-    decpt = exp10 + 1;
-    if (decpt <= -4 || decpt > 16) {
-        const char *mant = nd > 1
-            ? apr_psprintf(p, "%c.%s", digits[0], digits + 1)
-            : apr_psprintf(p, "%c", digits[0]);
-
-        return apr_psprintf(p, "%s%se%c%02d", sign, mant,
-                            exp10 < 0 ? '-' : '+', abs(exp10));
-    }
-    if (decpt <= 0)
-        return apr_psprintf(p, "%s0.%s%s", sign,
-                            apr_pstrndup(p, "000000", (apr_size_t)-decpt),
-                            digits);
-    if (decpt < nd)
-        return apr_psprintf(p, "%s%.*s.%s", sign, decpt, digits,
-                            digits + decpt);
-    s = apr_palloc(p, (apr_size_t)decpt + 1);
-    memcpy(s, digits, (size_t)nd);
-    memset(s + nd, '0', (size_t)(decpt - nd));
-    s[decpt] = '\0';
-    return apr_pstrcat(p, sign, s, add_dot0 ? ".0" : "", NULL);
+    h5s3_num_py_format(buf, v, (always_sign ? H5S3_NUM_SIGN : 0)
+                               | (add_dot0 ? H5S3_NUM_DOT0 : 0));
+    return apr_pstrdup(p, buf);
 }
 
 const char *h5s3_h5_py_float_repr(double v, apr_pool_t *p)
@@ -446,6 +405,92 @@ apr_status_t h5s3_h5_values_json(json_t **out, hid_t loc, hid_t mtype,
     c.loc = loc;
     c.p = p;
     *out = nested(&c, mtype, &ptr, H5Tget_size(mtype), rank, dims, 0);
+    return *out ? APR_SUCCESS : APR_ENOMEM;
+}
+
+/* The h5s3_json_numbers type of an integer of SIZE bytes. */
+static int int_num_type(h5s3_num_type *t, size_t size, int sgn)
+{
+    switch (size) {
+    case 1:
+        *t = sgn ? H5S3_NUM_I8 : H5S3_NUM_U8;
+        return 1;
+    case 2:
+        *t = sgn ? H5S3_NUM_I16 : H5S3_NUM_U16;
+        return 1;
+    case 4:
+        *t = sgn ? H5S3_NUM_I32 : H5S3_NUM_U32;
+        return 1;
+    case 8:
+        *t = sgn ? H5S3_NUM_I64 : H5S3_NUM_U64;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int h5s3_h5_num_type(h5s3_num_type *t, hid_t mt)
+{
+    size_t size = H5Tget_size(mt);
+
+    switch (H5Tget_class(mt)) {
+    case H5T_INTEGER:
+        return int_num_type(t, size, H5Tget_sign(mt) != H5T_SGN_NONE);
+    case H5T_BITFIELD:
+        return int_num_type(t, size, 0);
+    case H5T_FLOAT:
+        if (size == sizeof(float)) {
+            *t = H5S3_NUM_F32;
+        }
+        else if (size == sizeof(double)) {
+            *t = H5S3_NUM_F64;
+        }
+        else if (size == sizeof(long double)) {
+            *t = H5S3_NUM_FLD;
+        }
+        else {
+            return 0;
+        }
+        return 1;
+    case H5T_ENUM: {
+        hid_t bt = H5Tget_super(mt);
+        int ok;
+
+        if (bt < 0) {
+            return 0;
+        }
+        ok = int_num_type(t, H5Tget_size(bt),
+                          H5Tget_sign(bt) != H5T_SGN_NONE);
+        H5Tclose(bt);
+        if (ok && h5s3_h5_type_is_bool(mt)) {
+            *t = size == 1 ? H5S3_NUM_B8 : size == 2 ? H5S3_NUM_B16
+                 : size == 4 ? H5S3_NUM_B32 : H5S3_NUM_B64;
+        }
+        return ok;
+    }
+    default:
+        return 0;
+    }
+}
+
+apr_status_t h5s3_h5_buf_json_raw(json_t **out, const h5s3_h5_dset *d,
+                                  const void *buf, int rank,
+                                  const hsize_t *dims, apr_pool_t *p)
+{
+    h5s3_num_type t;
+    char *text;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!h5s3_h5_num_type(&t, d->mtype)
+        || h5s3_num_type_size(t) != d->msize) {
+        return h5s3_h5_buf_json(out, d, buf, rank, dims, p);
+    }
+    rv = h5s3_json_numbers(&text, &len, t, buf, rank, dims);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *out = h5s3_json_raw(text, len, p);
     return *out ? APR_SUCCESS : APR_ENOMEM;
 }
 
