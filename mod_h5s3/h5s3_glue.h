@@ -189,6 +189,19 @@ void h5s3_status_preflight(void);
 
 void h5s3_logformat_register_hooks(apr_pool_t *p);
 
+/*
+ * Route answers in the shared cache (h5s3_answer_cache.c).  The key is the
+ * vhost's cache scope, bucket, key, ETag and shape (every other argument
+ * that shapes the answer).  A lookup that hits sends the answer, with
+ * "cached":false turned into true when flip_cached, and returns 1.
+ */
+const char *h5s3_answer_key(h5s3_req *q, const char *bucket, const char *key,
+                            const char *etag, const char *shape);
+int h5s3_answer_lookup(h5s3_req *q, const char *ns, const char *ckey,
+                       long ttl, int flip_cached);
+void h5s3_answer_store(h5s3_req *q, const char *ns, const char *ckey,
+                       const char *text, apr_size_t len, long ttl);
+
 /* Router (h5s3_router.c): the handler hook, and the translate_name and
  * map_to_storage hooks that keep core from mapping h5s3 URLs to files. */
 int h5s3_handler(request_rec *r);

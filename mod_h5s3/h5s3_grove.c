@@ -98,23 +98,14 @@ static const h5s3_bucket_map *grove_begin(h5s3_req *q, int *rc)
 static const char *cache_key(h5s3_req *q, const h5s3_bucket_map *m,
                              const char *etag, const char *rest)
 {
-    return apr_pstrcat(q->r->pool, q->sc->endpoint, "\n", m->bucket, "\n",
-                       q->key, "\n", etag, "\n", rest, NULL);
-}
-
-static int cache_on(h5s3_req *q)
-{
-    return h5s3_conf_meta_ttl(q->sc) > 0;
+    return h5s3_answer_key(q, m->bucket, q->key, etag, rest);
 }
 
 static void cache_put(h5s3_req *q, const char *ns, const char *ckey,
                       const char *text)
 {
-    if (cache_on(q)) {
-        h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, strlen(text),
-                       apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)),
-                       q->r->pool);
-    }
+    h5s3_answer_store(q, ns, ckey, text, strlen(text),
+                      h5s3_conf_meta_ttl(q->sc));
 }
 
 /*
@@ -142,8 +133,6 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
     apr_pool_t *p = q->r->pool;
     const char *etag;
     json_t *unused = NULL;
-    char *text;
-    apr_size_t len;
     apr_status_t rv;
     int i;
 
@@ -151,12 +140,9 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
     if (rv != APR_SUCCESS) {
         return grove_fail(q, rv, NULL);
     }
-    if (cache_on(q)
-        && h5s3_cache_get(&h5s3_global.cache, ns, cache_key(q, m, etag,
-                                                            shape),
-                          &text, &len, p) == APR_SUCCESS) {
-        q->cache_state = "hit";
-        return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
+    if (h5s3_answer_lookup(q, ns, cache_key(q, m, etag, shape),
+                           h5s3_conf_meta_ttl(q->sc), 0)) {
+        return OK;
     }
     q->cache_state = "miss";
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, prefetch, work,

@@ -110,32 +110,6 @@ static const char *sorted_args(h5s3_req *q)
     return s;
 }
 
-/* Serve a cached payload with cached:true, if there is one. */
-static int cache_hit(h5s3_req *q, const char *ns, const char *ckey)
-{
-    apr_pool_t *p = q->r->pool;
-    static const char flag[] = "\"cached\":false";
-    char *text, *at;
-    apr_size_t len;
-
-    if (h5s3_conf_meta_ttl(q->sc) <= 0
-        || h5s3_cache_get(&h5s3_global.cache, ns, ckey, &text, &len, p)
-               != APR_SUCCESS) {
-        return 0;
-    }
-    /* Outside strings ,"cached" cannot occur: a quote inside a JSON
-     * string is always escaped, so the first match is the top-level key. */
-    at = strstr(text, flag);
-    if (at == NULL) {
-        return 0;
-    }
-    q->cache_state = "hit";
-    text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(at - text)),
-                       "\"cached\":true", at + sizeof(flag) - 1, NULL);
-    h5s3_send_body(q, HTTP_OK, "application/json", text, len - 1);
-    return 1;
-}
-
 static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
                       const char *ns, const char *shape, data_work *w,
                       h5s3_hdf5_work_fn *work)
@@ -155,9 +129,9 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
     if (rv != APR_SUCCESS) {
         return data_error(q, rv, w);
     }
-    ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key, "\n",
-                       etag, "\n", version, "\n", shape, NULL);
-    if (cache_hit(q, ns, ckey)) {
+    ckey = h5s3_answer_key(q, m->bucket, key, etag,
+                           apr_pstrcat(p, version, "\n", shape, NULL));
+    if (h5s3_answer_lookup(q, ns, ckey, h5s3_conf_meta_ttl(q->sc), 1)) {
         return OK;
     }
     q->cache_state = "miss";
@@ -174,13 +148,10 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    if (h5s3_conf_meta_ttl(q->sc) > 0) {
-        /* Keyed by the ETag of the file actually read. */
-        ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key,
-                           "\n", etag, "\n", version, "\n", shape, NULL);
-        h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
-                       apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);
-    }
+    /* Keyed by the ETag of the file actually read. */
+    ckey = h5s3_answer_key(q, m->bucket, key, etag,
+                           apr_pstrcat(p, version, "\n", shape, NULL));
+    h5s3_answer_store(q, ns, ckey, text, len, h5s3_conf_meta_ttl(q->sc));
     return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
 }
 

@@ -14,9 +14,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-/* Cached listings start with this (keys are sorted), so a hit is a splice. */
-#define CACHED_FALSE "{\"cached\":false,"
-#define CACHED_TRUE "{\"cached\":true,"
 
 int h5s3_route_root(h5s3_req *q, const char *key)
 {
@@ -132,18 +129,11 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
 
     h5s3_cache_generation(&gen, &h5s3_global.cache,
                           listing_family(q, m->bucket), p);
-    ckey = apr_psprintf(p, "%s\n%s\n%s\n%s\n%d\n%ld", q->sc->cache_scope,
-                        m->bucket, gen, prefix, include, max_items);
-    if (h5s3_conf_list_ttl(q->sc) > 0
-        && h5s3_cache_get(&h5s3_global.cache, "files", ckey, &body, &len, p)
-               == APR_SUCCESS
-        && len > sizeof(CACHED_FALSE)
-        && !strncmp(body, CACHED_FALSE, sizeof(CACHED_FALSE) - 1)) {
-        q->cache_state = "hit";
-        body = apr_pstrcat(p, CACHED_TRUE,
-                           body + sizeof(CACHED_FALSE) - 1, NULL);
-        return h5s3_send_body(q, HTTP_OK, "application/json", body,
-                              len - 1);
+    /* The bucket's listing generation stands where an ETag would. */
+    ckey = h5s3_answer_key(q, m->bucket, prefix, gen, apr_psprintf(
+        p, "%d\n%ld", include, max_items));
+    if (h5s3_answer_lookup(q, "files", ckey, h5s3_conf_list_ttl(q->sc), 1)) {
+        return OK;
     }
     q->cache_state = "miss";
 
@@ -163,11 +153,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    if (h5s3_conf_list_ttl(q->sc) > 0) {
-        /* Too large for the cache is fine: the next request lists again. */
-        h5s3_cache_set(&h5s3_global.cache, "files", ckey, body, len,
-                       apr_time_from_sec(h5s3_conf_list_ttl(q->sc)), p);
-    }
+    h5s3_answer_store(q, "files", ckey, body, len, h5s3_conf_list_ttl(q->sc));
     return h5s3_send_body(q, HTTP_OK, "application/json", body, len);
 }
 

@@ -14,8 +14,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-#define CACHED_FALSE "{\"cached\":false,"
-#define CACHED_TRUE "{\"cached\":true,"
 
 typedef struct viewer_work {
     const char *path;
@@ -101,17 +99,9 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
     if (rv != APR_SUCCESS) {
         return hdf5_error(q, rv, key, path);
     }
-    ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key, "\n",
-                       etag, "\n", path, NULL);
-    if (h5s3_conf_meta_ttl(q->sc) > 0
-        && h5s3_cache_get(&h5s3_global.cache, ns, ckey, &text, &len, p)
-               == APR_SUCCESS
-        && len > sizeof(CACHED_FALSE)
-        && !strncmp(text, CACHED_FALSE, sizeof(CACHED_FALSE) - 1)) {
-        q->cache_state = "hit";
-        text = apr_pstrcat(p, CACHED_TRUE, text + sizeof(CACHED_FALSE) - 1,
-                           NULL);
-        return h5s3_send_body(q, HTTP_OK, "application/json", text, len - 1);
+    ckey = h5s3_answer_key(q, m->bucket, key, etag, path);
+    if (h5s3_answer_lookup(q, ns, ckey, h5s3_conf_meta_ttl(q->sc), 1)) {
+        return OK;
     }
     q->cache_state = "miss";
 
@@ -134,13 +124,9 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    if (h5s3_conf_meta_ttl(q->sc) > 0) {
-        /* Keyed by the ETag of the file actually read. */
-        ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", m->bucket, "\n", key,
-                           "\n", etag, "\n", path, NULL);
-        h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
-                       apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);
-    }
+    /* Keyed by the ETag of the file actually read. */
+    h5s3_answer_store(q, ns, h5s3_answer_key(q, m->bucket, key, etag, path),
+                      text, len, h5s3_conf_meta_ttl(q->sc));
     return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
 }
 
