@@ -2,8 +2,10 @@
 # Generates TypeScript types for the viewer from openapi.yaml with
 # openapi-typescript (npm, pinned in tools/openapi/package-lock.json):
 #   scripts/gen-api-types.sh [OUTPUT]     (default viewer/src/api-types.ts)
-# Re-run it whenever openapi.yaml changes; `--check` fails when OUTPUT is
-# not what openapi.yaml generates (for CI).
+# scripts/build-viewer.sh runs it before every build; OUTPUT is only
+# rewritten when its content changes, so its mtime tells the build whether
+# to rebuild.  `--check` fails when OUTPUT is not what openapi.yaml
+# generates.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 check=0
@@ -24,6 +26,10 @@ if [ $check = 1 ]; then
     echo "gen-api-types: $out is stale: run scripts/gen-api-types.sh" >&2
     exit 1
   fi
+  echo "gen-api-types: $out is up to date" >&2
+  exit 0
+fi
+if cmp -s "$tmp" "$out"; then
   echo "gen-api-types: $out is up to date" >&2
   exit 0
 fi

@@ -61,6 +61,7 @@ if [ ! -f Makefile ] || [ configure -nt Makefile ] || [ "$(cat .configured-with 
 fi
 make -j"$(nproc)" >/dev/null
 echo "setup: built $(pwd)/.libs/mod_h5s3.so"
-scripts/build-viewer.sh
-# npm tools for openapi.yaml (lint in the tests, TypeScript types).
+# npm tools for openapi.yaml (lint in the tests, TypeScript types): before
+# the viewer, whose build generates its API types with them.
 scripts/install-node-tools.sh
+scripts/build-viewer.sh

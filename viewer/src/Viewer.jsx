@@ -1,7 +1,7 @@
 import { App as H5Web, H5GroveProvider } from '@h5web/app';
 import { useEffect, useMemo, useState } from 'react';
 
-import { apiBase, formatSize, isHdf5Key, listFiles } from './api.js';
+import { apiBase, formatSize, isHdf5Key, listFiles } from './api';
 
 // The opened file is kept in the page's URL (?file=KEY) so a view can be
 // bookmarked, shared and reloaded.
