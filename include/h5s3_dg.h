@@ -354,10 +354,15 @@ apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
 /*
  * Stream the original of a delta to on_data in pieces of at most
  * chunk_size.  The last piece is held back until the output's SHA-256
- * (and size) matched dg-file-sha256: on a mismatch on_data never sees
- * it and H5S3_E_INTEGRITY is returned with res->reason, so the glue can
- * abort the connection instead of completing a plausible file.
- * etag (may be NULL) pins the delta (If-Match).
+ * (and size) matched dg-file-sha256 and the reference matched its
+ * SHA-256: on a mismatch on_data never sees it and H5S3_E_INTEGRITY is
+ * returned with res->reason, so the glue can abort the connection
+ * instead of completing a plausible file.  A reference fetched from the
+ * store is verified before decoding; a cached one is re-hashed by a
+ * thread while xdelta3 already decodes (a rotten cache file found before
+ * the first piece went out is fetched again transparently, after it the
+ * restore fails naming the "cached reference"; either way the file is
+ * removed from the cache).  etag (may be NULL) pins the delta (If-Match).
  */
 apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                              const char *delta_key, const h5s3_dg_meta *meta,

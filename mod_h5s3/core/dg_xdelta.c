@@ -3,9 +3,11 @@
  * library: Debian's xdelta3 is the reference codec DeltaGlider uses, and
  * a crash or runaway decode stays outside httpd.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <apr_file_io.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
@@ -35,6 +37,30 @@ static const char *tmp_dir(const h5s3_dg_codec_opts *opts, apr_pool_t *p)
     if (apr_temp_dir_get(&d, p) != APR_SUCCESS)
         d = "/tmp";
     return d;
+}
+
+/* Pipe capacity asked for the decoder's stdout (Linux; the default is
+ * 64 KB).  xdelta3 writes whole 8 MB windows: with a small pipe it and
+ * its reader wake each other every 64 KB, which costs more than the
+ * decoding itself. */
+#define PIPE_SIZE (1024 * 1024)
+
+static void grow_pipe(apr_file_t *pipe)
+{
+#ifdef F_SETPIPE_SZ
+    apr_os_file_t fd;
+    int size;
+
+    if (apr_os_file_get(&fd, pipe) != APR_SUCCESS)
+        return;
+    /* Unprivileged users are capped (pipe-max-size, per-user quota):
+     * take what is granted, the default still works. */
+    for (size = PIPE_SIZE; size >= 128 * 1024; size /= 2)
+        if (fcntl(fd, F_SETPIPE_SZ, size) >= 0)
+            return;
+#else
+    (void)pipe;
+#endif
 }
 
 /* The first line or so of what xdelta3 said, for the reason text. */
@@ -86,6 +112,8 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
     if ((rv = apr_proc_create(&x->proc, argv[0], argv, NULL, attr, p))
         != APR_SUCCESS)
         return rv;
+    if (pipe_out && x->proc.out)
+        grow_pipe(x->proc.out);
     *out = x;
     return APR_SUCCESS;
 }

@@ -223,6 +223,68 @@ def test_failure_after_the_body_started_truncates(server, objects):
     assert "H5S3-0132: download of dgapi/lying/app-2.zip aborted" in log
 
 
+@pytest.fixture(scope="module")
+def rot_object(rgw, objects, tmp_path_factory):
+    """rot/app-3.zip: the first 2 MB of a 40 MB reference.  The delta
+    never reads the reference's tail, so rot there leaves the output
+    right: only the reference's own hash can tell."""
+    s3 = rgw.client()
+    tmp = str(tmp_path_factory.mktemp("dgrot"))
+    ref = os.urandom(40 * 1024 * 1024)
+    orig = ref[:2 * 1024 * 1024]
+    d = xdelta(ref, orig, tmp)
+    s3.put_object(Bucket=BUCKET, Key="rot/reference.bin", Body=ref,
+                  Metadata={"dg-tool": "test/1", "dg-file-sha256":
+                            sha256(ref), "dg-note": "reference"})
+    s3.put_object(Bucket=BUCKET, Key="rot/app-3.zip.delta", Body=d,
+                  Metadata=dg_meta("app-3.zip", orig, "rot/reference.bin",
+                                   sha256(ref), d))
+    return {"ref_sha": sha256(ref), "ref_size": len(ref),
+            "sha": sha256(orig), "size": len(orig)}
+
+
+@pytest.mark.expect_errors(r"H5S3-0132: download of dgapi/rot/app-3\.zip "
+                           r"aborted after \d+ bytes: cached reference")
+def test_rotten_cached_reference_never_completes(server, rot_object):
+    """The cached reference is re-hashed while xdelta3 already decodes;
+    one flipped byte in the cache is caught on the next download, which
+    never completes a file from it."""
+    ro = rot_object
+    download_ok(server, "api", "rot/app-3.zip", ro["sha"], ro["size"])
+    cached = os.path.join(server.path("h5s3-refcache"),
+                          "ref-%s.bin" % ro["ref_sha"])
+    with open(cached, "r+b") as f:
+        f.seek(ro["ref_size"] - 1000)
+        b = f.read(1)
+        f.seek(ro["ref_size"] - 1000)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+    tok = prepare(server, "api", "rot/app-3.zip")["download_token"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", LOC + "/api/download/" + tok,
+                 headers={"Host": HOST})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    try:
+        body, whole = resp.read(), True
+    except http.client.IncompleteRead as e:
+        body, whole = e.partial, False
+    conn.close()
+    log = "\n".join(server.error_log_lines())
+    assert "cached reference %s" % cached in log
+    if whole:
+        # Caught before the first byte: started over from a fresh copy.
+        assert sha256(body) == ro["sha"]
+    else:
+        # Caught after: stopped short of Content-Length.
+        assert len(body) < ro["size"]
+        assert "H5S3-0132: download of dgapi/rot/app-3.zip aborted" in log
+    # The next download is whole and right, from a healed cache.
+    download_ok(server, "api", "rot/app-3.zip", ro["sha"], ro["size"])
+    with open(cached, "rb") as f:
+        assert sha256(f.read()) == ro["ref_sha"]
+
+
 def test_token_errors(server):
     tok = prepare(server, "data", "README.txt")["download_token"]
     i = 5

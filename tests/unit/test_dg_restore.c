@@ -10,6 +10,7 @@
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <openssl/evp.h>
 #include "h5s3_dg.h"
 
@@ -166,7 +167,8 @@ static void teardown(void)
 }
 
 /* v1 as P/reference.bin, delta of target against it as P/<name>.delta. */
-static h5s3_dg_meta *publish(const char *name, const char *target)
+static h5s3_dg_meta *publish_against(const char *ref, const char *name,
+                                     const char *target)
 {
     const char *reason = NULL, *h1, *ht;
     apr_off_t s1, st;
@@ -174,12 +176,12 @@ static h5s3_dg_meta *publish(const char *name, const char *target)
     h5s3_dg_meta *m;
     const char *dkey = apr_pstrcat(pool, "P/", name, ".delta", NULL);
 
-    h1 = sha_of("v1.zip", &s1);
+    h1 = sha_of(ref, &s1);
     ht = sha_of(target, &st);
     apr_table_set(rm, "dg-file-sha256", h1);
     apr_table_set(rm, "dg-note", "reference");
-    put_local("P/reference.bin", "v1.zip", rm);
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+    put_local("P/reference.bin", ref, rm);
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of(ref),
                                            path_of(target),
                                            path_of(apr_pstrcat(pool, name,
                                                    ".d", NULL)), pool),
@@ -193,6 +195,11 @@ static h5s3_dg_meta *publish(const char *name, const char *target)
     return m;
 }
 
+static h5s3_dg_meta *publish(const char *name, const char *target)
+{
+    return publish_against("v1.zip", name, target);
+}
+
 /* ---- a receiver that hashes what it is given ---- */
 
 typedef struct sink {
@@ -201,13 +208,15 @@ typedef struct sink {
     int calls;
     int fail_after;             /* 0: never */
     apr_size_t max_piece;
+    apr_interval_time_t stall;  /* on the first piece: a slow client */
 } sink;
 
 static apr_status_t sink_data(void *baton, const char *data, apr_size_t len)
 {
     sink *s = baton;
 
-    s->calls++;
+    if (s->calls++ == 0 && s->stall)
+        apr_sleep(s->stall);
     s->bytes += (apr_off_t)len;
     if (len > s->max_piece)
         s->max_piece = len;
@@ -236,6 +245,17 @@ static const char *sink_hex(sink *s)
     for (i = 0; i < 32; i++)
         sprintf(hex + 2 * i, "%02x", md[i]);
     return hex;
+}
+
+/* Change one byte of a file in place (to 255 minus what it was). */
+static void flip_byte(const char *path, apr_off_t at)
+{
+    sh(apr_psprintf(pool, "f=%s; n=%" APR_OFF_T_FMT "; "
+                    "b=$(dd if=$f bs=1 skip=$n count=1 2>/dev/null "
+                    "| od -An -tu1 | tr -d ' '); "
+                    "printf \"\\\\$(printf %%o $((255 - b)))\" "
+                    "| dd of=$f bs=1 seek=$n conv=notrunc 2>/dev/null",
+                    path, at));
 }
 
 START_TEST(reconstructs_byte_exact)
@@ -293,9 +313,9 @@ START_TEST(corrupted_reference)
     h5s3_dg_restore_result res;
     sink s;
 
-    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin && "
-                    "printf 'X' | dd of=bad.bin bs=1 seek=12345 "
-                    "conv=notrunc 2>/dev/null", dir));
+    /* (A fixed 'X' left the file intact once in 256 runs.) */
+    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin", dir));
+    flip_byte(path_of("bad.bin"), 12345);
     put_local("P/reference.bin", "bad.bin", NULL);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
@@ -321,6 +341,100 @@ START_TEST(rotten_cache_is_refetched)
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), sha_of("v2.zip", NULL));
+    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
+                                         m->ref_sha256), NULL),
+                     m->ref_sha256);
+}
+END_TEST
+
+START_TEST(rotten_cache_never_completes)
+{
+    h5s3_dg_meta *m;
+    h5s3_dg_restore_result res;
+    const char *cached, *h;
+    apr_off_t size;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    sink s;
+    int gets;
+
+    /* A 48 MB reference whose first 2 MB are the original: the delta
+     * never reads the bytes after, so rot there leaves the output right
+     * and only the reference's own hash can tell.  Hashing 48 MB takes
+     * longer than xdelta3 takes to start streaming, so the check usually
+     * fails after the first byte went out (the case it exists for). */
+    sh(apr_psprintf(pool, "cd %s && head -c 48000000 /dev/urandom > big.zip"
+                    " && head -c 2000000 big.zip > p.zip", dir));
+    m = publish_against("big.zip", "p.zip", "p.zip");
+    h = sha_of("p.zip", &size);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/p.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h);
+    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    flip_byte(cached, 47000000);
+
+    gets = store_data.gets;
+    sink_init(&s);
+    s.stall = apr_time_from_msec(100);
+    rv = h5s3_dg_restore(&res, &store, "P/p.zip.delta", m, NULL, &opts,
+                         sink_data, &s, pool);
+    if (rv == APR_SUCCESS) {
+        /* Found before the first byte: started over from a fresh copy. */
+        ck_assert_str_eq(sink_hex(&s), h);
+        ck_assert_int_eq(store_data.gets, gets + 2);
+    }
+    else {
+        /* Found after: stopped short, the reference blamed. */
+        ck_assert_int_eq(rv, H5S3_E_INTEGRITY);
+        ck_assert_ptr_nonnull(strstr(res.reason, "cached reference"));
+        ck_assert_int_lt(s.bytes, size);
+        sink_hex(&s);
+        ck_assert_int_eq(store_data.gets, gets + 1);    /* the delta */
+        /* The rotten file is gone: the next restore fetches it again. */
+        ck_assert_int_ne(apr_stat(&fi, cached, APR_FINFO_TYPE, pool),
+                         APR_SUCCESS);
+        sink_init(&s);
+        ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/p.zip.delta", m,
+                                         NULL, &opts, sink_data, &s, pool),
+                         APR_SUCCESS);
+        ck_assert_str_eq(sink_hex(&s), h);
+        ck_assert_int_eq(store_data.gets, gets + 3);
+    }
+    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
+                                         m->ref_sha256), NULL),
+                     m->ref_sha256);
+    fprintf(stderr, "rotten_cache_never_completes: found %s the first "
+            "byte\n", rv == APR_SUCCESS ? "before" : "after");
+}
+END_TEST
+
+START_TEST(rotten_cache_small_output_all_held)
+{
+    h5s3_dg_meta *m;
+    h5s3_dg_restore_result res;
+    const char *cached;
+    sink s;
+
+    /* A 100 KB original is one held piece: a rotten reference (in bytes
+     * the delta does not use) is found before anything goes out, and the
+     * restore quietly starts over from a fresh copy. */
+    sh(apr_psprintf(pool, "cd %s && head -c 100000 v1.zip > q.zip", dir));
+    m = publish("q.zip", "q.zip");
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/q.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    sink_hex(&s);
+    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    flip_byte(cached, 2999999);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/q.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), sha_of("q.zip", NULL));
+    ck_assert_int_eq(s.calls, 1);
     ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
                                          m->ref_sha256), NULL),
                      m->ref_sha256);
@@ -564,6 +678,8 @@ int main(void)
     tcase_add_test(tc, zero_diff_delta);
     tcase_add_test(tc, corrupted_reference);
     tcase_add_test(tc, rotten_cache_is_refetched);
+    tcase_add_test(tc, rotten_cache_never_completes);
+    tcase_add_test(tc, rotten_cache_small_output_all_held);
     tcase_add_test(tc, tampered_delta_never_succeeds);
     tcase_add_test(tc, last_piece_held_back_on_mismatch);
     tcase_add_test(tc, small_output_is_all_held);
