@@ -10,7 +10,8 @@
 #
 #   scripts/sanitize.sh [--unit-only | --full] [PYTEST_ARGS...]
 #
-# By default (CI) the integration step runs a representative subset: the
+# scripts/test.sh (CI) passes --full.  Without it, the integration step
+# runs a representative subset, for a quicker look: the
 # routes that parse requests and S3/HDF5 data and move the most memory
 # (viewer HDF5/data/preview/CSV/files, h5grove, DeltaGlider download,
 # upload, savings and core tool, S3 failure and resilience paths), about

@@ -43,11 +43,11 @@ fi
 
 # ---------------------------------------------------------------------------
 # Sanitizers: a gcc ASan + UBSan build in a private copy; make check with
-# LeakSanitizer, then a representative subset of the integration tests
-# (event MPM; scripts/sanitize.sh --full: all of them) with that module in
-# apache2 (libasan preloaded).  Any sanitizer report fails.
-echo "== sanitizers (scripts/sanitize.sh)"
-if ! scripts/sanitize.sh "$@"; then
+# LeakSanitizer, then the whole integration suite (under the event MPM,
+# threads and processes) with that module in apache2 (libasan preloaded).
+# Any sanitizer report fails.
+echo "== sanitizers (scripts/sanitize.sh --full)"
+if ! scripts/sanitize.sh --full "$@"; then
   rc=1
 fi
 
