@@ -155,24 +155,51 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
     return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
 }
 
+/*
+ * What every value route does first: the work record and the required
+ * path.  DECLINED to go on; anything else is the error response, sent.
+ */
+static int begin(h5s3_req *q, const char *key, data_work *w)
+{
+    q->key = key;
+    memset(w, 0, sizeof(*w));
+    w->key = key;
+    w->path = apr_table_get(q->args, "path");
+    w->q = q;
+    if (w->path == NULL || *w->path == '\0') {
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
+                                 "Missing required parameter: path");
+    }
+    return DECLINED;
+}
+
+/* /data and /export/csv next: the mode (csv: as CSV allows it), the bucket. */
+static int mode_and_bucket(h5s3_req *q, data_work *w, int for_data,
+                           const h5s3_bucket_map **m)
+{
+    int rc;
+
+    if (h5s3_h5_data_mode(&w->mode, &w->err, apr_table_get(q->args, "mode"),
+                          for_data, q->r->pool) != APR_SUCCESS) {
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, w->err);
+    }
+    if ((*m = h5s3_viewer_bucket(q, &rc)) == NULL) {
+        return rc;
+    }
+    return DECLINED;
+}
+
 int h5s3_route_preview(h5s3_req *q, const char *key)
 {
     apr_pool_t *p = q->r->pool;
-    const char *path = apr_table_get(q->args, "path");
     h5s3_h5_preview_opts opts;
     data_work w;
     const h5s3_bucket_map *m;
     const char *shape;
     int rc;
 
-    q->key = key;
-    memset(&w, 0, sizeof(w));
-    w.key = key;
-    w.path = path;
-    w.q = q;
-    if (path == NULL || *path == '\0') {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
-                                 "Missing required parameter: path");
+    if ((rc = begin(q, key, &w)) != DECLINED) {
+        return rc;
     }
     if (h5s3_h5_preview_opts_parse(&opts, &w.err, q->args, p)
             != APR_SUCCESS) {
@@ -182,7 +209,7 @@ int h5s3_route_preview(h5s3_req *q, const char *key)
         return rc;
     }
     w.opts = &opts;
-    shape = apr_psprintf(p, "%s\n%s\n%s\n%d\n%d\n%s\n%s", path, opts.mode,
+    shape = apr_psprintf(p, "%s\n%s\n%s\n%d\n%d\n%s\n%s", w.path, opts.mode,
                          opts.detail, opts.include_stats, opts.max_size,
                          opts.display_dims ? opts.display_dims : "\001",
                          opts.fixed_indices ? opts.fixed_indices : "\001");
@@ -191,26 +218,12 @@ int h5s3_route_preview(h5s3_req *q, const char *key)
 
 int h5s3_route_data(h5s3_req *q, const char *key)
 {
-    apr_pool_t *p = q->r->pool;
-    const char *path = apr_table_get(q->args, "path");
     data_work w;
     const h5s3_bucket_map *m;
     int rc;
 
-    q->key = key;
-    memset(&w, 0, sizeof(w));
-    w.key = key;
-    w.path = path;
-    w.q = q;
-    if (path == NULL || *path == '\0') {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
-                                 "Missing required parameter: path");
-    }
-    if (h5s3_h5_data_mode(&w.mode, &w.err, apr_table_get(q->args, "mode"), 1,
-                          p) != APR_SUCCESS) {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, w.err);
-    }
-    if ((m = h5s3_viewer_bucket(q, &rc)) == NULL) {
+    if ((rc = begin(q, key, &w)) != DECLINED
+        || (rc = mode_and_bucket(q, &w, 1, &m)) != DECLINED) {
         return rc;
     }
     return serve_json(q, m, key, "data", sorted_args(q), &w, work_data);
@@ -272,8 +285,6 @@ static void abort_stream(request_rec *r)
 
 int h5s3_route_export_csv(h5s3_req *q, const char *key)
 {
-    apr_pool_t *p = q->r->pool;
-    const char *path = apr_table_get(q->args, "path");
     data_work w;
     const h5s3_bucket_map *m;
     const char *etag;
@@ -281,20 +292,8 @@ int h5s3_route_export_csv(h5s3_req *q, const char *key)
     apr_status_t rv;
     int rc;
 
-    q->key = key;
-    memset(&w, 0, sizeof(w));
-    w.key = key;
-    w.path = path;
-    w.q = q;
-    if (path == NULL || *path == '\0') {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
-                                 "Missing required parameter: path");
-    }
-    if (h5s3_h5_data_mode(&w.mode, &w.err, apr_table_get(q->args, "mode"), 0,
-                          p) != APR_SUCCESS) {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, w.err);
-    }
-    if ((m = h5s3_viewer_bucket(q, &rc)) == NULL) {
+    if ((rc = begin(q, key, &w)) != DECLINED
+        || (rc = mode_and_bucket(q, &w, 0, &m)) != DECLINED) {
         return rc;
     }
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, key, NULL, work_csv,
@@ -304,9 +303,9 @@ int h5s3_route_export_csv(h5s3_req *q, const char *key)
     }
     if (rv != APR_SUCCESS) {
         if (!q->r->connection->aborted) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0061: "
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0061: "
                           "CSV export of %s in %s failed while streaming: "
-                          "%s", path, key, h5s3_status_name(rv));
+                          "%s", w.path, key, h5s3_status_name(rv));
         }
         abort_stream(q->r);
     }
