@@ -101,6 +101,19 @@ apr_status_t h5s3_h5_files_create(h5s3_h5_files **table,
                                   h5s3_pagecache *cache, int max_files,
                                   apr_pool_t *p);
 
+/*
+ * How many bytes from offset 0 opening a file reads first, or 0 when the
+ * table has no page cache.  A caller that reads them itself (e.g. a
+ * ranged GET that also tells the ETag and size, instead of a HEAD) hands
+ * them to h5s3_h5_files_seed, so the open that follows sends no request.
+ */
+apr_size_t h5s3_h5_files_open_read(const h5s3_h5_files *table);
+
+/* Cache [0, len) of s3://bucket/key at info's ETag and size. */
+void h5s3_h5_files_seed(h5s3_h5_files *table, const char *bucket,
+                        const char *key, const h5s3_s3_object_info *info,
+                        const char *buf, apr_size_t len);
+
 /* Close every file nobody holds; returns how many stay open. */
 int h5s3_h5_files_flush(h5s3_h5_files *table);
 

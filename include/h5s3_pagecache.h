@@ -110,6 +110,16 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
                                      const apr_size_t *lens, int n,
                                      h5s3_pagecache_counts *counts);
 
+/*
+ * Store bytes already read from the object at offset (page-aligned) as
+ * cached pages: the whole pages of [offset, offset+len), and a partial
+ * last page only when it ends the object (obj->size), since a later read
+ * takes a cached page as complete.  obj->fetch is not used.  Best effort:
+ * nothing is stored for a misaligned offset or a NULL pc.
+ */
+void h5s3_pagecache_put(h5s3_pagecache *pc, const h5s3_pagecache_object *obj,
+                        apr_off_t offset, const char *buf, apr_size_t len);
+
 /* 1 when page number `page` of the object is cached. */
 int h5s3_pagecache_contains(h5s3_pagecache *pc, const unsigned char *fp,
                             apr_uint64_t page);

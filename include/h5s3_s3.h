@@ -100,6 +100,21 @@ apr_status_t h5s3_s3_get_range(apr_size_t *got, h5s3_s3_client *c,
                                apr_size_t len, char *buf,
                                h5s3_s3_call *call, apr_pool_t *p);
 
+/*
+ * The same, and *info (may be NULL: not wanted) receives what the
+ * response says about the object: ETag, Last-Modified and the object's
+ * size (from Content-Range, or Content-Length for a 200).  A range past
+ * the end (416, e.g. any range of an empty object) gives *got 0 and a
+ * size of 0; its ETag may be NULL.  So one GET can stand for HEAD + GET.
+ */
+apr_status_t h5s3_s3_get_range_info(apr_size_t *got,
+                                    h5s3_s3_object_info **info,
+                                    h5s3_s3_client *c, const char *bucket,
+                                    const char *key, const char *if_match,
+                                    apr_off_t offset, apr_size_t len,
+                                    char *buf, h5s3_s3_call *call,
+                                    apr_pool_t *p);
+
 /* Many ranges of one object at once (curl multi), at most max_parallel in flight. */
 typedef struct h5s3_s3_range {
     apr_off_t offset;

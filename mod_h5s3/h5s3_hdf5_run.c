@@ -4,6 +4,7 @@
  * request), the open file from the process table, per-request accounting
  * of S3 traffic, and the mapping of failures to one status.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -32,6 +33,40 @@ static void remember(h5s3_req *q, const char *bucket, const char *key,
     q->object_key = key;
 }
 
+/*
+ * What S3 says about the object.  Cold, one ranged GET of the bytes that
+ * opening the file reads first stands for the HEAD (its headers carry the
+ * ETag and size); the bytes go to the page cache, so the open that
+ * follows sends no request.  Not when nothing remembers the ETag (TTL 0):
+ * then the open file is reused after a HEAD and the bytes would be waste.
+ */
+static apr_status_t object_info(h5s3_s3_object_info **info, h5s3_req *q,
+                                const char *bucket, const char *key,
+                                long ttl)
+{
+    h5s3_h5_files *files = h5s3_hdf5_files();
+    apr_size_t want = files && ttl > 0 ? h5s3_h5_files_open_read(files) : 0;
+    apr_size_t got;
+    char *buf;
+    apr_status_t rv;
+
+    if (want > 0 && (buf = malloc(want)) != NULL) {
+        rv = h5s3_s3_get_range_info(&got, info, q->sc->client, bucket, key,
+                                    NULL, 0, want, buf, &q->call,
+                                    q->r->pool);
+        if (rv == APR_SUCCESS && (*info)->etag && (*info)->size >= 0) {
+            h5s3_h5_files_seed(files, bucket, key, *info, buf, got);
+        }
+        free(buf);
+        if (rv != APR_SUCCESS || ((*info)->etag && (*info)->size >= 0)) {
+            return rv;
+        }
+        /* A 416 (empty object) may come without an ETag: ask HEAD. */
+    }
+    return h5s3_s3_head(info, q->sc->client, bucket, key, &q->call,
+                        q->r->pool);
+}
+
 apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                               const char *bucket, const char *key)
 {
@@ -56,7 +91,7 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
         remember(q, bucket, key, *etag, (apr_off_t)apr_atoi64(val));
         return APR_SUCCESS;
     }
-    rv = h5s3_s3_head(&info, q->sc->client, bucket, key, &q->call, p);
+    rv = object_info(&info, q, bucket, key, ttl);
     if (rv != APR_SUCCESS) {
         return rv;
     }

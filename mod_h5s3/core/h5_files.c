@@ -166,6 +166,28 @@ apr_status_t h5s3_h5_files_create(h5s3_h5_files **out,
     return APR_SUCCESS;
 }
 
+apr_size_t h5s3_h5_files_open_read(const h5s3_h5_files *t)
+{
+    return t && t->cache ? t->open_read : 0;
+}
+
+void h5s3_h5_files_seed(h5s3_h5_files *t, const char *bucket,
+                        const char *key, const h5s3_s3_object_info *info,
+                        const char *buf, apr_size_t len)
+{
+    h5s3_pagecache_object obj;
+
+    if (!t || !t->cache || !info || info->size <= 0) {
+        return;
+    }
+    memset(&obj, 0, sizeof(obj));
+    obj.size = info->size;
+    /* The same identity open_new gives the file's pages. */
+    h5s3_pagecache_fingerprint(obj.fp, bucket, key,
+                               info->etag ? info->etag : "");
+    h5s3_pagecache_put(t->cache, &obj, 0, buf, len);
+}
+
 int h5s3_h5_files_flush(h5s3_h5_files *t)
 {
     h5s3_h5_file *f, *next, **victims;

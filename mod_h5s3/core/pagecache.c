@@ -351,6 +351,32 @@ static void insert_page(h5s3_pagecache *pc, const unsigned char *fp,
     unlock(pc);
 }
 
+void h5s3_pagecache_put(h5s3_pagecache *pc, const h5s3_pagecache_object *obj,
+                        apr_off_t offset, const char *buf, apr_size_t len)
+{
+    apr_size_t ps, done;
+
+    if (!pc || !obj || !buf || offset < 0 || offset >= obj->size) {
+        return;
+    }
+    ps = pc->page_size;
+    if ((apr_uint64_t)offset % ps != 0) {
+        return;
+    }
+    if ((apr_off_t)len > obj->size - offset) {
+        len = (apr_size_t)(obj->size - offset);
+    }
+    for (done = 0; done < len; done += ps) {
+        apr_size_t plen = len - done < ps ? len - done : ps;
+
+        if (plen < ps && offset + (apr_off_t)(done + plen) != obj->size) {
+            break;
+        }
+        insert_page(pc, obj->fp, ((apr_uint64_t)offset + done) / ps,
+                    buf + done, plen);
+    }
+}
+
 int h5s3_pagecache_contains(h5s3_pagecache *pc, const unsigned char *fp,
                             apr_uint64_t page)
 {

@@ -1052,13 +1052,29 @@ apr_status_t h5s3_s3_get_range(apr_size_t *got, h5s3_s3_client *c,
                                apr_size_t len, char *buf,
                                h5s3_s3_call *call, apr_pool_t *p)
 {
+    return h5s3_s3_get_range_info(got, NULL, c, bucket, key, if_match,
+                                  offset, len, buf, call, p);
+}
+
+apr_status_t h5s3_s3_get_range_info(apr_size_t *got,
+                                    h5s3_s3_object_info **info,
+                                    h5s3_s3_client *c, const char *bucket,
+                                    const char *key, const char *if_match,
+                                    apr_off_t offset, apr_size_t len,
+                                    char *buf, h5s3_s3_call *call,
+                                    apr_pool_t *p)
+{
     xreq rq;
     xfer *x;
     range_prep rp;
     apr_status_t rv;
 
     *got = 0;
-    if (key == NULL || offset < 0 || (len > 0 && buf == NULL)) {
+    if (info) {
+        *info = NULL;
+    }
+    if (key == NULL || offset < 0 || (len > 0 && buf == NULL)
+        || (len == 0 && info)) {
         return H5S3_E_INVALID;
     }
     if (len == 0) {
@@ -1074,7 +1090,17 @@ apr_status_t h5s3_s3_get_range(apr_size_t *got, h5s3_s3_client *c,
     rp.offset = offset;
     rv = perform(&x, c, &rq, prep_range, &rp, call, p);
     if (x) {
+        int past_end = x->status == 416;
+
         rv = range_result(x, rv, got, call);
+        if (rv == APR_SUCCESS && info) {
+            *info = info_from_headers(x, p);
+            if (past_end) {
+                /* The lengths describe the error document, not the object:
+                 * a range from offset 0 is past the end only when empty. */
+                (*info)->size = offset == 0 ? 0 : -1;
+            }
+        }
         apr_pool_cleanup_run(p, x, mem_free);
     }
     return rv;

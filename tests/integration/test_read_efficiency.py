@@ -150,3 +150,40 @@ def test_decoded_3d_selection_equals_h5py(srv, rgw, files):
     cstep = b["downsample_info"]["col_step"]
     with h5py.File(os.path.join(files, "v1.h5"), "r") as f:
         assert b["data"] == sanitize(f["cube"][39, ::step, ::cstep])
+
+
+def test_cold_open_is_one_request(srv, rgw, files, tmp_path):
+    """Cold, one ranged GET tells the ETag and size and brings the bytes the
+    open reads first: no HEAD before it.  A file smaller than that read is
+    then served whole from the page cache."""
+    path = str(tmp_path / "small.h5")
+    with h5py.File(path, "w") as f:
+        f["small"] = np.arange(100, dtype=np.int32).reshape(10, 10)
+    assert os.path.getsize(path) < 128 * 1024
+    key = "%s-small.h5" % uuid.uuid4().hex[:8]
+    rgw.client().upload_file(path, BUCKET, key)
+    b, reqs, _ = data(srv, key, path="/small", mode="matrix")
+    assert b["data"] == np.arange(100).reshape(10, 10).tolist()
+    assert reqs == 1, reqs
+    _, reqs, nbytes = data(srv, key, path="/small", mode="matrix")
+    assert reqs == 0 and nbytes == 0, (reqs, nbytes)
+
+
+def test_cold_missing_empty_and_not_hdf5(srv, rgw, files):
+    s3 = rgw.client()
+    tag = uuid.uuid4().hex[:8]
+    s3.put_object(Bucket=BUCKET, Key=tag + "-empty.h5", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key=tag + "-text.h5", Body=b"not hdf5\n")
+
+    def status(key):
+        st, _, body = srv.get("/hdf/files/%s/data?path=/x&mode=matrix"
+                              % key, host=HOST)
+        return st, body
+
+    st, body = status(tag + "-missing.h5")
+    assert st == 404, (st, body[:200])
+    st_text, body = status(tag + "-text.h5")
+    assert 400 <= st_text < 500 and st_text != 404, (st_text, body[:200])
+    # Empty: S3 answers the ranged GET with 416; not a gateway failure.
+    st, body = status(tag + "-empty.h5")
+    assert st == st_text, (st, body[:200])

@@ -362,6 +362,42 @@ START_TEST(end_of_object)
 }
 END_TEST
 
+START_TEST(put_stores_whole_pages_and_the_end)
+{
+    void *mem;
+    h5s3_pagecache *pc = heap_cache(16, &mem);
+    h5s3_pagecache_object obj;
+    file_src src;
+    apr_off_t last = (OBJ_SIZE / PS) * PS;
+    char *buf = malloc(2 * PS);
+
+    open_obj(&obj, &src, path_a, "etag1");
+    /* Two pages and a half: the half page is not the end, so not stored. */
+    h5s3_pagecache_put(pc, &obj, 0, content_a, 2 * PS + PS / 2);
+    ck_assert(h5s3_pagecache_contains(pc, obj.fp, 0));
+    ck_assert(h5s3_pagecache_contains(pc, obj.fp, 1));
+    ck_assert(!h5s3_pagecache_contains(pc, obj.fp, 2));
+    ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, 10, 2 * PS - 10, buf,
+                                         NULL), APR_SUCCESS);
+    ck_assert_mem_eq(buf, content_a + 10, 2 * PS - 10);
+    ck_assert_uint_eq(src.calls, 0);
+    /* A short last page that ends the object is stored. */
+    h5s3_pagecache_put(pc, &obj, last, content_a + last,
+                       (apr_size_t)(OBJ_SIZE - last));
+    ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, last, OBJ_SIZE - last,
+                                         buf, NULL), APR_SUCCESS);
+    ck_assert_mem_eq(buf, content_a + last, OBJ_SIZE - last);
+    ck_assert_uint_eq(src.calls, 0);
+    /* Misaligned: nothing. */
+    h5s3_pagecache_put(pc, &obj, 3 * PS + 1, content_a + 3 * PS + 1, PS);
+    ck_assert(!h5s3_pagecache_contains(pc, obj.fp, 3));
+    ck_assert(!h5s3_pagecache_contains(pc, obj.fp, 4));
+    free(buf);
+    close(src.fd);
+    free(mem);
+}
+END_TEST
+
 START_TEST(eviction_under_pressure)
 {
     void *mem;
@@ -689,6 +725,7 @@ int main(void)
     tcase_add_test(tc, prefetch_never_refetches_cached_pages);
     tcase_add_test(tc, big_prefetch_is_split_for_concurrency);
     tcase_add_test(tc, end_of_object);
+    tcase_add_test(tc, put_stores_whole_pages_and_the_end);
     tcase_add_test(tc, eviction_under_pressure);
     tcase_add_test(tc, hot_pages_survive_a_scan);
     tcase_add_test(tc, etag_change_never_serves_stale_pages);
