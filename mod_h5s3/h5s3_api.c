@@ -151,20 +151,13 @@ h5s3_dg_store *h5s3_api_store(h5s3_req *q, const char *bucket)
     return h5s3_dg_store_s3(q->sc->client, bucket, &q->call, q->r->pool);
 }
 
-/* Same family as h5s3_viewer_files.c's listings: one refresh drops both. */
-const char *h5s3_api_listing_family(const h5s3_srv_conf *sc,
-                                    const char *bucket, apr_pool_t *p)
-{
-    return apr_pstrcat(p, "files\n", sc->cache_scope, "\n", bucket, NULL);
-}
-
 void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
                          const char *bucket, apr_pool_t *p)
 {
     const char *gen = "0";
 
     h5s3_cache_generation(&gen, &h5s3_global.cache,
-                          h5s3_api_listing_family(sc, bucket, p), p);
+                          h5s3_listing_family(sc, bucket, p), p);
     pb->endpoint = sc->cache_scope;
     pb->bucket = bucket;
     pb->gen = gen;

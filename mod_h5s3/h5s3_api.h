@@ -59,10 +59,6 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
                                h5s3_dg_store *st, const char *s3key,
                                apr_pool_t *p);
 
-/* Cache family of a bucket's listings; bumping it drops them everywhere. */
-const char *h5s3_api_listing_family(const h5s3_srv_conf *sc,
-                                    const char *bucket, apr_pool_t *p);
-
 /*
  * An RFC error for a failed core call: the status and code that fit rv
  * (S3 down: 503/504 with Retry-After), what names the object concerned

@@ -164,7 +164,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     }
     /* Listings of this bucket, in every process, are out of date now. */
     h5s3_cache_bump_generation(&h5s3_global.cache,
-                               h5s3_api_listing_family(q->sc, m->bucket, p),
+                               h5s3_listing_family(q->sc, m->bucket, p),
                                p);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "H5S3-0142: uploaded %s/%s "
                   "(%" APR_OFF_T_FMT " bytes) as %s", m->bucket, res->key,

@@ -228,6 +228,13 @@ void h5s3_finish_request(h5s3_req *q);
 const h5s3_bucket_map *h5s3_bucket_lookup(const h5s3_srv_conf *sc,
                                           const char *alias);
 
+/*
+ * The cache family of a bucket's listings, for the viewer's /files and
+ * /api/objects alike: bumping its generation (refresh, upload) drops both.
+ */
+const char *h5s3_listing_family(const h5s3_srv_conf *sc, const char *bucket,
+                                apr_pool_t *p);
+
 /* HDF Viewer routes (h5s3_viewer_files.c). */
 int h5s3_route_root(h5s3_req *q, const char *key);
 int h5s3_route_health(h5s3_req *q, const char *key);

@@ -81,10 +81,10 @@ const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc)
     return m;
 }
 
-static const char *listing_family(h5s3_req *q, const char *bucket)
+const char *h5s3_listing_family(const h5s3_srv_conf *sc, const char *bucket,
+                                apr_pool_t *p)
 {
-    return apr_pstrcat(q->r->pool, "files\n", q->sc->cache_scope, "\n", bucket,
-                       NULL);
+    return apr_pstrcat(p, "files\n", sc->cache_scope, "\n", bucket, NULL);
 }
 
 int h5s3_route_files(h5s3_req *q, const char *unused)
@@ -128,7 +128,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     }
 
     h5s3_cache_generation(&gen, &h5s3_global.cache,
-                          listing_family(q, m->bucket), p);
+                          h5s3_listing_family(q->sc, m->bucket, p), p);
     /* The bucket's listing generation stands where an ETag would. */
     ckey = h5s3_answer_key(q, m->bucket, prefix, gen, apr_psprintf(
         p, "%d\n%ld", include, max_items));
@@ -165,7 +165,9 @@ int h5s3_route_files_refresh(h5s3_req *q, const char *unused)
         const h5s3_bucket_map *m = &APR_ARRAY_IDX(q->sc->buckets, i,
                                                   h5s3_bucket_map);
         h5s3_cache_bump_generation(&h5s3_global.cache,
-                                   listing_family(q, m->bucket), q->r->pool);
+                                   h5s3_listing_family(q->sc, m->bucket,
+                                                       q->r->pool),
+                                   q->r->pool);
     }
     return h5s3_send_json(q, HTTP_OK, h5s3_json_pool_own(q->r->pool, json_pack(
         "{s:s, s:b}", "message", "Cache cleared successfully",
