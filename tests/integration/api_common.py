@@ -6,7 +6,6 @@ import concurrent.futures
 import hashlib
 import hmac
 import json
-import os
 import time
 
 from botocore.config import Config
@@ -147,8 +146,8 @@ def many_bucket(rgw):
 
 
 def python_savings(s3, bucket):
-    """deltaglider-format.md "Sizes and savings", computed with boto3
-    (the same independent oracle test_dg_core_rgw.py uses)."""
+    """deltaglider-format.md "Sizes and savings", computed with boto3: the
+    independent oracle of both the core tool and the /api savings jobs."""
     objs = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         objs += page.get("Contents", [])

@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from api_common import python_savings
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
@@ -62,15 +64,6 @@ def logical(rgw, bucket):
     """logical key -> manifest entry, for what a user should see."""
     return {o["logical_key"]: o for o in manifest(rgw, bucket)
             if o.get("logical_key")}
-
-
-def meta_get(meta, name):
-    """deltaglider-format.md alias order, written independently."""
-    under = name.replace("-", "_")
-    for k in ("dg-" + name, "dg_" + under, under, name):
-        if k in meta:
-            return meta[k]
-    return None
 
 
 def sha_file(path):
@@ -203,38 +196,11 @@ def test_metadata_all_styles(tool, rgw, prefix):
 
 # ------------------------------------------------------------ savings ----
 
-def python_savings(s3, bucket):
-    """deltaglider-format.md "Sizes and savings", computed with boto3."""
-    objs = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        objs += page.get("Contents", [])
-    count = orig = stored = 0
-    refs, with_delta = {}, set()
-    for o in objs:
-        k, size = o["Key"], o["Size"]
-        space = k[:k.rfind("/") + 1]
-        if k.rsplit("/", 1)[-1] == "reference.bin":
-            refs[space] = size
-            continue
-        if k.startswith(".deltaglider/") or "/.deltaglider/" in k:
-            continue
-        count += 1
-        stored += size
-        if k.endswith(".delta"):
-            meta = s3.head_object(Bucket=bucket, Key=k)["Metadata"]
-            fs = meta_get(meta, "file-size")
-            orig += int(fs) if fs is not None else size
-            with_delta.add(space)
-        else:
-            orig += size
-    stored += sum(v for s, v in refs.items() if s in with_delta)
-    pct = max(0.0, (1 - stored / orig) * 100) if orig else 0.0
-    return count, orig, stored, pct
-
-
 @pytest.mark.parametrize("bucket", ["dgdata", "dgedge"])
 def test_savings_match_independent_computation(tool, rgw, s3, bucket):
-    count, orig, stored, pct = python_savings(s3, bucket)
+    want = python_savings(s3, bucket)
+    count, orig, stored, pct = (want["object_count"], want["original_bytes"],
+                                want["stored_bytes"], want["savings_pct"])
     rc, out = run(tool, rgw, "savings", bucket)
     assert rc == 0
     assert out["object_count"] == count
