@@ -319,7 +319,7 @@ apr_status_t h5s3_dg_xdelta_encode(const char **reason,
 
 typedef struct h5s3_dg_xdelta_proc h5s3_dg_xdelta_proc;
 
-/* Start "xdelta3 -d -c -s source" with delta_in as its stdin. */
+/* Start "xdelta3 -d -c -B 8MiB -s source" with delta_in as its stdin. */
 apr_status_t h5s3_dg_xdelta_decode_start(h5s3_dg_xdelta_proc **proc,
                                          const h5s3_dg_codec_opts *opts,
                                          const char *source,

@@ -293,6 +293,38 @@ START_TEST(reconstructs_byte_exact)
 }
 END_TEST
 
+/*
+ * The decoder runs with an 8 MiB source buffer (-B), the encoder with
+ * xdelta3's 64 MiB: a target made of a 40 MB reference's 1 MB blocks in
+ * reverse order copies from up to 39 MB away.  Still byte-exact.
+ */
+START_TEST(far_matches_outside_source_buffer)
+{
+    h5s3_dg_meta *m;
+    h5s3_dg_restore_result res;
+    apr_off_t size;
+    apr_finfo_t fi;
+    const char *want;
+    sink s;
+
+    sh(apr_psprintf(pool, "cd %s && head -c 41943040 /dev/urandom > big1 "
+                    "&& for i in $(seq 39 -1 0); do dd if=big1 bs=1048576 "
+                    "skip=$i count=1 status=none; done > big2", dir));
+    want = sha_of("big2", &size);
+    m = publish_against("big1", "big2", "big2");
+    /* Copies, not literals: the delta really reaches far back. */
+    ck_assert_int_eq(apr_stat(&fi, path_of("big2.d"), APR_FINFO_SIZE, pool),
+                     APR_SUCCESS);
+    ck_assert_int_lt(fi.size, 1048576);
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/big2.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), want);
+    ck_assert_int_eq(s.bytes, size);
+}
+END_TEST
+
 START_TEST(zero_diff_delta)
 {
     h5s3_dg_meta *m = publish("v1.zip", "v1.zip");
@@ -676,6 +708,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reconstructs_byte_exact);
     tcase_add_test(tc, zero_diff_delta);
+    tcase_add_test(tc, far_matches_outside_source_buffer);
     tcase_add_test(tc, corrupted_reference);
     tcase_add_test(tc, rotten_cache_is_refetched);
     tcase_add_test(tc, rotten_cache_never_completes);
