@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Reconstruction of a large DeltaGlider object through the module
 (GET /api/download/{token}) beside `xdelta3 -d` alone on the same files.
-Prints throughput (and its ratio to xdelta3's), time to first byte, and
-the peak memory of the httpd children (and the xdelta3 they run) while
-streaming, so "bounded memory" is a figure, not a promise.  Each case is
-the best of --runs: the reference cold (the cache emptied first, so it
+Prints throughput (and its ratio to xdelta3's, writing a new file as the
+format doc runs it, and streaming through a pipe as the module reads
+it), time to first byte, the CPU time the server and the client spent
+(is the machine the limit?), and, in untimed runs of their own, the peak
+memory of the httpd children and the xdelta3 they run, so "bounded
+memory" is a figure, not a promise.  Each case is the best of --runs: the reference cold (the cache emptied first, so it
 comes from S3) or cached, the client checking the SHA-256 as it reads
 (verify) or only counting bytes (count; the module checks the hash
 either way).
@@ -37,6 +39,8 @@ from harness.plugin import s3_directives  # noqa: E402
 BUCKET = "dgbench"
 SECRET = "bench-restore-secret-0123456789"
 MB = 1024 * 1024
+# xdelta3's source buffer as the module passes it (dg_xdelta.c).
+SOURCE_BUFFER = 8 * MB
 
 
 def sha_file(path):
@@ -147,9 +151,15 @@ def download(h, token, want_sha):
     return ttfb, total, n
 
 
-def best_time(argv, runs, **kw):
+def best_time(argv, runs, fresh=None, **kw):
+    """Best wall time of argv over runs; fresh: a file removed (and the
+    removal synced) before each run, so no run pays for truncating the
+    last one's pages under writeback."""
     best = None
     for _ in range(runs):
+        if fresh and os.path.exists(fresh):
+            os.unlink(fresh)
+            os.sync()
         t = time.monotonic()
         subprocess.run(argv, check=True, **kw)
         el = time.monotonic() - t
@@ -178,14 +188,29 @@ def main():
             args.size_mb, os.path.getsize(delta) / 1024,
             time.monotonic() - t))
 
+        # The decoder as the format doc runs it, to a fresh file; then
+        # with the module's source buffer; then to /dev/null (no output
+        # cost at all).  The ratio is taken against the fastest to-file
+        # figure, whichever flags gave it.
         out = os.path.join(tmp, "out")
-        cli = best_time(["xdelta3", "-d", "-f", "-s", v1, delta, out],
-                        args.runs)
+        cli_default = best_time(["xdelta3", "-d", "-f", "-s", v1, delta,
+                                 out], args.runs, fresh=out)
+        assert sha_file(out) == h2
+        cli_b = best_time(["xdelta3", "-d", "-f", "-B", str(SOURCE_BUFFER),
+                           "-s", v1, delta, out], args.runs, fresh=out)
         assert sha_file(out) == h2
         os.unlink(out)
+        cli = min(cli_default, cli_b)
         with open(os.devnull, "wb") as null:
-            cli_null = best_time(["xdelta3", "-d", "-c", "-s", v1, delta],
+            cli_null = best_time(["xdelta3", "-d", "-c", "-B",
+                                  str(SOURCE_BUFFER), "-s", v1, delta],
                                  args.runs, stdout=null)
+        # Streamed through a pipe to a reader that does nothing else: the
+        # way the module receives the output (it asks for a 1 MiB pipe;
+        # the shell's is 64 KiB).
+        cli_pipe = best_time(["sh", "-c", "xdelta3 -d -c -B %d -s '%s' '%s' "
+                              "| cat > /dev/null" % (SOURCE_BUFFER, v1,
+                                                     delta)], args.runs)
 
         s3 = rgw.client()
         s3.create_bucket(Bucket=BUCKET)
@@ -210,7 +235,20 @@ def main():
         h.start()
         cache = h.path("h5s3-refcache")
 
-        def one(cold, want):
+        def server_cpu():
+            """CPU seconds of httpd's children and the decoders they
+            reaped (utime, stime, cutime, cstime)."""
+            t = 0
+            for pid in descendants(h.pid):
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    t += sum(int(x) for x in fields[11:15])
+                except OSError:
+                    pass
+            return t / os.sysconf("SC_CLK_TCK")
+
+        def one(cold, want, watch=False):
             if cold:
                 for name in os.listdir(cache):
                     os.unlink(os.path.join(cache, name))
@@ -219,20 +257,28 @@ def main():
                          body=json.dumps({"key": "rel/v2.zip"}))
             token = json.loads(conn.getresponse().read())["download_token"]
             conn.close()
-            watch = MemWatch(h.pid)
-            watch.start()
+            # Sampling costs CPU the download competes for: memory is
+            # measured in runs of its own, not in the timed ones.
+            w = MemWatch(h.pid) if watch else None
+            if w:
+                w.start()
+            c0, t0 = server_cpu(), os.times()
             ttfb, total, n = download(h, token, want)
-            watch.stop = True
-            watch.join()
+            c1, t1 = server_cpu(), os.times()
+            if w:
+                w.stop = True
+                w.join()
             assert n == size
-            print("  %-6s %-8s first byte %.3fs, %.2fs, %4.0f MB/s; peak "
-                  "RSS %s" % ("cold" if cold else "cached",
-                              "verify" if want else "count", ttfb, total,
-                              size / MB / total,
-                              ", ".join("%s %d MB" % (k, v // 1024)
-                                        for k, v in
-                                        sorted(watch.peak.items()))))
-            return ttfb, total
+            cpu = (c1 - c0, (t1.user - t0.user) + (t1.system - t0.system))
+            print("  %-6s %-8s first byte %.3fs, %.2fs, %4.0f MB/s; CPU "
+                  "server %.2fs, client %.2fs%s" % (
+                      "cold" if cold else "cached",
+                      "verify" if want else "count", ttfb, total,
+                      size / MB / total, cpu[0], cpu[1],
+                      "; peak RSS " + ", ".join(
+                          "%s %d MB" % (k, v // 1024)
+                          for k, v in sorted(w.peak.items())) if w else ""))
+            return ttfb, total, cpu
 
         # Every cold run refetches the reference; verifying runs prove the
         # bytes, counting runs measure the server without Python's hash.
@@ -240,22 +286,37 @@ def main():
         for cold in (True, False):
             for want in (h2, None):
                 got = [one(cold, want) for _ in range(args.runs)]
-                rows.append((cold, want, min(g[1] for g in got),
-                             min(g[0] for g in got)))
+                best = min(got, key=lambda g: g[1])
+                rows.append((cold, want, best[1], min(g[0] for g in got),
+                             best[2]))
+        print("memory (sampled every 20 ms, untimed runs):")
+        one(True, None, watch=True)
+        one(False, None, watch=True)
         print()
         print("%d CPUs, load %.1f" % (os.cpu_count(), os.getloadavg()[0]))
-        print("xdelta3 -d alone, to a file (best of %d): %.3fs, %.0f MB/s"
-              % (args.runs, cli, size / MB / cli))
-        print("xdelta3 -d -c alone, to /dev/null:       %.3fs, %.0f MB/s"
-              % (cli_null, size / MB / cli_null))
+        print("xdelta3 -d alone, to a new file (best of %d): %.3fs, "
+              "%.0f MB/s" % (args.runs, cli_default,
+                             size / MB / cli_default))
+        print("  the same with -B %d (the module's):   %.3fs, %.0f MB/s"
+              % (SOURCE_BUFFER, cli_b, size / MB / cli_b))
+        print("  with -B %d, -c to /dev/null:          %.3fs, %.0f MB/s"
+              % (SOURCE_BUFFER, cli_null, size / MB / cli_null))
+        print("  with -B %d, -c | cat > /dev/null:     %.3fs, %.0f MB/s"
+              % (SOURCE_BUFFER, cli_pipe, size / MB / cli_pipe))
         print("S3 GET of the reference alone (curl):   %.3fs, %.0f MB/s"
               % (s3_get, size / MB / s3_get))
-        for cold, want, total, ttfb in rows:
+        for cold, want, total, ttfb, cpu in rows:
             print("module, %-6s reference, client %-6s: %.3fs, %4.0f MB/s, "
-                  "%.2f of xdelta3's throughput; first byte %.3fs" % (
+                  "%.2f of xdelta3's to-file throughput, %.2f of its piped "
+                  "one; first byte %.3fs" % (
                       "cold" if cold else "cached",
                       "verify" if want else "count", total,
-                      size / MB / total, cli / total, ttfb))
+                      size / MB / total, cli / total, cli_pipe / total,
+                      ttfb))
+            print("    CPU: server %.2fs + client %.2fs = %.2f of the %d "
+                  "CPUs' %.2fs" % (cpu[0], cpu[1], sum(cpu) / (
+                      total * os.cpu_count()), os.cpu_count(),
+                      total * os.cpu_count()))
     finally:
         if h:
             h.stop()
