@@ -35,38 +35,13 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
+from api_common import release_and_patch, sha256_file  # noqa: E402
 
 BUCKET = "dgbench"
 SECRET = "bench-restore-secret-0123456789"
 MB = 1024 * 1024
 # xdelta3's source buffer as the module passes it (dg_xdelta.c).
 SOURCE_BUFFER = 8 * MB
-
-
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(4 * MB), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def make_versions(tmp, size):
-    """v1: pseudo-random bytes; v2: v1 with scattered edits (a release
-    and its patch, the case DeltaGlider exists for)."""
-    v1, v2 = os.path.join(tmp, "v1.zip"), os.path.join(tmp, "v2.zip")
-    with open(v1, "wb") as f:
-        left = size
-        while left > 0:
-            n = min(left, 8 * MB)
-            f.write(os.urandom(n))
-            left -= n
-    shutil.copyfile(v1, v2)
-    with open(v2, "r+b") as f:
-        for i in range(1, 40):
-            f.seek(i * size // 40)
-            f.write(b"patched block %d " % i * 64)
-    return v1, v2
 
 
 def descendants(pid):
@@ -179,11 +154,12 @@ def main():
     h = None
     try:
         t = time.monotonic()
-        v1, v2 = make_versions(tmp, size)
+        v1, v2 = os.path.join(tmp, "v1.zip"), os.path.join(tmp, "v2.zip")
+        release_and_patch(v1, v2, size)
         delta = os.path.join(tmp, "v2.zip.delta")
         subprocess.run(["xdelta3", "-e", "-f", "-9", "-s", v1, v2, delta],
                        check=True)
-        h1, h2 = sha_file(v1), sha_file(v2)
+        h1, h2 = sha256_file(v1), sha256_file(v2)
         print("made %d MB v1/v2 and a %.1f KB delta in %.1fs" % (
             args.size_mb, os.path.getsize(delta) / 1024,
             time.monotonic() - t))
@@ -195,10 +171,10 @@ def main():
         out = os.path.join(tmp, "out")
         cli_default = best_time(["xdelta3", "-d", "-f", "-s", v1, delta,
                                  out], args.runs, fresh=out)
-        assert sha_file(out) == h2
+        assert sha256_file(out) == h2
         cli_b = best_time(["xdelta3", "-d", "-f", "-B", str(SOURCE_BUFFER),
                            "-s", v1, delta, out], args.runs, fresh=out)
-        assert sha_file(out) == h2
+        assert sha256_file(out) == h2
         os.unlink(out)
         cli = min(cli_default, cli_b)
         with open(os.devnull, "wb") as null:

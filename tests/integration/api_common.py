@@ -6,6 +6,8 @@ import concurrent.futures
 import hashlib
 import hmac
 import json
+import os
+import shutil
 import time
 
 from botocore.config import Config
@@ -40,6 +42,31 @@ def logical(rgw, bucket):
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    """SHA-256 hex of a file, read in 4 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(4 * 1024 * 1024), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def release_and_patch(v1, v2, size):
+    """v1: size random bytes; v2: v1 with 39 scattered edits (a release
+    and its patch, the case DeltaGlider exists for)."""
+    with open(v1, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, 8 * 1024 * 1024)
+            f.write(os.urandom(n))
+            left -= n
+    shutil.copyfile(v1, v2)
+    with open(v2, "r+b") as f:
+        for i in range(1, 40):
+            f.seek(i * size // 40)
+            f.write(b"patched block %d " % i * 64)
 
 
 def api_json(h, method, path, body=None, host=HOST, headers=None):

@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-from api_common import LOC, HOST, api_conf, prepare
+from api_common import (HOST, LOC, api_conf, prepare, release_and_patch,
+                        sha256_file)
 
 BUCKET = "dgbig"
 MB = 1024 * 1024
@@ -42,31 +43,16 @@ sys.exit(os.waitstatus_to_exitcode(status) & 255)
 """
 
 
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(4 * MB), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def big(rgw, tmp_path_factory):
     """A release and its patch: 200 MB of random bytes, then the same
     with scattered edits, stored as DeltaGlider stores them."""
     tmp = tmp_path_factory.mktemp("dgbig")
     v1, v2, delta = tmp / "v1.bin", tmp / "v2.bin", tmp / "v2.bin.delta"
-    with open(v1, "wb") as f:
-        for _ in range(SIZE // (8 * MB)):
-            f.write(os.urandom(8 * MB))
-    shutil.copyfile(v1, v2)
-    with open(v2, "r+b") as f:
-        for i in range(1, 40):
-            f.seek(i * SIZE // 40)
-            f.write(b"patched block %d " % i * 64)
+    release_and_patch(v1, v2, SIZE)
     subprocess.run(["xdelta3", "-e", "-f", "-9", "-s", str(v1), str(v2),
                     str(delta)], check=True, capture_output=True)
-    h1, h2 = sha_file(v1), sha_file(v2)
+    h1, h2 = sha256_file(v1), sha256_file(v2)
     s3 = rgw.client()
     try:
         s3.create_bucket(Bucket=BUCKET)
