@@ -681,6 +681,18 @@ static void put_trunc(h5s3_grove_buf *b, long double v)
     h5s3_grove_buf_puts(b, strcmp(s, "-0") == 0 ? "0" : s);
 }
 
+/* One statistic in the data's own type: float, unsigned or signed. */
+static void put_stat(h5s3_grove_buf *b, const acc_t *a, double f,
+                     unsigned long long u, long long i)
+{
+    if (a->is_float)
+        h5s3_grove_put_double(b, f);
+    else if (a->exact && !a->sgn)
+        put_ull(b, u);
+    else
+        put_ll(b, i);
+}
+
 static void stats_json(h5s3_grove_buf *b, const acc_t *a)
 {
     long double std = a->n ? sqrtl(a->m2 / (long double)a->n) : 0;
@@ -692,54 +704,27 @@ static void stats_json(h5s3_grove_buf *b, const acc_t *a)
         return;
     }
     h5s3_grove_buf_puts(b, "{\"strict_positive_min\":");
-    if (!a->has_spos) {
+    if (a->has_spos)
+        put_stat(b, a, a->fspos, a->uspos, a->ispos);
+    else
         h5s3_grove_buf_puts(b, "null");
-    }
-    else if (a->is_float) {
-        h5s3_grove_put_double(b, a->fspos);
-    }
-    else if (a->exact && !a->sgn) {
-        put_ull(b, a->uspos);
-    }
-    else {
-        put_ll(b, a->ispos);
-    }
     h5s3_grove_buf_puts(b, ",\"positive_min\":");
-    if (!a->has_pos) {
+    if (a->has_pos)
+        put_stat(b, a, a->fpos, a->upos, a->ipos);
+    else
         h5s3_grove_buf_puts(b, "null");
-    }
-    else if (a->is_float) {
-        h5s3_grove_put_double(b, a->fpos);
-    }
-    else if (a->exact && !a->sgn) {
-        put_ull(b, a->upos);
-    }
-    else {
-        put_ll(b, a->ipos);
-    }
     h5s3_grove_buf_puts(b, ",\"min\":");
+    put_stat(b, a, a->fmin, a->umin, a->imin);
+    h5s3_grove_buf_puts(b, ",\"max\":");
+    put_stat(b, a, a->fmax, a->umax, a->imax);
+    h5s3_grove_buf_puts(b, ",\"mean\":");
     if (a->is_float) {
-        h5s3_grove_put_double(b, a->fmin);
-        h5s3_grove_buf_puts(b, ",\"max\":");
-        h5s3_grove_put_double(b, a->fmax);
-        h5s3_grove_buf_puts(b, ",\"mean\":");
         h5s3_grove_put_double(b, (double)a->mean);
         h5s3_grove_buf_puts(b, ",\"std\":");
         h5s3_grove_put_double(b, (double)std);
     }
     else {
-        if (a->exact && !a->sgn) {
-            put_ull(b, a->umin);
-            h5s3_grove_buf_puts(b, ",\"max\":");
-            put_ull(b, a->umax);
-        }
-        else {
-            put_ll(b, a->imin);
-            h5s3_grove_buf_puts(b, ",\"max\":");
-            put_ll(b, a->imax);
-        }
         /* h5grove casts every statistic of non-float data with int(). */
-        h5s3_grove_buf_puts(b, ",\"mean\":");
         put_trunc(b, a->mean);
         h5s3_grove_buf_puts(b, ",\"std\":");
         put_trunc(b, std);
