@@ -206,14 +206,30 @@ static int links_bad(h5s3_req *q, grove_work *w)
     return 0;
 }
 
-static void work_init(grove_work *w, h5s3_req *q)
+/*
+ * Every route's opening: the work for path=, the file and bucket, and
+ * (links) resolve_links=.  NULL when an error went out; *rc is then
+ * what the route returns.
+ */
+static const h5s3_bucket_map *grove_open(grove_work *w, h5s3_req *q,
+                                         int links, int *rc)
 {
+    const h5s3_bucket_map *m;
+
     memset(w, 0, sizeof(*w));
     w->q = q;
     w->path = apr_table_get(q->args, "path");
     if (w->path == NULL) {
         w->path = "/";
     }
+    if ((m = grove_begin(q, rc)) == NULL) {
+        return NULL;
+    }
+    if (links && links_bad(q, w)) {
+        *rc = OK;
+        return NULL;
+    }
+    return m;
 }
 
 int h5s3_route_grove_meta(h5s3_req *q, const char *key)
@@ -223,12 +239,8 @@ int h5s3_route_grove_meta(h5s3_req *q, const char *key)
     int rc;
 
     (void)key;
-    work_init(&w, q);
-    if ((m = grove_begin(q, &rc)) == NULL) {
+    if ((m = grove_open(&w, q, 1, &rc)) == NULL) {
         return rc;
-    }
-    if (links_bad(q, &w)) {
-        return OK;
     }
     return serve_cached_json(q, m, "grove_meta", apr_psprintf(
         q->r->pool, "%s\n%d", w.path, w.links), prefetch_group, work_meta,
@@ -287,8 +299,7 @@ int h5s3_route_grove_attr(h5s3_req *q, const char *key)
     int rc, i;
 
     (void)key;
-    work_init(&w, q);
-    if ((m = grove_begin(q, &rc)) == NULL) {
+    if ((m = grove_open(&w, q, 0, &rc)) == NULL) {
         return rc;
     }
     w.keys = attr_keys(q);
@@ -319,12 +330,8 @@ int h5s3_route_grove_paths(h5s3_req *q, const char *key)
     int rc;
 
     (void)key;
-    work_init(&w, q);
-    if ((m = grove_begin(q, &rc)) == NULL) {
+    if ((m = grove_open(&w, q, 1, &rc)) == NULL) {
         return rc;
-    }
-    if (links_bad(q, &w)) {
-        return OK;
     }
     return serve_cached_json(q, m, "grove_paths", apr_psprintf(
         q->r->pool, "%s\n%d", w.path, w.links), NULL, work_paths, &w);
@@ -349,8 +356,7 @@ int h5s3_route_grove_stats(h5s3_req *q, const char *key)
     int rc;
 
     (void)key;
-    work_init(&w, q);
-    if ((m = grove_begin(q, &rc)) == NULL) {
+    if ((m = grove_open(&w, q, 0, &rc)) == NULL) {
         return rc;
     }
     w.selection = apr_table_get(q->args, "selection");
@@ -406,8 +412,7 @@ int h5s3_route_grove_data(h5s3_req *q, const char *key)
     int rc;
 
     (void)key;
-    work_init(&w, q);
-    if ((m = grove_begin(q, &rc)) == NULL) {
+    if ((m = grove_open(&w, q, 0, &rc)) == NULL) {
         return rc;
     }
     w.opts.selection = apr_table_get(q->args, "selection");
