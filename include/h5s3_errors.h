@@ -22,6 +22,14 @@
 #define H5S3_E_INTEGRITY     (H5S3_E_BASE + 12) /* checksum mismatch */
 #define H5S3_E_TOOLARGE      (H5S3_E_BASE + 13) /* over a configured cap */
 #define H5S3_E_ABORTED       (H5S3_E_BASE + 14) /* a callback stopped the transfer */
+/*
+ * The object's contents would make one request do more than a per-request
+ * limit allows (bytes prefetched, ranges, index nodes, links listed,
+ * variable-length bytes): the file, not the request, is at fault (422).
+ */
+#define H5S3_E_LIMIT         (H5S3_E_BASE + 15)
+/* The process is at its memory budget for concurrent requests (503). */
+#define H5S3_E_BUSY          (H5S3_E_BASE + 16)
 
 /* A short, stable name for a status ("not_found", "timeout", ...). */
 const char *h5s3_status_name(apr_status_t rv);

@@ -37,6 +37,41 @@ hid_t h5s3_h5_driver_id(void);
  */
 void h5s3_h5_thread_init(void);
 
+/* ---- per-request limits ------------------------------------------------ */
+
+/*
+ * What one request may make the module do, whatever the file says.  Every
+ * byte of a stored object is attacker-controlled: sizes, counts and
+ * addresses read from it only ever spend from these budgets, and going
+ * over one ends the request with H5S3_E_LIMIT (422) naming the limit.
+ * Set per server with "H5S3Limit NAME VALUE".
+ */
+typedef enum {
+    H5S3_H5_LIMIT_READ_BYTES = 0,  /* bytes the driver reads (cache or S3) */
+    H5S3_H5_LIMIT_PREFETCH_BYTES,  /* bytes fetched ahead of HDF5 */
+    H5S3_H5_LIMIT_RANGES,          /* byte ranges fetched ahead */
+    H5S3_H5_LIMIT_INDEX_NODES,     /* B-tree and other index nodes walked */
+    H5S3_H5_LIMIT_ENTRIES,         /* links listed (one page of a group) */
+    H5S3_H5_LIMIT_VLEN_BYTES,      /* variable-length data read */
+    H5S3_H5_LIMIT_COUNT
+} h5s3_h5_limit_kind;
+
+typedef struct h5s3_h5_limits {
+    apr_uint64_t max[H5S3_H5_LIMIT_COUNT];
+} h5s3_h5_limits;
+
+/* The defaults: large enough for any sane file, small enough to bound. */
+void h5s3_h5_limits_default(h5s3_h5_limits *l);
+
+/* "read-bytes", "prefetch-bytes", ...: the directive's spelling. */
+const char *h5s3_h5_limit_name(h5s3_h5_limit_kind k);
+
+/* The kind spelled name, or -1. */
+int h5s3_h5_limit_lookup(const char *name);
+
+/* Is the value a byte size (K/M/G suffixes) rather than a count? */
+int h5s3_h5_limit_is_bytes(h5s3_h5_limit_kind k);
+
 /* ---- per-request accounting ------------------------------------------- */
 
 /*
@@ -49,11 +84,27 @@ typedef struct h5s3_h5_request {
     apr_uint32_t page_hits;     /* pages served from the page cache */
     apr_uint32_t page_misses;   /* pages fetched from S3 */
     apr_status_t status;        /* last S3 failure seen by the driver */
+    const h5s3_h5_limits *limits;   /* NULL: the defaults */
+    apr_uint64_t spent[H5S3_H5_LIMIT_COUNT];
+    const char *why;            /* which limit, once one was exceeded */
+    char why_buf[160];
 } h5s3_h5_request;
 
 void h5s3_h5_request_begin(h5s3_h5_request *rq);
 void h5s3_h5_request_end(void);
 h5s3_h5_request *h5s3_h5_request_current(void);
+
+/*
+ * Spend n from the current request's budget of kind k.  APR_SUCCESS while
+ * within it; H5S3_E_LIMIT once over, with rq->why naming the limit (kept:
+ * every later charge of the request fails too, and
+ * h5s3_h5_request_status reports the limit).  Without a current request
+ * the default limits apply to this one charge alone.
+ */
+apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n);
+
+/* The current request's limit of kind k (the default without one). */
+apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k);
 
 /*
  * The status to report for an HDF5 call that failed: the S3 failure the

@@ -35,6 +35,7 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->validate_ttl = H5S3_UNSET;
     sc->virtual_host = H5S3_UNSET;
     sc->token_secret = NULL;
+    h5s3_h5_limits_default(&sc->limits);
     return sc;
 }
 
@@ -62,6 +63,20 @@ void *h5s3_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->validate_ttl = MERGE_NUM(validate_ttl);
     sc->virtual_host = MERGE_NUM(virtual_host);
     sc->token_secret = MERGE_PTR(token_secret);
+    {
+        int k;
+
+        for (k = 0; k < H5S3_H5_LIMIT_COUNT; k++) {
+            sc->limits_set[k] = add->limits_set[k] ? add->limits_set[k]
+                                                   : base->limits_set[k];
+        }
+        h5s3_h5_limits_default(&sc->limits);
+        for (k = 0; k < H5S3_H5_LIMIT_COUNT; k++) {
+            if (sc->limits_set[k]) {
+                sc->limits.max[k] = sc->limits_set[k];
+            }
+        }
+    }
     return sc;
 }
 
@@ -279,6 +294,40 @@ static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* H5S3Limit NAME VALUE: one per-request budget (h5s3_h5_file.h). */
+static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
+                             const char *arg)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    int k = h5s3_h5_limit_lookup(name);
+    const char *why;
+    apr_off_t bytes;
+    long n;
+
+    if (k < 0) {
+        return apr_psprintf(cmd->pool, "H5S3Limit: unknown limit '%s' "
+                            "(read-bytes, prefetch-bytes, prefetch-ranges, "
+                            "index-nodes, entries, vlen-bytes)", name);
+    }
+    if (h5s3_h5_limit_is_bytes(k)) {
+        if (h5s3_conf_parse_size(&bytes, &why, arg)) {
+            return bad(cmd, arg, why);
+        }
+        if (bytes < 1024) {
+            return bad(cmd, arg, "a byte limit is at least 1K");
+        }
+        sc->limits_set[k] = (apr_uint64_t)bytes;
+    }
+    else {
+        if (h5s3_conf_parse_long(&n, &why, arg, 1, 100000000L)) {
+            return bad(cmd, arg, why);
+        }
+        sc->limits_set[k] = (apr_uint64_t)n;
+    }
+    sc->limits.max[k] = sc->limits_set[k];
+    return NULL;
+}
+
 static const char *set_debug_headers(cmd_parms *cmd, void *dcv, int on)
 {
     ((h5s3_dir_conf *)dcv)->debug_headers = on;
@@ -286,6 +335,10 @@ static const char *set_debug_headers(cmd_parms *cmd, void *dcv, int on)
 }
 
 const command_rec h5s3_directives[] = {
+    AP_INIT_TAKE2("H5S3Limit", set_limit, NULL, RSRC_CONF,
+                  "a per-request limit: NAME VALUE (read-bytes, "
+                  "prefetch-bytes, prefetch-ranges, index-nodes, entries, "
+                  "vlen-bytes)"),
     AP_INIT_TAKE1("H5S3Endpoint", set_endpoint, NULL, RSRC_CONF,
                   "S3 endpoint, http(s)://host[:port]"),
     AP_INIT_TAKE1("H5S3Region", set_region, NULL, RSRC_CONF,

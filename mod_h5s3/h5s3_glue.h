@@ -17,6 +17,7 @@
 
 #include "h5s3_cache.h"
 #include "h5s3_s3.h"
+#include "h5s3_h5_file.h"
 
 extern module AP_MODULE_DECLARE_DATA h5s3_module;
 
@@ -51,6 +52,9 @@ typedef struct h5s3_srv_conf {
      * read what another vhost cached for the same bucket.
      */
     const char *cache_scope;
+    /* H5S3Limit: what one request may make the module do (0: unset). */
+    apr_uint64_t limits_set[H5S3_H5_LIMIT_COUNT];
+    h5s3_h5_limits limits;              /* effective, after the merge */
     /* Built in child_init, one per process. */
     h5s3_s3_client *client;
 } h5s3_srv_conf;
@@ -156,6 +160,8 @@ typedef struct h5s3_req {
     const char *object_bucket;
     const char *object_key;
     h5s3_s3_call call;
+    /* Why the core refused (a limit's name and value), for the error. */
+    const char *why;
 } h5s3_req;
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);

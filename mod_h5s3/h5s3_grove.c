@@ -57,6 +57,13 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
     case H5S3_E_NOTHDF5:
         return h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
             p, "Cannot read file: %s is not a valid HDF5 file", q->key));
+    case H5S3_E_LIMIT:
+    case H5S3_E_BUSY:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0092: h5grove "
+                      "%s of %s in bucket %s refused: %s", q->route, q->key,
+                      q->bucket, h5s3_message_for(q, rv));
+        return h5s3_grove_error(q, h5s3_status_for(rv),
+                                h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
         return h5s3_grove_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, err ? err
                                 : "The selection is too large");

@@ -124,6 +124,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
     }
     memset(&rq, 0, sizeof(rq));
     rq.call = &q->call;
+    rq.limits = &q->sc->limits;
     h5s3_h5_request_begin(&rq);
     known = (q->object && !strcmp(q->object_bucket, bucket)
              && !strcmp(q->object_key, key)) ? q->object : NULL;
@@ -139,6 +140,11 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         /* Best effort: a failed prefetch only means slower reads. */
         json_t *unused = NULL;
         prefetch(&unused, f, baton, q->r->pool);
+        /* Unless the file wanted more than a request may fetch. */
+        if (rq.why) {
+            rv = H5S3_E_LIMIT;
+            goto done;
+        }
     }
     rv = work(out, f, baton, q->r->pool);
     if (rv != APR_SUCCESS) {
@@ -147,6 +153,11 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
     }
 
 done:
+    if (rv == H5S3_E_LIMIT || rq.why) {
+        rv = H5S3_E_LIMIT;
+        q->why = apr_pstrdup(q->r->pool, rq.why ? rq.why
+                             : "The file needs more than a request may do");
+    }
     if (f) {
         h5s3_h5_file_release(f);
     }

@@ -69,6 +69,10 @@ int h5s3_status_for(apr_status_t rv)
         return HTTP_UNPROCESSABLE_ENTITY;
     case H5S3_E_TOOLARGE:
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    case H5S3_E_LIMIT:
+        return HTTP_UNPROCESSABLE_ENTITY;
+    case H5S3_E_BUSY:
+        return HTTP_SERVICE_UNAVAILABLE;
     case H5S3_E_UNREACHABLE:
         return HTTP_SERVICE_UNAVAILABLE;
     case H5S3_E_TIMEOUT:
@@ -104,6 +108,10 @@ const char *h5s3_message_for(h5s3_req *q, apr_status_t rv)
                             q->call.http_status, *code ? ", " : "", code);
     case H5S3_E_CHANGED:
         return "The object changed while it was read; retry";
+    case H5S3_E_LIMIT:
+        return q->why ? q->why : "The file needs more than a request may do";
+    case H5S3_E_BUSY:
+        return "The server is at its memory budget; retry later";
     default:
         return "Internal server error";
     }

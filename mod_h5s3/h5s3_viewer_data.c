@@ -50,6 +50,13 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
         return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, w->err ? w->err
             : apr_psprintf(p, "'%s' uses an HDF5 feature this server "
                            "cannot read", w->key));
+    case H5S3_E_LIMIT:
+    case H5S3_E_BUSY:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0091: %s in "
+                      "bucket %s refused: %s", w->key, q->bucket,
+                      h5s3_message_for(q, rv));
+        return h5s3_viewer_error(q, h5s3_status_for(rv),
+                                 h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
         return h5s3_viewer_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
                                  w->err ? w->err : "Selection too large");

@@ -57,6 +57,13 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
     case H5S3_E_UNSUPPORTED:
         return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
             p, "'%s' uses an HDF5 feature this server cannot read", key));
+    case H5S3_E_LIMIT:
+    case H5S3_E_BUSY:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0090: %s in "
+                      "bucket %s refused: %s", key, q->bucket,
+                      h5s3_message_for(q, rv));
+        return h5s3_viewer_error(q, h5s3_status_for(rv),
+                                 h5s3_message_for(q, rv));
     default:
         /* rv is ours, not an APR error: the message names it instead. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0050: "

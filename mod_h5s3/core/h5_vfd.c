@@ -61,6 +61,9 @@ apr_status_t h5s3_h5_request_status(apr_status_t fallback)
     apr_status_t rv = tl_status;
 
     tl_status = APR_SUCCESS;
+    if (rv == APR_SUCCESS && cur_rq && cur_rq->why) {
+        rv = H5S3_E_LIMIT;      /* HDF5 failed because a budget ran out */
+    }
     return rv != APR_SUCCESS ? rv : fallback;
 }
 
@@ -161,6 +164,13 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl,
 
     if (addr == HADDR_UNDEF || size > VFD_MAXADDR || addr > VFD_MAXADDR
         || addr + size > f->eoa) {
+        return -1;
+    }
+    /* HDF5's own reads (index nodes, heaps, data) spend the budget too. */
+    rv = h5s3_h5_charge(H5S3_H5_LIMIT_READ_BYTES, size);
+    if (rv != APR_SUCCESS) {
+        f->src->failed = 1;     /* HDF5 saw a failed read: start afresh */
+        tl_status = rv;
         return -1;
     }
     rv = h5s3_pagecache_read(f->src->cache, &f->src->obj, (apr_off_t)addr,

@@ -19,6 +19,8 @@ const char *h5s3_status_name(apr_status_t rv)
     case H5S3_E_INTEGRITY:    return "integrity_failed";
     case H5S3_E_TOOLARGE:     return "too_large";
     case H5S3_E_ABORTED:      return "aborted";
+    case H5S3_E_LIMIT:        return "limit";
+    case H5S3_E_BUSY:         return "busy";
     case APR_NOTFOUND:        return "not_found";
     case APR_ENOMEM:          return "no_memory";
     default:                  return "error";
