@@ -71,6 +71,9 @@ static apr_status_t open_dset(h5s3_h5_dset **d, const char **err, hid_t fid,
     else if (rv == H5S3_E_INVALID) {
         *err = apr_psprintf(p, "%s is not a dataset", path);
     }
+    else if (rv != APR_SUCCESS && derr) {
+        *err = derr;            /* e.g. external storage: say why */
+    }
     return rv;
 }
 

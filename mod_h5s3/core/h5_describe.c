@@ -13,6 +13,7 @@
 #include "h5s3_errors.h"
 #include "h5s3_h5_describe.h"
 #include "h5s3_h5_file.h"
+#include "h5s3_h5_storage.h"
 #include "h5s3_h5_types.h"
 #include "h5s3_h5_values.h"
 
@@ -138,6 +139,9 @@ static void dataset_fields(json_t *o, hid_t dset, int for_meta,
         set(o, "compression", json_string(comp));
     if (for_meta) {
         json_t *tinfo = NULL, *raw = NULL, *grove = NULL;
+
+        if (dcpl >= 0)
+            h5s3_h5_storage_json(o, dcpl, p);
 
         if (type >= 0
             && h5s3_h5_type_info(&tinfo, &raw, type, p) == APR_SUCCESS) {

@@ -18,6 +18,7 @@
 #include "h5s3_h5_describe.h"
 #include "h5s3_h5_file.h"
 #include "h5s3_h5_read.h"
+#include "h5s3_h5_storage.h"
 #include "h5s3_h5_types.h"
 #include "h5s3_h5_values.h"
 
@@ -123,6 +124,19 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
         h5s3_h5_obj_close(&o);
         *err = apr_psprintf(p, "Path '%s' is not a dataset", path);
         return H5S3_E_INVALID;
+    }
+    /* Before anything else asks HDF5 about it (H5Dget_space resolves a
+     * virtual dataset's extent from its sources): values that live
+     * outside the object are never read. */
+    dcpl = H5Dget_create_plist(o.obj);
+    rv = h5s3_h5_storage_check(err, dcpl, path, p);
+    if (dcpl >= 0) {
+        H5Pclose(dcpl);
+        dcpl = -1;
+    }
+    if (rv != APR_SUCCESS) {
+        h5s3_h5_obj_close(&o);
+        return rv;
     }
     d = apr_pcalloc(p, sizeof(*d));
     d->did = o.obj;             /* ours now: closed by dset_cleanup */
