@@ -160,8 +160,10 @@ apr_status_t h5s3_h5_files_create(h5s3_h5_files **table,
  */
 apr_size_t h5s3_h5_files_open_read(const h5s3_h5_files *table);
 
-/* Cache [0, len) of s3://bucket/key at info's ETag and size. */
-void h5s3_h5_files_seed(h5s3_h5_files *table, const char *bucket,
+/* Cache [0, len) of s3://bucket/key, read by client c, at info's ETag
+ * and size. */
+void h5s3_h5_files_seed(h5s3_h5_files *table, h5s3_s3_client *c,
+                        const char *bucket,
                         const char *key, const h5s3_s3_object_info *info,
                         const char *buf, apr_size_t len);
 

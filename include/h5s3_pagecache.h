@@ -83,7 +83,8 @@ apr_status_t h5s3_pagecache_init(h5s3_pagecache **pc, void *base,
 apr_size_t h5s3_pagecache_page_size(const h5s3_pagecache *pc);
 
 /* fp = SHA-256(bucket NUL key NUL etag). */
-void h5s3_pagecache_fingerprint(unsigned char *fp, const char *bucket,
+void h5s3_pagecache_fingerprint(unsigned char *fp, const char *scope,
+                                const char *bucket,
                                 const char *key, const char *etag);
 
 /*

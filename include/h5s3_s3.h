@@ -20,6 +20,13 @@ typedef struct h5s3_s3_config {
     int virtual_host;           /* 1: bucket.host addressing; 0: path-style */
     long connect_timeout_ms;
     long total_timeout_ms;
+    /*
+     * What caches of this client's answers are keyed by, besides bucket
+     * and key: the endpoint and the credentials, so that a vhost whose
+     * credentials S3 would refuse never reads what another vhost cached.
+     * NULL: the endpoint alone.
+     */
+    const char *scope;
 } h5s3_s3_config;
 
 /*
@@ -77,6 +84,9 @@ apr_status_t h5s3_s3_global_init(void);
 /* A client for one configuration; cfg is copied into p. */
 apr_status_t h5s3_s3_client_create(h5s3_s3_client **client,
                                    const h5s3_s3_config *cfg, apr_pool_t *p);
+
+/* The client's cache scope (h5s3_s3_config.scope, or its endpoint). */
+const char *h5s3_s3_client_scope(const h5s3_s3_client *c);
 
 /*
  * Forget pooled curl handles inherited from a parent process without

@@ -55,7 +55,8 @@ static apr_status_t object_info(h5s3_s3_object_info **info, h5s3_req *q,
                                     NULL, 0, want, buf, &q->call,
                                     q->r->pool);
         if (rv == APR_SUCCESS && (*info)->etag && (*info)->size >= 0) {
-            h5s3_h5_files_seed(files, bucket, key, *info, buf, got);
+            h5s3_h5_files_seed(files, q->sc->client, bucket, key, *info,
+                               buf, got);
         }
         free(buf);
         if (rv != APR_SUCCESS || ((*info)->etag && (*info)->size >= 0)) {

@@ -87,6 +87,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         cfg.access_key = sc->access_key;
         cfg.secret_key = sc->secret_key;
         cfg.virtual_host = sc->virtual_host == 1;
+        cfg.scope = sc->cache_scope;
         cfg.connect_timeout_ms = 1000L * (sc->connect_timeout != H5S3_UNSET
                                           ? sc->connect_timeout
                                           : DEFAULT_CONNECT_TIMEOUT);

@@ -171,7 +171,8 @@ apr_size_t h5s3_h5_files_open_read(const h5s3_h5_files *t)
     return t && t->cache ? t->open_read : 0;
 }
 
-void h5s3_h5_files_seed(h5s3_h5_files *t, const char *bucket,
+void h5s3_h5_files_seed(h5s3_h5_files *t, h5s3_s3_client *c,
+                        const char *bucket,
                         const char *key, const h5s3_s3_object_info *info,
                         const char *buf, apr_size_t len)
 {
@@ -183,7 +184,7 @@ void h5s3_h5_files_seed(h5s3_h5_files *t, const char *bucket,
     memset(&obj, 0, sizeof(obj));
     obj.size = info->size;
     /* The same identity open_new gives the file's pages. */
-    h5s3_pagecache_fingerprint(obj.fp, bucket, key,
+    h5s3_pagecache_fingerprint(obj.fp, h5s3_s3_client_scope(c), bucket, key,
                                info->etag ? info->etag : "");
     h5s3_pagecache_put(t->cache, &obj, 0, buf, len);
 }
@@ -241,7 +242,8 @@ static apr_status_t open_new(h5s3_h5_file **out, h5s3_h5_files *t,
     f->src.obj.size = info->size;
     f->src.obj.fetch = s3_fetch;
     f->src.obj.baton = f;
-    h5s3_pagecache_fingerprint(f->src.obj.fp, f->bucket, f->key, f->etag);
+    h5s3_pagecache_fingerprint(f->src.obj.fp, h5s3_s3_client_scope(c),
+                               f->bucket, f->key, f->etag);
 
     rv = h5s3_h5_vfd_open(&f->fid, &f->src, t->open_read);
     if (rv != APR_SUCCESS) {

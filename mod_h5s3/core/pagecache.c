@@ -173,8 +173,9 @@ apr_size_t h5s3_pagecache_page_size(const h5s3_pagecache *pc)
     return pc ? pc->page_size : H5S3_PAGECACHE_DEFAULT_PAGE;
 }
 
-void h5s3_pagecache_fingerprint(unsigned char *fp, const char *bucket,
-                                const char *key, const char *etag)
+void h5s3_pagecache_fingerprint(unsigned char *fp, const char *scope,
+                                const char *bucket, const char *key,
+                                const char *etag)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int n = 0;
@@ -185,8 +186,12 @@ void h5s3_pagecache_fingerprint(unsigned char *fp, const char *bucket,
         return;
     }
     /* Lengths are implied by the NUL separators: none of the parts may
-     * contain a NUL, so two different triples never hash the same input. */
+     * contain a NUL, so two different tuples never hash the same input.
+     * The scope (endpoint and credentials) keeps two services, or two
+     * sets of credentials, from ever sharing a page. */
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, scope ? scope : "", strlen(scope ? scope : ""));
+    EVP_DigestUpdate(ctx, &nul, 1);
     EVP_DigestUpdate(ctx, bucket ? bucket : "", strlen(bucket ? bucket : ""));
     EVP_DigestUpdate(ctx, &nul, 1);
     EVP_DigestUpdate(ctx, key ? key : "", strlen(key ? key : ""));

@@ -206,6 +206,15 @@ static void multi_put(CURLM *m)
 
 /* ---- client ------------------------------------------------------------ */
 
+const char *h5s3_s3_client_scope(const h5s3_s3_client *c)
+{
+    if (c == NULL) {
+        return "";
+    }
+    return c->cfg.scope ? c->cfg.scope
+                        : (c->cfg.endpoint ? c->cfg.endpoint : "");
+}
+
 apr_status_t h5s3_s3_client_create(h5s3_s3_client **client,
                                    const h5s3_s3_config *cfg, apr_pool_t *p)
 {

@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     src.obj.baton = &m;
     /* A new "ETag" per input: pages of earlier inputs are never found. */
     snprintf(etag, sizeof(etag), "%lu", ++generation);
-    h5s3_pagecache_fingerprint(src.obj.fp, "fuzz", "input.h5", etag);
+    h5s3_pagecache_fingerprint(src.obj.fp, "", "fuzz", "input.h5", etag);
 
     if (h5s3_h5_vfd_open(&fid, &src, PAGE * 2) != APR_SUCCESS)
         goto done;

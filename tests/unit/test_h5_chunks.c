@@ -96,7 +96,7 @@ static hid_t open_file(h5s3_h5_source *src, file_src *fs, const char *path)
     ck_assert_int_eq(fstat(fs->fd, &st), 0);
     memset(src, 0, sizeof(*src));
     src->cache = pc;
-    h5s3_pagecache_fingerprint(src->obj.fp, "b", path, "e");
+    h5s3_pagecache_fingerprint(src->obj.fp, "", "b", path, "e");
     src->obj.size = st.st_size;
     src->obj.fetch = file_fetch;
     src->obj.baton = fs;

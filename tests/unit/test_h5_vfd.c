@@ -124,7 +124,7 @@ static void make_source(h5s3_h5_source *src, file_src *fs, const char *path,
     src->obj.size = st.st_size;
     src->obj.fetch = file_fetch;
     src->obj.baton = fs;
-    h5s3_pagecache_fingerprint(src->obj.fp, "bucket", path, "etag");
+    h5s3_pagecache_fingerprint(src->obj.fp, "", "bucket", path, "etag");
 }
 
 static void read_doubles(hid_t fid, const char *name, double *out)
@@ -437,7 +437,7 @@ START_TEST(group_prefetch_makes_describe_hit)
 
     /* With prefetch (another ETag, so a cold cache). */
     make_source(&b, &fb, fixture("wide", NULL), pc);
-    h5s3_pagecache_fingerprint(b.obj.fp, "bucket", "wide", "etag2");
+    h5s3_pagecache_fingerprint(b.obj.fp, "", "bucket", "wide", "etag2");
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &b, 128 * 1024), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide"),
                      APR_SUCCESS);

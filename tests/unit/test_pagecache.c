@@ -106,7 +106,7 @@ static void open_obj(h5s3_pagecache_object *obj, file_src *src,
     src->fd = open(path, O_RDONLY);
     ck_assert_int_ge(src->fd, 0);
     memset(obj, 0, sizeof(*obj));
-    h5s3_pagecache_fingerprint(obj->fp, "bucket", "key", etag);
+    h5s3_pagecache_fingerprint(obj->fp, "", "bucket", "key", etag);
     obj->size = OBJ_SIZE;
     obj->fetch = file_fetch;
     obj->baton = src;
@@ -323,7 +323,7 @@ START_TEST(big_prefetch_is_split_for_concurrency)
     ck_assert_uint_eq(c.bytes, big);
     /* A small prefetch stays one range. */
     memset(&c, 0, sizeof(c));
-    h5s3_pagecache_fingerprint(obj.fp, "bucket", "key", "etag2");
+    h5s3_pagecache_fingerprint(obj.fp, "", "bucket", "key", "etag2");
     len = 3 * 1024 * 1024;
     ck_assert_int_eq(h5s3_pagecache_prefetch(pc, &obj, &off, &len, 1, &c),
                      APR_SUCCESS);
