@@ -167,7 +167,39 @@ def dataset_fields(d, f, meta):
         if opts:
             o["compression_opts"] = list(opts) if isinstance(opts, tuple) \
                 else opts
+        o.update(storage_of(d))
     return o
+
+
+_LAYOUTS = {h5py.h5d.COMPACT: "compact", h5py.h5d.CONTIGUOUS: "contiguous",
+            h5py.h5d.CHUNKED: "chunked", h5py.h5d.VIRTUAL: "virtual"}
+
+
+def storage_of(d):
+    """Where the dataset keeps its values, as /meta states it."""
+    dcpl = d.id.get_create_plist()
+    layout = _LAYOUTS.get(dcpl.get_layout(), "unknown")
+    n = dcpl.get_external_count()
+    if layout == "contiguous" and n > 0:
+        files = []
+        for i in range(min(n, 64)):
+            name, offset, size = dcpl.get_external(i)
+            files.append({"name": name.decode(), "offset": offset,
+                          "size": -1 if size == 2 ** 64 - 1 else size})
+        out = {"layout": "external", "external_files": files}
+        if n > 64:
+            out["external_file_count"] = n
+        return out
+    if layout == "virtual":
+        n = dcpl.get_virtual_count()
+        out = {"layout": "virtual", "virtual_sources": [
+            {"file": dcpl.get_virtual_filename(i),
+             "dataset": dcpl.get_virtual_dsetname(i)}
+            for i in range(min(n, 64))]}
+        if n > 64:
+            out["virtual_source_count"] = n
+        return out
+    return {"layout": layout}
 
 
 def link_of(f, path):
