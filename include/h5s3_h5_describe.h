@@ -12,6 +12,7 @@
 #include <apr_errno.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include <apr_tables.h>
 
 #define H5S3_H5_CHILD_ATTRS 10  /* attributes shown per child dataset */
 #define H5S3_H5_META_ATTRS  20  /* attributes shown by /meta */
@@ -35,6 +36,23 @@
  */
 apr_status_t h5s3_h5_children(json_t **out, hid_t file, const char *path,
                               apr_pool_t *p);
+
+/* Where a page of children sits in its group. */
+typedef struct h5s3_h5_page {
+    hsize_t total;              /* links in the group (0 for non-groups) */
+    int more;                   /* links remain after this page */
+} h5s3_h5_page;
+
+/*
+ * One page of the same: the children from the offset-th, at most limit
+ * (0: the request's entries budget).  pg (may be NULL) tells the total
+ * and whether more follow.  H5S3_E_LIMIT when the page would list more
+ * links than the request's entries budget.
+ */
+apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
+                                   hid_t file, const char *path,
+                                   hsize_t offset, hsize_t limit,
+                                   apr_pool_t *p);
 
 /*
  * The "metadata" object of /meta (§1.6) for the object at PATH: name,
@@ -79,6 +97,22 @@ void h5s3_h5_obj_close(h5s3_h5_obj *o);
 /* A link access property list that refuses to cross external links
  * (close with H5Pclose). */
 hid_t h5s3_h5_lapl_no_external(void);
+
+/* The index h5py lists group g's links by: creation order when the group
+ * tracks it, else name. */
+H5_index_t h5s3_h5_link_index(hid_t g);
+
+/*
+ * The names of group g's links in h5py's keys() order, from the
+ * offset-th, at most limit of them (0: as many as the request's entries
+ * budget allows).  Every name listed spends one from that budget, so a
+ * group of a million links costs a bounded page, never the whole group:
+ * H5S3_E_LIMIT when listing would go over.  *more (may be NULL) tells
+ * whether links remain after the last one listed.
+ */
+apr_status_t h5s3_h5_link_names(apr_array_header_t **out, int *more, hid_t g,
+                                hsize_t offset, hsize_t limit,
+                                apr_pool_t *p);
 
 /* The first MAX attributes of OBJ in h5py attrs.keys() order, their
  * values sanitised; *TOTAL gets the attribute count.  AS_LIST selects

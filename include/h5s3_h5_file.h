@@ -234,6 +234,13 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
                                         const char *path);
 
 /*
+ * Only for the children of one page of the group: from the offset-th
+ * link in h5py's order, at most limit (0: all).
+ */
+apr_status_t h5s3_h5_prefetch_group_page(h5s3_h5_file *f, const char *path,
+                                         hsize_t offset, hsize_t limit);
+
+/*
  * The allocated chunks of a dataset that a selection touches, in the
  * order of its chunk index (row-major by chunk offset).
  */

@@ -188,6 +188,10 @@ static herr_t collect_attr(hid_t loc, const char *name,
 
     (void)loc;
     (void)info;
+    /* Dense attribute storage can hold millions: the entries budget. */
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_ENTRIES, 1) != APR_SUCCESS) {
+        return 1;
+    }
     APR_ARRAY_PUSH(nl->names, const char *) = apr_pstrdup(nl->p, name);
     return 0;
 }
@@ -399,44 +403,6 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
     return o;
 }
 
-/* Group names in h5py keys() order. */
-static herr_t collect_link(hid_t g, const char *name, const H5L_info_t *li,
-                           void *op)
-{
-    name_list *nl = op;
-
-    (void)g;
-    (void)li;
-    APR_ARRAY_PUSH(nl->names, const char *) = apr_pstrdup(nl->p, name);
-    return 0;
-}
-
-static apr_array_header_t *group_keys(hid_t g, apr_pool_t *p)
-{
-    hid_t gcpl = H5Gget_create_plist(g);
-    unsigned flags = 0;
-    H5_index_t idx = H5_INDEX_NAME;
-    name_list nl;
-    hsize_t pos = 0;
-
-    if (gcpl >= 0) {
-        if (H5Pget_link_creation_order(gcpl, &flags) >= 0
-            && (flags & H5P_CRT_ORDER_TRACKED)) {
-            idx = H5_INDEX_CRT_ORDER;
-        }
-        H5Pclose(gcpl);
-    }
-    nl.names = apr_array_make(p, 16, sizeof(const char *));
-    nl.p = p;
-    if (H5Literate(g, idx, H5_ITER_INC, &pos, collect_link, &nl) < 0
-        && idx == H5_INDEX_CRT_ORDER) {
-        nl.names->nelts = 0;
-        pos = 0;
-        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &pos, collect_link, &nl);
-    }
-    return nl.names;
-}
-
 /* A child link resolved the only_valid way. */
 static void child_resolve(entity_t *e, hid_t g, const char *name,
                           hid_t lapl, apr_pool_t *p)
@@ -486,10 +452,17 @@ static json_t *entity_json(const entity_t *e, const char *name,
 static json_t *children_json(hid_t g, const char *path,
                              apr_array_header_t *ahead, apr_pool_t *p)
 {
-    apr_array_header_t *keys = group_keys(g, p);
-    hid_t lapl = h5s3_h5_lapl_no_external();
+    apr_array_header_t *keys;
+    hid_t lapl;
     json_t *a = json_array();
     int i;
+
+    /* h5grove lists every child: the entries budget bounds how many (over
+     * it, the request's limit is set and the route answers 422). */
+    if (h5s3_h5_link_names(&keys, NULL, g, 0, 0, p) != APR_SUCCESS) {
+        return a;
+    }
+    lapl = h5s3_h5_lapl_no_external();
 
     for (i = 0; i < keys->nelts; i++) {
         const char *name = APR_ARRAY_IDX(keys, i, const char *);
@@ -705,6 +678,7 @@ typedef struct {
     h5s3_grove_links links;
     hid_t lapl;
     const char *err;
+    int over;                   /* the entries budget ran out */
     apr_pool_t *p;
 } visit_t;
 
@@ -712,7 +686,15 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *li,
                          void *op)
 {
     visit_t *v = op;
-    const char *full = h5s3_grove_path_join(v->base, name, v->p);
+    const char *full;
+
+    /* H5Lvisit walks the whole tree below: bounded by the entries budget
+     * (over it the request's limit is set and the route answers 422). */
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_ENTRIES, 1) != APR_SUCCESS) {
+        v->over = 1;
+        return 1;
+    }
+    full = h5s3_grove_path_join(v->base, name, v->p);
 
     if (v->links == H5S3_GROVE_LINKS_ALL
         && (li->type == H5L_TYPE_SOFT || li->type == H5L_TYPE_EXTERNAL)
@@ -789,6 +771,9 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
     }
     H5Oclose(e.obj);
     h5s3_grove_buf_add(b, "]", 1);
+    if (v.over) {
+        return quiet_off(&q, H5S3_E_LIMIT);
+    }
     if (v.err) {
         *err = v.err;
         return quiet_off(&q, H5S3_E_NOTFOUND);

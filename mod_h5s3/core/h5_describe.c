@@ -174,53 +174,6 @@ static json_t *num_children(hid_t group)
 /* ------------------------------------------------------------------ */
 /* children                                                             */
 
-typedef struct {
-    apr_array_header_t *names;
-    apr_pool_t *p;
-} link_names;
-
-static herr_t collect_link(hid_t g, const char *name, const H5L_info_t *li,
-                           void *op)
-{
-    link_names *ln = op;
-
-    (void)g;
-    (void)li;
-    APR_ARRAY_PUSH(ln->names, const char *) = apr_pstrdup(ln->p, name);
-    return 0;
-}
-
-/* Link names in h5py keys() order. */
-static apr_status_t group_names(apr_array_header_t **out, hid_t g,
-                                apr_pool_t *p)
-{
-    hid_t gcpl = H5Gget_create_plist(g);
-    unsigned flags = 0;
-    H5_index_t idx = H5_INDEX_NAME;
-    link_names ln;
-    hsize_t pos = 0;
-
-    if (gcpl >= 0) {
-        if (H5Pget_link_creation_order(gcpl, &flags) >= 0
-            && (flags & H5P_CRT_ORDER_TRACKED))
-            idx = H5_INDEX_CRT_ORDER;
-        H5Pclose(gcpl);
-    }
-    ln.names = apr_array_make(p, 16, sizeof(const char *));
-    ln.p = p;
-    if (H5Literate(g, idx, H5_ITER_INC, &pos, collect_link, &ln) < 0) {
-        if (idx != H5_INDEX_CRT_ORDER)
-            return H5S3_E_NOTHDF5;
-        ln.names->nelts = 0;
-        pos = 0;
-        if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &pos, collect_link,
-                       &ln) < 0)
-            return H5S3_E_NOTHDF5;
-    }
-    *out = ln.names;
-    return APR_SUCCESS;
-}
-
 static void child_attrs(json_t *o, hid_t obj, apr_pool_t *p)
 {
     json_t *attrs = NULL;
@@ -322,6 +275,16 @@ static json_t *child_entry(hid_t g, const char *name, const char *cpath,
 apr_status_t h5s3_h5_children(json_t **out, hid_t file, const char *path,
                               apr_pool_t *p)
 {
+    return h5s3_h5_children_page(out, NULL, file, path, 0, 0, p);
+}
+
+apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
+                                   hid_t file, const char *path,
+                                   hsize_t offset, hsize_t limit,
+                                   apr_pool_t *p)
+{
+    H5G_info_t gi;
+    int more = 0;
     h5s3_h5_obj target;
     apr_array_header_t *names;
     apr_status_t rv;
@@ -333,6 +296,8 @@ apr_status_t h5s3_h5_children(json_t **out, hid_t file, const char *path,
     int i;
 
     *out = NULL;
+    if (pg)
+        memset(pg, 0, sizeof(*pg));
     if (!path || !p)
         return H5S3_E_INVALID;
     quiet_on(&q);
@@ -346,9 +311,13 @@ apr_status_t h5s3_h5_children(json_t **out, hid_t file, const char *path,
     }
     if (target.kind != H5S3_H5_LINK_OBJECT || target.type != H5I_GROUP)
         goto done;      /* datasets, datatypes and links have no children */
-    rv = group_names(&names, target.obj, p);
+    rv = h5s3_h5_link_names(&names, &more, target.obj, offset, limit, p);
     if (rv != APR_SUCCESS)
         goto done;
+    if (pg) {
+        pg->more = more;
+        pg->total = H5Gget_info(target.obj, &gi) >= 0 ? gi.nlinks : 0;
+    }
     lapl = h5s3_h5_lapl_no_external();
     if (lapl < 0) {
         rv = H5S3_E_NOTHDF5;

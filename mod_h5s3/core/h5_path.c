@@ -11,6 +11,7 @@
 
 #include "h5s3_errors.h"
 #include "h5s3_h5_describe.h"
+#include "h5s3_h5_file.h"
 
 static herr_t refuse_elink(const char *parent_file, const char *parent_group,
                            const char *child_file, const char *child_obj,
@@ -35,6 +36,91 @@ hid_t h5s3_h5_lapl_no_external(void)
         return -1;
     }
     return lapl;
+}
+
+H5_index_t h5s3_h5_link_index(hid_t g)
+{
+    hid_t gcpl = H5Gget_create_plist(g);
+    unsigned flags = 0;
+    H5_index_t idx = H5_INDEX_NAME;
+
+    if (gcpl >= 0) {
+        if (H5Pget_link_creation_order(gcpl, &flags) >= 0
+            && (flags & H5P_CRT_ORDER_TRACKED)) {
+            idx = H5_INDEX_CRT_ORDER;
+        }
+        H5Pclose(gcpl);
+    }
+    return idx;
+}
+
+typedef struct {
+    apr_array_header_t *names;
+    hsize_t limit;
+    int more;
+    int over;                   /* the entries budget ran out */
+    apr_pool_t *p;
+} name_page;
+
+static herr_t page_link(hid_t g, const char *name, const H5L_info_t *li,
+                        void *op)
+{
+    name_page *pg = op;
+
+    (void)g;
+    (void)li;
+    if (pg->limit && (hsize_t)pg->names->nelts >= pg->limit) {
+        pg->more = 1;
+        return 1;               /* stop: the page is full */
+    }
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_ENTRIES, 1) != APR_SUCCESS) {
+        pg->over = 1;
+        return 1;
+    }
+    APR_ARRAY_PUSH(pg->names, const char *) = apr_pstrdup(pg->p, name);
+    return 0;
+}
+
+apr_status_t h5s3_h5_link_names(apr_array_header_t **out, int *more, hid_t g,
+                                hsize_t offset, hsize_t limit,
+                                apr_pool_t *p)
+{
+    H5_index_t idx = h5s3_h5_link_index(g);
+    name_page pg;
+    hsize_t pos = offset;
+    herr_t hr;
+
+    memset(&pg, 0, sizeof(pg));
+    pg.names = apr_array_make(p, 16, sizeof(const char *));
+    pg.limit = limit;
+    pg.p = p;
+    hr = H5Literate(g, idx, H5_ITER_INC, &pos, page_link, &pg);
+    if (hr < 0 && idx == H5_INDEX_CRT_ORDER && !pg.over) {
+        /* A damaged creation-order index: h5py would fail; list by name. */
+        pg.names->nelts = 0;
+        pg.more = 0;
+        pos = offset;
+        hr = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &pos, page_link, &pg);
+    }
+    if (pg.over) {
+        return H5S3_E_LIMIT;
+    }
+    if (hr < 0) {
+        /* An offset past the end is an empty page, not a broken file. */
+        H5G_info_t gi;
+
+        if (H5Gget_info(g, &gi) >= 0 && offset >= gi.nlinks) {
+            pg.names->nelts = 0;
+        }
+        else {
+            return h5s3_h5_request_status(H5S3_E_NOTHDF5);
+        }
+    }
+    if (more) {
+        *more = pg.more;
+    }
+    *out = pg.names;
+    return APR_SUCCESS;
 }
 
 void h5s3_h5_obj_close(h5s3_h5_obj *o)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "h5s3_h5_file.h"
+#include "h5s3_h5_describe.h"
 #include "h5s3_errors.h"
 
 /* Bytes fetched at each object header address: the prefix and first
@@ -32,6 +33,8 @@ typedef struct addr_list {
     int n;
     int cap;
     int oom;
+    hsize_t limit;              /* links to look at (0: all) */
+    hsize_t seen;
 } addr_list;
 
 static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
@@ -39,6 +42,9 @@ static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
 {
     addr_list *l = data;
 
+    if (l->limit && l->seen++ >= l->limit) {
+        return 1;               /* past the page */
+    }
     if (info->type != H5L_TYPE_HARD || info->u.address == HADDR_UNDEF) {
         return 0;
     }
@@ -484,8 +490,9 @@ apr_status_t h5s3_h5_prefetch_ranges(h5s3_h5_file *f,
     return prefetch_src(h5s3_h5_file_source(f), offsets, lens, n);
 }
 
-apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
-                                        const char *path)
+static apr_status_t prefetch_group(hid_t fid, h5s3_h5_source *src,
+                                   const char *path, hsize_t offset,
+                                   hsize_t limit)
 {
     addr_list l = {0};
     apr_size_t *lens = NULL;
@@ -513,8 +520,11 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
         H5Gclose(gid);
         return rv;
     }
-    err = H5Literate(gid, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_cb,
-                     &l);
+    /* The page's links only, in the order the listing uses. */
+    idx = offset;
+    l.limit = limit;
+    err = H5Literate(gid, h5s3_h5_link_index(gid), H5_ITER_INC, &idx,
+                     collect_cb, &l);
     H5Gclose(gid);
     if (!get_geometry(fid, &g)) {
         g.base = 0;
@@ -543,6 +553,19 @@ cleanup:
     free(l.offs);
     free(lens);
     return rv;
+}
+
+apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
+                                        const char *path)
+{
+    return prefetch_group(fid, src, path, 0, 0);
+}
+
+apr_status_t h5s3_h5_prefetch_group_page(h5s3_h5_file *f, const char *path,
+                                         hsize_t offset, hsize_t limit)
+{
+    return prefetch_group(h5s3_h5_file_id(f), h5s3_h5_file_source(f), path,
+                          offset, limit);
 }
 
 apr_status_t h5s3_h5_prefetch_group(h5s3_h5_file *f, const char *path)
