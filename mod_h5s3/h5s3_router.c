@@ -60,27 +60,6 @@ static const h5s3_route routes[] = {
     {NULL, NULL, 0, NULL}
 };
 
-/* Does rel match pattern?  *key gets the {key} part (NULL if none). */
-static int match(const char *pattern, const char *rel, const char **key,
-                 apr_pool_t *p)
-{
-    const char *brace = strstr(pattern, "{key}");
-    size_t pre, suf, n = strlen(rel);
-
-    if (brace == NULL) {
-        *key = NULL;
-        return strcmp(pattern, rel) == 0;
-    }
-    pre = (size_t)(brace - pattern);
-    suf = strlen(brace + 5);
-    if (n <= pre + suf || strncmp(rel, pattern, pre) != 0
-        || strcmp(rel + n - suf, brace + 5) != 0) {
-        return 0;
-    }
-    *key = apr_pstrmemdup(p, rel + pre, n - pre - suf);
-    return 1;
-}
-
 /* Decode %XX once (no '+' handling: this is a path). NULL on bad escapes. */
 static char *decode_path(apr_pool_t *p, const char *s, size_t n)
 {
@@ -108,6 +87,34 @@ static char *decode_path(apr_pool_t *p, const char *s, size_t n)
     }
     *o = '\0';
     return out;
+}
+
+/*
+ * Does the raw, still percent-encoded path match pattern?  The fixed parts
+ * compare byte for byte, so no escape ever matches there: httpd leaves %2F
+ * encoded when it picks the <Location> (AllowEncodedSlashes NoDecode), and
+ * decoding it here would take "/api%2Fupload" to the upload route past a
+ * <Location .../api/upload> that never applied.  Only the {key} part is
+ * decoded, once, into *key (NULL when the pattern has none).
+ */
+static int match(const char *pattern, const char *raw, const char **key,
+                 apr_pool_t *p)
+{
+    const char *brace = strstr(pattern, "{key}");
+    size_t pre, suf, n = strlen(raw);
+
+    *key = NULL;
+    if (brace == NULL) {
+        return strcmp(pattern, raw) == 0;
+    }
+    pre = (size_t)(brace - pattern);
+    suf = strlen(brace + 5);
+    if (n <= pre + suf || strncmp(raw, pattern, pre) != 0
+        || strcmp(raw + n - suf, brace + 5) != 0) {
+        return 0;
+    }
+    *key = decode_path(p, raw + pre, n - pre - suf);
+    return *key != NULL;
 }
 
 /* Query parameters, form-decoded, first value of a repeated name wins. */
@@ -214,18 +221,73 @@ int h5s3_map_to_storage(request_rec *r)
                                                                  : DECLINED;
 }
 
+/* The byte "%XX" at s stands for (s already checked by decode_path). */
+static int escaped_byte(const char *s)
+{
+    char hex[3] = {s[1], s[2], 0};
+
+    return (int)strtol(hex, NULL, 16);
+}
+
 /*
- * The path below the Location, from the raw request line so that %2F and
- * %25 in keys decode exactly once (httpd has already decoded r->uri).
+ * How many bytes at the start of the raw path spell the Location base as
+ * httpd compared it with r->uri (decoded, but for %2F, which stays as
+ * sent), when a '/' or the end follows them; 0 when they do not.
+ */
+static size_t base_length(const char *raw, const char *base)
+{
+    size_t blen, i = 0, j = 0;
+
+    if (base == NULL || *base != '/') {
+        return 0;
+    }
+    blen = strlen(base);
+    while (blen > 1 && base[blen - 1] == '/') {
+        blen--;
+    }
+    if (blen <= 1) {
+        return 0;
+    }
+    while (j < blen && raw[i] != '\0') {
+        if (raw[i] != '%') {
+            if (raw[i] != base[j]) {
+                return 0;
+            }
+            i++;
+            j++;
+        }
+        else if (escaped_byte(raw + i) == '/') {
+            if (j + 3 > blen || strncmp(raw + i, base + j, 3) != 0) {
+                return 0;
+            }
+            i += 3;
+            j += 3;
+        }
+        else {
+            if (escaped_byte(raw + i) != (unsigned char)base[j]) {
+                return 0;
+            }
+            i += 3;
+            j++;
+        }
+    }
+    return j == blen && (raw[i] == '/' || raw[i] == '\0') ? i : 0;
+}
+
+/*
+ * The path below the Location as the client sent it, percent-escapes and
+ * all: match() decodes the {key} part of a route only, so %2F and %25 in
+ * keys decode exactly once and an escape never spells a fixed part (httpd
+ * has decoded r->uri already, but for %2F).  NULL when an escape is
+ * malformed or decodes to NUL.
  */
 static const char *relative_path(request_rec *r, const char *base)
 {
     const char *raw = r->unparsed_uri ? r->unparsed_uri : r->uri;
     size_t n = strcspn(raw, "?#");
-    char *path = decode_path(r->pool, raw, n);
-    size_t blen;
+    const char *path = apr_pstrmemdup(r->pool, raw, n);
 
-    if (path == NULL) {
+    if (decode_path(r->pool, path, n) == NULL) {
         return NULL;
     }
     if (*path != '/') {
@@ -236,16 +298,7 @@ static const char *relative_path(request_rec *r, const char *base)
             return "/";
         }
     }
-    if (base && *base == '/') {
-        blen = strlen(base);
-        while (blen > 1 && base[blen - 1] == '/') {
-            blen--;
-        }
-        if (blen > 1 && strncmp(path, base, blen) == 0
-            && (path[blen] == '/' || path[blen] == '\0')) {
-            path += blen;
-        }
-    }
+    path += base_length(path, base);
     if (*path == '\0') {
         return "/";
     }
@@ -274,7 +327,7 @@ int h5s3_handler(request_rec *r)
 {
     h5s3_req *q;
     const h5s3_route *rt;
-    const char *key = NULL;
+    const char *key = NULL, *raw;
     apr_int64_t allowed = 0;
     apr_int64_t method_bit;
     int rc, is_api;
@@ -295,10 +348,12 @@ int h5s3_handler(request_rec *r)
     q->dc = ap_get_module_config(r->per_dir_config, &h5s3_module);
     q->args = parse_args(r->pool, r->args);
     q->base = handler_base(r);
-    q->rel = relative_path(r, q->base);
+    raw = relative_path(r, q->base);
+    /* Decoded, for the family of an error envelope and for logs. */
+    q->rel = raw ? decode_path(r->pool, raw, strlen(raw)) : NULL;
     q->route = "none";
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
-                  r->method, q->rel ? q->rel : "(bad path)",
+                  r->method, raw ? raw : "(bad path)",
                   q->base ? q->base : "/");
 
     /* Before anything costly. */
@@ -314,7 +369,7 @@ int h5s3_handler(request_rec *r)
     method_bit = AP_METHOD_BIT << r->method_number;
     for (rt = routes; rt->pattern; rt++) {
         const char *k;
-        if (!match(rt->pattern, q->rel, &k, r->pool)) {
+        if (!match(rt->pattern, raw, &k, r->pool)) {
             continue;
         }
         if (rt->methods & method_bit) {
@@ -328,7 +383,7 @@ int h5s3_handler(request_rec *r)
         allowed |= rt->methods;
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: no route for %s %s",
-                  r->method, q->rel);
+                  r->method, raw);
     /* The /h5grove routes answer h5grove's {"message"}, also here. */
     if (!strncmp(q->rel, "/h5grove/", 9) || !strcmp(q->rel, "/h5grove")) {
         if (allowed) {
