@@ -20,12 +20,14 @@ APLOG_USE_MODULE(h5s3);
 /*
  * A pattern is a fixed path or prefix "{key}" suffix: the key may hold
  * slashes, as object keys do.  First match wins, so longer suffixes go first.
+ * A POST route says what it takes, for the cross-site request guard.
  */
 typedef struct h5s3_route {
     const char *name;
     const char *pattern;
     apr_int64_t methods;
     h5s3_route_fn *fn;
+    h5s3_post_kind post;
 } h5s3_route;
 
 static const h5s3_route routes[] = {
@@ -33,7 +35,8 @@ static const h5s3_route routes[] = {
     {"health", "/health", BIT_GET, h5s3_route_health},
     {"openapi", "/openapi.yaml", BIT_GET, h5s3_route_openapi},
     {"files", "/files", BIT_GET, h5s3_route_files},
-    {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
+    {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh,
+     H5S3_POST_JSON},
     {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
     {"meta", "/files/{key}/meta", BIT_GET, h5s3_route_meta},
     {"preview", "/files/{key}/preview", BIT_GET, h5s3_route_preview},
@@ -42,15 +45,16 @@ static const h5s3_route routes[] = {
      h5s3_route_export_csv},
     {"api_buckets", "/api/buckets", BIT_GET, h5s3_route_api_buckets},
     {"api_compute_savings", "/api/buckets/{key}/compute-savings", BIT_POST,
-     h5s3_route_api_compute_savings},
+     h5s3_route_api_compute_savings, H5S3_POST_JSON},
     {"api_objects", "/api/objects", BIT_GET, h5s3_route_api_objects},
     {"api_metadata", "/api/objects/{key}/metadata", BIT_GET,
      h5s3_route_api_metadata},
     {"api_download_prepare", "/api/download/prepare", BIT_POST,
-     h5s3_route_api_download_prepare},
+     h5s3_route_api_download_prepare, H5S3_POST_JSON},
     {"api_download", "/api/download/{key}", BIT_GET,
      h5s3_route_api_download},
-    {"api_upload", "/api/upload", BIT_POST, h5s3_route_api_upload},
+    {"api_upload", "/api/upload", BIT_POST, h5s3_route_api_upload,
+     H5S3_POST_FILE},
     {"grove_root", "/h5grove", BIT_GET, h5s3_route_grove_root},
     {"grove_meta", "/h5grove/meta", BIT_GET, h5s3_route_grove_meta},
     {"grove_attr", "/h5grove/attr", BIT_GET, h5s3_route_grove_attr},
@@ -377,7 +381,12 @@ int h5s3_handler(request_rec *r)
             key = k;
             ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: route %s%s%s",
                           rt->name, key ? ", key " : "", key ? key : "");
-            rc = rt->fn(q, key);
+            /* Before the route reads a byte of the body or acts. */
+            rc = h5s3_csrf_check(q, rt->post,
+                                 !strncmp(rt->pattern, "/api/", 5));
+            if (rc == DECLINED) {
+                rc = rt->fn(q, key);
+            }
             goto done;
         }
         allowed |= rt->methods;

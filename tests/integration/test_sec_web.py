@@ -1,10 +1,14 @@
 """Hostile web input against the httpd glue (issue 12): %2F in the fixed
 parts of a route never slips past a <Location> rule, and keys keep their
-%2F."""
+%2F; POSTs a web page on another site could make a browser send are
+refused (form media types: 415, foreign Origin or Sec-Fetch-Site: 403)
+and do nothing, while browsers on allowed or the same origin and clients
+without those headers (curl) keep working."""
 
 import hashlib
 import json
 import os
+import subprocess
 import urllib.parse
 
 import pytest
@@ -26,6 +30,10 @@ DENIED = ["/hdf/api/upload", "/hdf/api/download/prepare",
 OCTET = {"Content-Type": "application/octet-stream"}
 JSON_CT = {"Content-Type": "application/json"}
 
+GOOD = "https://viewer.example.org"
+EVIL = "https://evil.example.net"
+CORS = "        H5S3CORSAllowOrigin %s\n" % GOOD
+
 
 def vhost(rgw, name, loc, loc_extra="", extra=""):
     return ("<VirtualHost *:*>\n    ServerName %s\n"
@@ -40,13 +48,17 @@ def vhost(rgw, name, loc, loc_extra="", extra=""):
                SECRET, loc, loc_extra, extra))
 
 
-def sec_conf(rgw, loc_extra=""):
+def sec_conf(rgw):
     """sec.test: /hdf with a <Location> refusing each of DENIED;
-    open.test: the same buckets and token secret under /open, unguarded."""
+    open.test: the same buckets and token secret under /open, unguarded;
+    star.test: /star, CORS for any origin.  GOOD may read and POST on
+    the first two."""
     denied = "".join("    <Location %s>\n        Require all denied\n"
                      "    </Location>\n" % d for d in DENIED)
-    return (vhost(rgw, HOST, LOC, loc_extra, denied)
-            + vhost(rgw, "open.test", "/open", loc_extra))
+    return (vhost(rgw, HOST, LOC, CORS, denied)
+            + vhost(rgw, "open.test", "/open", CORS)
+            + vhost(rgw, "star.test", "/star",
+                    "        H5S3CORSAllowOrigin *\n"))
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +69,11 @@ def s3(rgw):
     except client.exceptions.BucketAlreadyOwnedByYou:
         pass
     return client
+
+
+def unique(name):
+    """A fresh key prefix: the bucket outlives a test (and its MPM)."""
+    return "%s-%s/" % (name, os.urandom(4).hex())
 
 
 def keys_under(s3, prefix):
@@ -188,3 +205,239 @@ def test_keys_with_encoded_slash_still_work(server, rgw):
                                  host="open.test")
     assert status == 200, data[:300]
     assert body_json(data)["key"] == key
+
+
+# ---- cross-site POSTs ---------------------------------------------------------
+
+OPEN = "open.test"
+
+# Content-Type values a form (or a preflight-free fetch) can send, and
+# the missing one.
+FORM_TYPES = [None, "text/plain", "text/plain;charset=UTF-8",
+              "application/x-www-form-urlencoded",
+              "multipart/form-data; boundary=x",
+              " Multipart/Form-Data ; boundary=x", "TEXT/PLAIN",
+              "application/json, text/plain"]
+
+
+def post(h, path, ctype=None, body=b"", headers=None, host=OPEN):
+    hdrs = dict(headers or {})
+    if ctype is not None:
+        hdrs["Content-Type"] = ctype
+    status, rh, data = h.request("POST", path, body=body, headers=hdrs,
+                                 host=host)
+    assert rh["Content-Type"].startswith("application/json"), data[:200]
+    return status, rh, body_json(data)
+
+
+def upload(h, key, ctype="application/octet-stream", headers=None,
+           host=OPEN, loc="/open"):
+    return post(h, "%s/api/upload?bucket=up&key=%s"
+                % (loc, urllib.parse.quote(key, safe="")),
+                ctype, body=b"payload of " + key.encode(), headers=headers,
+                host=host)
+
+
+def refresh(h, ctype="application/json", headers=None, host=OPEN,
+            loc="/open"):
+    return post(h, loc + "/files/refresh", ctype, headers=headers,
+                host=host)
+
+
+def prepare(h, ctype="application/json", headers=None):
+    return post(h, "/open/api/download/prepare", ctype,
+                body=json.dumps({"bucket": "data",
+                                 "key": "README.txt"}).encode(),
+                headers=headers)
+
+
+def savings(h, ctype="application/json", headers=None):
+    return post(h, "/open/api/buckets/up/compute-savings", ctype,
+                headers=headers)
+
+
+def listing_cached(h, host=OPEN, loc="/open"):
+    status, _, data = h.get(loc + "/files", host=host)
+    assert status == 200
+    return body_json(data)["cached"]
+
+
+def savings_row(h):
+    status, _, data = h.get("/open/api/buckets", host=OPEN)
+    assert status == 200
+    return {b["name"]: b for b in body_json(data)["buckets"]}["up"]
+
+
+def assert_refused(status, j, want_status, api, header):
+    assert status == want_status, j
+    if api:
+        assert is_api_error(j, "unsupported_media_type" if want_status
+                            == 415 else "cross_site_request"), j
+        assert j["error"]["details"] == {"header": header}, j
+        assert header in j["error"]["message"]
+    else:
+        assert j["success"] is False and header in j["error"], j
+
+
+def test_form_types_are_refused_and_do_nothing(server, s3):
+    pre = unique("csrf")
+    listing_cached(server)
+    assert listing_cached(server) is True
+    for i, ctype in enumerate(FORM_TYPES):
+        key = pre + "form-%d.bin" % i
+        status, _, j = upload(server, key, ctype)
+        assert_refused(status, j, 415, True, "Content-Type")
+        assert "octet-stream" in j["error"]["message"]
+        status, _, j = prepare(server, ctype)
+        assert_refused(status, j, 415, True, "Content-Type")
+        assert "application/json" in j["error"]["message"]
+        status, _, j = savings(server, ctype)
+        assert_refused(status, j, 415, True, "Content-Type")
+        status, _, j = refresh(server, ctype)
+        assert_refused(status, j, 415, False, "Content-Type")
+    # Nothing happened: no object, no savings job, the listing still
+    # cached.
+    assert keys_under(s3, pre) == []
+    row = savings_row(server)
+    assert row["pending"] is False and row["computed_at"] is None
+    assert "task_id" not in row
+    assert listing_cached(server) is True
+    # The JSON routes want exactly JSON; uploads any type but a form's.
+    status, _, j = savings(server, "application/octet-stream")
+    assert_refused(status, j, 415, True, "Content-Type")
+    status, _, j = refresh(server, "application/x-json")
+    assert_refused(status, j, 415, False, "Content-Type")
+    assert listing_cached(server) is True
+    # The right types go through.
+    assert refresh(server, "application/json; charset=utf-8")[0] == 200
+    assert listing_cached(server) is False
+    for ctype in ("application/octet-stream", "application/zip",
+                  "application/x-hdf5"):
+        key = pre + "ok-%s.bin" % ctype.split("/")[1]
+        status, _, j = upload(server, key, ctype)
+        assert status == 200 and j["key"] == key, j
+    assert keys_under(s3, pre) == [
+        pre + "ok-octet-stream.bin", pre + "ok-x-hdf5.bin",
+        pre + "ok-zip.bin"]
+    assert prepare(server)[0] == 200
+    status, _, j = savings(server)
+    assert status == 202 and j["bucket"] == "up", j
+
+
+def test_cross_site_posts_are_refused(server, s3):
+    pre = unique("csrf")
+    port = server.port
+    foreign = [EVIL, "null", GOOD + ".evil.net", GOOD + ":443",
+               "http://open.test:%d" % (port + 1), "https://open.test",
+               "http://evil.open.test", "http://open.test.evil.net",
+               "http://open.test/path", "http://user@open.test"]
+    listing_cached(server)
+    for i, origin in enumerate(foreign):
+        hdrs = {"Origin": origin, "Sec-Fetch-Site": "same-site"}
+        status, rh, j = upload(server, pre + "x-%d.bin" % i,
+                                headers=hdrs)
+        assert_refused(status, j, 403, True, "Origin")
+        # Not readable by that page either.
+        assert "Access-Control-Allow-Origin" not in rh
+        assert_refused(*prepare(server, headers=hdrs)[::2], 403, True,
+                       "Origin")
+        assert_refused(*savings(server, headers=hdrs)[::2], 403, True,
+                       "Origin")
+        assert_refused(*refresh(server, headers=hdrs)[::2], 403, False,
+                       "Origin")
+    # Sec-Fetch-Site: cross-site without Origin, or with the page's own.
+    for hdrs in ({"Sec-Fetch-Site": "cross-site"},
+                 {"Sec-Fetch-Site": "Cross-Site"},
+                 {"Sec-Fetch-Site": "cross-site",
+                  "Origin": "http://open.test"}):
+        status, _, j = upload(server, pre + "sfs.bin", headers=hdrs)
+        assert_refused(status, j, 403, True, "Sec-Fetch-Site")
+        assert_refused(*refresh(server, headers=hdrs)[::2], 403, False,
+                       "Sec-Fetch-Site")
+    # A wrong type from a foreign page: refused for its origin first.
+    status, _, j = upload(server, pre + "y.bin", "text/plain",
+                          headers={"Origin": EVIL})
+    assert_refused(status, j, 403, True, "Origin")
+    # Nothing happened.
+    assert keys_under(s3, pre) == []
+    assert savings_row(server)["pending"] is False
+    assert listing_cached(server) is True
+    # A GET from anywhere is still answered (reading is CORS's business).
+    status, _, _ = server.get("/open/files", headers={
+        "Origin": EVIL, "Sec-Fetch-Site": "cross-site"}, host=OPEN)
+    assert status == 200
+
+
+def test_allowed_same_origin_and_plain_clients_may_post(server, s3):
+    pre = unique("ok")
+    # An origin of H5S3CORSAllowOrigin, even cross-site, and it can read
+    # the answer.
+    for i, hdrs in enumerate(({"Origin": GOOD},
+                              {"Origin": GOOD.upper()},
+                              {"Origin": GOOD,
+                               "Sec-Fetch-Site": "cross-site"})):
+        status, rh, j = upload(server, pre + "allowed-%d.bin" % i,
+                               headers=hdrs)
+        assert status == 200, j
+        assert rh["Access-Control-Allow-Origin"] == hdrs["Origin"]
+        assert refresh(server, headers=hdrs)[0] == 200
+    assert prepare(server, headers={"Origin": GOOD})[0] == 200
+    assert savings(server, headers={"Origin": GOOD})[0] == 202
+    # The server's own origin: Host without a port is the scheme's.
+    port = server.port
+    same = [({"Origin": "http://open.test"}, OPEN),
+            ({"Origin": "HTTP://Open.Test:80"}, OPEN),
+            ({"Origin": "http://open.test:%d" % port,
+              "Sec-Fetch-Site": "same-origin"}, "open.test:%d" % port),
+            ({"Origin": "http://open.test",
+              "Sec-Fetch-Site": "same-site"}, "open.test:80")]
+    for i, (hdrs, host) in enumerate(same):
+        status, _, j = upload(server, pre + "same-%d.bin" % i, headers=hdrs,
+                              host=host)
+        assert status == 200, (hdrs, host, j)
+        assert refresh(server, headers=hdrs, host=host)[0] == 200
+    # No Origin, no Sec-Fetch-* (scripts); Sec-Fetch-Site: none (typed
+    # by the user).
+    assert upload(server, pre + "plain.bin")[0] == 200
+    assert upload(server, pre + "none.bin",
+                  headers={"Sec-Fetch-Site": "none"})[0] == 200
+    # H5S3CORSAllowOrigin *: any origin may.
+    status, _, j = upload(server, pre + "star.bin", headers={"Origin": EVIL},
+                          host="star.test", loc="/star")
+    assert status == 200, j
+    assert refresh(server, headers={"Origin": "null"}, host="star.test",
+                   loc="/star")[0] == 200
+    assert keys_under(s3, pre) == sorted(
+        [pre + "allowed-%d.bin" % i for i in range(3)]
+        + [pre + "same-%d.bin" % i for i in range(len(same))]
+        + [pre + "plain.bin", pre + "none.bin", pre + "star.bin"])
+    assert s3.get_object(Bucket=UP_BUCKET, Key=pre + "plain.bin")[
+        "Body"].read() == b"payload of " + (pre + "plain.bin").encode()
+
+
+def test_curl_needs_only_the_content_type(server, s3):
+    """curl sends no Origin: the right type is all it needs.  Its
+    --data-binary default (a form type) is refused."""
+    base = "http://127.0.0.1:%d/open" % server.port
+    pre = unique("curl")
+
+    def curl(*args):
+        out = subprocess.run(
+            ["curl", "-sS", "-H", "Host: " + OPEN, "-w", "\n%{http_code}"]
+            + list(args), capture_output=True, check=True, timeout=60)
+        body, _, code = out.stdout.rpartition(b"\n")
+        return int(code), body_json(body)
+
+    code, j = curl("--data-binary", "curl data",
+                   base + "/api/upload?bucket=up&key=" + pre + "form.bin")
+    assert code == 415 and j["error"]["details"] == {"header": "Content-Type"}
+    code, j = curl("--data-binary", "curl data", "-H",
+                   "Content-Type: application/octet-stream",
+                   base + "/api/upload?bucket=up&key=" + pre + "x.bin")
+    assert code == 200 and j["key"] == pre + "x.bin", j
+    code, j = curl("-X", "POST", base + "/files/refresh")
+    assert code == 415 and "Content-Type" in j["error"]
+    code, j = curl("-X", "POST", "-H", "Content-Type: application/json",
+                   base + "/files/refresh")
+    assert code == 200 and j["success"] is True
+    assert keys_under(s3, pre) == [pre + "x.bin"]
