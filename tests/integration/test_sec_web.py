@@ -3,11 +3,14 @@ parts of a route never slips past a <Location> rule, and keys keep their
 %2F; POSTs a web page on another site could make a browser send are
 refused (form media types: 415, foreign Origin or Sec-Fetch-Site: 403)
 and do nothing, while browsers on allowed or the same origin and clients
-without those headers (curl) keep working."""
+without those headers (curl) keep working; H5S3RateLimit counts an IPv6
+client by its /64, an IPv4 one (mapped or not) by its address."""
 
 import hashlib
+import http.client
 import json
 import os
+import socket
 import subprocess
 import urllib.parse
 
@@ -15,6 +18,7 @@ import pytest
 
 from api_common import logical
 from harness.plugin import s3_directives
+from ops_util import REMOTEIP, ops_vhost
 
 HOST = "sec.test"
 LOC = "/hdf"
@@ -441,3 +445,89 @@ def test_curl_needs_only_the_content_type(server, s3):
                    base + "/files/refresh")
     assert code == 200 and j["success"] is True
     assert keys_under(s3, pre) == [pre + "x.bin"]
+
+
+# ---- the rate limit counts IPv6 clients by their /64 --------------------------
+
+RL = "rl.test"
+
+
+def ipv6_loopback_port():
+    """A TCP port free on ::1 a moment ago."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sk:
+        sk.bind(("::1", 0))
+        return sk.getsockname()[1]
+
+
+@pytest.fixture
+def limited(make_httpd, mpm):
+    """Burst 3, one token back every 20 s: no refill within a test.
+    mod_remoteip takes the client address from X-Forwarded-For of
+    127.0.0.1; httpd also listens on [::1] for real IPv6 connections."""
+    port6 = ipv6_loopback_port()
+    h = make_httpd("Listen [::1]:%d\n" % port6 + REMOTEIP + ops_vhost(
+        None, RL, loc="        H5S3RateLimit 0.05 3\n"), mpm=mpm,
+        log_levels=("h5s3:debug",))
+    h.port6 = port6
+    return h
+
+
+def as_client(h, ip):
+    """Status of GET /hdf/health from client `ip` (via mod_remoteip)."""
+    status, _, data = h.get("/hdf/health",
+                            headers={"X-Forwarded-For": ip}, host=RL)
+    if status == 429:
+        assert "Too many requests" in body_json(data)["error"]
+    return status
+
+
+def over_ipv6(h):
+    """Status of GET /hdf/health on a real connection from ::1."""
+    conn = http.client.HTTPConnection("::1", h.port6, timeout=30)
+    try:
+        conn.request("GET", "/hdf/health", headers={"Host": RL})
+        r = conn.getresponse()
+        data = r.read()
+    finally:
+        conn.close()
+    h.check_contract("GET", "/hdf/health", r.status, r.headers, data)
+    return r.status
+
+
+def test_one_bucket_per_ipv6_64(limited):
+    h = limited
+    a, b = "2001:db8:aa:1::1", "2001:db8:aa:1:8d3c:19ff:fe42:7e01"
+    assert [as_client(h, a) for _ in range(3)] == [200] * 3
+    # Another address of the same /64 finds the bucket empty ...
+    assert as_client(h, b) == 429
+    assert as_client(h, "2001:db8:aa:1:ffff:ffff:ffff:ffff") == 429
+    assert as_client(h, a) == 429
+    # ... other /64s, even the neighbours, have their own.
+    for other in ("2001:db8:aa:2::1", "2001:db8:aa:0:ffff::1",
+                  "2001:db9:aa:1::1"):
+        assert [as_client(h, other) for _ in range(3)] == [200] * 3, other
+        assert as_client(h, other) == 429
+    # The 429s are logged with the /64 the bucket belongs to.
+    assert any("H5S3-0607: client 2001:0db8:00aa:0001::/64 throttled" in ln
+               for ln in h.error_log_lines())
+
+
+def test_real_ipv6_connection_shares_its_64(limited):
+    h = limited
+    assert [over_ipv6(h) for _ in range(2)] == [200, 200]
+    # ::1 and ::abcd are both in ::/64, whichever way they arrive.
+    assert as_client(h, "::abcd") == 200
+    assert over_ipv6(h) == 429
+    assert as_client(h, "::1:0:0:7") == 429
+    assert as_client(h, "0:0:0:1::1") == 200
+
+
+def test_ipv4_mapped_counts_as_ipv4(limited):
+    h = limited
+    assert [as_client(h, "::ffff:192.0.2.7") for _ in range(3)] == [200] * 3
+    assert as_client(h, "192.0.2.7") == 429
+    assert as_client(h, "::ffff:c000:207") == 429
+    # IPv4 stays per address, mapped or not: no shared ::ffff:0:0/64.
+    for other in ("::ffff:192.0.2.8", "192.0.2.9", "::ffff:198.51.100.7"):
+        assert [as_client(h, other) for _ in range(3)] == [200] * 3, other
+        assert as_client(h, other) == 429
