@@ -18,7 +18,6 @@
  * header, such as curl or scripts, only need the media type.
  */
 #include <string.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 
@@ -26,47 +25,20 @@
 
 APLOG_USE_MODULE(h5s3);
 
-/* RFC 9110 token characters besides letters and digits. */
-#define TOKEN_PUNCT "!#$%&'*+-.^_`|~"
-
 /*
  * The media type of a Content-Type value, lower case and without its
- * parameters, or NULL when there is none.  Browsers classify a request by
- * the same part of the value.
+ * parameters, or NULL when there is none: the part browsers classify a
+ * request by.  httpd has trimmed the value's leading and trailing blanks.
  */
 static char *media_type(apr_pool_t *p, const char *value)
 {
-    const char *end;
-    char *t;
+    char *t = ap_field_noparam(p, value);
 
-    if (value == NULL) {
+    if (t == NULL || *t == '\0') {
         return NULL;
     }
-    while (*value == ' ' || *value == '\t') {
-        value++;
-    }
-    end = value + strcspn(value, ";");
-    while (end > value && (end[-1] == ' ' || end[-1] == '\t')) {
-        end--;
-    }
-    if (end == value) {
-        return NULL;
-    }
-    t = apr_pstrmemdup(p, value, (apr_size_t)(end - value));
     ap_str_tolower(t);
     return t;
-}
-
-static int is_token(const char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!apr_isalnum(s[i]) && strchr(TOKEN_PUNCT, s[i]) == NULL) {
-            return 0;
-        }
-    }
-    return n > 0;
 }
 
 /*
@@ -76,10 +48,10 @@ static int is_token(const char *s, size_t n)
  */
 static int file_type_ok(const char *t)
 {
-    const char *slash = t ? strchr(t, '/') : NULL;
+    const char *slash = t ? ap_scan_http_token(t) : NULL;
 
-    if (slash == NULL || !is_token(t, (size_t)(slash - t))
-        || !is_token(slash + 1, strlen(slash + 1))) {
+    if (slash == NULL || slash == t || *slash != '/' || slash[1] == '\0'
+        || *ap_scan_http_token(slash + 1) != '\0') {
         return 0;
     }
     return strcmp(t, "text/plain") != 0

@@ -272,7 +272,10 @@ def savings_row(h):
     return {b["name"]: b for b in body_json(data)["buckets"]}["up"]
 
 
-def assert_refused(status, j, want_status, api, header):
+def assert_refused(resp, want_status, api, header):
+    """resp (from post()) is the refusal, in the family's envelope, naming
+    the header."""
+    status, _, j = resp
     assert status == want_status, j
     if api:
         assert is_api_error(j, "unsupported_media_type" if want_status
@@ -289,16 +292,14 @@ def test_form_types_are_refused_and_do_nothing(server, s3):
     assert listing_cached(server) is True
     for i, ctype in enumerate(FORM_TYPES):
         key = pre + "form-%d.bin" % i
-        status, _, j = upload(server, key, ctype)
-        assert_refused(status, j, 415, True, "Content-Type")
-        assert "octet-stream" in j["error"]["message"]
-        status, _, j = prepare(server, ctype)
-        assert_refused(status, j, 415, True, "Content-Type")
-        assert "application/json" in j["error"]["message"]
-        status, _, j = savings(server, ctype)
-        assert_refused(status, j, 415, True, "Content-Type")
-        status, _, j = refresh(server, ctype)
-        assert_refused(status, j, 415, False, "Content-Type")
+        resp = upload(server, key, ctype)
+        assert_refused(resp, 415, True, "Content-Type")
+        assert "octet-stream" in resp[2]["error"]["message"]
+        resp = prepare(server, ctype)
+        assert_refused(resp, 415, True, "Content-Type")
+        assert "application/json" in resp[2]["error"]["message"]
+        assert_refused(savings(server, ctype), 415, True, "Content-Type")
+        assert_refused(refresh(server, ctype), 415, False, "Content-Type")
     # Nothing happened: no object, no savings job, the listing still
     # cached.
     assert keys_under(s3, pre) == []
@@ -307,10 +308,10 @@ def test_form_types_are_refused_and_do_nothing(server, s3):
     assert "task_id" not in row
     assert listing_cached(server) is True
     # The JSON routes want exactly JSON; uploads any type but a form's.
-    status, _, j = savings(server, "application/octet-stream")
-    assert_refused(status, j, 415, True, "Content-Type")
-    status, _, j = refresh(server, "application/x-json")
-    assert_refused(status, j, 415, False, "Content-Type")
+    assert_refused(savings(server, "application/octet-stream"), 415, True,
+                   "Content-Type")
+    assert_refused(refresh(server, "application/x-json"), 415, False,
+                   "Content-Type")
     assert listing_cached(server) is True
     # The right types go through.
     assert refresh(server, "application/json; charset=utf-8")[0] == 200
@@ -338,30 +339,28 @@ def test_cross_site_posts_are_refused(server, s3):
     listing_cached(server)
     for i, origin in enumerate(foreign):
         hdrs = {"Origin": origin, "Sec-Fetch-Site": "same-site"}
-        status, rh, j = upload(server, pre + "x-%d.bin" % i,
-                                headers=hdrs)
-        assert_refused(status, j, 403, True, "Origin")
+        resp = upload(server, pre + "x-%d.bin" % i, headers=hdrs)
+        assert_refused(resp, 403, True, "Origin")
         # Not readable by that page either.
-        assert "Access-Control-Allow-Origin" not in rh
-        assert_refused(*prepare(server, headers=hdrs)[::2], 403, True,
+        assert "Access-Control-Allow-Origin" not in resp[1]
+        assert_refused(prepare(server, headers=hdrs), 403, True,
                        "Origin")
-        assert_refused(*savings(server, headers=hdrs)[::2], 403, True,
+        assert_refused(savings(server, headers=hdrs), 403, True,
                        "Origin")
-        assert_refused(*refresh(server, headers=hdrs)[::2], 403, False,
+        assert_refused(refresh(server, headers=hdrs), 403, False,
                        "Origin")
     # Sec-Fetch-Site: cross-site without Origin, or with the page's own.
     for hdrs in ({"Sec-Fetch-Site": "cross-site"},
                  {"Sec-Fetch-Site": "Cross-Site"},
                  {"Sec-Fetch-Site": "cross-site",
                   "Origin": "http://open.test"}):
-        status, _, j = upload(server, pre + "sfs.bin", headers=hdrs)
-        assert_refused(status, j, 403, True, "Sec-Fetch-Site")
-        assert_refused(*refresh(server, headers=hdrs)[::2], 403, False,
+        assert_refused(upload(server, pre + "sfs.bin", headers=hdrs), 403,
+                       True, "Sec-Fetch-Site")
+        assert_refused(refresh(server, headers=hdrs), 403, False,
                        "Sec-Fetch-Site")
     # A wrong type from a foreign page: refused for its origin first.
-    status, _, j = upload(server, pre + "y.bin", "text/plain",
-                          headers={"Origin": EVIL})
-    assert_refused(status, j, 403, True, "Origin")
+    assert_refused(upload(server, pre + "y.bin", "text/plain",
+                          headers={"Origin": EVIL}), 403, True, "Origin")
     # Nothing happened.
     assert keys_under(s3, pre) == []
     assert savings_row(server)["pending"] is False
