@@ -64,6 +64,14 @@ static const h5s3_route routes[] = {
     {NULL, NULL, 0, NULL}
 };
 
+/* The byte "%XX" at s stands for (its two hex digits already checked). */
+static int escaped_byte(const char *s)
+{
+    char hex[3] = {s[1], s[2], 0};
+
+    return (int)strtol(hex, NULL, 16);
+}
+
 /* Decode %XX once (no '+' handling: this is a path). NULL on bad escapes. */
 static char *decode_path(apr_pool_t *p, const char *s, size_t n)
 {
@@ -76,12 +84,9 @@ static char *decode_path(apr_pool_t *p, const char *s, size_t n)
                 || !apr_isxdigit(s[i + 2])) {
                 return NULL;
             }
-            {
-                char hex[3] = {s[i + 1], s[i + 2], 0};
-                /* A NUL would silently cut the key short: refuse it. */
-                if ((*o++ = (char)strtol(hex, NULL, 16)) == '\0') {
-                    return NULL;
-                }
+            /* A NUL would silently cut the key short: refuse it. */
+            if ((*o++ = (char)escaped_byte(s + i)) == '\0') {
+                return NULL;
             }
             i += 2;
         }
@@ -223,14 +228,6 @@ int h5s3_map_to_storage(request_rec *r)
 {
     return r->filename && strncmp(r->filename, "h5s3:", 5) == 0 ? OK
                                                                  : DECLINED;
-}
-
-/* The byte "%XX" at s stands for (s already checked by decode_path). */
-static int escaped_byte(const char *s)
-{
-    char hex[3] = {s[1], s[2], 0};
-
-    return (int)strtol(hex, NULL, 16);
 }
 
 /*
