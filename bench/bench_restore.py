@@ -230,7 +230,8 @@ def main():
                     os.unlink(os.path.join(cache, name))
             conn = http.client.HTTPConnection("127.0.0.1", h.port)
             conn.request("POST", "/dg/api/download/prepare",
-                         body=json.dumps({"key": "rel/v2.zip"}))
+                         body=json.dumps({"key": "rel/v2.zip"}),
+                         headers={"Content-Type": "application/json"})
             token = json.loads(conn.getresponse().read())["download_token"]
             conn.close()
             # Sampling costs CPU the download competes for: memory is

@@ -85,7 +85,6 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
                                            : DEFAULT_MAX_UPLOAD;
     const char *key = apr_table_get(q->args, "key");
     const char *clen = apr_table_get(r->headers_in, "Content-Length");
-    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     const h5s3_bucket_map *m;
     h5s3_dg_upload_result *res;
     h5s3_dg_codec_opts opts;
@@ -108,12 +107,6 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
                               "not starting or ending with '/', without "
                               "control characters, at most 1024 bytes",
                               json_pack("{s:s}", "parameter", "key"));
-    }
-    if (ctype && !strncasecmp(ctype, "multipart/", 10)) {
-        return h5s3_api_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                              "invalid_parameter", "Send the file as the raw "
-                              "request body, not multipart",
-                              json_pack("{s:s}", "parameter", "body"));
     }
     if ((m = h5s3_api_bucket(q, apr_table_get(q->args, "bucket"), &rc))
         == NULL) {

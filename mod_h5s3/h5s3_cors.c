@@ -169,6 +169,11 @@ static const char *allowed_origin(const h5s3_cors_conf *c, const char *origin)
     return NULL;
 }
 
+int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin)
+{
+    return allowed_origin(c, origin) != NULL;
+}
+
 static int header_parser(request_rec *r)
 {
     h5s3_dir_conf *dc = ap_get_module_config(r->per_dir_config,

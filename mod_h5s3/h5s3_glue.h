@@ -187,6 +187,21 @@ const char *h5s3_cors_set_max_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_headers(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_credentials(cmd_parms *cmd, void *dc, int on);
 void h5s3_cors_register_hooks(apr_pool_t *p);
+/* Is origin on the H5S3CORSAllowOrigin list of c ("*": any origin)? */
+int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin);
+
+/* What a POST route takes, for the cross-site request guard. */
+typedef enum h5s3_post_kind {
+    H5S3_POST_NONE = 0,                 /* not a POST route */
+    H5S3_POST_JSON,                     /* application/json, body or not */
+    H5S3_POST_FILE                      /* a raw file, not a form type */
+} h5s3_post_kind;
+/*
+ * The guard (h5s3_csrf.c): DECLINED when the POST may go on, else the
+ * 403 or 415 was sent in the family's envelope (/api when is_api): return
+ * it.
+ */
+int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api);
 
 void h5s3_status_register_hooks(apr_pool_t *p);
 void h5s3_status_cache_lookup(int hit);

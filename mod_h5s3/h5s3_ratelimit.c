@@ -1,6 +1,6 @@
 /*
- * H5S3RateLimit: a token bucket per (server, Location, client IP), shared
- * by every httpd process.
+ * H5S3RateLimit: a token bucket per (server, Location, client), shared by
+ * every httpd process.  A client is an IPv4 address or an IPv6 /64.
  *
  * The buckets live in a fixed table of slots in anonymous shared memory,
  * addressed by index (never by pointer), updated under one global mutex.
@@ -16,6 +16,7 @@
  * children two different mutexes over the same memory.
  */
 #include <string.h>
+#include <netinet/in.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <util_mutex.h>
@@ -237,7 +238,37 @@ void h5s3_ratelimit_register_hooks(apr_pool_t *p)
 
 /* ---- the bucket ------------------------------------------------------- */
 
-static apr_uint64_t client_tag(request_rec *r, const h5s3_ratelimit_conf *c)
+/*
+ * Who a bucket belongs to.  An IPv6 client holds a whole /64 (a site gets
+ * one at least, and hosts pick and rotate their own addresses in it), so
+ * counting per address would give it 2^64 buckets: the /64 is the client.
+ * An IPv4-mapped address (::ffff:a.b.c.d, from a dual-stack listener or
+ * mod_remoteip) is the IPv4 client it stands for, one per address.  The
+ * address is r->useragent_addr, which mod_remoteip sets along with
+ * r->useragent_ip.
+ */
+static const char *client_id(request_rec *r)
+{
+#if APR_HAVE_IPV6
+    const apr_sockaddr_t *sa = r->useragent_addr;
+
+    if (sa != NULL && sa->family == APR_INET6) {
+        const unsigned char *b = (const unsigned char *)sa->ipaddr_ptr;
+
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)sa->ipaddr_ptr)) {
+            return apr_psprintf(r->pool, "%u.%u.%u.%u", b[12], b[13], b[14],
+                                b[15]);
+        }
+        return apr_psprintf(r->pool, "%02x%02x:%02x%02x:%02x%02x:%02x%02x"
+                            "::/64", b[0], b[1], b[2], b[3], b[4], b[5],
+                            b[6], b[7]);
+    }
+#endif
+    return r->useragent_ip ? r->useragent_ip : "";
+}
+
+static apr_uint64_t client_tag(request_rec *r, const h5s3_ratelimit_conf *c,
+                               const char *client)
 {
     const rl_header *h = header();
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -246,7 +277,7 @@ static apr_uint64_t client_tag(request_rec *r, const h5s3_ratelimit_conf *c)
                                   r->server->server_hostname
                                   ? r->server->server_hostname : "",
                                   (unsigned)r->server->port, c->zone,
-                                  r->useragent_ip ? r->useragent_ip : "");
+                                  client);
     apr_uint64_t tag;
 
     HMAC(EVP_sha256(), h->key, HASH_KEY_LEN, (const unsigned char *)id,
@@ -337,6 +368,7 @@ int h5s3_ratelimit_check(h5s3_req *q)
     request_rec *r = q->r;
     const h5s3_ratelimit_conf *c = &q->dc->ratelimit;
     apr_int64_t wait_us = 0;
+    const char *client;
     apr_uint64_t tag;
     apr_status_t rv;
     int ok;
@@ -344,7 +376,8 @@ int h5s3_ratelimit_check(h5s3_req *q)
     if (c->rate == H5S3_UNSET || c->rate <= 0 || table == NULL) {
         return DECLINED;
     }
-    tag = client_tag(r, c);
+    client = client_id(r);
+    tag = client_tag(r, c, client);
     rv = apr_global_mutex_lock(table->mutex);
     if (rv != APR_SUCCESS) {
         /* Fail open: a broken lock must not take the service down. */
@@ -370,7 +403,7 @@ int h5s3_ratelimit_check(h5s3_req *q)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT, secs));
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "H5S3-0607: client %s "
-                      "throttled in '%s'", r->useragent_ip, c->zone);
+                      "throttled in '%s'", client, c->zone);
         q->route = "throttled";
         h5s3_status_ratelimit_rejected();
         return send_throttled(q, msg);

@@ -20,12 +20,14 @@ APLOG_USE_MODULE(h5s3);
 /*
  * A pattern is a fixed path or prefix "{key}" suffix: the key may hold
  * slashes, as object keys do.  First match wins, so longer suffixes go first.
+ * A POST route says what it takes, for the cross-site request guard.
  */
 typedef struct h5s3_route {
     const char *name;
     const char *pattern;
     apr_int64_t methods;
     h5s3_route_fn *fn;
+    h5s3_post_kind post;
 } h5s3_route;
 
 static const h5s3_route routes[] = {
@@ -33,7 +35,8 @@ static const h5s3_route routes[] = {
     {"health", "/health", BIT_GET, h5s3_route_health},
     {"openapi", "/openapi.yaml", BIT_GET, h5s3_route_openapi},
     {"files", "/files", BIT_GET, h5s3_route_files},
-    {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh},
+    {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh,
+     H5S3_POST_JSON},
     {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
     {"meta", "/files/{key}/meta", BIT_GET, h5s3_route_meta},
     {"preview", "/files/{key}/preview", BIT_GET, h5s3_route_preview},
@@ -42,15 +45,16 @@ static const h5s3_route routes[] = {
      h5s3_route_export_csv},
     {"api_buckets", "/api/buckets", BIT_GET, h5s3_route_api_buckets},
     {"api_compute_savings", "/api/buckets/{key}/compute-savings", BIT_POST,
-     h5s3_route_api_compute_savings},
+     h5s3_route_api_compute_savings, H5S3_POST_JSON},
     {"api_objects", "/api/objects", BIT_GET, h5s3_route_api_objects},
     {"api_metadata", "/api/objects/{key}/metadata", BIT_GET,
      h5s3_route_api_metadata},
     {"api_download_prepare", "/api/download/prepare", BIT_POST,
-     h5s3_route_api_download_prepare},
+     h5s3_route_api_download_prepare, H5S3_POST_JSON},
     {"api_download", "/api/download/{key}", BIT_GET,
      h5s3_route_api_download},
-    {"api_upload", "/api/upload", BIT_POST, h5s3_route_api_upload},
+    {"api_upload", "/api/upload", BIT_POST, h5s3_route_api_upload,
+     H5S3_POST_FILE},
     {"grove_root", "/h5grove", BIT_GET, h5s3_route_grove_root},
     {"grove_meta", "/h5grove/meta", BIT_GET, h5s3_route_grove_meta},
     {"grove_attr", "/h5grove/attr", BIT_GET, h5s3_route_grove_attr},
@@ -60,25 +64,12 @@ static const h5s3_route routes[] = {
     {NULL, NULL, 0, NULL}
 };
 
-/* Does rel match pattern?  *key gets the {key} part (NULL if none). */
-static int match(const char *pattern, const char *rel, const char **key,
-                 apr_pool_t *p)
+/* The byte "%XX" at s stands for (its two hex digits already checked). */
+static int escaped_byte(const char *s)
 {
-    const char *brace = strstr(pattern, "{key}");
-    size_t pre, suf, n = strlen(rel);
+    char hex[3] = {s[1], s[2], 0};
 
-    if (brace == NULL) {
-        *key = NULL;
-        return strcmp(pattern, rel) == 0;
-    }
-    pre = (size_t)(brace - pattern);
-    suf = strlen(brace + 5);
-    if (n <= pre + suf || strncmp(rel, pattern, pre) != 0
-        || strcmp(rel + n - suf, brace + 5) != 0) {
-        return 0;
-    }
-    *key = apr_pstrmemdup(p, rel + pre, n - pre - suf);
-    return 1;
+    return (int)strtol(hex, NULL, 16);
 }
 
 /* Decode %XX once (no '+' handling: this is a path). NULL on bad escapes. */
@@ -93,12 +84,9 @@ static char *decode_path(apr_pool_t *p, const char *s, size_t n)
                 || !apr_isxdigit(s[i + 2])) {
                 return NULL;
             }
-            {
-                char hex[3] = {s[i + 1], s[i + 2], 0};
-                /* A NUL would silently cut the key short: refuse it. */
-                if ((*o++ = (char)strtol(hex, NULL, 16)) == '\0') {
-                    return NULL;
-                }
+            /* A NUL would silently cut the key short: refuse it. */
+            if ((*o++ = (char)escaped_byte(s + i)) == '\0') {
+                return NULL;
             }
             i += 2;
         }
@@ -108,6 +96,34 @@ static char *decode_path(apr_pool_t *p, const char *s, size_t n)
     }
     *o = '\0';
     return out;
+}
+
+/*
+ * Does the raw, still percent-encoded path match pattern?  The fixed parts
+ * compare byte for byte, so no escape ever matches there: httpd leaves %2F
+ * encoded when it picks the <Location> (AllowEncodedSlashes NoDecode), and
+ * decoding it here would take "/api%2Fupload" to the upload route past a
+ * <Location .../api/upload> that never applied.  Only the {key} part is
+ * decoded, once, into *key (NULL when the pattern has none).
+ */
+static int match(const char *pattern, const char *raw, const char **key,
+                 apr_pool_t *p)
+{
+    const char *brace = strstr(pattern, "{key}");
+    size_t pre, suf, n = strlen(raw);
+
+    *key = NULL;
+    if (brace == NULL) {
+        return strcmp(pattern, raw) == 0;
+    }
+    pre = (size_t)(brace - pattern);
+    suf = strlen(brace + 5);
+    if (n <= pre + suf || strncmp(raw, pattern, pre) != 0
+        || strcmp(raw + n - suf, brace + 5) != 0) {
+        return 0;
+    }
+    *key = decode_path(p, raw + pre, n - pre - suf);
+    return *key != NULL;
 }
 
 /* Query parameters, form-decoded, first value of a repeated name wins. */
@@ -215,17 +231,64 @@ int h5s3_map_to_storage(request_rec *r)
 }
 
 /*
- * The path below the Location, from the raw request line so that %2F and
- * %25 in keys decode exactly once (httpd has already decoded r->uri).
+ * How many bytes at the start of the raw path spell the Location base as
+ * httpd compared it with r->uri (decoded, but for %2F, which stays as
+ * sent), when a '/' or the end follows them; 0 when they do not.
+ */
+static size_t base_length(const char *raw, const char *base)
+{
+    size_t blen, i = 0, j = 0;
+
+    if (base == NULL || *base != '/') {
+        return 0;
+    }
+    blen = strlen(base);
+    while (blen > 1 && base[blen - 1] == '/') {
+        blen--;
+    }
+    if (blen <= 1) {
+        return 0;
+    }
+    while (j < blen && raw[i] != '\0') {
+        if (raw[i] != '%') {
+            if (raw[i] != base[j]) {
+                return 0;
+            }
+            i++;
+            j++;
+        }
+        else if (escaped_byte(raw + i) == '/') {
+            if (j + 3 > blen || strncmp(raw + i, base + j, 3) != 0) {
+                return 0;
+            }
+            i += 3;
+            j += 3;
+        }
+        else {
+            if (escaped_byte(raw + i) != (unsigned char)base[j]) {
+                return 0;
+            }
+            i += 3;
+            j++;
+        }
+    }
+    return j == blen && (raw[i] == '/' || raw[i] == '\0') ? i : 0;
+}
+
+/*
+ * The path below the Location as the client sent it, percent-escapes and
+ * all: match() decodes the {key} part of a route only, so %2F and %25 in
+ * keys decode exactly once and an escape never spells a fixed part (httpd
+ * has decoded r->uri already, but for %2F).  NULL when an escape is
+ * malformed or decodes to NUL.
  */
 static const char *relative_path(request_rec *r, const char *base)
 {
     const char *raw = r->unparsed_uri ? r->unparsed_uri : r->uri;
     size_t n = strcspn(raw, "?#");
-    char *path = decode_path(r->pool, raw, n);
-    size_t blen;
+    const char *path = apr_pstrmemdup(r->pool, raw, n);
 
-    if (path == NULL) {
+    if (decode_path(r->pool, path, n) == NULL) {
         return NULL;
     }
     if (*path != '/') {
@@ -236,16 +299,7 @@ static const char *relative_path(request_rec *r, const char *base)
             return "/";
         }
     }
-    if (base && *base == '/') {
-        blen = strlen(base);
-        while (blen > 1 && base[blen - 1] == '/') {
-            blen--;
-        }
-        if (blen > 1 && strncmp(path, base, blen) == 0
-            && (path[blen] == '/' || path[blen] == '\0')) {
-            path += blen;
-        }
-    }
+    path += base_length(path, base);
     if (*path == '\0') {
         return "/";
     }
@@ -274,7 +328,7 @@ int h5s3_handler(request_rec *r)
 {
     h5s3_req *q;
     const h5s3_route *rt;
-    const char *key = NULL;
+    const char *key = NULL, *raw;
     apr_int64_t allowed = 0;
     apr_int64_t method_bit;
     int rc, is_api;
@@ -295,10 +349,12 @@ int h5s3_handler(request_rec *r)
     q->dc = ap_get_module_config(r->per_dir_config, &h5s3_module);
     q->args = parse_args(r->pool, r->args);
     q->base = handler_base(r);
-    q->rel = relative_path(r, q->base);
+    raw = relative_path(r, q->base);
+    /* Decoded, for the family of an error envelope and for logs. */
+    q->rel = raw ? decode_path(r->pool, raw, strlen(raw)) : NULL;
     q->route = "none";
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
-                  r->method, q->rel ? q->rel : "(bad path)",
+                  r->method, raw ? raw : "(bad path)",
                   q->base ? q->base : "/");
 
     /* Before anything costly. */
@@ -314,7 +370,7 @@ int h5s3_handler(request_rec *r)
     method_bit = AP_METHOD_BIT << r->method_number;
     for (rt = routes; rt->pattern; rt++) {
         const char *k;
-        if (!match(rt->pattern, q->rel, &k, r->pool)) {
+        if (!match(rt->pattern, raw, &k, r->pool)) {
             continue;
         }
         if (rt->methods & method_bit) {
@@ -322,13 +378,18 @@ int h5s3_handler(request_rec *r)
             key = k;
             ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: route %s%s%s",
                           rt->name, key ? ", key " : "", key ? key : "");
-            rc = rt->fn(q, key);
+            /* Before the route reads a byte of the body or acts. */
+            rc = h5s3_csrf_check(q, rt->post,
+                                 !strncmp(rt->pattern, "/api/", 5));
+            if (rc == DECLINED) {
+                rc = rt->fn(q, key);
+            }
             goto done;
         }
         allowed |= rt->methods;
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: no route for %s %s",
-                  r->method, q->rel);
+                  r->method, raw);
     /* The /h5grove routes answer h5grove's {"message"}, also here. */
     if (!strncmp(q->rel, "/h5grove/", 9) || !strcmp(q->rel, "/h5grove")) {
         if (allowed) {

@@ -70,11 +70,17 @@ def release_and_patch(v1, v2, size):
 
 
 def api_json(h, method, path, body=None, host=HOST, headers=None):
-    """(status, headers, parsed JSON); fails loudly on a non-JSON body."""
+    """(status, headers, parsed JSON); fails loudly on a non-JSON body.
+    A POST says Content-Type: application/json unless headers name
+    another type (the module refuses the types a web page could send
+    cross-site)."""
     hdrs = dict(headers or {})
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
         hdrs.setdefault("Content-Type", "application/json")
+    if method == "POST" and not any(k.lower() == "content-type"
+                                    for k in hdrs):
+        hdrs["Content-Type"] = "application/json"
     status, rh, data = h.request(method, LOC + path, body=body,
                                  headers=hdrs, host=host)
     ctype = rh.get("Content-Type", "")

@@ -10,11 +10,12 @@ when the response is not what openapi.yaml promises: an undocumented
 status, a Content-Type the operation does not list, a JSON body that does
 not match its schema (Debian's python3-jsonschema, draft 2020-12, as
 OpenAPI 3.1 specifies), or a header the response must carry.  Routing
-follows the module's router (h5s3_router.c): the path is percent-decoded
-once, the Location and one trailing slash are dropped, a {param} runs up
-to the template's fixed suffix, the first template that matches and takes
+follows the module's router (h5s3_router.c): the Location and one
+trailing slash are dropped, the fixed parts of a template match the path
+as sent (an escape such as %2F never spells one), a {param} runs up to
+the template's fixed suffix, the first template that matches and takes
 the method wins; unknown paths and other methods get the error envelope
-x-h5s3-unrouted names for the path's family.
+x-h5s3-unrouted names for the family of the decoded path.
 """
 
 import json
@@ -33,8 +34,10 @@ SPEC = os.path.join(REPO, "openapi.yaml")
 # Media types whose bodies are JSON documents.
 _JSON = ("application/json",)
 # Answers httpd gives itself before the handler runs (authentication and
-# authorisation sit in front of the Location): not the module's contract.
-_HTTPD_OWN = {401}
+# authorisation sit in front of the Location, e.g. `Require all denied`):
+# not the module's contract.  Its own 401 and 403 pages are HTML; the
+# module's 403s are JSON and checked like any answer.
+_HTTPD_OWN = {401, 403}
 
 
 def _no_nan(token):
@@ -98,27 +101,57 @@ class Contract:
                           re.S)
 
     @staticmethod
+    def _base_length(raw, base):
+        """How many bytes of raw spell the Location base as httpd compared
+        it (decoded, but for %2F as sent), a '/' or the end after them; 0
+        when they do not (h5s3_router.c base_length)."""
+        b = (base or "").rstrip("/").encode("utf-8", "surrogateescape")
+        if not b.startswith(b"/"):
+            return 0
+        i = j = 0
+        while j < len(b) and i < len(raw):
+            if raw[i:i + 1] != b"%":
+                if raw[i] != b[j]:
+                    return 0
+                i, j = i + 1, j + 1
+            elif int(raw[i + 1:i + 3], 16) == 0x2F:
+                if raw[i:i + 3] != b[j:j + 3]:
+                    return 0
+                i, j = i + 3, j + 3
+            else:
+                if int(raw[i + 1:i + 3], 16) != b[j]:
+                    return 0
+                i, j = i + 3, j + 1
+        if j == len(b) and raw[i:i + 1] in (b"/", b""):
+            return i
+        return 0
+
+    @staticmethod
     def rel_path(target, base):
-        """The router's relative path of a request target, or None when
-        its percent-escapes are malformed (or decode to NUL)."""
+        """The router's relative path of a request target, escapes kept
+        as sent, or None when its percent-escapes are malformed (or
+        decode to NUL)."""
         raw = target.split("?", 1)[0].split("#", 1)[0]
         if re.search(r"%(?![0-9A-Fa-f]{2})", raw) or \
                 re.search(r"%00", raw):
             return None
-        path = urllib.parse.unquote_to_bytes(raw).decode("utf-8",
-                                                         "surrogateescape")
-        if not path.startswith("/"):
-            m = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", path,
+        path = raw.encode("utf-8", "surrogateescape")
+        if not path.startswith(b"/"):
+            m = re.match(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?\Z", path,
                          re.S)
-            path = (m.group(1) if m else None) or "/"
-        b = (base or "").rstrip("/")
-        if b and (path == b or path.startswith(b + "/")):
-            path = path[len(b):]
-        if path == "":
+            path = (m.group(1) if m else None) or b"/"
+        path = path[Contract._base_length(path, base):]
+        if path == b"":
             return "/"
-        if len(path) > 1 and path.endswith("/"):
+        if len(path) > 1 and path.endswith(b"/"):
             path = path[:-1]
-        return path
+        return path.decode("utf-8", "surrogateescape")
+
+    @staticmethod
+    def decoded(rel):
+        """A relative path from rel_path, percent-decoded once."""
+        return urllib.parse.unquote_to_bytes(rel).decode("utf-8",
+                                                         "surrogateescape")
 
     def route(self, method, rel):
         """(template, operation) for a relative path; operation is None
@@ -216,7 +249,8 @@ class Contract:
                                          % (where, headers.get("Allow"),
                                             sorted(allowed)))
             self._check_json(method, ctype, body,
-                             self.schema_ref(self.family_schema(rel)), where)
+                             self.schema_ref(self.family_schema(
+                                 self.decoded(rel))), where)
             return "unrouted"
         where = "%s (%s %s)" % (where, method.upper(), tmpl)
         responses = op["responses"]

@@ -32,9 +32,13 @@ def conf(rgw, upload="On", limit="2M"):
 
 
 def upload(h, key, data, headers=None, bucket="up"):
+    """POST the raw file, as application/octet-stream unless headers say
+    otherwise."""
     path = "/api/upload?" + urllib.parse.urlencode(
         {"bucket": bucket, "key": key})
-    return api_json(h, "POST", path, body=data, headers=headers)
+    hdrs = {"Content-Type": "application/octet-stream"}
+    hdrs.update(headers or {})
+    return api_json(h, "POST", path, body=data, headers=hdrs)
 
 
 def test_upload_then_download(rgw, make_httpd, mpm, bucket, tmp_path):
@@ -58,8 +62,10 @@ def test_upload_then_download(rgw, make_httpd, mpm, bucket, tmp_path):
     status, _, r2 = upload(h, prefix + "v2.zip", v2)
     assert status == 200 and r2["compressed"] is True
     assert r2["stored_bytes"] < 20000 and r2["original_bytes"] == len(v2)
+    # A file's own media type does as well as octet-stream (text/plain
+    # is a form type: test_sec_web.py).
     status, _, r3 = upload(h, prefix + "notes.txt", notes,
-                           headers={"Content-Type": "text/plain"})
+                           headers={"Content-Type": "text/markdown"})
     assert status == 200 and r3["compressed"] is False
     status, _, r4 = upload(h, prefix + "a.tgz", tgz)
     assert status == 200 and r4["compressed"] is True
@@ -106,6 +112,7 @@ def test_chunked_upload(rgw, make_httpd, bucket):
     conn.putrequest("POST", LOC + "/api/upload?bucket=up&key=chunked/x.bin",
                     skip_host=True)
     conn.putheader("Host", HOST)
+    conn.putheader("Content-Type", "application/octet-stream")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
     for i in range(0, len(data), 65536):
@@ -133,6 +140,7 @@ def test_upload_limits_and_refusals(rgw, make_httpd, bucket):
     conn.putrequest("POST", LOC + "/api/upload?bucket=up&key=big/c.bin",
                     skip_host=True)
     conn.putheader("Host", HOST)
+    conn.putheader("Content-Type", "application/octet-stream")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
     try:
@@ -157,6 +165,8 @@ def test_upload_limits_and_refusals(rgw, make_httpd, bucket):
                              headers={"Content-Type":
                                       "multipart/form-data; boundary=x"})
     assert status == 415
+    assert_api_error(body, "unsupported_media_type")
+    assert body["error"]["details"]["header"] == "Content-Type"
     status, _, body = upload(h, "m.txt", b"data", bucket="nope")
     assert status == 404
     assert_api_error(body, "bucket_not_found")

@@ -300,8 +300,15 @@ def test_fuzz_documented_operations(fz, data):
     qs = data.draw(query(params), label="query")
     m = data.draw(st.sampled_from([method, method, method, "HEAD"])
                   if method == "GET" else st.just(method), label="method")
+    # POST routes want a type no form can send; mostly give it, so the
+    # fuzzing gets past the cross-site guard to the route.
+    hdrs = None
+    if m == "POST":
+        hdrs = data.draw(st.sampled_from([
+            {"Content-Type": "application/json"}] * 3 + [{}]),
+            label="headers")
     RESULTS["examples"]["operations"] += 1
-    fz.send(m, LOC + path + ("?" + qs if qs else ""))
+    fz.send(m, LOC + path + ("?" + qs if qs else ""), headers=hdrs)
 
 
 SEGMENTS = ["files", "api", "h5grove", "meta", "children", "data",
@@ -402,14 +409,20 @@ def test_fuzz_bodies(fz, data):
         fz.send("POST", LOC + "/api/upload?" + qs, body=body,
                 headers={"Content-Type": ctype}, host=UP_HOST)
         return
+    # The JSON POSTs without a body still need the JSON type.
+    ctype = data.draw(st.sampled_from(["application/json", "text/plain",
+                                       "application/x-www-form-urlencoded",
+                                       None]), label="ctype")
+    hdrs = {"Content-Type": ctype} if ctype else {}
     if target == "refresh":
         fz.send("POST", LOC + "/files/refresh",
-                body=data.draw(st.binary(max_size=100), label="body"))
+                body=data.draw(st.binary(max_size=100), label="body"),
+                headers=hdrs)
         return
     bucket = data.draw(st.sampled_from(["up", "nope", "%00", "a" * 300]),
                        label="bucket")
     fz.send("POST", LOC + "/api/buckets/%s/compute-savings"
-            % quote_key(bucket, True), host=UP_HOST)
+            % quote_key(bucket, True), headers=hdrs, host=UP_HOST)
 
 
 header_text = st.text(
@@ -424,14 +437,16 @@ def test_fuzz_headers(fz, data):
              "Access-Control-Request-Headers", "Range", "If-None-Match",
              "If-Modified-Since", "Accept", "Accept-Encoding",
              "Content-Type", "X-Forwarded-For", "Cookie", "Authorization",
-             "Expect", "X-H5S3-Route"]
+             "Expect", "X-H5S3-Route", "Sec-Fetch-Site"]
     hdrs = data.draw(st.dictionaries(
         st.one_of(st.sampled_from(names),
                   st.from_regex(r"\AX-[A-Za-z0-9-]{1,20}\Z")),
         st.one_of(st.sampled_from(["https://ok.example", "null", "*",
                                    "GET", "bytes=0-10", "bytes=-1,5-",
                                    "application/json", "100-continue",
-                                   "x" * 4096]), header_text),
+                                   "cross-site", "same-origin",
+                                   "http://fuzz.test", "x" * 4096]),
+                  header_text),
         max_size=6), label="headers")
     if "Expect" in hdrs:
         hdrs["Expect"] = "100-continue"     # anything else is httpd's 417
@@ -439,8 +454,12 @@ def test_fuzz_headers(fz, data):
         "/files", "/health", "/files/top.h5/meta?path=/ints",
         "/h5grove/data/?file=top.h5&path=/ints&format=bin",
         "/api/objects?bucket=data", "/files/top.h5/export/csv?path=/ints"
-        "&mode=line", "/openapi.yaml"]), label="path")
-    method = data.draw(st.sampled_from(["GET", "HEAD", "OPTIONS"]),
+        "&mode=line", "/openapi.yaml", "/files/refresh"]), label="path")
+    # POST: the cross-site guard reads Origin, Sec-Fetch-Site and
+    # Content-Type (a refresh is harmless to repeat).
+    method = data.draw(st.sampled_from(["GET", "HEAD", "OPTIONS"]
+                                       if path != "/files/refresh"
+                                       else ["POST", "OPTIONS"]),
                        label="method")
     RESULTS["examples"]["headers"] += 1
     fz.send(method, LOC + path, headers=hdrs)

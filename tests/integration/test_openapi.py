@@ -193,8 +193,17 @@ def test_routing_follows_the_router():
     assert schema.Contract.rel_path("/hdf/h5grove/meta/?file=a", "/hdf") \
         == "/h5grove/meta"
     assert schema.Contract.rel_path("/hdf", "/hdf") == "/"
+    # Escapes stay as sent: only a {param} decodes them, and they never
+    # spell a fixed part (the router's rule against %2F past <Location>).
     assert schema.Contract.rel_path("/hdf/files/a%2Fb/meta", "/hdf") \
-        == "/files/a/b/meta"
+        == "/files/a%2Fb/meta"
+    assert r("GET", "/files/a%2Fb/meta")[0] == "/files/{key}/meta"
+    assert r("POST", "/api%2Fupload") == (None, None, set())
+    assert r("GET", "/files/a.h5%2Fmeta") == (None, None, set())
+    assert r("GET", "/fil%65s") == (None, None, set())
+    assert schema.Contract.rel_path("/h%64f/files", "/hdf") == "/files"
+    assert schema.Contract.rel_path("/hdf%2Ffiles", "/hdf") == \
+        "/hdf%2Ffiles"
     assert schema.Contract.rel_path("/hdf/x%zz", "/hdf") is None
 
 

@@ -58,7 +58,8 @@ def test_two_servers_share_one_cache(fleet, rgw):
     assert h2["X-H5S3-S3-Requests"] == "0" and rgw.request_count() == mark
     assert c2["children"] == c1["children"]
     # A refresh on one server is seen by the other.
-    s, _, body = get_json(two, "/hdf/files/refresh", host=A, method="POST")
+    s, _, body = get_json(two, "/hdf/files/refresh", host=A, method="POST",
+                          headers={"Content-Type": "application/json"})
     assert s == 200 and body["success"] is True
     s, h1, third = get_json(one, "/hdf/files", host=A)
     assert third["cached"] is False and h1["X-H5S3-Cache"] == "miss"

@@ -183,7 +183,8 @@ def test_refresh_clears_only_this_vhost(server):
     assert get_json(server, "/hdf/files", host=A)[2]["cached"] is True
     assert get_json(server, "/hdf/files", host=B)[2]["cached"] is True
     status, _, body = get_json(server, "/hdf/files/refresh", host=A,
-                               method="POST")
+                               method="POST",
+                               headers={"Content-Type": "application/json"})
     assert status == 200
     assert body == {"message": "Cache cleared successfully", "success": True}
     assert get_json(server, "/hdf/files", host=A)[2]["cached"] is False
