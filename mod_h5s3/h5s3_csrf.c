@@ -8,7 +8,9 @@
  * the refresh happens anyway.  Such a request can only carry one of the
  * three form media types, so every POST here must carry another one:
  * application/json for the JSON routes (with a body or without), a file
- * type for uploads.  For any other type the browser asks first, with a
+ * type for uploads.  The one body-less action (/files/refresh, which
+ * only drops cached listings) may also carry none, as the HDF Viewer's
+ * own page sends it: browsers add Origin to every POST, which is checked.  For any other type the browser asks first, with a
  * CORS preflight that only the origins of H5S3CORSAllowOrigin pass.
  *
  * When the browser also says where a request comes from (Origin,
@@ -126,6 +128,16 @@ int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api)
                       "names no origin of H5S3CORSAllowOrigin");
     }
     type = media_type(r->pool, apr_table_get(r->headers_in, "Content-Type"));
+    /* A body-less action (dropping cached listings) from a page of this
+     * server sends no type at all (the HDF Viewer's refresh button does):
+     * the Origin check above is what keeps other sites out.  A form's
+     * type is still refused. */
+    if (kind == H5S3_POST_ACTION && type != NULL
+        && strcmp(type, "application/json") != 0) {
+        return refuse(q, is_api, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                      "unsupported_media_type", "Content-Type",
+                      "Content-Type must be application/json, or none");
+    }
     if (kind == H5S3_POST_JSON
         && (type == NULL || strcmp(type, "application/json") != 0)) {
         return refuse(q, is_api, HTTP_UNSUPPORTED_MEDIA_TYPE,

@@ -194,6 +194,7 @@ int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin);
 typedef enum h5s3_post_kind {
     H5S3_POST_NONE = 0,                 /* not a POST route */
     H5S3_POST_JSON,                     /* application/json, body or not */
+    H5S3_POST_ACTION,                   /* no body: no type, or JSON */
     H5S3_POST_FILE                      /* a raw file, not a form type */
 } h5s3_post_kind;
 /*

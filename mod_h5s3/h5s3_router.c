@@ -36,7 +36,7 @@ static const h5s3_route routes[] = {
     {"openapi", "/openapi.yaml", BIT_GET, h5s3_route_openapi},
     {"files", "/files", BIT_GET, h5s3_route_files},
     {"files_refresh", "/files/refresh", BIT_POST, h5s3_route_files_refresh,
-     H5S3_POST_JSON},
+     H5S3_POST_ACTION},
     {"children", "/files/{key}/children", BIT_GET, h5s3_route_children},
     {"meta", "/files/{key}/meta", BIT_GET, h5s3_route_meta},
     {"preview", "/files/{key}/preview", BIT_GET, h5s3_route_preview},
