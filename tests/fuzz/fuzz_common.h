@@ -20,7 +20,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static apr_pool_t *fuzz_root;
 
-static void fuzz_apr_init(void)
+static inline void fuzz_apr_init(void)
 {
     if (!fuzz_root) {
         apr_initialize();
@@ -28,7 +28,7 @@ static void fuzz_apr_init(void)
     }
 }
 
-static apr_pool_t *fuzz_pool(void)
+static inline apr_pool_t *fuzz_pool(void)
 {
     apr_pool_t *p;
 
@@ -38,7 +38,7 @@ static apr_pool_t *fuzz_pool(void)
 }
 
 /* data[0..size) as a NUL-terminated string (an embedded NUL ends it). */
-static char *fuzz_str(const uint8_t *data, size_t size, apr_pool_t *p)
+static inline char *fuzz_str(const uint8_t *data, size_t size, apr_pool_t *p)
 {
     return apr_pstrmemdup(p, (const char *)data, size);
 }
@@ -48,7 +48,7 @@ static char *fuzz_str(const uint8_t *data, size_t size, apr_pool_t *p)
  * rest).  Missing fields are NULL, so parsers see "absent" as well as
  * "empty".  Returns the number of fields present.
  */
-static int fuzz_fields(char **out, int n, const uint8_t *data, size_t size,
+static inline int fuzz_fields(char **out, int n, const uint8_t *data, size_t size,
                        char sep, apr_pool_t *p)
 {
     int k = 0;
