@@ -616,15 +616,16 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
 
     /* Every page any range touches, sorted and unique. */
     for (k = 0; k < n; k++) {
-        apr_off_t a = offsets[k], b = offsets[k] + (apr_off_t)lens[k];
+        apr_off_t a = offsets[k], b;
         apr_uint64_t p;
 
-        if (b > obj->size) {
-            b = obj->size;
-        }
-        if (a < 0 || a >= b) {
+        /* Offsets and lengths come from the file: clamp to the object
+         * before adding, so a hostile address near 2^63 cannot wrap. */
+        if (a < 0 || a >= obj->size || lens[k] == 0) {
             continue;
         }
+        b = lens[k] >= (apr_uint64_t)(obj->size - a)
+            ? obj->size : a + (apr_off_t)lens[k];
         for (p = (apr_uint64_t)a / ps; p <= (apr_uint64_t)(b - 1) / ps; p++) {
             if (npages == cap) {
                 apr_uint64_t *np;
