@@ -301,11 +301,30 @@ int h5s3_dg_vcdiff_recompressed(const h5s3_dg_vcdiff_header *h);
 /* Reconstruction (dg_restore.c) and upload (dg_upload.c)               */
 
 typedef struct h5s3_dg_codec_opts {
-    const char *cache_dir;      /* reference cache, keyed by SHA-256; required */
+    const char *cache_dir;      /* reference cache (see below); required */
     const char *tmp_dir;        /* spool for deltas; NULL: cache_dir */
     const char *xdelta3;        /* program; NULL: "xdelta3" on PATH */
     apr_size_t chunk_size;      /* output piece; 0: 1 MiB; max 16 MiB */
+    /*
+     * Whose references these are: the S3 endpoint and credential scope
+     * the store reads with, and its bucket (NULL: "").  A cached
+     * reference is only ever used for the same scope, bucket, reference
+     * key and SHA-256 it was fetched for.
+     */
+    const char *cache_scope;
+    const char *bucket;
 } h5s3_dg_codec_opts;
+
+/*
+ * The reference cache's file name (no directory) of one reference:
+ * "ref-" + hex SHA-256 of scope, bucket, ref_key and ref_sha256 (each
+ * NUL-terminated; NULL counts as "") + ".bin".  Keys never appear in a
+ * path, and a reference cached for one bucket or tenant is never taken
+ * for another's, even when both claim the same SHA-256.
+ */
+apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
+                                    const char *bucket, const char *ref_key,
+                                    const char *ref_sha256, apr_pool_t *p);
 
 /*
  * The xdelta3 program (dg_xdelta.c), run with apr_proc_create.  Encoding
@@ -340,7 +359,8 @@ typedef struct h5s3_dg_restore_result {
 } h5s3_dg_restore_result;
 
 /*
- * Make sure the reference with this SHA-256 is in the cache directory,
+ * Make sure the reference ref_key with this SHA-256 is in the cache
+ * directory (under h5s3_dg_ref_cache_name of opts' scope and bucket),
  * re-verified now; fetch it (checking the hash) if needed.  *path is
  * the cached file.  H5S3_E_INTEGRITY when the stored reference does not
  * hash to ref_sha256.

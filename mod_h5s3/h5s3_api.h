@@ -20,8 +20,12 @@ const h5s3_token_key *h5s3_api_token_key(const h5s3_srv_conf *sc,
                                          apr_pool_t *p);
 /* Reference cache and spool directory (H5S3RefCacheDir). */
 const char *h5s3_api_refcache_dir(void);
-/* Codec options for restores and uploads. */
-void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts);
+/*
+ * Codec options for restores and uploads from bucket through this vhost:
+ * its references are cached apart from every other scope and bucket.
+ */
+void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
+                         const char *bucket);
 /* The cross-process lock that makes a job claim atomic on one host. */
 apr_status_t h5s3_api_jobs_lock(void);
 void h5s3_api_jobs_unlock(void);

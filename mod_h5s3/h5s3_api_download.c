@@ -262,7 +262,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
         send_headers(&d);
         return OK;
     }
-    h5s3_api_codec_opts(&opts);
+    h5s3_api_codec_opts(&opts, q->sc, m->bucket);
     rv = h5s3_dg_download(&res, st, o, &opts, on_data, &d, p);
     if (rv == APR_SUCCESS) {
         if (!d.started) {

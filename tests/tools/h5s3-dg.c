@@ -155,6 +155,9 @@ static int cmd_get(h5s3_dg_store *st, const char *key, int argc, char **argv)
         usage();
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = opt(argc, argv, "--cache");
+    /* The module scopes by endpoint and credentials; the endpoint will do. */
+    opts.cache_scope = getenv("H5S3_ENDPOINT");
+    opts.bucket = argv[2];
     if (opt(argc, argv, "--chunk"))
         opts.chunk_size = (apr_size_t)atol(opt(argc, argv, "--chunk"));
     if ((rv = h5s3_dg_stat(&o, st, key, pool)) != APR_SUCCESS)
@@ -182,6 +185,9 @@ static int cmd_put(h5s3_dg_store *st, const char *key, const char *file,
 
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = opt(argc, argv, "--cache");
+    /* The module scopes by endpoint and credentials; the endpoint will do. */
+    opts.cache_scope = getenv("H5S3_ENDPOINT");
+    opts.bucket = argv[2];
     rv = h5s3_dg_upload_file(&r, st, key, file, &opts, pool);
     if (rv != APR_SUCCESS)
         return finish(json_object(), rv, NULL);

@@ -156,7 +156,21 @@ static void setup(void)
     store.baton = &store_data;
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = cache;
+    opts.cache_scope = "http://s3.test#0123456789abcdef";
+    opts.bucket = "unit";
     opts.chunk_size = 256 * 1024;
+}
+
+/* Where a delta's reference is cached, relative to dir (or absolute). */
+static const char *cached_ref(const h5s3_dg_meta *m, int absolute)
+{
+    const char *name;
+
+    ck_assert_int_eq(h5s3_dg_ref_cache_name(&name, opts.cache_scope,
+                                            opts.bucket, m->ref_key,
+                                            m->ref_sha256, pool),
+                     APR_SUCCESS);
+    return apr_pstrcat(pool, absolute ? cache : "cache", "/", name, NULL);
 }
 
 static void teardown(void)
@@ -278,10 +292,9 @@ START_TEST(reconstructs_byte_exact)
     ck_assert_str_eq(res.sha256, h2);
     ck_assert_int_gt(s.calls, 10);                  /* streamed */
     ck_assert_uint_le(s.max_piece, opts.chunk_size);
-    /* The reference is cached under its hash; the next restore reuses it. */
-    ck_assert_int_eq(apr_stat(&fi, apr_pstrcat(pool, cache, "/ref-",
-                                               m->ref_sha256, ".bin", NULL),
-                              APR_FINFO_SIZE, pool), APR_SUCCESS);
+    /* The reference is cached under its key; the next restore reuses it. */
+    ck_assert_int_eq(apr_stat(&fi, cached_ref(m, 1), APR_FINFO_SIZE, pool),
+                     APR_SUCCESS);
     ck_assert_int_eq(fi.size, 3000000);
     gets = store_data.gets;
     sink_init(&s);
@@ -359,6 +372,60 @@ START_TEST(corrupted_reference)
 }
 END_TEST
 
+/*
+ * The same reference key and dg-ref-sha256 in another bucket, or through
+ * another endpoint or credentials, is another cache entry: a good copy
+ * cached for one never stands in for the other's corrupted one.
+ */
+START_TEST(cache_is_per_scope_and_bucket)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_codec_opts other = opts;
+    const char *h2 = sha_of("v2.zip", NULL), *good;
+    h5s3_dg_restore_result res;
+    int gets, i;
+    sink s;
+
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    good = cached_ref(m, 1);
+    /* The store now holds a corrupted reference under the same key. */
+    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin", dir));
+    flip_byte(path_of("bad.bin"), 12345);
+    put_local("P/reference.bin", "bad.bin", NULL);
+    for (i = 0; i < 2; i++) {
+        other.bucket = i == 0 ? "another-bucket" : opts.bucket;
+        other.cache_scope = i == 0 ? opts.cache_scope
+                                   : "http://other.test#0123456789abcdef";
+        gets = store_data.gets;
+        sink_init(&s);
+        ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m,
+                                         NULL, &other, sink_data, &s, pool),
+                         H5S3_E_INTEGRITY);
+        ck_assert_ptr_nonnull(strstr(res.reason, "reference P/reference.bin "
+                                     "has SHA-256"));
+        ck_assert_int_eq(s.bytes, 0);
+        sink_hex(&s);
+        /* The delta and the reference were both fetched. */
+        ck_assert_int_eq(store_data.gets, gets + 2);
+    }
+    /* The first bucket still restores from its own verified copy. */
+    gets = store_data.gets;
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    ck_assert_int_eq(store_data.gets, gets + 1);
+    ck_assert_str_eq(sha_of(apr_pstrcat(pool, "cache/",
+                                        strrchr(good, '/') + 1, NULL), NULL),
+                     m->ref_sha256);
+}
+END_TEST
+
 START_TEST(rotten_cache_is_refetched)
 {
     h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
@@ -366,16 +433,14 @@ START_TEST(rotten_cache_is_refetched)
     sink s;
 
     /* A cache file that no longer matches its name is not used. */
-    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s/ref-%s.bin",
-                    cache, m->ref_sha256));
+    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s",
+                    cached_ref(m, 1)));
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), sha_of("v2.zip", NULL));
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
 }
 END_TEST
 
@@ -404,7 +469,7 @@ START_TEST(rotten_cache_never_completes)
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), h);
-    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    cached = cached_ref(m, 1);
     flip_byte(cached, 47000000);
 
     gets = store_data.gets;
@@ -434,9 +499,7 @@ START_TEST(rotten_cache_never_completes)
         ck_assert_str_eq(sink_hex(&s), h);
         ck_assert_int_eq(store_data.gets, gets + 3);
     }
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
     fprintf(stderr, "rotten_cache_never_completes: found %s the first "
             "byte\n", rv == APR_SUCCESS ? "before" : "after");
 }
@@ -459,7 +522,7 @@ START_TEST(rotten_cache_small_output_all_held)
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     sink_hex(&s);
-    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    cached = cached_ref(m, 1);
     flip_byte(cached, 2999999);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/q.zip.delta", m, NULL,
@@ -467,9 +530,7 @@ START_TEST(rotten_cache_small_output_all_held)
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), sha_of("q.zip", NULL));
     ck_assert_int_eq(s.calls, 1);
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
 }
 END_TEST
 
@@ -711,6 +772,7 @@ int main(void)
     tcase_add_test(tc, zero_diff_delta);
     tcase_add_test(tc, far_matches_outside_source_buffer);
     tcase_add_test(tc, corrupted_reference);
+    tcase_add_test(tc, cache_is_per_scope_and_bucket);
     tcase_add_test(tc, rotten_cache_is_refetched);
     tcase_add_test(tc, rotten_cache_never_completes);
     tcase_add_test(tc, rotten_cache_small_output_all_held);

@@ -1,0 +1,144 @@
+"""Hostile DeltaGlider input and process hardening (issue 12), against a
+real httpd (both MPMs where it matters), a real Ceph RGW and deltas made
+by the xdelta3 tool: the reference cache is kept apart per vhost scope
+and bucket, a delta's dg-ref-path cannot leave its deltaspace, the
+savings job list stays bounded, and xdelta3 inherits no descriptor but
+its standard three."""
+
+import hashlib
+import json
+import os
+import sys
+
+import pytest
+
+from api_common import (HOST, LOC, api_conf, assert_api_error, dg_meta,
+                        prepare, rgw_refcache_name, sha256, xdelta)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
+from delay_proxy import DelayProxy  # noqa: E402
+
+A, B = "dgseca", "dgsecb"       # this module's own buckets
+REF = "rel/reference.bin"
+KEY = "rel/app-2.zip"
+
+
+@pytest.fixture(scope="module")
+def hostile(rgw, tmp_path_factory):
+    """A and B each hold rel/reference.bin and the same delta against it,
+    whose dg-ref-sha256 is the hash of A's reference; B's reference has
+    one byte flipped (its own metadata still claims the good hash)."""
+    s3 = rgw.client()
+    tmp = str(tmp_path_factory.mktemp("dgsec"))
+    for b in (A, B):
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    seed = hashlib.sha256(b"sec").digest()
+    base = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest()
+                    for i in range(1024 * 1024 // 32))
+    v2 = base[:300000] + b"PATCHED" * 500 + base[303500:]
+    bad = bytearray(base)
+    bad[500000] ^= 0xFF
+    d = xdelta(base, v2, tmp)
+    refmeta = {"dg-tool": "test/1", "dg-file-sha256": sha256(base),
+               "dg-note": "reference"}
+    for b, ref in ((A, base), (B, bytes(bad))):
+        s3.put_object(Bucket=b, Key=REF, Body=ref, Metadata=refmeta)
+        s3.put_object(Bucket=b, Key=KEY + ".delta", Body=d,
+                      Metadata=dg_meta("app-2.zip", v2, REF, sha256(base),
+                                       d))
+    return {"ref_sha": sha256(base), "sha": sha256(v2), "size": len(v2),
+            "delta": d, "v2": v2, "base": base}
+
+
+def conf(rgw, name=HOST, endpoint=None):
+    return api_conf(rgw, name=name, buckets=((A, "a"), (B, "b")),
+                    endpoint=endpoint)
+
+
+def fetch(h, token, host=HOST):
+    return h.request("GET", LOC + "/api/download/" + token, host=host)
+
+
+def download_ok(h, alias, key, want, host=HOST):
+    tok = prepare(h, alias, key, host=host)["download_token"]
+    status, _, body = fetch(h, tok, host=host)
+    assert status == 200, body[:300]
+    assert sha256(body) == want["sha"] and len(body) == want["size"]
+
+
+def s3_gets(rgw, mark):
+    """The targets of the S3 GETs since mark (query strings cut off)."""
+    return [e["target"].split("?")[0] for e in rgw.requests_since(mark)
+            if e and e["method"] == "GET"]
+
+
+# ------------------------------------------------ the reference cache ----
+
+def test_reference_cached_for_one_bucket_never_serves_another(
+        rgw, make_httpd, mpm, hostile):
+    h = make_httpd(conf(rgw), mpm=mpm)
+    cache = h.path("h5s3-refcache")
+    a_file = rgw_refcache_name(rgw, A, REF, hostile["ref_sha"])
+    download_ok(h, "a", KEY, hostile)
+    assert len(os.listdir(cache)) == 1
+
+    # B's delta names the same reference hash; A's good copy is cached,
+    # yet B's own (corrupted) reference is fetched, and refused.
+    mark = rgw.request_count()
+    tok = prepare(h, "b", KEY)["download_token"]
+    status, hdrs, body = fetch(h, tok)
+    assert status == 400, body[:300]
+    assert hdrs["Content-Type"].startswith("application/json")
+    err = json.loads(body)
+    assert_api_error(err, "integrity_failed")
+    assert err["error"]["details"]["reason"].startswith(
+        "reference %s has SHA-256 " % REF)
+    assert "/%s/%s" % (B, REF) in s3_gets(rgw, mark)
+    # Nothing of B's was cached, A's copy is intact and still serves A
+    # without another S3 GET of its reference.
+    assert os.listdir(cache) == [a_file]
+    with open(os.path.join(cache, a_file), "rb") as f:
+        assert sha256(f.read()) == hostile["ref_sha"]
+    mark = rgw.request_count()
+    download_ok(h, "a", KEY, hostile)
+    assert "/%s/%s" % (A, REF) not in s3_gets(rgw, mark)
+
+
+@pytest.fixture
+def other_endpoint(rgw):
+    """Another S3 endpoint (a forwarding proxy) in front of the same RGW."""
+    proxy = DelayProxy("127.0.0.1", rgw.port, delay=0).start()
+    try:
+        yield proxy.endpoint
+    finally:
+        proxy.stop()
+
+
+def test_vhosts_with_other_endpoints_keep_their_own_copies(
+        rgw, make_httpd, hostile, other_endpoint):
+    """Two vhosts reach the same bucket through different endpoints:
+    each fetches and caches its own copy of the reference."""
+    other = other_endpoint
+    assert other != rgw.endpoint
+    h = make_httpd(conf(rgw, name="one.test")
+                   + conf(rgw, name="two.test", endpoint=other))
+    cache = h.path("h5s3-refcache")
+    target = "/%s/%s" % (A, REF)
+
+    mark = rgw.request_count()
+    download_ok(h, "a", KEY, hostile, host="one.test")
+    assert target in s3_gets(rgw, mark)
+    mark = rgw.request_count()
+    download_ok(h, "a", KEY, hostile, host="two.test")
+    assert target in s3_gets(rgw, mark)
+    mark = rgw.request_count()
+    download_ok(h, "a", KEY, hostile, host="one.test")
+    download_ok(h, "a", KEY, hostile, host="two.test")
+    assert target not in s3_gets(rgw, mark)
+    assert sorted(os.listdir(cache)) == sorted([
+        rgw_refcache_name(rgw, A, REF, hostile["ref_sha"]),
+        rgw_refcache_name(rgw, A, REF, hostile["ref_sha"], endpoint=other)])
