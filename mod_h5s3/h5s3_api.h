@@ -71,6 +71,12 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
 int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
                        const char *reason);
 
+/*
+ * 400 integrity_failed for an object whose DeltaGlider metadata the core
+ * refused (H5S3_E_INVALID), why (may be NULL) in details.reason.
+ */
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why);
+
 /* "ALIAS/LOGICAL-KEY" split at the first '/'; NULL if malformed. */
 const char *h5s3_api_split_key(const char **alias, const char *path,
                                apr_pool_t *p);

@@ -553,7 +553,7 @@ static apr_status_t expected_ref_sha(const char **sha, const char **reason,
                                meta->ref_key);
         return rv;
     }
-    if ((rv = h5s3_dg_meta_parse(&rm, meta->ref_key, info->meta, p))
+    if ((rv = h5s3_dg_meta_parse(&rm, NULL, meta->ref_key, info->meta, p))
         != APR_SUCCESS || !rm->file_sha256) {
         *reason = "neither the delta nor its reference carries the "
                   "reference's SHA-256";

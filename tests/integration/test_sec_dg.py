@@ -142,3 +142,110 @@ def test_vhosts_with_other_endpoints_keep_their_own_copies(
     assert sorted(os.listdir(cache)) == sorted([
         rgw_refcache_name(rgw, A, REF, hostile["ref_sha"]),
         rgw_refcache_name(rgw, A, REF, hostile["ref_sha"], endpoint=other)])
+
+
+# ------------------------------------------------------- dg-ref-path ----
+
+# dg-ref-path values that leave (or could leave) the delta's deltaspace.
+HOSTILE_PATHS = {
+    "dotdot": "../secret/reference.bin",
+    "dotdot-deep": "sub/../../secret/reference.bin",
+    "absolute": "/secret/reference.bin",
+    "empty-segment": "sub//reference.bin",
+    "dot": "./reference.bin",
+    "backslash": "..\\secret\\reference.bin",
+}
+# (Control characters never get this far: RGW refuses them in metadata.
+# The unit tests and the fuzz seeds of fuzz_dg_meta cover them.)
+
+
+@pytest.fixture(scope="module")
+def ref_paths(rgw, hostile, tmp_path_factory):
+    """In A: secret/reference.bin (outside hp/) and, for each hostile
+    path, hp/<case>.zip.delta: a real delta against that secret
+    reference, its dg-ref-sha256 right, reached only by dg-ref-path."""
+    s3 = rgw.client()
+    tmp = str(tmp_path_factory.mktemp("dgsecpath"))
+    secret = hashlib.sha256(b"secret").digest() * 4096
+    target = secret[:50000] + b"leaked?" + secret[50000:]
+    d = xdelta(secret, target, tmp)
+    s3.put_object(Bucket=A, Key="secret/reference.bin", Body=secret,
+                  Metadata={"dg-tool": "test/1", "dg-note": "reference",
+                            "dg-file-sha256": sha256(secret)})
+    for case, path in HOSTILE_PATHS.items():
+        m = dg_meta(case + ".zip", target, None, sha256(secret), d)
+        del m["dg-ref-key"]
+        m["dg-ref-path"] = path
+        s3.put_object(Bucket=A, Key="hp/%s.zip.delta" % case, Body=d,
+                      Metadata=m)
+        got = s3.head_object(Bucket=A, Key="hp/%s.zip.delta" % case)
+        assert got["Metadata"]["dg-ref-path"] == path, case
+    return {"size": len(target)}
+
+
+def api(h, method, path, body=None):
+    hdrs = {"Content-Type": "application/json"} if body else {}
+    status, _, data = h.request(method, LOC + path, host=HOST, headers=hdrs,
+                                body=json.dumps(body) if body else None)
+    return status, json.loads(data)
+
+
+def assert_refused(status, body, why):
+    assert status == 400, body
+    assert_api_error(body, "integrity_failed")
+    assert body["error"]["message"] == \
+        "The object's DeltaGlider metadata is malformed"
+    assert why in body["error"]["details"]["reason"], body
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_PATHS))
+def test_ref_path_outside_the_deltaspace_is_refused(
+        rgw, make_httpd, ref_paths, case):
+    h = make_httpd(conf(rgw))
+    key = "hp/%s.zip" % case
+    why = {"dotdot": "'..'", "dotdot-deep": "'..'", "absolute": "absolute",
+           "empty-segment": "empty segment", "dot": "'.'",
+           "backslash": "backslash"}[case]
+    mark = rgw.request_count()
+    status, body = api(h, "GET", "/api/objects/a/%s/metadata" % key)
+    assert_refused(status, body, why)
+    assert body["error"]["details"]["key"] == key
+    status, body = api(h, "POST", "/api/download/prepare",
+                       {"bucket": "a", "key": key})
+    assert_refused(status, body, why)
+    # Nothing but a look at the delta itself went to S3: no GET, and no
+    # request at all outside hp/.
+    seen = rgw.requests_since(mark)
+    assert seen and all(e["method"] == "HEAD" for e in seen), seen
+    assert all(e["target"].split("?")[0].startswith("/%s/hp/" % A)
+               for e in seen), seen
+    # The listing still shows the object (at its stored size).
+    status, body = api(h, "GET", "/api/objects?bucket=a&prefix=hp/")
+    assert status == 200, body
+    row = {o["key"]: o for o in body["objects"]}[key]
+    assert row["compressed"] is True
+    log = "\n".join(h.error_log_lines())
+    assert "H5S3-0136: %s/%s: DeltaGlider metadata refused: dg-ref-path" \
+        % (A, key) in log
+
+
+def test_ref_path_refused_at_download_too(rgw, make_httpd, ref_paths):
+    """A token prepared before the metadata turned hostile: the download
+    itself refuses, and fetches nothing."""
+    h = make_httpd(conf(rgw))
+    s3 = rgw.client()
+    key = "hp/late.zip"
+    src = s3.get_object(Bucket=A, Key="hp/dotdot.zip.delta")
+    body = src["Body"].read()
+    good = dict(src["Metadata"], **{"dg-ref-path": "reference.bin"})
+    s3.put_object(Bucket=A, Key=key + ".delta", Body=body, Metadata=good)
+    tok = prepare(h, "a", key)["download_token"]
+    # Same bytes (same ETag), the metadata rewritten in place.
+    bad = dict(good, **{"dg-ref-path": "../secret/reference.bin"})
+    s3.copy_object(Bucket=A, Key=key + ".delta", Metadata=bad,
+                   MetadataDirective="REPLACE",
+                   CopySource={"Bucket": A, "Key": key + ".delta"})
+    mark = rgw.request_count()
+    status, _, data = fetch(h, tok)
+    assert_refused(status, json.loads(data), "'..'")
+    assert [e["method"] for e in rgw.requests_since(mark)] == ["HEAD"]

@@ -160,7 +160,7 @@ static int cmd_get(h5s3_dg_store *st, const char *key, int argc, char **argv)
     opts.bucket = argv[2];
     if (opt(argc, argv, "--chunk"))
         opts.chunk_size = (apr_size_t)atol(opt(argc, argv, "--chunk"));
-    if ((rv = h5s3_dg_stat(&o, st, key, pool)) != APR_SUCCESS)
+    if ((rv = h5s3_dg_stat(&o, NULL, st, key, pool)) != APR_SUCCESS)
         return finish(out, rv, NULL);
     if (!(f = fopen(path, "wb")))
         return finish(out, APR_EGENERAL, "cannot open output");
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(cmd, "meta") && argc >= 4) {
         h5s3_dg_object *o;
-        apr_status_t rv = h5s3_dg_stat(&o, st, argv[3], pool);
+        apr_status_t rv = h5s3_dg_stat(&o, NULL, st, argv[3], pool);
         ret = rv == APR_SUCCESS
               ? finish(h5s3_dg_metadata_json(o), rv, NULL)
               : finish(json_object(), rv, NULL);

@@ -1,7 +1,8 @@
 /*
  * DeltaGlider input written by whoever can put an object: the name of a
  * reference's cache file, which must keep buckets and tenants apart and
- * never carry a key into a path.
+ * never carry a key into a path, and a delta's dg-ref-path, which must
+ * not lead out of the delta's deltaspace.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -105,6 +106,139 @@ START_TEST(cache_name_never_holds_a_key)
 }
 END_TEST
 
+/* ---- dg-ref-path ---- */
+
+START_TEST(ref_path_accepted)
+{
+    static const char *const ok[] = {
+        "reference.bin", "sub/reference.bin", "a/b/c/reference.bin",
+        "..reference.bin", "reference.bin..", "...", "a..b/x", ".hidden",
+        "r\xc3\xa9" "f\xc3\xa9" "rence.bin", NULL
+    };
+    int i;
+
+    ck_assert_ptr_null(h5s3_dg_ref_path_problem(NULL));
+    for (i = 0; ok[i]; i++)
+        ck_assert_msg(h5s3_dg_ref_path_problem(ok[i]) == NULL, "%s: %s",
+                      ok[i], h5s3_dg_ref_path_problem(ok[i]));
+}
+END_TEST
+
+START_TEST(ref_path_refused)
+{
+    static const struct {
+        const char *path, *why;
+    } bad[] = {
+        {"", "empty"},
+        {"..", "'..'"}, {"../reference.bin", "'..'"},
+        {"../../other/reference.bin", "'..'"}, {"a/../../x", "'..'"},
+        {"a/..", "'..'"}, {"sub/../reference.bin", "'..'"},
+        {"/reference.bin", "absolute"}, {"/", "absolute"},
+        {"//evil/reference.bin", "absolute"},
+        {"a//reference.bin", "empty segment"}, {"a/", "empty segment"},
+        {"./reference.bin", "'.'"}, {"a/./b", "'.'"}, {".", "'.'"},
+        {"..\\reference.bin", "backslash"}, {"a\\b", "backslash"},
+        {"ref\x01.bin", "control"}, {"ref\n.bin", "control"},
+        {"\x7f", "control"}, {"a/\t/b", "control"},
+        {"\r../x", "control"},
+        {NULL, NULL}
+    };
+    int i;
+
+    for (i = 0; bad[i].path; i++) {
+        const char *why = h5s3_dg_ref_path_problem(bad[i].path);
+
+        ck_assert_msg(why != NULL, "accepted '%s'", bad[i].path);
+        ck_assert_msg(strstr(why, bad[i].why) != NULL, "'%s': %s",
+                      bad[i].path, why);
+        ck_assert(!strncmp(why, "dg-ref-path ", 12));
+    }
+}
+END_TEST
+
+START_TEST(ref_path_length)
+{
+    char *p = apr_palloc(pool, H5S3_DG_KEY_MAX + 2);
+
+    memset(p, 'a', H5S3_DG_KEY_MAX);
+    p[H5S3_DG_KEY_MAX] = '\0';
+    ck_assert_ptr_null(h5s3_dg_ref_path_problem(p));
+    p[H5S3_DG_KEY_MAX] = 'a';
+    p[H5S3_DG_KEY_MAX + 1] = '\0';
+    ck_assert_ptr_nonnull(strstr(h5s3_dg_ref_path_problem(p), "longer"));
+}
+END_TEST
+
+/* Through the metadata parser: the delta is refused, with the reason. */
+START_TEST(ref_path_in_metadata)
+{
+    apr_table_t *m = apr_table_make(pool, 4);
+    h5s3_dg_meta *d = NULL;
+    const char *why = NULL;
+    char *longer;
+
+    apr_table_set(m, "dg-ref-path", "../secret/reference.bin");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+                                        pool), H5S3_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(why, "'..'"));
+    /* Also next to a dg-ref-key (which would win): the writer is hostile. */
+    apr_table_set(m, "dg-ref-key", "a/b/reference.bin");
+    why = NULL;
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+                                        pool), H5S3_E_INVALID);
+    ck_assert_ptr_nonnull(why);
+    /* The bare legacy spelling is the same field. */
+    m = apr_table_make(pool, 4);
+    apr_table_set(m, "ref_path", "/etc/passwd");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "v2.zip.delta", m, pool),
+                     H5S3_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(why, "absolute"));
+    /* Short enough alone, too long once put after the deltaspace. */
+    longer = apr_palloc(pool, H5S3_DG_KEY_MAX + 1);
+    memset(longer, 'r', H5S3_DG_KEY_MAX - 4);
+    longer[H5S3_DG_KEY_MAX - 4] = '\0';
+    m = apr_table_make(pool, 4);
+    apr_table_set(m, "dg-ref-path", longer);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "v2.zip.delta", m, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "abcdef/v2.zip.delta", m,
+                                        pool), H5S3_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(why, "longer"));
+    /* A good one resolves inside the deltaspace; why is cleared. */
+    apr_table_set(m, "dg-ref-path", "sub/reference.bin");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+                                        pool), APR_SUCCESS);
+    ck_assert_ptr_null(why);
+    ck_assert_str_eq(d->ref_key, "a/b/sub/reference.bin");
+    /* Only deltas follow a ref-path: a direct object ignores it. */
+    apr_table_set(m, "dg-ref-path", "../x");
+    apr_table_set(m, "dg-compression", "none");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/notes.txt", m, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(d->kind, H5S3_DG_DIRECT);
+    ck_assert_ptr_null(d->ref_key);
+}
+END_TEST
+
+/* Other refusals carry a reason too. */
+START_TEST(other_refusals_say_why)
+{
+    apr_table_t *m = apr_table_make(pool, 4);
+    h5s3_dg_meta *d;
+    const char *why = NULL;
+
+    apr_table_set(m, "dg-file-size", "-3");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "x.zip.delta", m, pool),
+                     H5S3_E_INVALID);
+    ck_assert_str_eq(why, "dg-file-size is not a byte count");
+    m = apr_table_make(pool, 4);
+    apr_table_set(m, "dg-ref-sha256", "xyz");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "x.zip.delta", m, pool),
+                     H5S3_E_INVALID);
+    ck_assert_str_eq(why, "dg-ref-sha256 is not a SHA-256 in hex");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dg_hostile");
@@ -117,6 +251,11 @@ int main(void)
     tcase_add_test(tc, cache_name_depends_on_every_part);
     tcase_add_test(tc, cache_name_parts_do_not_run_together);
     tcase_add_test(tc, cache_name_never_holds_a_key);
+    tcase_add_test(tc, ref_path_accepted);
+    tcase_add_test(tc, ref_path_refused);
+    tcase_add_test(tc, ref_path_length);
+    tcase_add_test(tc, ref_path_in_metadata);
+    tcase_add_test(tc, other_refusals_say_why);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

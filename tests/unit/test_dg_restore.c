@@ -205,7 +205,7 @@ static h5s3_dg_meta *publish_against(const char *ref, const char *name,
     apr_table_set(dm, "dg-ref-key", "P/reference.bin");
     apr_table_set(dm, "dg-ref-sha256", h1);
     put_local(dkey, apr_pstrcat(pool, name, ".d", NULL), dm);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&m, dkey, dm, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, dkey, dm, pool), APR_SUCCESS);
     return m;
 }
 
@@ -618,7 +618,7 @@ START_TEST(small_output_is_all_held)
     put_local("s2.zip.delta", "s.d", dm);
     apr_table_set(dm, "dg-ref-sha256", sha_of("s1.zip", NULL));
     apr_table_set(dm, "dg-file-sha256", sha_of("s1.zip", NULL)); /* wrong */
-    ck_assert_int_eq(h5s3_dg_meta_parse(&m, "s2.zip.delta", dm, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "s2.zip.delta", dm, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(m->ref_key, "reference.bin");
     sink_init(&s);
@@ -694,7 +694,7 @@ static void download_matches(const char *key, const char *file)
     h5s3_dg_restore_result res;
     sink s;
 
-    ck_assert_int_eq(h5s3_dg_stat(&o, &store, key, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, &store, key, pool), APR_SUCCESS);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_download(&res, &store, o, &opts, sink_data, &s,
                                       pool), APR_SUCCESS);
