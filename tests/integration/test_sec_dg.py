@@ -6,14 +6,17 @@ savings job list stays bounded, and xdelta3 inherits no descriptor but
 its standard three."""
 
 import hashlib
+import http.client
 import json
 import os
 import sys
+import time
 
 import pytest
 
 from api_common import (HOST, LOC, api_conf, assert_api_error, dg_meta,
                         prepare, rgw_refcache_name, sha256, xdelta)
+from ops_util import status_auto
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "bench"))
@@ -249,3 +252,74 @@ def test_ref_path_refused_at_download_too(rgw, make_httpd, ref_paths):
     status, _, data = fetch(h, tok)
     assert_refused(status, json.loads(data), "'..'")
     assert [e["method"] for e in rgw.requests_since(mark)] == ["HEAD"]
+
+
+# ------------------------------------------------------ savings jobs ----
+
+SAV = "dgsecsav"        # one small object: a job takes a few milliseconds
+POSTS = 2000
+
+
+def status_gauges(h):
+    """(running, held) savings jobs from /server-status?auto."""
+    st = status_auto(h)
+    return int(st["H5S3SavingsJobs"]), int(st["H5S3SavingsJobRecords"])
+
+
+def wait_gauges(h, want, timeout=20):
+    end = time.monotonic() + timeout
+    while True:
+        got = status_gauges(h)
+        if got == want or time.monotonic() > end:
+            return got
+        time.sleep(0.05)
+
+
+def test_savings_job_records_stay_bounded(rgw, make_httpd, mpm):
+    """Thousands of compute-savings POSTs on one keep-alive connection
+    (so one process takes them all): finished jobs are forgotten, and
+    mod_status's exact count of job records never grows."""
+    s3 = rgw.client()
+    try:
+        s3.create_bucket(Bucket=SAV)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_object(Bucket=SAV, Key="notes.txt", Body=b"small\n")
+    h = make_httpd("KeepAlive On\nMaxKeepAliveRequests 0\n"
+                   "KeepAliveTimeout 30\n"
+                   + api_conf(rgw, buckets=((SAV, "s"),)), mpm=mpm)
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    path = LOC + "/api/buckets/s/compute-savings"
+
+    def post():
+        conn.request("POST", path, headers={"Host": HOST})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        assert r.status == 202, body
+        assert not r.will_close     # still the same connection, process
+        return body["task_id"]
+
+    tasks, peak = set(), (0, 0)
+    try:
+        for i in range(POSTS):
+            tasks.add(post())
+            if i % 100 == 99:
+                got = status_gauges(h)
+                peak = max(peak, got)
+                # At most the running job and one whose claim was just
+                # dropped, in the one process that took the POSTs.
+                assert got[1] <= 2 and got[0] <= got[1], (i, got)
+        # Many jobs were started (and forgotten) along the way.
+        assert len(tasks) >= 50, len(tasks)
+        # All finished: each is held until the next POST of its process,
+        # which forgets every finished job and holds only its own.
+        assert wait_gauges(h, (0, 1)) == (0, 1)
+        tasks.add(post())
+        assert wait_gauges(h, (0, 1)) == (0, 1)
+    finally:
+        conn.close()
+    # A graceful restart retires the process: nothing is left anywhere.
+    h.graceful()
+    assert wait_gauges(h, (0, 0)) == (0, 0)
+    done = [ln for ln in h.error_log_lines() if "H5S3-0120" in ln]
+    assert len(done) == len(tasks), (len(done), len(tasks), peak)
