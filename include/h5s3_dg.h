@@ -341,7 +341,8 @@ apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
                                     const char *ref_sha256, apr_pool_t *p);
 
 /*
- * The xdelta3 program (dg_xdelta.c), run with apr_proc_create.  Encoding
+ * The xdelta3 program (dg_xdelta.c), run with posix_spawn and nothing
+ * but its three standard descriptors.  Encoding
  * passes -D so gzip/bzip2/xz inputs are diffed as they are and decode
  * byte-exactly (docs/deltaglider-format.md, upstream issue #4).
  */

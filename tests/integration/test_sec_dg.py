@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -331,3 +332,111 @@ def test_savings_job_records_stay_bounded(rgw, make_httpd, mpm):
     done = [ln for ln in h.error_log_lines() if "H5S3-0120" in ln]
     assert len(done) == len(tasks), (len(done), len(tasks), peak)
 
+
+# ------------------------------------------- what xdelta3 inherits ----
+
+# First on httpd's PATH: records the descriptors the spawned process
+# holds (its own shell's script descriptor aside) and its blocked and
+# ignored signals, then runs the real xdelta3 in its place.  A child
+# shell writes the records: dash applies a simple command's
+# redirections in the shell itself (saving the originals on descriptors
+# of its own), which would be listed too.
+FD_WRAPPER = """#!/bin/sh
+out=%(dir)s/run.$$
+/bin/sh -c 'ls -l /proc/$1/fd > "$2.fds"
+grep -E "^Sig(Blk|Ign):" /proc/$1/status > "$2.sig"' rec $$ "$out"
+echo "$*" > "$out.args"
+exec %(real)s "$@"
+"""
+
+
+def inherited(path, wrapper):
+    """fd -> link target of one recorded run, the wrapper's own (the
+    shell reading the script) left out."""
+    fds = {}
+    with open(path) as f:
+        for line in f:
+            if " -> " not in line:
+                continue
+            left, target = line.rstrip("\n").split(" -> ", 1)
+            if target == wrapper:
+                continue
+            fds[int(left.split()[-1])] = target
+    return fds
+
+
+@pytest.fixture
+def fd_server(rgw, make_httpd, mpm, hostile):
+    h = make_httpd(conf(rgw).replace(
+        "    H5S3TokenSecret", "    H5S3Upload On\n    H5S3TokenSecret"),
+        mpm=mpm, start=False)
+    # Run by the children (www-data when we are root).
+    wrap_dir = h.path("xdelta3-fds")
+    os.makedirs(wrap_dir, exist_ok=True)
+    os.chmod(wrap_dir, 0o777)
+    wrapper = os.path.join(wrap_dir, "xdelta3")
+    with open(wrapper, "w") as f:
+        f.write(FD_WRAPPER % {"dir": wrap_dir,
+                              "real": shutil.which("xdelta3")})
+    os.chmod(wrapper, 0o755)
+    h.env["PATH"] = wrap_dir + ":/usr/sbin:/usr/bin:/sbin:/bin"
+    h.start()
+    h.wrap_dir, h.wrapper = wrap_dir, wrapper
+    return h
+
+
+def test_xdelta3_inherits_only_its_standard_descriptors(fd_server, rgw,
+                                                        hostile):
+    h = fd_server
+    # Decoding: a download (twice: fetched reference, then cached).
+    for _ in range(2):
+        download_ok(h, "a", KEY, hostile)
+    # Encoding: an upload that makes a reference and a zero-diff delta,
+    # then one that is a delta against it.
+    prefix = "up-%s/" % h.port
+    for name, data in (("v1.zip", hostile["base"]),
+                       ("v2.zip", hostile["v2"])):
+        status, _, body = h.request(
+            "POST", LOC + "/api/upload?bucket=a&key=" + prefix + name,
+            body=data, host=HOST,
+            headers={"Content-Type": "application/octet-stream"})
+        assert status == 200, body
+        assert json.loads(body)["compressed"] is True
+    runs = sorted(f[:-4] for f in os.listdir(h.wrap_dir)
+                  if f.endswith(".fds"))
+    assert len(runs) == 4, runs
+    kinds = []
+    for run in runs:
+        with open(os.path.join(h.wrap_dir, run + ".args")) as f:
+            args = f.read().split()
+        fds = inherited(os.path.join(h.wrap_dir, run + ".fds"), h.wrapper)
+        assert sorted(fds) == [0, 1, 2], (args, fds)
+        # No signal blocked, none of the standard ones ignored (as httpd
+        # ignores SIGPIPE); glibc keeps its internal 32 and 33 ignored.
+        with open(os.path.join(h.wrap_dir, run + ".sig")) as f:
+            sig = dict(line.split(":") for line in f.read().split("\n")
+                       if line)
+        assert int(sig["SigBlk"], 16) == 0, sig
+        assert int(sig["SigIgn"], 16) & 0x7fffffff == 0, sig
+        assert "/dgerr-" in fds[2], fds
+        if args[0] == "-d":
+            kinds.append("decode")
+            assert args[:5] == ["-d", "-c", "-B", "8388608", "-s"], args
+            assert "/dgdelta-" in fds[0], fds
+            assert fds[1].startswith("socket:"), fds
+        else:
+            kinds.append("encode")
+            assert args[0] == "-e", args
+            assert fds[0] == fds[1] == "/dev/null", fds
+    assert sorted(kinds) == ["decode"] * 2 + ["encode"] * 2
+    # Every xdelta3 was reaped: no zombie child of any httpd process.
+    children = set(h.child_pids())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        assert not (fields[0] == "Z" and int(fields[1]) in children), pid

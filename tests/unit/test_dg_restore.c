@@ -4,9 +4,14 @@
  * corrupted references, tampered deltas, and upload round trips.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <apr_file_info.h>
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -667,6 +672,126 @@ START_TEST(receiver_abort_stops_decoder)
 }
 END_TEST
 
+/* ---- the xdelta3 process ---- */
+
+/* Children of ours that are zombies (exited, never reaped). */
+static int zombie_children(void)
+{
+    char buf[512], *rp;
+    int n = 0, ppid;
+    char state;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    ck_assert_int_eq(apr_dir_open(&d, "/proc", pool), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        FILE *f;
+
+        if (!fi.name || fi.name[0] < '0' || fi.name[0] > '9')
+            continue;
+        if (!(f = fopen(apr_psprintf(pool, "/proc/%s/stat", fi.name), "r")))
+            continue;
+        if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')'))
+            && sscanf(rp + 1, " %c %d", &state, &ppid) == 2
+            && state == 'Z' && ppid == (int)getpid())
+            n++;
+        fclose(f);
+    }
+    apr_dir_close(d);
+    return n;
+}
+
+/*
+ * The program is spawned with its three standard descriptors and
+ * nothing else, even a descriptor without close-on-exec, and with no
+ * blocked or ignored signal, whatever the spawning thread had.
+ */
+START_TEST(spawned_with_nothing_inherited)
+{
+    const char *wrapper = path_of("xdelta3-wrap"), *reason = NULL;
+    const char *rec = path_of("wrap.rec");
+    char line[512];
+    sigset_t block, old;
+    int leak, fds = 0, std = 0;
+    FILE *f;
+
+    /* The listing is written by a child shell: dash redirects a simple
+     * command in the shell itself, whose saved descriptors would show. */
+    ck_assert_ptr_nonnull(f = fopen(wrapper, "w"));
+    fprintf(f, "#!/bin/sh\n/bin/sh -c '{ ls -l /proc/$1/fd; "
+            "grep -E \"^Sig(Blk|Ign)\" /proc/$1/status; } > \"$2\"' "
+            "x $$ %s\nexec xdelta3 \"$@\"\n", rec);
+    fclose(f);
+    sh(apr_psprintf(pool, "chmod +x %s", wrapper));
+    leak = open("/dev/null", O_RDONLY);          /* no O_CLOEXEC */
+    ck_assert_int_ge(leak, 3);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+    signal(SIGPIPE, SIG_IGN);
+    opts.xdelta3 = wrapper;
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+                                           path_of("v2.zip"),
+                                           path_of("w.d"), pool),
+                     APR_SUCCESS);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    close(leak);
+    ck_assert_ptr_nonnull(f = fopen(rec, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        char *arrow = strstr(line, " -> ");
+        if (!strncmp(line, "SigBlk:", 7) || !strncmp(line, "SigIgn:", 7)) {
+            unsigned long long mask = strtoull(line + 7, NULL, 16);
+            /* glibc's posix_spawn leaves its own two internal signals
+             * (32, 33) ignored; every standard signal is as new. */
+            ck_assert_msg((mask & 0x7fffffffULL) == 0, "%s", line);
+            if (line[3] == 'B')
+                ck_assert_msg(mask == 0, "%s", line);
+            continue;
+        }
+        if (!arrow)
+            continue;
+        /* The shell reading the wrapper is the wrapper's own doing. */
+        if (strstr(arrow, "xdelta3-wrap"))
+            continue;
+        fds++;
+        std += arrow[-2] == ' ' && arrow[-1] >= '0' && arrow[-1] <= '2';
+        ck_assert_msg(strstr(arrow, "/dev/null") || strstr(arrow, "dgerr-"),
+                      "unexpected: %s", line);
+    }
+    fclose(f);
+    ck_assert_int_eq(fds, 3);
+    ck_assert_int_eq(std, 3);
+}
+END_TEST
+
+START_TEST(missing_program_and_abandoned_decoder)
+{
+    const char *reason = NULL;
+    h5s3_dg_xdelta_proc *x = NULL;
+    apr_file_t *in;
+    apr_pool_t *sub;
+
+    opts.xdelta3 = path_of("no-such-xdelta3");
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+                                           path_of("v2.zip"),
+                                           path_of("w.d"), pool),
+                     APR_ENOENT);
+    ck_assert_ptr_nonnull(strstr(reason, "cannot run"));
+    ck_assert_int_eq(h5s3_dg_xdelta_decode_start(&x, &opts, path_of("v1.zip"),
+                                                 NULL, pool), APR_ENOENT);
+    /* A decoder whose pool goes without a finish is killed and reaped. */
+    opts.xdelta3 = NULL;
+    apr_pool_create(&sub, pool);
+    ck_assert_int_eq(apr_file_open(&in, "/dev/zero", APR_FOPEN_READ,
+                                   APR_OS_DEFAULT, sub), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_xdelta_decode_start(&x, &opts, path_of("v1.zip"),
+                                                 in, sub), APR_SUCCESS);
+    apr_pool_destroy(sub);
+    ck_assert_int_eq(zombie_children(), 0);
+}
+END_TEST
+
 START_TEST(missing_hashes)
 {
     h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
@@ -782,6 +907,8 @@ int main(void)
     tcase_add_test(tc, recompressed_delta_refused);
     tcase_add_test(tc, receiver_abort_stops_decoder);
     tcase_add_test(tc, missing_hashes);
+    tcase_add_test(tc, spawned_with_nothing_inherited);
+    tcase_add_test(tc, missing_program_and_abandoned_decoder);
     tcase_add_test(tc, upload_round_trip);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
