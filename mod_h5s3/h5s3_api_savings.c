@@ -229,8 +229,8 @@ static void forget(job **link)
     job *jb = *link;
     apr_status_t st;
 
-    /* The thread destroyed its own pool before exiting; the join is
-     * what lets us free the thread record, which lives in jb->pool. */
+    /* Only once joined is the thread done with jb->pool, where APR
+     * keeps its thread record too. */
     apr_thread_join(&st, jb->thread);
     *link = jb->next;
     apr_pool_destroy(jb->pool);
