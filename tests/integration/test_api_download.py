@@ -114,13 +114,18 @@ def test_every_dgdata_object_byte_exact(server, rgw):
             assert hdrs["X-DG-Logical-ETag"] == '"%s"' % \
                 m["original_sha256"]
     # References are cached on disk by scope, bucket, key and SHA-256,
-    # each verified; nothing else is left.
+    # each verified; nothing else is left (the last download's spools
+    # go just after its last byte reached us: give them a moment).
     cache = server.path("h5s3-refcache")
     refs = {o["key"]: o["sha256"] for o in rgw.manifest["objects"]
             if o["bucket"] == "dgdata" and o["kind"] == "dg-reference"}
     assert len(refs) == 3
     want = {rgw_refcache_name(rgw, "dgdata", k, h): h
             for k, h in refs.items()}
+    end = time.monotonic() + 5
+    while sorted(os.listdir(cache)) != sorted(want) \
+            and time.monotonic() < end:
+        time.sleep(0.05)
     assert sorted(os.listdir(cache)) == sorted(want)
     for n, h in want.items():
         with open(os.path.join(cache, n), "rb") as f:
