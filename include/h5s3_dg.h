@@ -21,6 +21,7 @@
 #define H5S3_DG_DELTA_SUFFIX   ".delta"
 #define H5S3_DG_INTERNAL_DIR   ".deltaglider/"
 #define H5S3_DG_TOOL           "mod_h5s3/0.1.0"
+#define H5S3_DG_KEY_MAX        1024     /* bytes: S3's longest key */
 
 /* ------------------------------------------------------------------ */
 /* Key classification (dg_keys.c)                                       */
@@ -75,11 +76,22 @@ const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
 
 /*
  * Interpret the metadata of S3 object s3key (may be NULL meta: plain).
- * A malformed size or hash is H5S3_E_INVALID: better refuse an object
- * than verify against garbage.
+ * A malformed size or hash, or a delta's dg-ref-path that
+ * h5s3_dg_ref_path_problem refuses, is H5S3_E_INVALID with the reason
+ * in *why (why may be NULL): better refuse an object than verify
+ * against garbage or fetch what it should not name.
  */
-apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char *s3key,
-                                apr_table_t *meta, apr_pool_t *p);
+apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
+                                const char *s3key, apr_table_t *meta,
+                                apr_pool_t *p);
+
+/*
+ * Why a delta's dg-ref-path may not be followed, NULL if it may (or is
+ * NULL).  It is relative to the delta's deltaspace and must stay in it:
+ * not empty, no leading '/', no empty, "." or ".." segment, no
+ * backslash, no control character, at most H5S3_DG_KEY_MAX bytes.
+ */
+const char *h5s3_dg_ref_path_problem(const char *ref_path);
 
 /* ------------------------------------------------------------------ */
 /* Storage seam (dg_store.c): S3 in production, local data in tests.    */
@@ -225,10 +237,12 @@ apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
 /*
  * Resolve a logical key: "<key>.delta" first (a delta wins), then the key
  * itself.  Internal keys and ".delta" keys are H5S3_E_NOTFOUND.  The
- * object comes back probed (meta set).
+ * object comes back probed (meta set).  Metadata h5s3_dg_meta_parse
+ * refuses is H5S3_E_INVALID with its reason in *why (why may be NULL).
  */
-apr_status_t h5s3_dg_stat(h5s3_dg_object **out, h5s3_dg_store *st,
-                          const char *key, apr_pool_t *p);
+apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
+                          h5s3_dg_store *st, const char *key,
+                          apr_pool_t *p);
 
 /* JSON views (new references). */
 const char *h5s3_dg_time_iso(apr_time_t t, apr_pool_t *p);
@@ -301,14 +315,34 @@ int h5s3_dg_vcdiff_recompressed(const h5s3_dg_vcdiff_header *h);
 /* Reconstruction (dg_restore.c) and upload (dg_upload.c)               */
 
 typedef struct h5s3_dg_codec_opts {
-    const char *cache_dir;      /* reference cache, keyed by SHA-256; required */
+    const char *cache_dir;      /* reference cache (see below); required */
     const char *tmp_dir;        /* spool for deltas; NULL: cache_dir */
     const char *xdelta3;        /* program; NULL: "xdelta3" on PATH */
     apr_size_t chunk_size;      /* output piece; 0: 1 MiB; max 16 MiB */
+    /*
+     * Whose references these are: the S3 endpoint and credential scope
+     * the store reads with, and its bucket (NULL: "").  A cached
+     * reference is only ever used for the same scope, bucket, reference
+     * key and SHA-256 it was fetched for.
+     */
+    const char *cache_scope;
+    const char *bucket;
 } h5s3_dg_codec_opts;
 
 /*
- * The xdelta3 program (dg_xdelta.c), run with apr_proc_create.  Encoding
+ * The reference cache's file name (no directory) of one reference:
+ * "ref-" + hex SHA-256 of scope, bucket, ref_key and ref_sha256 (each
+ * NUL-terminated; NULL counts as "") + ".bin".  Keys never appear in a
+ * path, and a reference cached for one bucket or tenant is never taken
+ * for another's, even when both claim the same SHA-256.
+ */
+apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
+                                    const char *bucket, const char *ref_key,
+                                    const char *ref_sha256, apr_pool_t *p);
+
+/*
+ * The xdelta3 program (dg_xdelta.c), run with posix_spawn and nothing
+ * but its three standard descriptors.  Encoding
  * passes -D so gzip/bzip2/xz inputs are diffed as they are and decode
  * byte-exactly (docs/deltaglider-format.md, upstream issue #4).
  */
@@ -340,7 +374,8 @@ typedef struct h5s3_dg_restore_result {
 } h5s3_dg_restore_result;
 
 /*
- * Make sure the reference with this SHA-256 is in the cache directory,
+ * Make sure the reference ref_key with this SHA-256 is in the cache
+ * directory (under h5s3_dg_ref_cache_name of opts' scope and bucket),
  * re-verified now; fetch it (checking the hash) if needed.  *path is
  * the cached file.  H5S3_E_INTEGRITY when the stored reference does not
  * hash to ref_sha256.

@@ -102,6 +102,22 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
     }
 }
 
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why)
+{
+    json_t *details = json_pack("{s:s}", "key", key);
+
+    /* Whoever wrote the object chose it: worth a line for the operator. */
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0136: %s/%s: "
+                  "DeltaGlider metadata refused: %s", q->bucket, key,
+                  why ? why : "malformed");
+    if (why) {
+        json_object_set_new(details, "reason", json_string(why));
+    }
+    return h5s3_api_error(q, HTTP_BAD_REQUEST, "integrity_failed",
+                          "The object's DeltaGlider metadata is malformed",
+                          details);
+}
+
 static int bad_param(h5s3_req *q, const char *name, const char *msg)
 {
     return h5s3_api_error(q, HTTP_BAD_REQUEST, "invalid_parameter", msg,
@@ -197,7 +213,7 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
                 }
             }
             json_decref(j);
-            return h5s3_dg_meta_parse(meta, s3key, t, p);
+            return h5s3_dg_meta_parse(meta, NULL, s3key, t, p);
         }
         json_decref(j);
     }
@@ -221,7 +237,7 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
         }
         json_decref(j);
     }
-    return h5s3_dg_meta_parse(meta, s3key, info->meta, p);
+    return h5s3_dg_meta_parse(meta, NULL, s3key, info->meta, p);
 }
 
 const char *h5s3_api_read_body(h5s3_req *q, apr_size_t max, int *rc)
@@ -428,6 +444,7 @@ const char *h5s3_api_split_key(const char **alias, const char *path,
 int h5s3_route_api_metadata(h5s3_req *q, const char *path)
 {
     const char *alias, *key = h5s3_api_split_key(&alias, path, q->r->pool);
+    const char *why;
     const h5s3_bucket_map *m;
     h5s3_dg_object *o;
     json_t *j;
@@ -447,11 +464,10 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);
     }
-    rv = h5s3_dg_stat(&o, h5s3_api_store(q, m->bucket), key, q->r->pool);
+    rv = h5s3_dg_stat(&o, &why, h5s3_api_store(q, m->bucket), key,
+                      q->r->pool);
     if (rv == H5S3_E_INVALID) {
-        return h5s3_api_error(q, HTTP_BAD_REQUEST, "integrity_failed",
-                              "The object's DeltaGlider metadata is malformed",
-                              json_pack("{s:s}", "key", key));
+        return h5s3_api_bad_metadata(q, key, why);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_api_error_for(q, rv, "key", NULL);

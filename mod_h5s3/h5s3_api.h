@@ -20,8 +20,12 @@ const h5s3_token_key *h5s3_api_token_key(const h5s3_srv_conf *sc,
                                          apr_pool_t *p);
 /* Reference cache and spool directory (H5S3RefCacheDir). */
 const char *h5s3_api_refcache_dir(void);
-/* Codec options for restores and uploads. */
-void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts);
+/*
+ * Codec options for restores and uploads from bucket through this vhost:
+ * its references are cached apart from every other scope and bucket.
+ */
+void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
+                         const char *bucket);
 /* The cross-process lock that makes a job claim atomic on one host. */
 apr_status_t h5s3_api_jobs_lock(void);
 void h5s3_api_jobs_unlock(void);
@@ -66,6 +70,12 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
  */
 int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
                        const char *reason);
+
+/*
+ * 400 integrity_failed for an object whose DeltaGlider metadata the core
+ * refused (H5S3_E_INVALID), why (may be NULL) in details.reason.
+ */
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why);
 
 /* "ALIAS/LOGICAL-KEY" split at the first '/'; NULL if malformed. */
 const char *h5s3_api_split_key(const char **alias, const char *path,

@@ -10,7 +10,11 @@
  *
  * The job runs in a thread of the child that took the request.  A cleanup
  * on the child pool cancels it and joins the thread on shutdown and
- * graceful restart; partial sums die with the job.
+ * graceful restart; partial sums die with the job.  Its figures live in
+ * the cache, not in the job: a finished job is joined, unlinked and its
+ * pool destroyed at the next compute-savings request of its process, so
+ * a process holds no more than its running jobs and the last finished
+ * one, however many requests it served.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -36,10 +40,11 @@ APLOG_USE_MODULE(h5s3);
 
 typedef struct job {
     struct job *next;
+    apr_pool_t *pool;                   /* everything of the job's, the
+                                         * thread record included */
     apr_thread_t *thread;
     volatile apr_uint32_t cancel;
     volatile apr_uint32_t done;
-    int joined;
     server_rec *server;
     h5s3_s3_client *client;
     const char *bucket;
@@ -199,6 +204,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
                      jb->call.error_code ? jb->call.error_code : "");
     }
     drop_claim(jb, p);
+    h5s3_status_savings_running(-1);
     apr_atomic_set32(&jb->done, 1);
     apr_thread_exit(thd, rv);
     return NULL;
@@ -217,16 +223,31 @@ void h5s3_api_savings_child_init(apr_pool_t *pchild)
     }
 }
 
-/* Join the threads that have finished; list_lock held. */
-static void reap(void)
+/* Join *link's thread, unlink it and free all it had; list_lock held. */
+static void forget(job **link)
 {
-    job *jb;
+    job *jb = *link;
     apr_status_t st;
 
-    for (jb = jobs; jb; jb = jb->next) {
-        if (!jb->joined && apr_atomic_read32(&jb->done)) {
-            apr_thread_join(&st, jb->thread);
-            jb->joined = 1;
+    /* Only once joined is the thread done with jb->pool, where APR
+     * keeps its thread record too. */
+    apr_thread_join(&st, jb->thread);
+    *link = jb->next;
+    apr_pool_destroy(jb->pool);
+    h5s3_status_savings_held(-1);
+}
+
+/* Forget the jobs that have finished; list_lock held. */
+static void reap(void)
+{
+    job **link = &jobs;
+
+    while (*link) {
+        if (apr_atomic_read32(&(*link)->done)) {
+            forget(link);
+        }
+        else {
+            link = &(*link)->next;
         }
     }
 }
@@ -234,7 +255,6 @@ static void reap(void)
 void h5s3_api_savings_shutdown(void)
 {
     job *jb;
-    apr_status_t st;
 
     if (list_lock == NULL) {
         return;
@@ -245,13 +265,9 @@ void h5s3_api_savings_shutdown(void)
         apr_atomic_set32(&jb->cancel, 1);
     }
     /* Jobs never take list_lock: joining under it cannot deadlock. */
-    for (jb = jobs; jb; jb = jb->next) {
-        if (!jb->joined) {
-            apr_thread_join(&st, jb->thread);
-            jb->joined = 1;
-        }
+    while (jobs) {
+        forget(&jobs);
     }
-    jobs = NULL;
     apr_thread_mutex_unlock(list_lock);
 }
 
@@ -259,11 +275,11 @@ void h5s3_api_savings_shutdown(void)
 static apr_status_t start_job(h5s3_req *q, const char *bucket,
                               const char *ckey, const char *task_id)
 {
-    apr_pool_t *pool = h5s3_api_jobs_pool();
+    apr_pool_t *jobs_pool = h5s3_api_jobs_pool(), *pool;
     job *jb;
     apr_status_t rv;
 
-    if (list_lock == NULL || pool == NULL) {
+    if (list_lock == NULL || jobs_pool == NULL) {
         return APR_EGENERAL;
     }
     apr_thread_mutex_lock(list_lock);
@@ -272,8 +288,14 @@ static apr_status_t start_job(h5s3_req *q, const char *bucket,
         return APR_EGENERAL;
     }
     reap();
-    /* jobs pool allocations happen only here, under list_lock. */
+    /* A pool per job (the jobs pool's allocator is thread-safe), so that
+     * forgetting a job gives back everything it took. */
+    if ((rv = apr_pool_create(&pool, jobs_pool)) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(list_lock);
+        return rv;
+    }
     jb = apr_pcalloc(pool, sizeof(*jb));
+    jb->pool = pool;
     jb->server = q->r->server;
     jb->client = q->sc->client;
     jb->bucket = apr_pstrdup(pool, bucket);
@@ -283,10 +305,17 @@ static apr_status_t start_job(h5s3_req *q, const char *bucket,
     h5s3_api_probe_init(&jb->pb, q->sc, jb->bucket, pool);
     jb->pb.endpoint = apr_pstrdup(pool, jb->pb.endpoint);
     jb->pb.gen = apr_pstrdup(pool, jb->pb.gen);
+    /* Counted before the thread can finish and uncount itself. */
+    h5s3_status_savings_running(1);
     rv = apr_thread_create(&jb->thread, NULL, run, jb, pool);
     if (rv == APR_SUCCESS) {
         jb->next = jobs;
         jobs = jb;
+        h5s3_status_savings_held(1);
+    }
+    else {
+        h5s3_status_savings_running(-1);
+        apr_pool_destroy(pool);
     }
     apr_thread_mutex_unlock(list_lock);
     return rv;

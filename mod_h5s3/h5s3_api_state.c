@@ -124,10 +124,14 @@ const char *h5s3_api_refcache_dir(void)
     return refcache_path;
 }
 
-void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts)
+void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
+                         const char *bucket)
 {
     memset(opts, 0, sizeof(*opts));
     opts->cache_dir = refcache_path;
+    /* The scope the answer caches use: endpoint and credentials. */
+    opts->cache_scope = sc->cache_scope;
+    opts->bucket = bucket;
 }
 
 apr_status_t h5s3_api_jobs_lock(void)

@@ -138,7 +138,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
                               "The request body could not be read",
                               json_pack("{s:s}", "parameter", "body"));
     }
-    h5s3_api_codec_opts(&opts);
+    h5s3_api_codec_opts(&opts, q->sc, m->bucket);
     rv = h5s3_dg_upload_file(&res, h5s3_api_store(q, m->bucket), key, path,
                              &opts, p);
     apr_file_close(f);                  /* removes the spool file */

@@ -208,6 +208,12 @@ void h5s3_status_register_hooks(apr_pool_t *p);
 void h5s3_status_cache_lookup(int hit);
 void h5s3_status_ratelimit_rejected(void);
 void h5s3_status_preflight(void);
+/*
+ * Savings jobs (h5s3_api_savings.c), +1 or -1: threads running, and job
+ * records a process keeps until it joined their thread.
+ */
+void h5s3_status_savings_running(int delta);
+void h5s3_status_savings_held(int delta);
 
 void h5s3_logformat_register_hooks(apr_pool_t *p);
 

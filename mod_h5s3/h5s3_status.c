@@ -36,6 +36,8 @@ enum {
     C_S3_FAILED,        /* requests during which an S3 exchange failed */
     C_THROTTLED,        /* 429 from H5S3RateLimit */
     C_PREFLIGHTS,       /* CORS preflights answered */
+    C_SAVINGS_RUNNING,  /* gauges: savings job threads running, */
+    C_SAVINGS_HELD,     /* and job records kept until their join */
     C_COUNT
 };
 
@@ -70,6 +72,30 @@ void h5s3_status_ratelimit_rejected(void)
 void h5s3_status_preflight(void)
 {
     bump(C_PREFLIGHTS, 1);
+}
+
+/* Gauges: every increment is matched by its process's decrement. */
+static void gauge(int which, int delta)
+{
+    if (counters == NULL) {
+        return;
+    }
+    if (delta > 0) {
+        apr_atomic_inc64(&counters[which]);
+    }
+    else if (delta < 0) {
+        apr_atomic_dec64(&counters[which]);
+    }
+}
+
+void h5s3_status_savings_running(int delta)
+{
+    gauge(C_SAVINGS_RUNNING, delta);
+}
+
+void h5s3_status_savings_held(int delta)
+{
+    gauge(C_SAVINGS_HELD, delta);
 }
 
 static apr_uint64_t note_number(request_rec *r, const char *name)
@@ -228,8 +254,10 @@ static int status_hook(request_rec *r, int flags)
         add_num(a, p, "H5S3PageCacheEvictions", "page cache evictions",
                 st.evictions);
     }
-    /* No savings jobs exist until the /api routes do: say so plainly. */
-    add_num(a, p, "H5S3SavingsJobs", "savings jobs", 0);
+    add_num(a, p, "H5S3SavingsJobs", "savings jobs running",
+            get(C_SAVINGS_RUNNING));
+    add_num(a, p, "H5S3SavingsJobRecords", "savings job records held",
+            get(C_SAVINGS_HELD));
 
     if (flags & AP_STATUS_SHORT) {
         for (i = 0; i < a->nelts; i++) {

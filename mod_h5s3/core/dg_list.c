@@ -17,7 +17,7 @@ static apr_status_t default_probe(void *baton, h5s3_dg_meta **meta,
 
     if (rv != APR_SUCCESS)
         return rv;
-    return h5s3_dg_meta_parse(meta, s3key, info->meta, p);
+    return h5s3_dg_meta_parse(meta, NULL, s3key, info->meta, p);
 }
 
 apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
@@ -152,14 +152,17 @@ apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_dg_stat(h5s3_dg_object **out, h5s3_dg_store *st,
-                          const char *key, apr_pool_t *p)
+apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
+                          h5s3_dg_store *st, const char *key,
+                          apr_pool_t *p)
 {
     h5s3_s3_object_info *info;
     h5s3_dg_object *o;
     const char *dkey;
     apr_status_t rv;
 
+    if (why)
+        *why = NULL;
     if (!key || !*key || h5s3_dg_key_internal(key)
         || h5s3_dg_key_is_delta(key) || key[strlen(key) - 1] == '/')
         return H5S3_E_NOTFOUND;
@@ -182,7 +185,7 @@ apr_status_t h5s3_dg_stat(h5s3_dg_object **out, h5s3_dg_store *st,
     o->stored_bytes = info->size;
     o->modified = info->mtime;
     o->etag = info->etag;
-    if ((rv = h5s3_dg_meta_parse(&o->meta, o->s3_key, info->meta, p))
+    if ((rv = h5s3_dg_meta_parse(&o->meta, why, o->s3_key, info->meta, p))
         != APR_SUCCESS)
         return rv;
     o->original_bytes = o->compressed && o->meta->file_size >= 0

@@ -73,14 +73,60 @@ static apr_status_t parse_sha(const char **out, const char *v, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char *s3key,
-                                apr_table_t *meta, apr_pool_t *p)
+const char *h5s3_dg_ref_path_problem(const char *ref_path)
+{
+    const unsigned char *c;
+    const char *seg, *end;
+    apr_size_t n;
+
+    if (!ref_path)
+        return NULL;
+    if (!*ref_path)
+        return "dg-ref-path is empty";
+    /* First, so no later reason can stand for a path that has them. */
+    for (c = (const unsigned char *)ref_path; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            return "dg-ref-path contains control characters";
+        if (*c == '\\')
+            return "dg-ref-path contains a backslash";
+    }
+    if (strlen(ref_path) > H5S3_DG_KEY_MAX)
+        return "dg-ref-path is longer than an S3 key can be";
+    if (*ref_path == '/')
+        return "dg-ref-path is absolute: it must be relative to the "
+               "delta's folder";
+    for (seg = ref_path; ; seg = end + 1) {
+        end = strchr(seg, '/');
+        n = end ? (apr_size_t)(end - seg) : strlen(seg);
+        if (n == 0)
+            return "dg-ref-path has an empty segment";
+        if (n == 2 && seg[0] == '.' && seg[1] == '.')
+            return "dg-ref-path has a '..' segment: it must stay inside "
+                   "the delta's folder";
+        if (n == 1 && seg[0] == '.')
+            return "dg-ref-path has a '.' segment";
+        if (!end)
+            return NULL;
+    }
+}
+
+static apr_status_t refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return H5S3_E_INVALID;
+}
+
+apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
+                                const char *s3key, apr_table_t *meta,
+                                apr_pool_t *p)
 {
     h5s3_dg_meta *m = apr_pcalloc(p, sizeof(*m));
     const char *base = strrchr(s3key, '/');
-    const char *ref_path;
-    apr_status_t rv;
+    const char *ref_path, *problem, *space;
 
+    if (why)
+        *why = NULL;
     base = base ? base + 1 : s3key;
     m->tool = h5s3_dg_meta_get(meta, "tool", p);
     m->original_name = h5s3_dg_meta_get(meta, "original-name", p);
@@ -89,15 +135,16 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char *s3key,
     m->note = h5s3_dg_meta_get(meta, "note", p);
     m->compression = h5s3_dg_meta_get(meta, "compression", p);
     m->delta_cmd = h5s3_dg_meta_get(meta, "delta-cmd", p);
-    if ((rv = parse_sha(&m->file_sha256,
-                        h5s3_dg_meta_get(meta, "file-sha256", p), p))
-        || (rv = parse_sha(&m->ref_sha256,
-                           h5s3_dg_meta_get(meta, "ref-sha256", p), p))
-        || (rv = parse_size(&m->file_size,
-                            h5s3_dg_meta_get(meta, "file-size", p)))
-        || (rv = parse_size(&m->delta_size,
-                            h5s3_dg_meta_get(meta, "delta-size", p))))
-        return rv;
+    if (parse_sha(&m->file_sha256, h5s3_dg_meta_get(meta, "file-sha256", p),
+                  p))
+        return refuse(why, "dg-file-sha256 is not a SHA-256 in hex");
+    if (parse_sha(&m->ref_sha256, h5s3_dg_meta_get(meta, "ref-sha256", p),
+                  p))
+        return refuse(why, "dg-ref-sha256 is not a SHA-256 in hex");
+    if (parse_size(&m->file_size, h5s3_dg_meta_get(meta, "file-size", p)))
+        return refuse(why, "dg-file-size is not a byte count");
+    if (parse_size(&m->delta_size, h5s3_dg_meta_get(meta, "delta-size", p)))
+        return refuse(why, "dg-delta-size is not a byte count");
     m->zero_diff = m->note && strncmp(m->note, "zero-diff", 9) == 0;
 
     if (strcmp(base, H5S3_DG_REFERENCE_NAME) == 0) {
@@ -107,10 +154,21 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char *s3key,
         m->kind = H5S3_DG_DELTA;
         m->ref_key = h5s3_dg_meta_get(meta, "ref-key", p);
         ref_path = h5s3_dg_meta_get(meta, "ref-path", p);
+        /*
+         * Whoever can write a delta chooses its metadata: a path that
+         * could name anything outside the delta's deltaspace makes the
+         * whole object suspect, even next to a dg-ref-key.
+         */
+        if ((problem = h5s3_dg_ref_path_problem(ref_path)) != NULL)
+            return refuse(why, problem);
         /* The proxy's ref-path is relative to the delta's deltaspace. */
-        if (!m->ref_key && ref_path && *ref_path)
-            m->ref_key = apr_pstrcat(p, h5s3_dg_deltaspace(s3key, p),
-                                     ref_path, NULL);
+        if (!m->ref_key && ref_path) {
+            space = h5s3_dg_deltaspace(s3key, p);
+            if (strlen(space) + strlen(ref_path) > H5S3_DG_KEY_MAX)
+                return refuse(why, "dg-ref-path is longer than an S3 key "
+                              "can be");
+            m->ref_key = apr_pstrcat(p, space, ref_path, NULL);
+        }
         /* No chains: a deltaspace's deltas all use its reference.bin. */
         if (!m->ref_key)
             m->ref_key = h5s3_dg_reference_key(s3key, p);

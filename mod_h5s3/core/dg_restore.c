@@ -1,7 +1,8 @@
 /*
  * Reconstruction of DeltaGlider deltas, streamed in bounded memory:
- * reference from a SHA-256-keyed disk cache, delta spooled to a temp
- * file, xdelta3 decoding into two alternating buffers.  A cached
+ * reference from a disk cache keyed by where it came from and its
+ * SHA-256, delta spooled to a temp file, xdelta3 decoding into two
+ * alternating buffers.  A cached
  * reference is re-hashed on every use by a thread while xdelta3 already
  * decodes (the hash would otherwise delay the first byte by a whole read
  * of the reference); the last buffer is only released once that hash and
@@ -10,6 +11,7 @@
  */
 #include <string.h>
 #include <apr_atomic.h>
+#include <apr_escape.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -162,19 +164,57 @@ static const char *tmp_dir(const h5s3_dg_codec_opts *opts)
                                                    : cache_dir(opts);
 }
 
+apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
+                                    const char *bucket, const char *ref_key,
+                                    const char *ref_sha256, apr_pool_t *p)
+{
+    const char *parts[4];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx;
+    int i, ok;
+
+    parts[0] = scope;
+    parts[1] = bucket;
+    parts[2] = ref_key;
+    parts[3] = ref_sha256;
+    if (!(ctx = EVP_MD_CTX_new()))
+        return APR_ENOMEM;
+    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    /* With its NUL each part ends unambiguously: no two tuples collide. */
+    for (i = 0; ok && i < 4; i++) {
+        const char *s = parts[i] ? parts[i] : "";
+        ok = EVP_DigestUpdate(ctx, s, strlen(s) + 1);
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return APR_EGENERAL;
+    *name = apr_pstrcat(p, "ref-", apr_pescape_hex(p, md, n, 0), ".bin",
+                        NULL);
+    return APR_SUCCESS;
+}
+
 /* The cache file of a reference, whether or not it exists. */
 static apr_status_t cache_path(const char **path, const char **reason,
-                               const char *ref_sha256,
+                               const char *ref_key, const char *ref_sha256,
                                const h5s3_dg_codec_opts *opts,
                                apr_pool_t *p)
 {
-    const char *dir = cache_dir(opts);
+    const char *dir = cache_dir(opts), *name;
+    apr_status_t rv;
 
-    if (!dir || !sha_ok(ref_sha256)) {
+    if (!dir || !sha_ok(ref_sha256) || !ref_key) {
         *reason = "no reference cache directory or reference hash";
         return H5S3_E_INVALID;
     }
-    *path = apr_pstrcat(p, dir, "/ref-", ref_sha256, ".bin", NULL);
+    if ((rv = h5s3_dg_ref_cache_name(&name, opts->cache_scope, opts->bucket,
+                                     ref_key, ref_sha256, p))
+        != APR_SUCCESS) {
+        *reason = "cannot name the reference's cache file";
+        return rv;
+    }
+    *path = apr_pstrcat(p, dir, "/", name, NULL);
     return APR_SUCCESS;
 }
 
@@ -249,7 +289,7 @@ apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
     apr_status_t rv;
 
     *reason = NULL;
-    if ((rv = cache_path(&final, reason, ref_sha256, opts, p))
+    if ((rv = cache_path(&final, reason, ref_key, ref_sha256, opts, p))
         != APR_SUCCESS)
         return rv;
     if (is_file(final, p)) {
@@ -513,7 +553,7 @@ static apr_status_t expected_ref_sha(const char **sha, const char **reason,
                                meta->ref_key);
         return rv;
     }
-    if ((rv = h5s3_dg_meta_parse(&rm, meta->ref_key, info->meta, p))
+    if ((rv = h5s3_dg_meta_parse(&rm, NULL, meta->ref_key, info->meta, p))
         != APR_SUCCESS || !rm->file_sha256) {
         *reason = "neither the delta nor its reference carries the "
                   "reference's SHA-256";
@@ -592,8 +632,8 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
     }
     if ((rv = expected_ref_sha(&ref_sha, &res->reason, st, meta, p))
         != APR_SUCCESS
-        || (rv = cache_path(&ref_path, &res->reason, ref_sha, opts, p))
-           != APR_SUCCESS)
+        || (rv = cache_path(&ref_path, &res->reason, meta->ref_key,
+                               ref_sha, opts, p)) != APR_SUCCESS)
         goto done;
     for (attempt = 0; ; attempt++) {
         ref_check *rc = NULL;

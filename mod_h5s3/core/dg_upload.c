@@ -165,7 +165,7 @@ apr_status_t h5s3_dg_upload_file(h5s3_dg_upload_result **out,
         rv = put_delta(r, st, opts, path, ref_key, r->sha256, path, 1, p);
     }
     else if (rv == APR_SUCCESS) {
-        if ((rv = h5s3_dg_meta_parse(&rm, ref_key, info->meta, p))
+        if ((rv = h5s3_dg_meta_parse(&rm, NULL, ref_key, info->meta, p))
             != APR_SUCCESS || !rm->file_sha256) {
             h5s3_log(H5S3_LOG_ERR, rv, "deltaglider upload %s: reference "
                      "%s has no usable dg-file-sha256", key, ref_key);

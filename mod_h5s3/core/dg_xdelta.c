@@ -2,10 +2,20 @@
  * Running the xdelta3 program.  A subprocess rather than a linked
  * library: Debian's xdelta3 is the reference codec DeltaGlider uses, and
  * a crash or runaway decode stays outside httpd.
+ *
+ * Started with posix_spawn, not fork: it runs from a worker thread of a
+ * threaded MPM, where a fork copies a big address space and runs APR's
+ * exec cleanups in a child that only has the forking thread.  The child
+ * gets exactly three descriptors (stdin, stdout, stderr), every other
+ * one closed whether or not it was marked close-on-exec (sockets,
+ * files other modules opened), no blocked signal and no ignored one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <apr_file_io.h>
 #include <apr_portable.h>
@@ -14,8 +24,10 @@
 
 #include "h5s3_dg.h"
 
+extern char **environ;
+
 struct h5s3_dg_xdelta_proc {
-    apr_proc_t proc;
+    apr_proc_t proc;            /* the child's pid, our end of its stdout */
     apr_file_t *err;            /* the child's stderr, a temp file */
     apr_pool_t *pool;
     int reaped;
@@ -103,48 +115,136 @@ static const char *err_text(apr_file_t *err, apr_pool_t *p)
     return s;
 }
 
+/* The decoder's stdout: the socket above, else a pipe. */
+static apr_status_t output_channel(apr_file_t **ours, apr_file_t **theirs,
+                                   apr_pool_t *p)
+{
+    if (socket_channel(ours, theirs, p) == APR_SUCCESS)
+        return APR_SUCCESS;
+    return apr_file_pipe_create_ex(ours, theirs, APR_FULL_BLOCK, p);
+}
+
+/*
+ * However the pool goes (a caller that never reached finish), the child
+ * is killed and reaped: no zombie, no orphan decoding on.
+ */
+static apr_status_t reap_cleanup(void *baton)
+{
+    h5s3_dg_xdelta_proc *x = baton;
+    apr_exit_why_e why;
+    int code;
+
+    if (!x->reaped) {
+        apr_proc_kill(&x->proc, SIGKILL);
+        apr_proc_wait(&x->proc, &code, &why, APR_WAIT);
+        x->reaped = 1;
+    }
+    return APR_SUCCESS;
+}
+
+/*
+ * Run argv[0] (searched on PATH) with in (NULL: /dev/null) as stdin,
+ * stdout our end of a channel (want_out) or /dev/null, and stderr a
+ * temp file, nothing else inherited.
+ */
 static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
                           const h5s3_dg_codec_opts *opts, apr_file_t *in,
-                          int pipe_out, apr_pool_t *p)
+                          int want_out, apr_pool_t *p)
 {
     h5s3_dg_xdelta_proc *x = apr_pcalloc(p, sizeof(*x));
-    apr_procattr_t *attr;
     char *tmpl = apr_pstrcat(p, tmp_dir(opts, p), "/dgerr-XXXXXX", NULL);
-    apr_file_t *ours = NULL, *theirs = NULL;
+    apr_file_t *ours = NULL, *theirs = NULL, *files[3];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t sa;
+    sigset_t none, all;
+    int src[3], lifted[3] = {-1, -1, -1}, i, err = 0;
+    pid_t pid;
     apr_status_t rv;
 
     x->pool = p;
-    if (pipe_out && socket_channel(&ours, &theirs, p) == APR_SUCCESS)
-        pipe_out = 0;
+    if (want_out && (rv = output_channel(&ours, &theirs, p)) != APR_SUCCESS)
+        return rv;
     if ((rv = apr_file_mktemp(&x->err, tmpl,
                               APR_FOPEN_CREATE | APR_FOPEN_READ
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS)
-        return rv;
-    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
-        || (rv = apr_procattr_io_set(attr, APR_NO_PIPE,
-                                     pipe_out ? APR_FULL_BLOCK : APR_NO_PIPE,
-                                     APR_NO_PIPE)) != APR_SUCCESS
-        || (in && (rv = apr_procattr_child_in_set(attr, in, NULL))
-            != APR_SUCCESS)
-        || (theirs && (rv = apr_procattr_child_out_set(attr, theirs, NULL))
-            != APR_SUCCESS)
-        || (rv = apr_procattr_child_err_set(attr, x->err, NULL))
-           != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH))
-           != APR_SUCCESS
-        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS)
-        return rv;
-    rv = apr_proc_create(&x->proc, argv[0], argv, NULL, attr, p);
+        goto close_theirs;
+    files[0] = in;
+    files[1] = theirs;
+    files[2] = x->err;
+    for (i = 0; i < 3; i++) {
+        apr_os_file_t fd = -1;
+
+        if (files[i] && apr_os_file_get(&fd, files[i]) != APR_SUCCESS)
+            fd = -1;
+        /*
+         * The actions run in order: a source that is itself 0, 1 or 2
+         * could be overwritten by an earlier dup2.  Move it out of the
+         * way first (httpd keeps 0-2 open, so this is for other callers).
+         */
+        if (fd >= 0 && fd < 3) {
+            if ((lifted[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                rv = APR_FROM_OS_ERROR(errno);
+                goto close_lifted;
+            }
+            fd = lifted[i];
+        }
+        src[i] = fd;
+    }
+
+    if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
+        rv = APR_FROM_OS_ERROR(err);
+        goto close_lifted;
+    }
+    if ((err = posix_spawnattr_init(&sa)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        rv = APR_FROM_OS_ERROR(err);
+        goto close_lifted;
+    }
+    for (i = 0; i < 3 && !err; i++)
+        err = src[i] >= 0
+              ? posix_spawn_file_actions_adddup2(&fa, src[i], i)
+              : posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+                                                 i ? O_WRONLY : O_RDONLY, 0);
+    /* Everything else goes, close-on-exec or not. */
+    if (!err)
+        err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    /*
+     * An exec keeps the spawning thread's signal mask and the signals
+     * httpd ignores (SIGPIPE, SIGXFSZ, ...): the program gets neither.
+     */
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (!err)
+        err = posix_spawnattr_setsigmask(&sa, &none);
+    if (!err)
+        err = posix_spawnattr_setsigdefault(&sa, &all);
+    if (!err)
+        err = posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK
+                                            | POSIX_SPAWN_SETSIGDEF);
+    /* glibc reports a failed exec (no such program) here, as an errno. */
+    if (!err)
+        err = posix_spawnp(&pid, argv[0], &fa, &sa, (char *const *)argv,
+                           environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&sa);
+    rv = err ? APR_FROM_OS_ERROR(err) : APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        x->proc.pid = pid;
+        x->proc.out = ours;
+        apr_pool_cleanup_register(p, x, reap_cleanup,
+                                  apr_pool_cleanup_null);
+        *out = x;
+    }
+close_lifted:
+    for (i = 0; i < 3; i++)
+        if (lifted[i] >= 0)
+            close(lifted[i]);
+close_theirs:
     /* Only the child writes: the reader sees EOF when it is done. */
     if (theirs)
-        close_put_file(theirs);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (ours)
-        x->proc.out = ours;
-    *out = x;
-    return APR_SUCCESS;
+        apr_file_close(theirs);
+    return rv;
 }
 
 apr_status_t h5s3_dg_xdelta_finish(const char **reason,

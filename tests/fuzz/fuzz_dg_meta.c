@@ -12,8 +12,8 @@
 
 static const char *const names[] = {
     "tool", "original-name", "source-name", "file-sha256", "file-size",
-    "ref-key", "ref-sha256", "delta-size", "delta-cmd", "created-at",
-    "note", "compression", NULL
+    "ref-key", "ref-path", "ref-sha256", "delta-size", "delta-cmd",
+    "created-at", "note", "compression", NULL
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fuzz_str(data, size, p), *key, *rest, *line, *last;
     apr_table_t *meta = NULL;
     h5s3_dg_meta *m;
+    const char *why = NULL, *ref_path;
     h5s3_dg_savings_acc *acc;
     h5s3_dg_savings sv;
     volatile size_t sink = 0;
@@ -56,13 +57,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sink += v ? strlen(v) : 0;
     }
 
-    if (h5s3_dg_meta_parse(&m, key, meta, p) == APR_SUCCESS) {
+    ref_path = h5s3_dg_meta_get(meta, "ref-path", p);
+    if (h5s3_dg_meta_parse(&m, &why, key, meta, p) == APR_SUCCESS) {
         h5s3_dg_object obj;
+        const char *space = h5s3_dg_deltaspace(key, p);
         json_t *j;
 
         if (m->file_sha256 && strlen(m->file_sha256) != 64) {
             fprintf(stderr, "accepted a sha256 of %zu chars\n",
                     strlen(m->file_sha256));
+            abort();
+        }
+        /* A delta's dg-ref-path never leads outside its deltaspace. */
+        if (m->kind == H5S3_DG_DELTA && ref_path
+            && (h5s3_dg_ref_path_problem(ref_path)
+                || (!h5s3_dg_meta_get(meta, "ref-key", p)
+                    && (strncmp(m->ref_key, space, strlen(space)) != 0
+                        || strlen(m->ref_key) > H5S3_DG_KEY_MAX)))) {
+            fprintf(stderr, "followed dg-ref-path '%s' to '%s'\n",
+                    ref_path, m->ref_key);
             abort();
         }
         memset(&obj, 0, sizeof(obj));
@@ -77,6 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_decref(j);
         j = h5s3_dg_object_json(&obj);
         json_decref(j);
+    }
+    else if (!why) {
+        fprintf(stderr, "refused metadata without a reason\n");
+        abort();
     }
 
     acc = h5s3_dg_savings_acc_create(p);

@@ -139,6 +139,36 @@ def dg_meta():
     put(t, "direct", "data/readme.txt\ntool: deltaglider\n"
         "compression: none\nfile-sha256: %s\nfile-size: 7\n" % sha)
     put(t, "plain", "some/key.h5")
+    # Hostile dg-ref-path values (whoever writes a delta chooses them):
+    # each must be refused, never followed out of the deltaspace.
+    hostile = {
+        "dotdot": "../../other/reference.bin",
+        "dotdot-inner": "sub/../../reference.bin",
+        "dotdot-alone": "..",
+        "absolute": "/etc/passwd",
+        "double-slash": "//host/reference.bin",
+        "empty-segment": "sub//reference.bin",
+        "trailing-slash": "sub/",
+        "dot": "./reference.bin",
+        "backslash": "..\\..\\reference.bin",
+        "control": "reference.bin\x01\x1b[2J",
+        "del": "ref\x7f.bin",
+        "tab": "sub/\t/reference.bin",
+        "cr": "reference.bin\r",
+        "nul": "reference.bin\x00../../x",
+        "empty": "",
+        "long": "a/" * 600 + "reference.bin",
+    }
+    for name, path in hostile.items():
+        put(t, "refpath-" + name, "data/v2.zip.delta\n"
+            "dg-file-sha256: %s\ndg-file-size: 10\n"
+            "dg-ref-sha256: %s\ndg-ref-path: %s\n" % (sha, sha, path))
+    # Next to a dg-ref-key, and under the bare legacy spelling.
+    put(t, "refpath-with-refkey", "data/v2.zip.delta\n"
+        "dg-ref-key: data/reference.bin\ndg-ref-path: ../x/reference.bin\n")
+    put(t, "refpath-legacy", "v2.zip.delta\nref_path: ../reference.bin\n")
+    put(t, "refpath-proxy-ok", "a/b/v2.zip.delta\ndg-note: delta\n"
+        "dg-ref-path: reference.bin\ndg-ref-sha256: %s\n" % sha)
 
 
 def dg_vcdiff():

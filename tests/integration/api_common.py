@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import shutil
+import subprocess
 import time
 
 from botocore.config import Config
@@ -25,13 +26,14 @@ MANY_DELTAS = 2000
 
 
 def api_conf(rgw, name=HOST, buckets=(("dgdata", "data"), ("dgedge", "edge")),
-             extra="", secret=SECRET, location=LOC):
+             extra="", secret=SECRET, location=LOC, endpoint=None):
     """A vhost serving the API under `location` (aliases differ from the
     bucket names on purpose: the API speaks aliases)."""
     lines = ""
     if secret:
         lines += "    H5S3TokenSecret %s\n" % secret
-    return vhost(rgw, name, buckets, location=location, extra=lines + extra)
+    return vhost(rgw, name, buckets, location=location, extra=lines + extra,
+                 endpoint=endpoint)
 
 
 def logical(rgw, bucket):
@@ -51,6 +53,51 @@ def sha256_file(path):
         for block in iter(lambda: f.read(4 * 1024 * 1024), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def xdelta(ref, target, tmp):
+    """A delta of target against ref, made by the xdelta3 tool."""
+    rp, tp, op = (os.path.join(tmp, n) for n in ("r", "t", "o"))
+    for p, d in ((rp, ref), (tp, target)):
+        with open(p, "wb") as f:
+            f.write(d)
+    subprocess.run(["xdelta3", "-e", "-f", "-9", "-S", "none", "-s", rp, tp,
+                    op], check=True, capture_output=True)
+    with open(op, "rb") as f:
+        return f.read()
+
+
+def dg_meta(name, data, ref_key, ref_sha, delta):
+    """DeltaGlider metadata of a delta of `data` against ref_key."""
+    return {"dg-tool": "test/1", "dg-original-name": name,
+            "dg-file-sha256": sha256(data), "dg-file-size": str(len(data)),
+            "dg-ref-key": ref_key, "dg-ref-sha256": ref_sha,
+            "dg-delta-size": str(len(delta)),
+            "dg-created-at": "2025-10-16T12:00:00Z"}
+
+
+def cache_scope(endpoint, access_key, secret_key):
+    """What the module scopes its caches by (h5s3_config.c): the endpoint,
+    "#", the first 16 bytes of SHA-256(access NUL secret) in hex."""
+    cred = hashlib.sha256(access_key.encode() + b"\0" + secret_key.encode())
+    return "%s#%s" % (endpoint, cred.hexdigest()[:32])
+
+
+def refcache_name(scope, bucket, ref_key, ref_sha):
+    """The reference cache's file for one reference (include/h5s3_dg.h,
+    h5s3_dg_ref_cache_name): "ref-" SHA-256 of the four parts, each
+    NUL-terminated, ".bin"."""
+    h = hashlib.sha256()
+    for part in (scope, bucket, ref_key, ref_sha):
+        h.update(part.encode() + b"\0")
+    return "ref-%s.bin" % h.hexdigest()
+
+
+def rgw_refcache_name(rgw, bucket, ref_key, ref_sha, endpoint=None):
+    """refcache_name for a vhost made by api_conf/vhost against rgw."""
+    return refcache_name(cache_scope(endpoint or rgw.endpoint,
+                                     rgw.access_key, rgw.secret_key),
+                         bucket, ref_key, ref_sha)
 
 
 def release_and_patch(v1, v2, size):

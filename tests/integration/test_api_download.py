@@ -9,35 +9,16 @@ import hashlib
 import http.client
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
 from api_common import (HOST, LOC, SECRET, api_conf, api_json,
-                        assert_api_error, forge_token, logical, prepare,
-                        sha256, token_payload)
+                        assert_api_error, dg_meta, forge_token, logical,
+                        prepare, rgw_refcache_name, sha256, token_payload,
+                        xdelta)
 
 BUCKET = "dgapi"        # this module's own objects
-
-
-def xdelta(ref, target, tmp):
-    rp, tp, op = (os.path.join(tmp, n) for n in ("r", "t", "o"))
-    for p, d in ((rp, ref), (tp, target)):
-        with open(p, "wb") as f:
-            f.write(d)
-    subprocess.run(["xdelta3", "-e", "-f", "-9", "-S", "none", "-s", rp, tp,
-                    op], check=True, capture_output=True)
-    with open(op, "rb") as f:
-        return f.read()
-
-
-def dg_meta(name, data, ref_key, ref_sha, delta):
-    return {"dg-tool": "test/1", "dg-original-name": name,
-            "dg-file-sha256": sha256(data), "dg-file-size": str(len(data)),
-            "dg-ref-key": ref_key, "dg-ref-sha256": ref_sha,
-            "dg-delta-size": str(len(delta)),
-            "dg-created-at": "2025-10-16T12:00:00Z"}
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +113,23 @@ def test_every_dgdata_object_byte_exact(server, rgw):
         if m["kind"] != "plain":
             assert hdrs["X-DG-Logical-ETag"] == '"%s"' % \
                 m["original_sha256"]
-    # References are cached on disk by SHA-256, nothing else is left.
+    # References are cached on disk by scope, bucket, key and SHA-256,
+    # each verified; nothing else is left (the last download's spools
+    # go just after its last byte reached us: give them a moment).
     cache = server.path("h5s3-refcache")
-    names = sorted(os.listdir(cache))
-    assert len(names) == 3
-    for n in names:
+    refs = {o["key"]: o["sha256"] for o in rgw.manifest["objects"]
+            if o["bucket"] == "dgdata" and o["kind"] == "dg-reference"}
+    assert len(refs) == 3
+    want = {rgw_refcache_name(rgw, "dgdata", k, h): h
+            for k, h in refs.items()}
+    end = time.monotonic() + 5
+    while sorted(os.listdir(cache)) != sorted(want) \
+            and time.monotonic() < end:
+        time.sleep(0.05)
+    assert sorted(os.listdir(cache)) == sorted(want)
+    for n, h in want.items():
         with open(os.path.join(cache, n), "rb") as f:
-            assert n == "ref-%s.bin" % sha256(f.read())
+            assert sha256(f.read()) == h
 
 
 def test_streamed_delta_and_odd_objects(server, objects):
@@ -245,14 +236,14 @@ def rot_object(rgw, objects, tmp_path_factory):
 
 @pytest.mark.expect_errors(r"H5S3-0132: download of dgapi/rot/app-3\.zip "
                            r"aborted after \d+ bytes: cached reference")
-def test_rotten_cached_reference_never_completes(server, rot_object):
+def test_rotten_cached_reference_never_completes(server, rgw, rot_object):
     """The cached reference is re-hashed while xdelta3 already decodes;
     one flipped byte in the cache is caught on the next download, which
     never completes a file from it."""
     ro = rot_object
     download_ok(server, "api", "rot/app-3.zip", ro["sha"], ro["size"])
-    cached = os.path.join(server.path("h5s3-refcache"),
-                          "ref-%s.bin" % ro["ref_sha"])
+    cached = os.path.join(server.path("h5s3-refcache"), rgw_refcache_name(
+        rgw, BUCKET, "rot/reference.bin", ro["ref_sha"]))
     with open(cached, "r+b") as f:
         f.seek(ro["ref_size"] - 1000)
         b = f.read(1)

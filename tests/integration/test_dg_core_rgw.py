@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from api_common import python_savings
+from api_common import python_savings, refcache_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -224,11 +224,17 @@ def test_every_dgdata_object_downloads_byte_exact(tool, rgw, cache,
         assert out["sha256"] == m["original_sha256"]
         assert out["delivered"] == out["bytes"] == m["original_size"]
         assert out["compressed"] is (m["kind"] == "dg-delta")
-    # References are cached by SHA-256, and what is cached is right.
-    refs = [f for f in os.listdir(cache) if f.startswith("ref-")]
-    assert len(refs) == 3
-    for f in refs:
-        assert f == "ref-%s.bin" % sha_file(os.path.join(cache, f))
+    # References are cached by endpoint, bucket, key and SHA-256 (the tool
+    # scopes by endpoint alone), and what is cached is right.
+    refs = {o["key"]: o["sha256"] for o in rgw.manifest["objects"]
+            if o["bucket"] == "dgdata" and o["kind"] == "dg-reference"}
+    want = {refcache_name(rgw.endpoint, "dgdata", k, h): h
+            for k, h in refs.items()}
+    assert len(want) == 3
+    assert sorted(f for f in os.listdir(cache) if f.startswith("ref-")) \
+        == sorted(want)
+    for f, h in want.items():
+        assert sha_file(os.path.join(cache, f)) == h
 
 
 def test_corrupted_reference_detected(tool, rgw, cache, tmp_path):
@@ -337,9 +343,20 @@ def test_upload_then_download_round_trip(tool, rgw, s3, cache, tmp_path):
     assert sizes[prefix + "v2.zip"] == v2.stat().st_size
 
 
-def test_cache_holds_only_verified_references(cache):
-    """Runs last: no spool or temp file survives any of the above."""
+def test_cache_holds_only_verified_references(rgw, cache):
+    """Runs last: no spool or temp file survives any of the above, and
+    every cached file is a verified reference of one of the buckets."""
     names = os.listdir(cache)
     assert names
+    known = {}
+    for bucket in ("dgdata", "dgedge", BUCKET):
+        for o in rgw.client().list_objects_v2(
+                Bucket=bucket).get("Contents", []):
+            if o["Key"].endswith("reference.bin"):
+                body = rgw.client().get_object(Bucket=bucket,
+                                               Key=o["Key"])["Body"].read()
+                h = hashlib.sha256(body).hexdigest()
+                known[refcache_name(rgw.endpoint, bucket, o["Key"], h)] = h
     for f in names:
-        assert f == "ref-%s.bin" % sha_file(os.path.join(cache, f)), f
+        assert f in known, f
+        assert sha_file(os.path.join(cache, f)) == known[f], f

@@ -155,9 +155,12 @@ static int cmd_get(h5s3_dg_store *st, const char *key, int argc, char **argv)
         usage();
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = opt(argc, argv, "--cache");
+    /* The module scopes by endpoint and credentials; the endpoint will do. */
+    opts.cache_scope = getenv("H5S3_ENDPOINT");
+    opts.bucket = argv[2];
     if (opt(argc, argv, "--chunk"))
         opts.chunk_size = (apr_size_t)atol(opt(argc, argv, "--chunk"));
-    if ((rv = h5s3_dg_stat(&o, st, key, pool)) != APR_SUCCESS)
+    if ((rv = h5s3_dg_stat(&o, NULL, st, key, pool)) != APR_SUCCESS)
         return finish(out, rv, NULL);
     if (!(f = fopen(path, "wb")))
         return finish(out, APR_EGENERAL, "cannot open output");
@@ -182,6 +185,9 @@ static int cmd_put(h5s3_dg_store *st, const char *key, const char *file,
 
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = opt(argc, argv, "--cache");
+    /* The module scopes by endpoint and credentials; the endpoint will do. */
+    opts.cache_scope = getenv("H5S3_ENDPOINT");
+    opts.bucket = argv[2];
     rv = h5s3_dg_upload_file(&r, st, key, file, &opts, pool);
     if (rv != APR_SUCCESS)
         return finish(json_object(), rv, NULL);
@@ -225,7 +231,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(cmd, "meta") && argc >= 4) {
         h5s3_dg_object *o;
-        apr_status_t rv = h5s3_dg_stat(&o, st, argv[3], pool);
+        apr_status_t rv = h5s3_dg_stat(&o, NULL, st, argv[3], pool);
         ret = rv == APR_SUCCESS
               ? finish(h5s3_dg_metadata_json(o), rv, NULL)
               : finish(json_object(), rv, NULL);

@@ -583,20 +583,20 @@ START_TEST(stat_resolves_delta_first)
     h5s3_dg_store *st = mem_store(&m);
     h5s3_dg_object *o;
 
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, "dup.zip", pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, "dup.zip", pool), APR_SUCCESS);
     ck_assert(o->compressed);
     ck_assert_str_eq(o->s3_key, "dup.zip.delta");
     ck_assert_int_eq(o->original_bytes, 500);
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, "README", pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, "README", pool), APR_SUCCESS);
     ck_assert(!o->compressed);
     ck_assert_int_eq(o->original_bytes, 10);
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, "P/reference.bin", pool),
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, "P/reference.bin", pool),
                      H5S3_E_NOTFOUND);
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, "P/v1.zip.delta", pool),
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, "P/v1.zip.delta", pool),
                      H5S3_E_NOTFOUND);
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, ".deltaglider/stats_quick.json",
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, ".deltaglider/stats_quick.json",
                                   pool), H5S3_E_NOTFOUND);
-    ck_assert_int_eq(h5s3_dg_stat(&o, st, "nope", pool), H5S3_E_NOTFOUND);
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, st, "nope", pool), H5S3_E_NOTFOUND);
 }
 END_TEST
 

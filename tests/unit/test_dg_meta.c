@@ -87,7 +87,7 @@ START_TEST(delta_meta)
     apr_table_set(m, "dg-ref-sha256", H1);
     apr_table_set(m, "dg-delta-size", "77");
     apr_table_set(m, "dg-note", "zero-diff (reference identical)");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "P/v1.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "P/v1.zip.delta", m, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_DELTA);
     ck_assert_int_eq(d->file_size, 123456);
@@ -112,7 +112,7 @@ START_TEST(legacy_and_proxy_meta)
     apr_table_set(m, "dg-ref-path", "reference.bin");
     apr_table_set(m, "ref_sha256", H1);
     apr_table_set(m, "dg-note", "delta");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "a/b/v2.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "a/b/v2.zip.delta", m, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_DELTA);
     ck_assert_str_eq(d->ref_key, "a/b/reference.bin");
@@ -122,7 +122,7 @@ START_TEST(legacy_and_proxy_meta)
 
     /* No ref key at all: the deltaspace's reference. */
     m = apr_table_make(pool, 2);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "v2.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "v2.zip.delta", m, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(d->ref_key, "reference.bin");
     ck_assert_int_eq(d->file_size, -1);
@@ -135,27 +135,27 @@ START_TEST(kinds_and_bad_values)
     apr_table_t *m = apr_table_make(pool, 8);
     h5s3_dg_meta *d;
 
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", NULL, pool), APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_PLAIN);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_PLAIN);
     apr_table_set(m, "dg-compression", "none");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_DIRECT);
     ck_assert_str_eq(d->compression, "none");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "P/reference.bin", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "P/reference.bin", m, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_REFERENCE);
 
     apr_table_set(m, "dg-file-size", "12x");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), H5S3_E_INVALID);
     apr_table_set(m, "dg-file-size", "-1");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), H5S3_E_INVALID);
     apr_table_set(m, "dg-file-size", "12");
     apr_table_set(m, "dg-file-sha256", "abc");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), H5S3_E_INVALID);
     apr_table_set(m, "dg-file-sha256", H1 "0");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, "x.txt", m, pool), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, NULL, "x.txt", m, pool), H5S3_E_INVALID);
 }
 END_TEST
 

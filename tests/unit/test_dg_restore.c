@@ -4,9 +4,14 @@
  * corrupted references, tampered deltas, and upload round trips.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <apr_file_info.h>
 #include <apr_general.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -156,7 +161,21 @@ static void setup(void)
     store.baton = &store_data;
     memset(&opts, 0, sizeof(opts));
     opts.cache_dir = cache;
+    opts.cache_scope = "http://s3.test#0123456789abcdef";
+    opts.bucket = "unit";
     opts.chunk_size = 256 * 1024;
+}
+
+/* Where a delta's reference is cached, relative to dir (or absolute). */
+static const char *cached_ref(const h5s3_dg_meta *m, int absolute)
+{
+    const char *name;
+
+    ck_assert_int_eq(h5s3_dg_ref_cache_name(&name, opts.cache_scope,
+                                            opts.bucket, m->ref_key,
+                                            m->ref_sha256, pool),
+                     APR_SUCCESS);
+    return apr_pstrcat(pool, absolute ? cache : "cache", "/", name, NULL);
 }
 
 static void teardown(void)
@@ -191,7 +210,7 @@ static h5s3_dg_meta *publish_against(const char *ref, const char *name,
     apr_table_set(dm, "dg-ref-key", "P/reference.bin");
     apr_table_set(dm, "dg-ref-sha256", h1);
     put_local(dkey, apr_pstrcat(pool, name, ".d", NULL), dm);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&m, dkey, dm, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, dkey, dm, pool), APR_SUCCESS);
     return m;
 }
 
@@ -278,10 +297,9 @@ START_TEST(reconstructs_byte_exact)
     ck_assert_str_eq(res.sha256, h2);
     ck_assert_int_gt(s.calls, 10);                  /* streamed */
     ck_assert_uint_le(s.max_piece, opts.chunk_size);
-    /* The reference is cached under its hash; the next restore reuses it. */
-    ck_assert_int_eq(apr_stat(&fi, apr_pstrcat(pool, cache, "/ref-",
-                                               m->ref_sha256, ".bin", NULL),
-                              APR_FINFO_SIZE, pool), APR_SUCCESS);
+    /* The reference is cached under its key; the next restore reuses it. */
+    ck_assert_int_eq(apr_stat(&fi, cached_ref(m, 1), APR_FINFO_SIZE, pool),
+                     APR_SUCCESS);
     ck_assert_int_eq(fi.size, 3000000);
     gets = store_data.gets;
     sink_init(&s);
@@ -359,6 +377,60 @@ START_TEST(corrupted_reference)
 }
 END_TEST
 
+/*
+ * The same reference key and dg-ref-sha256 in another bucket, or through
+ * another endpoint or credentials, is another cache entry: a good copy
+ * cached for one never stands in for the other's corrupted one.
+ */
+START_TEST(cache_is_per_scope_and_bucket)
+{
+    h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
+    h5s3_dg_codec_opts other = opts;
+    const char *h2 = sha_of("v2.zip", NULL), *good;
+    h5s3_dg_restore_result res;
+    int gets, i;
+    sink s;
+
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    good = cached_ref(m, 1);
+    /* The store now holds a corrupted reference under the same key. */
+    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin", dir));
+    flip_byte(path_of("bad.bin"), 12345);
+    put_local("P/reference.bin", "bad.bin", NULL);
+    for (i = 0; i < 2; i++) {
+        other.bucket = i == 0 ? "another-bucket" : opts.bucket;
+        other.cache_scope = i == 0 ? opts.cache_scope
+                                   : "http://other.test#0123456789abcdef";
+        gets = store_data.gets;
+        sink_init(&s);
+        ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m,
+                                         NULL, &other, sink_data, &s, pool),
+                         H5S3_E_INTEGRITY);
+        ck_assert_ptr_nonnull(strstr(res.reason, "reference P/reference.bin "
+                                     "has SHA-256"));
+        ck_assert_int_eq(s.bytes, 0);
+        sink_hex(&s);
+        /* The delta and the reference were both fetched. */
+        ck_assert_int_eq(store_data.gets, gets + 2);
+    }
+    /* The first bucket still restores from its own verified copy. */
+    gets = store_data.gets;
+    sink_init(&s);
+    ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
+                                     &opts, sink_data, &s, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(sink_hex(&s), h2);
+    ck_assert_int_eq(store_data.gets, gets + 1);
+    ck_assert_str_eq(sha_of(apr_pstrcat(pool, "cache/",
+                                        strrchr(good, '/') + 1, NULL), NULL),
+                     m->ref_sha256);
+}
+END_TEST
+
 START_TEST(rotten_cache_is_refetched)
 {
     h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
@@ -366,16 +438,14 @@ START_TEST(rotten_cache_is_refetched)
     sink s;
 
     /* A cache file that no longer matches its name is not used. */
-    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s/ref-%s.bin",
-                    cache, m->ref_sha256));
+    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s",
+                    cached_ref(m, 1)));
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), sha_of("v2.zip", NULL));
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
 }
 END_TEST
 
@@ -404,7 +474,7 @@ START_TEST(rotten_cache_never_completes)
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), h);
-    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    cached = cached_ref(m, 1);
     flip_byte(cached, 47000000);
 
     gets = store_data.gets;
@@ -434,9 +504,7 @@ START_TEST(rotten_cache_never_completes)
         ck_assert_str_eq(sink_hex(&s), h);
         ck_assert_int_eq(store_data.gets, gets + 3);
     }
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
     fprintf(stderr, "rotten_cache_never_completes: found %s the first "
             "byte\n", rv == APR_SUCCESS ? "before" : "after");
 }
@@ -459,7 +527,7 @@ START_TEST(rotten_cache_small_output_all_held)
                                      &opts, sink_data, &s, pool),
                      APR_SUCCESS);
     sink_hex(&s);
-    cached = apr_psprintf(pool, "%s/ref-%s.bin", cache, m->ref_sha256);
+    cached = cached_ref(m, 1);
     flip_byte(cached, 2999999);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/q.zip.delta", m, NULL,
@@ -467,9 +535,7 @@ START_TEST(rotten_cache_small_output_all_held)
                      APR_SUCCESS);
     ck_assert_str_eq(sink_hex(&s), sha_of("q.zip", NULL));
     ck_assert_int_eq(s.calls, 1);
-    ck_assert_str_eq(sha_of(apr_psprintf(pool, "cache/ref-%s.bin",
-                                         m->ref_sha256), NULL),
-                     m->ref_sha256);
+    ck_assert_str_eq(sha_of(cached_ref(m, 0), NULL), m->ref_sha256);
 }
 END_TEST
 
@@ -487,10 +553,11 @@ START_TEST(tampered_delta_never_succeeds)
     /* Flip bytes at several places of the delta's body. */
     for (at = 40; at < dsize; at += dsize / 5) {
         apr_status_t rv;
-        sh(apr_psprintf(pool, "cd %s && cp v2.zip.d t.d && printf '\\377' | "
-                        "dd of=t.d bs=1 seek=%" APR_OFF_T_FMT " conv=notrunc "
-                        "2>/dev/null && cmp -s t.d v2.zip.d; test $? = 1",
-                        dir, at));
+        /* Flipped, not set to 0xff: a byte already 0xff is not a change. */
+        sh(apr_psprintf(pool, "cd %s && cp v2.zip.d t.d", dir));
+        flip_byte(path_of("t.d"), at);
+        sh(apr_psprintf(pool, "cd %s && cmp -s t.d v2.zip.d; test $? = 1",
+                        dir));
         put_local("P/v2.zip.delta", "t.d", NULL);
         sink_init(&s);
         rv = h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL, &opts,
@@ -556,7 +623,7 @@ START_TEST(small_output_is_all_held)
     put_local("s2.zip.delta", "s.d", dm);
     apr_table_set(dm, "dg-ref-sha256", sha_of("s1.zip", NULL));
     apr_table_set(dm, "dg-file-sha256", sha_of("s1.zip", NULL)); /* wrong */
-    ck_assert_int_eq(h5s3_dg_meta_parse(&m, "s2.zip.delta", dm, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "s2.zip.delta", dm, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(m->ref_key, "reference.bin");
     sink_init(&s);
@@ -605,6 +672,126 @@ START_TEST(receiver_abort_stops_decoder)
 }
 END_TEST
 
+/* ---- the xdelta3 process ---- */
+
+/* Children of ours that are zombies (exited, never reaped). */
+static int zombie_children(void)
+{
+    char buf[512], *rp;
+    int n = 0, ppid;
+    char state;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    ck_assert_int_eq(apr_dir_open(&d, "/proc", pool), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        FILE *f;
+
+        if (!fi.name || fi.name[0] < '0' || fi.name[0] > '9')
+            continue;
+        if (!(f = fopen(apr_psprintf(pool, "/proc/%s/stat", fi.name), "r")))
+            continue;
+        if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')'))
+            && sscanf(rp + 1, " %c %d", &state, &ppid) == 2
+            && state == 'Z' && ppid == (int)getpid())
+            n++;
+        fclose(f);
+    }
+    apr_dir_close(d);
+    return n;
+}
+
+/*
+ * The program is spawned with its three standard descriptors and
+ * nothing else, even a descriptor without close-on-exec, and with no
+ * blocked or ignored signal, whatever the spawning thread had.
+ */
+START_TEST(spawned_with_nothing_inherited)
+{
+    const char *wrapper = path_of("xdelta3-wrap"), *reason = NULL;
+    const char *rec = path_of("wrap.rec");
+    char line[512];
+    sigset_t block, old;
+    int leak, fds = 0, std = 0;
+    FILE *f;
+
+    /* The listing is written by a child shell: dash redirects a simple
+     * command in the shell itself, whose saved descriptors would show. */
+    ck_assert_ptr_nonnull(f = fopen(wrapper, "w"));
+    fprintf(f, "#!/bin/sh\n/bin/sh -c '{ ls -l /proc/$1/fd; "
+            "grep -E \"^Sig(Blk|Ign)\" /proc/$1/status; } > \"$2\"' "
+            "x $$ %s\nexec xdelta3 \"$@\"\n", rec);
+    fclose(f);
+    sh(apr_psprintf(pool, "chmod +x %s", wrapper));
+    leak = open("/dev/null", O_RDONLY);          /* no O_CLOEXEC */
+    ck_assert_int_ge(leak, 3);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+    signal(SIGPIPE, SIG_IGN);
+    opts.xdelta3 = wrapper;
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+                                           path_of("v2.zip"),
+                                           path_of("w.d"), pool),
+                     APR_SUCCESS);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    close(leak);
+    ck_assert_ptr_nonnull(f = fopen(rec, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        char *arrow = strstr(line, " -> ");
+        if (!strncmp(line, "SigBlk:", 7) || !strncmp(line, "SigIgn:", 7)) {
+            unsigned long long mask = strtoull(line + 7, NULL, 16);
+            /* glibc's posix_spawn leaves its own two internal signals
+             * (32, 33) ignored; every standard signal is as new. */
+            ck_assert_msg((mask & 0x7fffffffULL) == 0, "%s", line);
+            if (line[3] == 'B')
+                ck_assert_msg(mask == 0, "%s", line);
+            continue;
+        }
+        if (!arrow)
+            continue;
+        /* The shell reading the wrapper is the wrapper's own doing. */
+        if (strstr(arrow, "xdelta3-wrap"))
+            continue;
+        fds++;
+        std += arrow[-2] == ' ' && arrow[-1] >= '0' && arrow[-1] <= '2';
+        ck_assert_msg(strstr(arrow, "/dev/null") || strstr(arrow, "dgerr-"),
+                      "unexpected: %s", line);
+    }
+    fclose(f);
+    ck_assert_int_eq(fds, 3);
+    ck_assert_int_eq(std, 3);
+}
+END_TEST
+
+START_TEST(missing_program_and_abandoned_decoder)
+{
+    const char *reason = NULL;
+    h5s3_dg_xdelta_proc *x = NULL;
+    apr_file_t *in;
+    apr_pool_t *sub;
+
+    opts.xdelta3 = path_of("no-such-xdelta3");
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+                                           path_of("v2.zip"),
+                                           path_of("w.d"), pool),
+                     APR_ENOENT);
+    ck_assert_ptr_nonnull(strstr(reason, "cannot run"));
+    ck_assert_int_eq(h5s3_dg_xdelta_decode_start(&x, &opts, path_of("v1.zip"),
+                                                 NULL, pool), APR_ENOENT);
+    /* A decoder whose pool goes without a finish is killed and reaped. */
+    opts.xdelta3 = NULL;
+    apr_pool_create(&sub, pool);
+    ck_assert_int_eq(apr_file_open(&in, "/dev/zero", APR_FOPEN_READ,
+                                   APR_OS_DEFAULT, sub), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_xdelta_decode_start(&x, &opts, path_of("v1.zip"),
+                                                 in, sub), APR_SUCCESS);
+    apr_pool_destroy(sub);
+    ck_assert_int_eq(zombie_children(), 0);
+}
+END_TEST
+
 START_TEST(missing_hashes)
 {
     h5s3_dg_meta *m = publish("v2.zip", "v2.zip");
@@ -632,7 +819,7 @@ static void download_matches(const char *key, const char *file)
     h5s3_dg_restore_result res;
     sink s;
 
-    ck_assert_int_eq(h5s3_dg_stat(&o, &store, key, pool), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_dg_stat(&o, NULL, &store, key, pool), APR_SUCCESS);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_download(&res, &store, o, &opts, sink_data, &s,
                                       pool), APR_SUCCESS);
@@ -710,6 +897,7 @@ int main(void)
     tcase_add_test(tc, zero_diff_delta);
     tcase_add_test(tc, far_matches_outside_source_buffer);
     tcase_add_test(tc, corrupted_reference);
+    tcase_add_test(tc, cache_is_per_scope_and_bucket);
     tcase_add_test(tc, rotten_cache_is_refetched);
     tcase_add_test(tc, rotten_cache_never_completes);
     tcase_add_test(tc, rotten_cache_small_output_all_held);
@@ -719,6 +907,8 @@ int main(void)
     tcase_add_test(tc, recompressed_delta_refused);
     tcase_add_test(tc, receiver_abort_stops_decoder);
     tcase_add_test(tc, missing_hashes);
+    tcase_add_test(tc, spawned_with_nothing_inherited);
+    tcase_add_test(tc, missing_program_and_abandoned_decoder);
     tcase_add_test(tc, upload_round_trip);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
