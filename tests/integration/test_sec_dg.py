@@ -300,7 +300,8 @@ def test_savings_job_records_stay_bounded(rgw, make_httpd, mpm):
     path = LOC + "/api/buckets/s/compute-savings"
 
     def post():
-        conn.request("POST", path, headers={"Host": HOST})
+        conn.request("POST", path, headers={"Host": HOST, "Content-Type":
+                                            "application/json"})
         r = conn.getresponse()
         body = json.loads(r.read())
         assert r.status == 202, body
