@@ -10,6 +10,7 @@
 
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_read.h"
 #include "h5s3_h5_types.h"
@@ -284,7 +285,7 @@ static json_t *nested(conv_ctx *c, hid_t bt, const unsigned char **ptr,
 static json_t *array_json(conv_ctx *c, hid_t mt, const unsigned char *ptr,
                           int depth)
 {
-    hsize_t dims[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK], bytes;
     int nd = H5Tget_array_ndims(mt);
     hid_t bt;
     json_t *j;
@@ -294,6 +295,13 @@ static json_t *array_json(conv_ctx *c, hid_t mt, const unsigned char *ptr,
     bt = H5Tget_super(mt);
     if (bt < 0)
         return json_null();
+    /* HDF5 sizes an array type with an unchecked product of the dims a
+     * file declares: walk no more than the element really holds. */
+    if (!h5s3_dims_product(&bytes, dims, nd, H5Tget_size(bt),
+                           H5Tget_size(mt))) {
+        H5Tclose(bt);
+        return json_null();
+    }
     j = nested(c, bt, &ptr, H5Tget_size(bt), nd, dims, depth + 1);
     H5Tclose(bt);
     return j;
@@ -498,7 +506,7 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
                                 apr_pool_t *p)
 {
     hid_t space = -1, ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK], n = 0;
     hssize_t npoints;
     int rank;
     void *buf = NULL;
@@ -519,10 +527,14 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     if (rank < 0 || rank > H5S_MAX_RANK || npoints < 0
         || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
         goto done;
-    if (npoints > H5S3_H5_MAX_ATTR_ELEMENTS) {
+    /* HDF5's count is an unchecked product of the dims: one that wrapped
+     * would size the buffer for fewer elements than the dims walk. */
+    if (!h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)) {
         rv = H5S3_E_TOOLARGE;
         goto done;
     }
+    if (n != (hsize_t)npoints)
+        goto done;
     ftype = H5Aget_type(attr);
     if (ftype < 0)
         goto done;
