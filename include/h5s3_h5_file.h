@@ -172,6 +172,21 @@ typedef struct h5s3_h5_source {
 apr_status_t h5s3_h5_vfd_open(hid_t *fid, h5s3_h5_source *src,
                               apr_size_t open_read);
 
+/* The source an object's file is read through (this driver's files
+ * only), or NULL. */
+h5s3_h5_source *h5s3_h5_source_of(hid_t obj);
+
+/*
+ * How many bytes HDF5 will allocate for the variable-length data of
+ * attribute attr when it reads it, from the lengths stored with the
+ * attribute (its heap IDs), without reading a heap: H5Aread has no
+ * transfer list to charge allocations through in HDF5 1.10.  For
+ * attributes in their object's header (compact storage) of a vlen
+ * sequence or string type; APR_ENOTIMPL otherwise (dense storage, vlen
+ * inside compounds or arrays, another driver).
+ */
+apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr);
+
 /* ---- the per-process table of open S3 files ---------------------------- */
 
 typedef struct h5s3_h5_files h5s3_h5_files;

@@ -296,10 +296,16 @@ static void attr_value(h5s3_grove_buf *b, hid_t attr)
     if (mt < 0 || H5Tget_size(mt) == 0) {
         goto null;
     }
+    /* H5Aread allocates every element's vlen data: charged first (over
+     * the limit the request fails with it). */
+    if (h5s3_h5_attr_vlen_charge(attr, mt, n) != APR_SUCCESS) {
+        goto null;
+    }
     buf = calloc(np ? (size_t)np : 1, H5Tget_size(mt));
     if (!buf || H5Aread(attr, mt, buf) < 0) {
         goto null;
     }
+    h5s3_h5_attr_vlen_charge_read(mt, buf, n <= 1 ? n : 0);
     h5s3_grove_values_json(b, mt, buf, rank, dims, 0);
     if (H5Tdetect_class(mt, H5T_VLEN) > 0
         || H5Tdetect_class(mt, H5T_STRING) > 0) {
