@@ -275,7 +275,7 @@ static void attr_value(h5s3_grove_buf *b, hid_t attr)
     hid_t space = H5Aget_space(attr), ftype = -1, mt = -1;
     hsize_t dims[H5S_MAX_RANK], n = 0;
     hssize_t np;
-    int rank;
+    int rank, after = 0;
     void *buf = NULL;
 
     if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) {
@@ -298,14 +298,16 @@ static void attr_value(h5s3_grove_buf *b, hid_t attr)
     }
     /* H5Aread allocates every element's vlen data: charged first (over
      * the limit the request fails with it). */
-    if (h5s3_h5_attr_vlen_charge(attr, mt, n) != APR_SUCCESS) {
+    if (h5s3_h5_attr_vlen_charge(attr, mt, n, &after) != APR_SUCCESS) {
         goto null;
     }
     buf = calloc(np ? (size_t)np : 1, H5Tget_size(mt));
     if (!buf || H5Aread(attr, mt, buf) < 0) {
         goto null;
     }
-    h5s3_h5_attr_vlen_charge_read(mt, buf, n <= 1 ? n : 0);
+    if (after) {
+        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
+    }
     h5s3_grove_values_json(b, mt, buf, rank, dims, 0);
     if (H5Tdetect_class(mt, H5T_VLEN) > 0
         || H5Tdetect_class(mt, H5T_STRING) > 0) {

@@ -544,10 +544,12 @@ int h5s3_h5_type_has_vlen(hid_t t)
     return type_has_vlen(t, 0);
 }
 
-apr_status_t h5s3_h5_attr_vlen_charge(hid_t attr, hid_t mt, hsize_t n)
+apr_status_t h5s3_h5_attr_vlen_charge(hid_t attr, hid_t mt, hsize_t n,
+                                      int *after)
 {
     apr_uint64_t bytes;
 
+    *after = 0;
     if (!type_has_vlen(mt, 0)) {
         return APR_SUCCESS;
     }
@@ -557,7 +559,11 @@ apr_status_t h5s3_h5_attr_vlen_charge(hid_t attr, hid_t mt, hsize_t n)
     /* Unknown sizes: one element reads one heap object, no repeat (then
      * charged by h5s3_h5_attr_vlen_charge_read); more could repeat one
      * object without bound. */
-    return n <= 1 ? APR_SUCCESS : H5S3_E_UNSUPPORTED;
+    if (n > 1) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    *after = 1;
+    return APR_SUCCESS;
 }
 
 void h5s3_h5_attr_vlen_charge_read(hid_t mt, const void *buf, hsize_t n)
@@ -602,6 +608,7 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     void *buf = NULL;
     apr_status_t rv = H5S3_E_UNSUPPORTED;
     size_t esize;
+    int after = 0;
 
     *out = NULL;
     space = H5Aget_space(attr);
@@ -635,7 +642,7 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     if (esize == 0)
         goto done;
     /* H5Aread allocates every element's vlen data: known first. */
-    rv = h5s3_h5_attr_vlen_charge(attr, mt, n);
+    rv = h5s3_h5_attr_vlen_charge(attr, mt, n, &after);
     if (rv != APR_SUCCESS)
         goto done;
     rv = H5S3_E_UNSUPPORTED;
@@ -646,7 +653,8 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     }
     if (H5Aread(attr, mt, buf) < 0)
         goto done;
-    h5s3_h5_attr_vlen_charge_read(mt, buf, n <= 1 ? n : 0);
+    if (after)
+        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
     rv = h5s3_h5_values_json(out, loc, mt, buf, rank, dims, p);
     if (H5Tdetect_class(mt, H5T_VLEN) > 0
         || H5Tdetect_class(mt, H5T_STRING) > 0)
