@@ -667,7 +667,7 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     }
     fspace = H5Dget_space(d->did);
     if (fspace < 0) {
-        rv = h5s3_h5_request_status(APR_EGENERAL);
+        rv = h5s3_h5_request_status(H5S3_E_NOTHDF5);
         goto cleanup;
     }
     if (d->ndim > 0) {
@@ -682,9 +682,13 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
         mspace = H5Screate(H5S_SCALAR);
     }
     dxpl = vlen_dxpl(d->mtype);
-    if (mspace < 0 || dxpl < 0
-        || H5Dread(d->did, d->mtype, mspace, fspace, dxpl, *buf) < 0) {
-        rv = h5s3_h5_request_status(APR_EGENERAL);
+    if (mspace < 0 || dxpl < 0) {
+        rv = APR_ENOMEM;
+    }
+    else if (H5Dread(d->did, d->mtype, mspace, fspace, dxpl, *buf) < 0) {
+        /* Unless S3 failed or a limit ran out, what is stored does not
+         * read: a corrupt index or chunk (the file's fault, not ours). */
+        rv = h5s3_h5_request_status(H5S3_E_NOTHDF5);
     }
 
 cleanup:
