@@ -103,6 +103,14 @@ h5s3_h5_request *h5s3_h5_request_current(void);
  */
 apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n);
 
+/*
+ * The same check without spending: APR_SUCCESS when n more of kind k
+ * would be within the limit, else H5S3_E_LIMIT (and the request is over
+ * it, as with h5s3_h5_charge).  For work whose cost is known only after
+ * (a prefetch: only the missing pages are fetched), charged then.
+ */
+apr_status_t h5s3_h5_charge_check(h5s3_h5_limit_kind k, apr_uint64_t n);
+
 /* The current request's limit of kind k (the default without one). */
 apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k);
 

@@ -83,7 +83,8 @@ apr_status_t h5s3_h5_limit_status(void)
     return rq && rq->why ? H5S3_E_LIMIT : APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
+/* Spend n of kind k (spend 0: only check that n more would fit). */
+static apr_status_t charge(h5s3_h5_limit_kind k, apr_uint64_t n, int spend)
 {
     h5s3_h5_request *rq = h5s3_h5_request_current();
     apr_uint64_t max = h5s3_h5_limit(k), total;
@@ -105,8 +106,20 @@ apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
         rq->why = rq->why_buf;
         return H5S3_E_LIMIT;
     }
-    rq->spent[k] = total;
+    if (spend) {
+        rq->spent[k] = total;
+    }
     return APR_SUCCESS;
+}
+
+apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
+{
+    return charge(k, n, 1);
+}
+
+apr_status_t h5s3_h5_charge_check(h5s3_h5_limit_kind k, apr_uint64_t n)
+{
+    return charge(k, n, 0);
 }
 
 /* ---- per-process memory budget ----------------------------------------- */
