@@ -22,7 +22,6 @@
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_pool.h>
-#include <apr_time.h>
 
 #include "h5s3_checked.h"
 #include "h5s3_errors.h"
@@ -398,7 +397,7 @@ static apr_status_t run_batch(job *j, int helpers)
     apr_thread_pool_t *tp = helpers > 0 ? get_pool() : NULL;
     batch_sync *bs = NULL;
     apr_pool_t *p = NULL;
-    int i, queued = 0;
+    int i;
 
     apr_atomic_set32(&j->next, 0);
     if (tp && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
@@ -422,7 +421,6 @@ static apr_status_t run_batch(job *j, int helpers)
                 apr_atomic_dec32(&bs->refs);
                 break;
             }
-            queued++;
         }
     }
     /* The calling thread decodes too, until no chunk is left. */
@@ -436,7 +434,6 @@ static apr_status_t run_batch(job *j, int helpers)
         apr_thread_mutex_unlock(bs->lock);
         sync_unref(bs);
     }
-    (void)queued;
     return apr_atomic_read32(&j->failed) ? APR_EGENERAL : APR_SUCCESS;
 }
 
