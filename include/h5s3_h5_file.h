@@ -114,6 +114,9 @@ apr_status_t h5s3_h5_charge_check(h5s3_h5_limit_kind k, apr_uint64_t n);
 /* The current request's limit of kind k (the default without one). */
 apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k);
 
+/* What is left of it (0 once the request is over any limit). */
+apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k);
+
 /*
  * H5S3_E_LIMIT once the current request has exceeded one of its limits
  * (a best-effort step such as a prefetch may have), else APR_SUCCESS:

@@ -76,6 +76,17 @@ apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k)
     return rq && rq->limits ? rq->limits->max[k] : defs[k].dflt;
 }
 
+apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k)
+{
+    h5s3_h5_request *rq = h5s3_h5_request_current();
+    apr_uint64_t max = h5s3_h5_limit(k);
+
+    if ((unsigned)k >= H5S3_H5_LIMIT_COUNT || (rq && rq->why)) {
+        return 0;
+    }
+    return rq ? (rq->spent[k] < max ? max - rq->spent[k] : 0) : max;
+}
+
 apr_status_t h5s3_h5_limit_status(void)
 {
     h5s3_h5_request *rq = h5s3_h5_request_current();

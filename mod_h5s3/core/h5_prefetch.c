@@ -33,6 +33,7 @@ typedef struct addr_list {
     int n;
     int cap;
     int oom;
+    apr_uint64_t max;           /* addresses worth collecting */
 } addr_list;
 
 static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
@@ -44,9 +45,10 @@ static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
         || info->u.address > APR_INT64_MAX) {
         return 0;
     }
-    /* A hint, not the listing: a group wider than a request may fetch
-     * ranges for has its first headers fetched, the rest read by HDF5. */
-    if ((apr_uint64_t)l->n >= h5s3_h5_limit(H5S3_H5_LIMIT_RANGES)) {
+    /* A hint, not the listing: a group wider than a request may still
+     * fetch ranges for has its first headers fetched, the rest read by
+     * HDF5 (a wide group is no reason to refuse a listing). */
+    if ((apr_uint64_t)l->n >= l->max) {
         return 1;
     }
     if (l->n == l->cap) {
@@ -683,6 +685,7 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
         H5Gclose(gid);
         return rv;
     }
+    l.max = h5s3_h5_limit_left(H5S3_H5_LIMIT_RANGES);
     err = H5Literate(gid, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_cb,
                      &l);
     H5Gclose(gid);

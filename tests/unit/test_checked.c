@@ -132,9 +132,13 @@ START_TEST(limits_charge_the_current_request)
     ck_assert_int_eq(h5s3_h5_charge_check(H5S3_H5_LIMIT_VLEN_BYTES, 1000),
                      APR_SUCCESS);
     ck_assert_uint_eq(rq.spent[H5S3_H5_LIMIT_VLEN_BYTES], 0);
-    ck_assert_int_eq(h5s3_h5_charge_check(H5S3_H5_LIMIT_VLEN_BYTES, 1001),
+    ck_assert_int_eq(h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, 300),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(h5s3_h5_limit_left(H5S3_H5_LIMIT_VLEN_BYTES), 700);
+    ck_assert_int_eq(h5s3_h5_charge_check(H5S3_H5_LIMIT_VLEN_BYTES, 701),
                      H5S3_E_LIMIT);
     ck_assert_ptr_nonnull(rq.why);
+    ck_assert_uint_eq(h5s3_h5_limit_left(H5S3_H5_LIMIT_RANGES), 0);
     /* A charge whose sum wraps is over any limit. */
     h5s3_h5_request_end();
     memset(&rq, 0, sizeof(rq));
