@@ -51,4 +51,34 @@ static inline int h5s3_dims_product(unsigned long long *out,
     return 1;
 }
 
+/*
+ * ceil(a / b) without the wrap of (a + b - 1) / b, which a dimension near
+ * 2^64 (a hostile file's) would cause; 0 when b is 0.
+ */
+static inline unsigned long long h5s3_ceil_div(unsigned long long a,
+                                               unsigned long long b)
+{
+    return b ? a / b + (a % b != 0) : 0;
+}
+
+/*
+ * One past the last index a strided selection touches, start + (count -
+ * 1) * stride + 1 (start when count is 0), if it fits: a selection lies
+ * within a dimension of size dim when this is true and *end <= dim.
+ */
+static inline int h5s3_slab_end(unsigned long long *end,
+                                unsigned long long start,
+                                unsigned long long stride,
+                                unsigned long long count)
+{
+    unsigned long long span;
+
+    if (count == 0) {
+        *end = start;
+        return 1;
+    }
+    return H5S3_MUL(&span, count - 1, stride) && H5S3_ADD(&span, span, 1)
+           && H5S3_ADD(end, start, span);
+}
+
 #endif

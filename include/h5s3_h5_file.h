@@ -103,8 +103,26 @@ h5s3_h5_request *h5s3_h5_request_current(void);
  */
 apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n);
 
+/*
+ * The same check without spending: APR_SUCCESS when n more of kind k
+ * would be within the limit, else H5S3_E_LIMIT (and the request is over
+ * it, as with h5s3_h5_charge).  For work whose cost is known only after
+ * (a prefetch: only the missing pages are fetched), charged then.
+ */
+apr_status_t h5s3_h5_charge_check(h5s3_h5_limit_kind k, apr_uint64_t n);
+
 /* The current request's limit of kind k (the default without one). */
 apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k);
+
+/* What is left of it (0 once the request is over any limit). */
+apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k);
+
+/*
+ * H5S3_E_LIMIT once the current request has exceeded one of its limits
+ * (a best-effort step such as a prefetch may have), else APR_SUCCESS:
+ * lets the work that follows stop instead of failing charge by charge.
+ */
+apr_status_t h5s3_h5_limit_status(void);
 
 /*
  * The status to report for an HDF5 call that failed: the S3 failure the
@@ -112,6 +130,36 @@ apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k);
  * only knows "read failed".
  */
 apr_status_t h5s3_h5_request_status(apr_status_t fallback);
+
+/* ---- per-process memory budget ---------------------------------------- */
+
+/*
+ * The large buffers a request makes because of a file or a selection
+ * (read and decode buffers, chunk tables, prefetch transfers) reserve
+ * from one budget shared by every request of the process, so concurrent
+ * requests on big selections cannot together grow it without bound: over
+ * the budget a request gets H5S3_E_BUSY (503, retry later).  Set once per
+ * process (H5S3MemoryBudget); 0 means no budget.
+ */
+#define H5S3_H5_DEFAULT_MEM_BUDGET ((apr_uint64_t)512 * 1024 * 1024)
+
+void h5s3_h5_mem_budget_set(apr_uint64_t bytes);
+apr_uint64_t h5s3_h5_mem_budget(void);
+
+/* Reserve n bytes (H5S3_E_BUSY when they do not fit); give them back. */
+apr_status_t h5s3_h5_mem_reserve(apr_uint64_t n);
+void h5s3_h5_mem_release(apr_uint64_t n);
+
+/* Bytes reserved now by all requests of the process. */
+apr_uint64_t h5s3_h5_mem_reserved(void);
+
+/*
+ * malloc (zeroed when zero) of n bytes reserved from the budget, released
+ * by h5s3_h5_mem_free (only: the size is kept in front of the block).
+ * H5S3_E_BUSY over the budget, APR_ENOMEM.
+ */
+apr_status_t h5s3_h5_mem_alloc(void **out, apr_size_t n, int zero);
+void h5s3_h5_mem_free(void *p);
 
 /* ---- the driver on any source ------------------------------------------ */
 
@@ -134,6 +182,21 @@ typedef struct h5s3_h5_source {
  */
 apr_status_t h5s3_h5_vfd_open(hid_t *fid, h5s3_h5_source *src,
                               apr_size_t open_read);
+
+/* The source an object's file is read through (this driver's files
+ * only), or NULL. */
+h5s3_h5_source *h5s3_h5_source_of(hid_t obj);
+
+/*
+ * How many bytes HDF5 will allocate for the variable-length data of
+ * attribute attr when it reads it, from the lengths stored with the
+ * attribute (its heap IDs), without reading a heap: H5Aread has no
+ * transfer list to charge allocations through in HDF5 1.10.  For
+ * attributes in their object's header (compact storage) of a vlen
+ * sequence or string type; APR_ENOTIMPL otherwise (dense storage, vlen
+ * inside compounds or arrays, another driver).
+ */
+apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr);
 
 /* ---- the per-process table of open S3 files ---------------------------- */
 
@@ -251,12 +314,14 @@ typedef struct h5s3_h5_chunks {
     apr_off_t *addr;            /* absolute file addresses */
     apr_size_t *size;           /* stored (filtered) sizes */
     unsigned *mask;             /* filters skipped */
+    apr_uint64_t reserved;      /* bytes held of the memory budget */
 } h5s3_h5_chunks;
 
 void h5s3_h5_chunks_free(h5s3_h5_chunks *c);
 
 /* Append one chunk (coord: rank element offsets); *cap is the capacity,
- * 0 for a new table.  0 when out of memory or over a million chunks. */
+ * 0 for a new table.  0 when out of memory (or the memory budget) or
+ * over a million chunks. */
 int h5s3_h5_chunks_add(h5s3_h5_chunks *c, int *cap, const hsize_t *coord,
                        apr_off_t addr, apr_size_t size, unsigned mask);
 

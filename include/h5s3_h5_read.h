@@ -128,6 +128,16 @@ apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
                                    const hsize_t *stride,
                                    const hsize_t *count);
 
+/*
+ * The process's pool of decode threads: at most n run at once whatever
+ * the number of requests (H5S3DecodeThreads; the glue calls this in
+ * child_init).  Made with the default size on first use otherwise.  A
+ * request's own thread decodes too, so it needs no pool thread to
+ * progress.  The pool goes with p.
+ */
+#define H5S3_H5_DEFAULT_DECODE_THREADS 4
+apr_status_t h5s3_h5_decode_threads_init(int n, apr_pool_t *p);
+
 /* Values of d->mtype at BUF as doubles (NaN where there is no number). */
 void h5s3_h5_to_double(double *out, const h5s3_h5_dset *d, const void *buf,
                        hsize_t n);

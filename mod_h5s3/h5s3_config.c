@@ -294,6 +294,45 @@ static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* H5S3DecodeThreads N: the process's chunk decode threads. */
+static const char *set_decode_threads(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *why;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    if (h5s3_conf_parse_long(&n, &why, arg, 1, 64)) {
+        return bad(cmd, arg, why);
+    }
+    h5s3_global.decode_threads = (int)n;
+    return NULL;
+}
+
+/* H5S3MemoryBudget SIZE: what a process's requests may hold at once. */
+static const char *set_memory_budget(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *why;
+    apr_off_t size;
+
+    if (err) {
+        return err;
+    }
+    if (h5s3_conf_parse_size(&size, &why, arg)) {
+        return bad(cmd, arg, why);
+    }
+    if (size < 16 * 1024 * 1024) {
+        return bad(cmd, arg, "the memory budget needs at least 16M");
+    }
+    h5s3_global.memory_budget = size;
+    return NULL;
+}
+
 /* H5S3Limit NAME VALUE: one per-request budget (h5s3_h5_file.h). */
 static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
                              const char *arg)
@@ -364,6 +403,11 @@ const command_rec h5s3_directives[] = {
                   "mod_socache provider for shared caches, PROVIDER[:ARGS]"),
     AP_INIT_TAKE1("H5S3PageCache", set_page_cache, NULL, RSRC_CONF,
                   "size of the shared HDF5 page cache (default 64M)"),
+    AP_INIT_TAKE1("H5S3DecodeThreads", set_decode_threads, NULL, RSRC_CONF,
+                  "chunk decode threads per process (default 4)"),
+    AP_INIT_TAKE1("H5S3MemoryBudget", set_memory_budget, NULL, RSRC_CONF,
+                  "memory a process's requests may hold for file data "
+                  "(default 512M)"),
     AP_INIT_FLAG("H5S3DebugHeaders", set_debug_headers, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "add X-H5S3-* headers with cache and S3 figures"),

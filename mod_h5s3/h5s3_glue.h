@@ -94,6 +94,8 @@ typedef struct h5s3_global_conf {
     apr_global_mutex_t *cache_mutex;
     h5s3_cache cache;                   /* the core's view of the socache */
     apr_off_t page_cache_size;
+    int decode_threads;                 /* H5S3DecodeThreads (0: default) */
+    apr_off_t memory_budget;            /* H5S3MemoryBudget (0: default) */
 } h5s3_global_conf;
 
 extern h5s3_global_conf h5s3_global;

@@ -8,6 +8,7 @@
 
 #include "h5s3_glue.h"
 #include "h5s3_h5_file.h"
+#include "h5s3_h5_read.h"
 #include "h5s3_pagecache.h"
 
 APLOG_USE_MODULE(h5s3);
@@ -66,6 +67,20 @@ void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
+    /* One memory budget and one pool of decode threads per process,
+     * whatever the number of requests (or threads) it serves. */
+    h5s3_h5_mem_budget_set(h5s3_global.memory_budget
+                           ? (apr_uint64_t)h5s3_global.memory_budget
+                           : H5S3_H5_DEFAULT_MEM_BUDGET);
+    rv = h5s3_h5_decode_threads_init(h5s3_global.decode_threads
+                                     ? h5s3_global.decode_threads
+                                     : H5S3_H5_DEFAULT_DECODE_THREADS,
+                                     pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "H5S3-0044: cannot "
+                     "start the chunk decode threads; requests decode "
+                     "alone");
+    }
     if (segment == NULL) {
         return;
     }

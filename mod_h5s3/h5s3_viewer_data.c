@@ -23,6 +23,7 @@ typedef struct data_work {
     const char *mode;
     const h5s3_h5_preview_opts *opts;   /* preview */
     h5s3_req *q;                        /* csv */
+    const char *csv_name;               /* csv: the file's name */
     const char *err;
     int streamed;
 } data_work;
@@ -238,10 +239,34 @@ int h5s3_route_data(h5s3_req *q, const char *key)
 
 /* ---- CSV ----------------------------------------------------------------- */
 
+/* From here on the response is CSV: failures can only cut it off. */
+static void csv_start(data_work *w)
+{
+    request_rec *r = w->q->r;
+
+    w->streamed = 1;
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/csv; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->headers_out, "Content-Disposition", apr_psprintf(
+        r->pool, "attachment; filename=\"%s\"", w->csv_name));
+    h5s3_finish_request(w->q);  /* debug headers before the first byte */
+}
+
+/*
+ * The first bytes go out with the first strip, once it was read: a file
+ * that makes that read fail (a limit, a corrupt chunk) still gets its
+ * JSON error.
+ */
 static apr_status_t csv_write(void *baton, const char *buf, apr_size_t len)
 {
-    request_rec *r = baton;
+    data_work *w = baton;
+    request_rec *r = w->q->r;
 
+    if (!w->streamed) {
+        csv_start(w);
+    }
     if (ap_rwrite(buf, (int)len, r) < 0 || ap_rflush(r) < 0
         || r->connection->aborted) {
         return APR_ECONNABORTED;
@@ -263,19 +288,16 @@ static apr_status_t work_csv(json_t **out, h5s3_h5_file *f, void *baton,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    /* From here on the response is CSV: failures can only cut it off. */
-    w->streamed = 1;
-    r->status = HTTP_OK;
-    ap_set_content_type(r, "text/csv; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    apr_table_setn(r->headers_out, "Content-Disposition", apr_psprintf(
-        p, "attachment; filename=\"%s\"", h5s3_h5_csv_name(c)));
-    h5s3_finish_request(w->q);  /* debug headers before the first byte */
+    w->csv_name = h5s3_h5_csv_name(c);
     if (r->header_only) {
+        csv_start(w);
         return APR_SUCCESS;
     }
-    return h5s3_h5_csv_stream(c, csv_write, r);
+    rv = h5s3_h5_csv_stream(c, csv_write, w);
+    if (rv == APR_SUCCESS && !w->streamed) {
+        csv_start(w);           /* nothing was written (cannot happen) */
+    }
+    return rv;
 }
 
 /* Cut a streamed response off: no last chunk, connection closed. */

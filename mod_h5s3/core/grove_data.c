@@ -11,6 +11,7 @@
 
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_grove.h"
 #include "h5s3_h5_describe.h"
@@ -72,7 +73,7 @@ static apr_status_t open_dset(h5s3_h5_dset **d, const char **err, hid_t fid,
         *err = apr_psprintf(p, "%s is not a dataset", path);
     }
     else if (rv != APR_SUCCESS && derr) {
-        *err = derr;            /* e.g. external storage: say why */
+        *err = derr;            /* external storage, a corrupt shape... */
     }
     return rv;
 }
@@ -106,12 +107,18 @@ static apr_status_t filters_ok(const h5s3_h5_dset *d, const char **err,
         H5Pclose(dcpl);
     }
     if (rv == APR_SUCCESS && d->layout == H5D_CHUNKED) {
-        hsize_t bytes = H5Tget_size(d->ftype);
+        hsize_t bytes = 0;
 
+        /* Checked: 32-bit chunk dims wrap a 64-bit product. */
         for (i = 0; i < d->ndim; i++) {
-            bytes *= d->chunk[i];
+            if (d->chunk[i] == 0) {
+                rv = H5S3_E_UNSUPPORTED;
+            }
         }
-        if (bytes > H5S3_H5_MAX_CHUNK_BYTES) {
+        if (rv != APR_SUCCESS
+            || !h5s3_dims_product(&bytes, d->chunk, d->ndim,
+                                  H5Tget_size(d->ftype),
+                                  H5S3_H5_MAX_CHUNK_BYTES)) {
             *err = apr_psprintf(p, "Dataset %s has chunks larger than this "
                                 "server decodes", d->path);
             rv = H5S3_E_UNSUPPORTED;
@@ -501,6 +508,7 @@ apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
     }
     if (!is_json && !is_csv
         && (double)nelem * (double)H5Tget_size(mt) > H5S3_GROVE_MAX_BYTES) {
+        /* (nelem is exact: h5s3_grove_sel_parse checked the product) */
         *err = apr_psprintf(p, "The selection takes %.0f bytes, more than "
                             "the %d this server sends at once: ask for a "
                             "smaller selection", (double)nelem
@@ -527,20 +535,23 @@ apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
     }
     else if (is_csv) {
         numfmt nf;
-        double *re = malloc((size_t)(nelem ? nelem : 1) * sizeof(double));
-        double *im = k == GK_COMPLEX
-            ? malloc((size_t)(nelem ? nelem : 1) * sizeof(double)) : NULL;
+        double *re = NULL, *im = NULL;
+        apr_size_t nb = (apr_size_t)(nelem ? nelem : 1) * sizeof(double);
 
-        if (!re || (k == GK_COMPLEX && !im)) {
-            free(re);
-            free(im);
-            return APR_ENOMEM;
+        /* nelem is at most H5S3_GROVE_MAX_ELEMENTS here. */
+        rv = h5s3_h5_mem_alloc((void **)&re, nb, 0);
+        if (rv == APR_SUCCESS && k == GK_COMPLEX) {
+            rv = h5s3_h5_mem_alloc((void **)&im, nb, 0);
+        }
+        if (rv != APR_SUCCESS) {
+            h5s3_h5_mem_free(re);
+            return rv;
         }
         numfmt_of(&nf, mt);
         to_doubles(re, im, &nf, H5Tget_size(mt), r->buf, nelem);
         h5s3_grove_csv(out->head, re, im, rank, dims);
-        free(re);
-        free(im);
+        h5s3_h5_mem_free(re);
+        h5s3_h5_mem_free(im);
         out->ctype = "text/csv";
         out->disposition = "attachment; filename=\"data.csv\"";
     }
@@ -798,11 +809,10 @@ apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
     nd = d->ndim;
     split = 0;
     for (i = 0; i < nd; i++) {
-        int m;
-
-        inner = 1;
-        for (m = i + 1; m < nd; m++) {
-            inner *= sel.count[m];
+        /* At most nelem (checked), or 0 with a count of 0. */
+        if (!h5s3_dims_product(&inner, sel.count + i + 1, nd - i - 1, 1,
+                               UINT64_MAX)) {
+            return H5S3_E_TOOLARGE;
         }
         split = i;
         if (inner <= H5S3_GROVE_STATS_BLOCK) {

@@ -12,6 +12,7 @@
 
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_grove.h"
 #include "h5s3_h5_types.h"
 #include "h5s3_json_numbers.h"
@@ -219,6 +220,7 @@ struct tdesc {
 static void describe(tdesc *d, hid_t t, int depth)
 {
     hid_t sup;
+    hsize_t bytes;
     int i;
 
     memset(d, 0, sizeof(*d));
@@ -285,6 +287,13 @@ static void describe(tdesc *d, hid_t t, int depth)
         }
         if (sup >= 0) {
             H5Tclose(sup);
+        }
+        /* HDF5 sizes an array type with an unchecked product of the dims
+         * a file declares: never walk more than the element holds. */
+        if (d->cls == H5T_ARRAY && d->ndims > 0
+            && (!d->base || !h5s3_dims_product(&bytes, d->adims, d->ndims,
+                                               d->base->size, d->size))) {
+            d->ndims = 0;       /* written as null */
         }
         break;
     default:
@@ -499,13 +508,11 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
             break;
         }
         if (inline_array) {
-            /* np.ravel: the subarray's values join the flat list. */
-            hsize_t n = 1, k;
-            int j;
+            /* np.ravel: the subarray's values join the flat list (as
+             * many as describe() found the element holds). */
+            hsize_t n = 0, k;
 
-            for (j = 0; j < d->ndims; j++) {
-                n *= d->adims[j];
-            }
+            h5s3_dims_product(&n, d->adims, d->ndims, 1, UINT64_MAX);
             for (k = 0; k < n; k++) {
                 if (k) {
                     h5s3_grove_buf_add(b, ",", 1);
@@ -557,11 +564,13 @@ void h5s3_grove_values_json(h5s3_grove_buf *b, hid_t mt, const void *buf,
     tdesc d;
     const unsigned char *ptr = buf;
     hsize_t i, n = 1;
-    int k;
 
     describe(&d, mt, 0);
-    for (k = 0; k < rank; k++) {
-        n *= dims[k];
+    if (!h5s3_dims_product(&n, dims, rank, 1, UINT64_MAX)) {
+        /* The callers' counts are checked: this only guards the API. */
+        h5s3_grove_buf_add(b, "null", 4);
+        undescribe(&d);
+        return;
     }
     if (flat_arrays && d.cls == H5T_ARRAY && rank <= 1) {
         /* np.ravel of h5py's result: subarray values inline. */

@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_grove.h"
 #include "h5s3_h5_describe.h"
@@ -276,9 +277,9 @@ static json_t *attrs_meta(hid_t obj, apr_pool_t *p)
 static void attr_value(h5s3_grove_buf *b, hid_t attr)
 {
     hid_t space = H5Aget_space(attr), ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK], n = 0;
     hssize_t np;
-    int rank;
+    int rank, after = 0;
     void *buf = NULL;
 
     if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) {
@@ -286,9 +287,12 @@ static void attr_value(h5s3_grove_buf *b, hid_t attr)
     }
     rank = H5Sget_simple_extent_ndims(space);
     np = H5Sget_simple_extent_npoints(space);
+    /* HDF5's count is an unchecked product of the dims: one that wrapped
+     * would size the buffer for fewer elements than the dims walk. */
     if (rank < 0 || rank > H5S_MAX_RANK || np < 0
-        || np > H5S3_H5_MAX_ATTR_ELEMENTS
-        || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        || H5Sget_simple_extent_dims(space, dims, NULL) < 0
+        || !h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)
+        || n != (hsize_t)np) {
         goto null;
     }
     ftype = H5Aget_type(attr);
@@ -296,9 +300,17 @@ static void attr_value(h5s3_grove_buf *b, hid_t attr)
     if (mt < 0 || H5Tget_size(mt) == 0) {
         goto null;
     }
+    /* H5Aread allocates every element's vlen data: charged first (over
+     * the limit the request fails with it). */
+    if (h5s3_h5_attr_vlen_charge(attr, mt, n, &after) != APR_SUCCESS) {
+        goto null;
+    }
     buf = calloc(np ? (size_t)np : 1, H5Tget_size(mt));
     if (!buf || H5Aread(attr, mt, buf) < 0) {
         goto null;
+    }
+    if (after) {
+        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
     }
     h5s3_grove_values_json(b, mt, buf, rank, dims, 0);
     if (H5Tdetect_class(mt, H5T_VLEN) > 0

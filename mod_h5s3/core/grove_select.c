@@ -8,6 +8,7 @@
 
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_grove.h"
 #include "h5s3_h5_select.h"
@@ -147,9 +148,11 @@ apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
         sel->count[i] = shape[i];
         sel->out_dims[sel->out_ndim++] = shape[i];
     }
-    sel->nelem = 1;
-    for (i = 0; i < ndim; i++) {
-        sel->nelem *= sel->count[i];
+    /* Counts come from the file's shape: a wrapped product would pass
+     * the caps and then drive loops over the real, huge selection. */
+    if (!h5s3_dims_product(&sel->nelem, sel->count, ndim, 1, UINT64_MAX)) {
+        *err = "The selection has more than 2^64 elements";
+        return H5S3_E_TOOLARGE;
     }
     return APR_SUCCESS;
 }

@@ -6,6 +6,12 @@
  * types stored as they are read, the chunks' stored bytes are taken from
  * the page cache, decoded by a few threads, and the selected elements
  * copied out; anything else is left to H5Dread.
+ *
+ * The helper threads come from one bounded pool per process
+ * (H5S3DecodeThreads), not from each request: the calling thread always
+ * decodes too, so a request progresses even when every pool thread is
+ * busy with other requests, and never waits for a helper that has not
+ * started.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +19,17 @@
 #include <libdeflate.h>
 
 #include <apr_atomic.h>
-#include <apr_thread_proc.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_pool.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_file.h"
 #include "h5s3_h5_read.h"
 
 #define MAX_FILTERS     8
+/* Threads one request decodes with at most (its own included). */
 #define MAX_THREADS     8
 /* Stored bytes read at once before decoding; bounds memory per request. */
 #define MAX_RAW_BATCH   (64 * 1024 * 1024)
@@ -44,9 +54,32 @@ typedef struct job {
     const apr_size_t *rawoff;           /* per chunk of the batch */
     int first, last;                    /* batch: chunks [first, last) */
     char *out;
+    hsize_t nout;                       /* elements of out */
     volatile apr_uint32_t next;
     volatile apr_uint32_t failed;
 } job;
+
+/*
+ * What a batch shares with the pool tasks it queued.  A queued task may
+ * start after the batch is over (the pool was busy): it then only sees
+ * `closed` and drops its reference, so the batch never waits for it and
+ * it never touches the caller's (gone) job.  The last reference frees.
+ */
+typedef struct batch_sync {
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *idle;
+    volatile apr_uint32_t refs;
+    int closed;                         /* under lock */
+    int active;                         /* tasks in work(), under lock */
+    job *j;
+} batch_sync;
+
+/* The process's decode threads (lazily, or h5s3_h5_decode_threads_init). */
+static apr_thread_pool_t *decode_pool;
+static int decode_max = H5S3_H5_DEFAULT_DECODE_THREADS;
+static volatile apr_uint32_t pool_state;        /* 0 none, 1 making, 2 made */
+static volatile apr_uint32_t lazy_state;        /* made on first use once */
 
 static int get_pipeline(pipeline *pl, const h5s3_h5_dset *d)
 {
@@ -156,10 +189,16 @@ static char *decode_one(const job *j, struct libdeflate_decompressor *z,
     return (char *)cur;         /* may be raw itself: only read */
 }
 
-/* Copy the selected elements of the decoded chunk at coord to the output
- * (from its byte planes when it is still shuffled). */
-static void scatter(const job *j, const char *chunk, const hsize_t *coord,
-                    int shuffled)
+/*
+ * Copy the selected elements of the decoded chunk at coord to the output
+ * (from its byte planes when it is still shuffled).  coord comes from the
+ * file's chunk index: the arithmetic cannot wrap (c1 saturates; indices
+ * are within the checked selection), and every element's offsets are
+ * checked against both buffers before the copy, in release builds too:
+ * 0 (nothing touched beyond) when one would fall outside.
+ */
+static int scatter(const job *j, const char *chunk, const hsize_t *coord,
+                   int shuffled)
 {
     const h5s3_h5_dset *d = j->d;
     int nd = d->ndim, k;
@@ -169,17 +208,20 @@ static void scatter(const job *j, const char *chunk, const hsize_t *coord,
 
     /* Selection indices k with start + k*stride inside this chunk. */
     for (k = 0; k < nd; k++) {
-        hsize_t c0 = coord[k], c1 = coord[k] + d->chunk[k];
+        hsize_t c0 = coord[k], c1;
 
+        if (!H5S3_ADD(&c1, c0, d->chunk[k])) {
+            c1 = UINT64_MAX;    /* a chunk at the end of a 2^64 dim */
+        }
         lo[k] = c0 > j->start[k]
-                ? (c0 - j->start[k] + j->stride[k] - 1) / j->stride[k] : 0;
+                ? h5s3_ceil_div(c0 - j->start[k], j->stride[k]) : 0;
         hi[k] = c1 > j->start[k]
                 ? (c1 - 1 - j->start[k]) / j->stride[k] + 1 : 0;
         if (hi[k] > j->count[k]) {
             hi[k] = j->count[k];
         }
         if (lo[k] >= hi[k]) {
-            return;
+            return 1;
         }
         idx[k] = lo[k];
     }
@@ -195,6 +237,9 @@ static void scatter(const job *j, const char *chunk, const hsize_t *coord,
             hsize_t ci = in + j->start[inner] + m * j->stride[inner]
                          - coord[inner];
 
+            if (ci >= plane || o + m >= j->nout) {
+                return 0;       /* a bug or a lie: touch nothing else */
+            }
             if (shuffled) {
                 char *dst = j->out + (o + m) * es;
 
@@ -216,6 +261,7 @@ static void scatter(const job *j, const char *chunk, const hsize_t *coord,
             break;
         }
     }
+    return 1;
 }
 
 static void work(job *j)
@@ -236,12 +282,12 @@ static void work(job *j)
         }
         chunk = decode_one(j, z, j->raw + j->rawoff[i - j->first],
                            j->c->size[i], j->c->mask[i], a, b, &shuffled);
-        if (!chunk) {
+        if (!chunk
+            || !scatter(j, chunk, j->c->coords + (apr_size_t)i * j->c->rank,
+                        shuffled)) {
             apr_atomic_set32(&j->failed, 1);
             break;
         }
-        scatter(j, chunk, j->c->coords + (apr_size_t)i * j->c->rank,
-                shuffled);
     }
     free(a);
     free(b);
@@ -250,45 +296,152 @@ static void work(job *j)
     }
 }
 
-static void *APR_THREAD_FUNC thread_main(apr_thread_t *t, void *data)
+/* ---- the process's decode threads ------------------------------------- */
+
+static apr_status_t pool_gone(void *data)
 {
-    work(data);
-    apr_thread_exit(t, APR_SUCCESS);
+    (void)data;
+    decode_pool = NULL;
+    apr_atomic_set32(&pool_state, 0);
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_h5_decode_threads_init(int n, apr_pool_t *p)
+{
+    apr_thread_pool_t *tp = NULL;
+    apr_status_t rv;
+
+    if (n < 1) {
+        n = 1;
+    }
+    if (apr_atomic_cas32(&pool_state, 1, 0) != 0) {
+        return APR_SUCCESS;     /* made already (or being made) */
+    }
+    /* Threads start when there is work, up to n, and stay. */
+    rv = apr_thread_pool_create(&tp, 0, (apr_size_t)n, p);
+    if (rv != APR_SUCCESS) {
+        apr_atomic_set32(&pool_state, 0);
+        return rv;
+    }
+    decode_max = n;
+    decode_pool = tp;
+    apr_pool_cleanup_register(p, NULL, pool_gone, apr_pool_cleanup_null);
+    apr_atomic_set32(&pool_state, 2);
+    return APR_SUCCESS;
+}
+
+/*
+ * The pool, made with the default size on first use when the glue did
+ * not make it (tests, tools); NULL if it cannot be: decode alone.  It
+ * lives as long as the process; its allocator is kept here, so leak
+ * checkers see it held.
+ */
+static apr_thread_pool_t *get_pool(void)
+{
+    static apr_allocator_t *lazy_allocator;
+    apr_uint32_t st = apr_atomic_read32(&pool_state);
+
+    if (st == 0 && apr_atomic_cas32(&lazy_state, 1, 0) == 0) {
+        apr_pool_t *p = NULL;
+
+        if (apr_allocator_create(&lazy_allocator) == APR_SUCCESS
+            && apr_pool_create_unmanaged_ex(&p, NULL, lazy_allocator)
+               == APR_SUCCESS) {
+            apr_allocator_owner_set(lazy_allocator, p);
+            h5s3_h5_decode_threads_init(H5S3_H5_DEFAULT_DECODE_THREADS, p);
+        }
+        st = apr_atomic_read32(&pool_state);
+    }
+    return st == 2 ? decode_pool : NULL;
+}
+
+static void sync_unref(batch_sync *bs)
+{
+    if (!apr_atomic_dec32(&bs->refs)) {
+        apr_pool_destroy(bs->pool);     /* lock, cond and bs itself */
+    }
+}
+
+static void *APR_THREAD_FUNC task_main(apr_thread_t *t, void *data)
+{
+    batch_sync *bs = data;
+    int run;
+
+    (void)t;
+    apr_thread_mutex_lock(bs->lock);
+    run = !bs->closed;
+    if (run) {
+        bs->active++;
+    }
+    apr_thread_mutex_unlock(bs->lock);
+    if (run) {
+        work(bs->j);
+        apr_thread_mutex_lock(bs->lock);
+        if (--bs->active == 0) {
+            apr_thread_cond_signal(bs->idle);
+        }
+        apr_thread_mutex_unlock(bs->lock);
+    }
+    sync_unref(bs);
     return NULL;
 }
 
-/* Decode chunks [j->first, j->last) with up to nthreads threads. */
-static apr_status_t run_batch(job *j, int nthreads, apr_pool_t *tp)
-{
-    apr_thread_t *th[MAX_THREADS];
-    int started = 0, i;
-
-    apr_atomic_set32(&j->next, 0);
-    if (nthreads > j->last - j->first) {
-        nthreads = j->last - j->first;
-    }
-    /* The calling thread is one of the workers. */
-    for (i = 1; i < nthreads; i++) {
-        if (apr_thread_create(&th[started], NULL, thread_main, j, tp)
-            != APR_SUCCESS) {
-            break;
-        }
-        started++;
-    }
-    work(j);
-    for (i = 0; i < started; i++) {
-        apr_status_t trv;
-
-        apr_thread_join(&trv, th[i]);
-    }
-    return apr_atomic_read32(&j->failed) ? APR_EGENERAL : APR_SUCCESS;
-}
-
-static int thread_count(void)
+static int cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
 
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/*
+ * Decode chunks [j->first, j->last): this thread, plus up to `helpers`
+ * pool tasks (whose decode buffers the caller reserved).  Returns once
+ * every chunk is done and no task is inside work(): tasks still queued
+ * then find the batch closed.
+ */
+static apr_status_t run_batch(job *j, int helpers)
+{
+    apr_thread_pool_t *tp = helpers > 0 ? get_pool() : NULL;
+    batch_sync *bs = NULL;
+    apr_pool_t *p = NULL;
+    int i;
+
+    apr_atomic_set32(&j->next, 0);
+    if (tp && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+        bs = apr_pcalloc(p, sizeof(*bs));
+        bs->pool = p;
+        bs->j = j;
+        if (apr_thread_mutex_create(&bs->lock, APR_THREAD_MUTEX_DEFAULT, p)
+                != APR_SUCCESS
+            || apr_thread_cond_create(&bs->idle, p) != APR_SUCCESS) {
+            apr_pool_destroy(p);
+            bs = NULL;
+        }
+    }
+    if (bs) {
+        apr_atomic_set32(&bs->refs, 1);         /* ours */
+        for (i = 0; i < helpers; i++) {
+            apr_atomic_inc32(&bs->refs);
+            if (apr_thread_pool_push(tp, task_main, bs,
+                                     APR_THREAD_TASK_PRIORITY_NORMAL, bs)
+                != APR_SUCCESS) {
+                apr_atomic_dec32(&bs->refs);
+                break;
+            }
+        }
+    }
+    /* The calling thread decodes too, until no chunk is left. */
+    work(j);
+    if (bs) {
+        apr_thread_mutex_lock(bs->lock);
+        bs->closed = 1;
+        while (bs->active > 0) {
+            apr_thread_cond_wait(bs->idle, bs->lock);
+        }
+        apr_thread_mutex_unlock(bs->lock);
+        sync_unref(bs);
+    }
+    return apr_atomic_read32(&j->failed) ? APR_EGENERAL : APR_SUCCESS;
 }
 
 apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
@@ -303,27 +456,36 @@ apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
     job j;
     apr_size_t *rawoff = NULL;
     char *raw = NULL;
-    apr_pool_t *tp = NULL;
     apr_size_t total = 0;
+    hsize_t per_thread, end;
+    apr_uint64_t held = 0;
     apr_status_t rv = APR_SUCCESS;
-    int k, i;
+    int k, i, helpers;
 
     if (!src || d->ndim < 1 || !c || c->n < 1 || c->rank != d->ndim
-        || d->kind != H5S3_H5_KIND_NUMERIC
+        || d->kind != H5S3_H5_KIND_NUMERIC || d->msize == 0
         || H5Tequal(d->ftype, d->mtype) <= 0 || !get_pipeline(&pl, d)) {
         return H5S3_E_UNSUPPORTED;
     }
     memset(&j, 0, sizeof(j));
-    j.decoded = d->msize;
     for (k = 0; k < d->ndim; k++) {
-        if (stride[k] == 0 || d->chunk[k] == 0) {
+        if (stride[k] == 0 || d->chunk[k] == 0
+            || (count[k] > 0
+                && (!h5s3_slab_end(&end, start[k], stride[k], count[k])
+                    || end > d->shape[k]))) {
             return H5S3_E_UNSUPPORTED;
         }
-        j.decoded *= (apr_size_t)d->chunk[k];
     }
-    if (j.decoded > MAX_DECODED) {
+    /* Checked: 32-bit chunk dims times the element size wrap a size_t
+     * with a few dims, and a wrapped size would undersize the buffers
+     * scatter() reads.  The output holds exactly the selection. */
+    if (!h5s3_dims_product(&per_thread, d->chunk, d->ndim, d->msize,
+                           MAX_DECODED)
+        || !h5s3_dims_product(&j.nout, count, d->ndim, 1, UINT64_MAX)) {
         return H5S3_E_UNSUPPORTED;
     }
+    j.decoded = (apr_size_t)per_thread;
+    per_thread *= 2;            /* work()'s two buffers */
     j.d = d;
     j.c = c;
     j.pl = &pl;
@@ -343,10 +505,32 @@ apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
     if (total > MAX_RAW_BATCH) {
         total = MAX_RAW_BATCH;
     }
+    /* The stored bytes, and the calling thread's decode buffers; then
+     * as many helpers as the budget has room for (none is fine). */
+    rv = h5s3_h5_mem_alloc((void **)&raw, total ? total : 1, 0);
+    if (rv == APR_SUCCESS) {
+        rv = h5s3_h5_mem_reserve(per_thread);
+    }
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    held = per_thread;
+    helpers = cpu_count() - 1;
+    if (helpers > decode_max) {
+        helpers = decode_max;
+    }
+    if (helpers > c->n - 1) {
+        helpers = c->n - 1;
+    }
+    for (i = 0; i < helpers; i++) {
+        if (h5s3_h5_mem_reserve(per_thread) != APR_SUCCESS) {
+            break;
+        }
+        held += per_thread;
+    }
+    helpers = i;
     rawoff = malloc((apr_size_t)c->n * sizeof(*rawoff));
-    raw = malloc(total ? total : 1);
-    if (!rawoff || !raw
-        || apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
+    if (!rawoff) {
         rv = APR_ENOMEM;
         goto cleanup;
     }
@@ -379,14 +563,13 @@ apr_status_t h5s3_h5_decode_chunks(void *out, const h5s3_h5_dset *d,
         j.last = i;
         j.raw = raw;
         j.rawoff = rawoff;
-        rv = run_batch(&j, thread_count(), tp);
+        rv = run_batch(&j, helpers < j.last - j.first - 1
+                           ? helpers : j.last - j.first - 1);
     }
 
 cleanup:
     free(rawoff);
-    free(raw);
-    if (tp) {
-        apr_pool_destroy(tp);
-    }
+    h5s3_h5_mem_free(raw);
+    h5s3_h5_mem_release(held);
     return rv;
 }

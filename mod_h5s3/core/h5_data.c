@@ -9,6 +9,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_conf_values.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_read.h"
@@ -33,11 +34,6 @@ static char *lower_trim(const char *s, apr_pool_t *p)
         *--e = '\0';
     }
     return c;
-}
-
-static hsize_t ceil_div(hsize_t a, hsize_t b)
-{
-    return b ? (a + b - 1) / b : 0;
 }
 
 apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
@@ -165,8 +161,8 @@ static apr_status_t data_matrix(json_t *o, const char **err,
         *err = "Matrix limits exceed 2000x2000";
         return H5S3_E_INVALID;
     }
-    orows = ceil_div((hsize_t)rl, (hsize_t)rs);
-    ocols = ceil_div((hsize_t)cl, (hsize_t)cs);
+    orows = h5s3_ceil_div((hsize_t)rl, (hsize_t)rs);
+    ocols = h5s3_ceil_div((hsize_t)cl, (hsize_t)cs);
     if (orows * ocols > H5S3_H5_JSON_MAX_ELEMENTS) {
         too_large(err, orows * ocols, p);
         return H5S3_E_INVALID;
@@ -225,10 +221,10 @@ static apr_status_t data_heatmap(json_t *o, const char **err,
         }
     }
     if (rows > 0 && cols > 0) {
-        sr = ceil_div(rows, rows < s ? rows : s);
-        sc = ceil_div(cols, cols < s ? cols : s);
-        nr = ceil_div(rows, sr);
-        nc = ceil_div(cols, sc);
+        sr = h5s3_ceil_div(rows, rows < s ? rows : s);
+        sc = h5s3_ceil_div(cols, cols < s ? cols : s);
+        nr = h5s3_ceil_div(rows, sr);
+        nc = h5s3_ceil_div(cols, sc);
     }
     CHECK(plane(&data, d, sel, 0, sr, nr, 0, sc, nc, &mn, &mx,
                 include && d->kind != H5S3_H5_KIND_COMPLEX
@@ -373,10 +369,10 @@ static apr_status_t data_line(json_t *o, const char **err,
                   ? (limit <= H5S3_DATA_EXACT_MAX ? "exact" : "overview")
                   : quality;
     if (!strcmp(applied, "overview")) {
-        step = ceil_div(limit, (hsize_t)maxp);
+        step = h5s3_ceil_div(limit, (hsize_t)maxp);
         step = step ? step : 1;
     }
-    n = ceil_div(limit, step);
+    n = h5s3_ceil_div(limit, step);
     if (n > H5S3_H5_JSON_MAX_ELEMENTS) {
         too_large(err, n, p);
         return H5S3_E_INVALID;

@@ -4,8 +4,10 @@
  * current on this thread.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include "h5s3_h5_file.h"
@@ -74,7 +76,26 @@ apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k)
     return rq && rq->limits ? rq->limits->max[k] : defs[k].dflt;
 }
 
-apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
+apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k)
+{
+    h5s3_h5_request *rq = h5s3_h5_request_current();
+    apr_uint64_t max = h5s3_h5_limit(k);
+
+    if ((unsigned)k >= H5S3_H5_LIMIT_COUNT || (rq && rq->why)) {
+        return 0;
+    }
+    return rq ? (rq->spent[k] < max ? max - rq->spent[k] : 0) : max;
+}
+
+apr_status_t h5s3_h5_limit_status(void)
+{
+    h5s3_h5_request *rq = h5s3_h5_request_current();
+
+    return rq && rq->why ? H5S3_E_LIMIT : APR_SUCCESS;
+}
+
+/* Spend n of kind k (spend 0: only check that n more would fit). */
+static apr_status_t charge(h5s3_h5_limit_kind k, apr_uint64_t n, int spend)
 {
     h5s3_h5_request *rq = h5s3_h5_request_current();
     apr_uint64_t max = h5s3_h5_limit(k), total;
@@ -96,6 +117,105 @@ apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
         rq->why = rq->why_buf;
         return H5S3_E_LIMIT;
     }
-    rq->spent[k] = total;
+    if (spend) {
+        rq->spent[k] = total;
+    }
     return APR_SUCCESS;
+}
+
+apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n)
+{
+    return charge(k, n, 1);
+}
+
+apr_status_t h5s3_h5_charge_check(h5s3_h5_limit_kind k, apr_uint64_t n)
+{
+    return charge(k, n, 0);
+}
+
+/* ---- per-process memory budget ----------------------------------------- */
+
+static volatile apr_uint64_t mem_budget = H5S3_H5_DEFAULT_MEM_BUDGET;
+static volatile apr_uint64_t mem_used;
+
+void h5s3_h5_mem_budget_set(apr_uint64_t bytes)
+{
+    apr_atomic_set64(&mem_budget, bytes);
+}
+
+apr_uint64_t h5s3_h5_mem_budget(void)
+{
+    return apr_atomic_read64(&mem_budget);
+}
+
+apr_uint64_t h5s3_h5_mem_reserved(void)
+{
+    return apr_atomic_read64(&mem_used);
+}
+
+apr_status_t h5s3_h5_mem_reserve(apr_uint64_t n)
+{
+    apr_uint64_t max = apr_atomic_read64(&mem_budget), cur, next;
+
+    if (n == 0) {
+        return APR_SUCCESS;
+    }
+    /* Compare and swap: two requests never both take the last bytes. */
+    do {
+        cur = apr_atomic_read64(&mem_used);
+        if (!H5S3_ADD(&next, cur, n) || (max && next > max)) {
+            return H5S3_E_BUSY;
+        }
+    } while (apr_atomic_cas64(&mem_used, next, cur) != cur);
+    return APR_SUCCESS;
+}
+
+void h5s3_h5_mem_release(apr_uint64_t n)
+{
+    if (n) {
+        apr_atomic_sub64(&mem_used, n);
+    }
+}
+
+/* In front of every block of h5s3_h5_mem_alloc: its size (16 bytes keep
+ * the block as aligned as malloc's). */
+typedef union mem_head {
+    apr_size_t size;
+    long double align;
+} mem_head;
+
+apr_status_t h5s3_h5_mem_alloc(void **out, apr_size_t n, int zero)
+{
+    apr_size_t total;
+    mem_head *h;
+    apr_status_t rv;
+
+    *out = NULL;
+    if (!H5S3_ADD(&total, n, sizeof(mem_head))) {
+        return APR_ENOMEM;
+    }
+    rv = h5s3_h5_mem_reserve(n);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    h = zero ? calloc(1, total) : malloc(total);
+    if (h == NULL) {
+        h5s3_h5_mem_release(n);
+        return APR_ENOMEM;
+    }
+    h->size = n;
+    *out = h + 1;
+    return APR_SUCCESS;
+}
+
+void h5s3_h5_mem_free(void *p)
+{
+    mem_head *h;
+
+    if (p == NULL) {
+        return;
+    }
+    h = (mem_head *)p - 1;
+    h5s3_h5_mem_release(h->size);
+    free(h);
 }

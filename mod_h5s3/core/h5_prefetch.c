@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_h5_file.h"
 #include "h5s3_h5_describe.h"
 #include "h5s3_errors.h"
@@ -35,6 +36,7 @@ typedef struct addr_list {
     int oom;
     hsize_t limit;              /* links to look at (0: all) */
     hsize_t seen;
+    apr_uint64_t max;           /* addresses worth collecting */
 } addr_list;
 
 static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
@@ -45,8 +47,15 @@ static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
     if (l->limit && l->seen++ >= l->limit) {
         return 1;               /* past the page */
     }
-    if (info->type != H5L_TYPE_HARD || info->u.address == HADDR_UNDEF) {
+    if (info->type != H5L_TYPE_HARD || info->u.address == HADDR_UNDEF
+        || info->u.address > APR_INT64_MAX) {
         return 0;
+    }
+    /* A hint, not the listing: a group wider than a request may still
+     * fetch ranges for has its first headers fetched, the rest read by
+     * HDF5 (a wide group is no reason to refuse a listing). */
+    if ((apr_uint64_t)l->n >= l->max) {
+        return 1;
     }
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
@@ -99,16 +108,36 @@ static apr_uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
+/* Parsing reads what the driver would have: charged alike. */
 static apr_status_t src_read(h5s3_h5_source *src, apr_off_t addr,
                              apr_size_t len, unsigned char *buf)
 {
     h5s3_pagecache_counts counts = {0};
     apr_status_t rv;
 
+    rv = h5s3_h5_charge(H5S3_H5_LIMIT_READ_BYTES, len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     rv = h5s3_pagecache_read(src->cache, &src->obj, addr, len, (char *)buf,
                              &counts);
     account(&counts);
     return rv;
+}
+
+/* An address read from the file plus the base, if it is a place in the
+ * object (0 otherwise: the structure is not where it says). */
+static int file_addr(apr_off_t *out, const h5s3_h5_source *src,
+                     apr_off_t base, apr_uint64_t rel, apr_uint64_t len)
+{
+    apr_uint64_t a, end;
+
+    if (base < 0 || !H5S3_ADD(&a, (apr_uint64_t)base, rel)
+        || !H5S3_ADD(&end, a, len) || end > (apr_uint64_t)src->obj.size) {
+        return 0;
+    }
+    *out = (apr_off_t)a;
+    return 1;
 }
 
 static int get_geometry(hid_t fid, geometry *g)
@@ -139,7 +168,10 @@ static int find_stab(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
     unsigned char buf[4096];
     apr_size_t len = sizeof(buf), pos;
 
-    if (oh + (apr_off_t)len > src->obj.size) {
+    if (oh < 0 || oh >= src->obj.size) {
+        return 0;
+    }
+    if (src->obj.size - oh < (apr_off_t)len) {
         len = (apr_size_t)(src->obj.size - oh);
     }
     if (len < 16 || src_read(src, oh, len, buf) != APR_SUCCESS
@@ -179,7 +211,7 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
 {
     H5O_info_t oi;
     geometry g;
-    apr_off_t btree, heap, *nodes = NULL, *next = NULL;
+    apr_off_t btree, heap, *nodes = NULL, *next = NULL, hat;
     apr_size_t *lens = NULL, nsize, hsize, extra_len = 0;
     apr_off_t extra_off = 0;
     unsigned char *buf = NULL, hdr[40];
@@ -195,6 +227,10 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
     }
     nsize = node_size(&g);
     hsize = 8 + 2 * g.ss + g.sa;
+    if (!file_addr(&btree, src, g.base, (apr_uint64_t)btree, nsize)
+        || !file_addr(&heap, src, g.base, (apr_uint64_t)heap, hsize)) {
+        return APR_SUCCESS;     /* HDF5 will say what is wrong */
+    }
     nodes = malloc(MAX_NODES * sizeof(*nodes));
     next = malloc(MAX_NODES * sizeof(*next));
     lens = malloc(MAX_NODES * sizeof(*lens));
@@ -205,8 +241,8 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
     }
 
     /* The root node and the heap header together. */
-    nodes[0] = g.base + btree;
-    nodes[1] = g.base + heap;
+    nodes[0] = btree;
+    nodes[1] = heap;
     lens[0] = nsize;
     lens[1] = hsize;
     rv = prefetch_src(src, nodes, lens, 2);
@@ -214,9 +250,11 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
         goto cleanup;
     }
     /* The heap's data (the link names) goes with the next batch. */
-    if (src_read(src, g.base + heap, hsize, hdr) == APR_SUCCESS
-        && memcmp(hdr, "HEAP", 4) == 0) {
-        extra_off = g.base + (apr_off_t)get_le(hdr + 8 + 2 * g.ss, g.sa);
+    if (src_read(src, heap, hsize, hdr) == APR_SUCCESS
+        && memcmp(hdr, "HEAP", 4) == 0
+        && file_addr(&hat, src, g.base, get_le(hdr + 8 + 2 * g.ss, g.sa),
+                     get_le(hdr + 8, g.ss))) {
+        extra_off = hat;
         extra_len = (apr_size_t)get_le(hdr + 8, g.ss);
     }
 
@@ -226,6 +264,10 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
         for (i = 0; i < n; i++) {
             unsigned used, k;
 
+            rv = h5s3_h5_charge(H5S3_H5_LIMIT_INDEX_NODES, 1);
+            if (rv != APR_SUCCESS) {
+                goto cleanup;
+            }
             if (src_read(src, nodes[i], nsize, buf) != APR_SUCCESS
                 || memcmp(buf, "TREE", 4) != 0 || buf[4] != 0) {
                 goto cleanup;
@@ -237,13 +279,19 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
             }
             for (k = 0; k < used && nn < MAX_NODES; k++) {
                 apr_size_t at = 8 + 2 * g.sa + g.ss + k * (g.sa + g.ss);
+                apr_size_t clen = level == 0 ? 8 + 2 * g.lk * (2 * g.sa + 24)
+                                             : nsize;
 
-                next[nn++] = g.base + (apr_off_t)get_le(buf + at, g.sa);
+                if (file_addr(&next[nn], src, g.base,
+                              get_le(buf + at, g.sa), clen)) {
+                    nn++;
+                }
             }
         }
         for (i = 0; i < nn; i++) {
             /* Children of level 0 are symbol nodes, else B-tree nodes. */
-            lens[i] = level == 0 ? 8 + 2 * g.lk * (2 * g.sa + 24) : nsize;
+            lens[i] = level == 0 ? 8 + 2 * g.lk * (2 * (apr_size_t)g.sa + 24)
+                                 : nsize;
         }
         if (extra_len && nn < MAX_NODES) {
             next[nn] = extra_off;
@@ -301,6 +349,18 @@ static int batch_add(batch *b, apr_off_t off, apr_size_t len)
     return 1;
 }
 
+/* log2 of a power of two. */
+static unsigned log2_of(apr_uint64_t v)
+{
+    unsigned n = 0;
+
+    while (v > 1) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
 /* Bytes HDF5 uses to encode a count of at most n (H5VM_limit_enc_size). */
 static int enc_size(apr_uint64_t n)
 {
@@ -347,12 +407,15 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         || get_le(msg + at, g.sa) == undef) {
         return APR_SUCCESS;     /* links in the header itself */
     }
-    heap = g.base + (apr_off_t)get_le(msg + at, g.sa);
-    bt = g.base + (apr_off_t)get_le(msg + at + g.sa, g.sa);
 
     /* Batch 1: the heap header and the name index's header. */
     hlen = 14 + 12 * (apr_size_t)g.ss + 3 * (apr_size_t)g.sa + 12;
     blen = 18 + (apr_size_t)g.sa + (apr_size_t)g.ss + 4;
+    if (!file_addr(&heap, src, g.base, get_le(msg + at, g.sa), hlen)
+        || !file_addr(&bt, src, g.base, get_le(msg + at + g.sa, g.sa),
+                      blen)) {
+        return APR_SUCCESS;     /* not in the object: HDF5 will say */
+    }
     if (!batch_add(&b, heap, hlen) || !batch_add(&b, bt, blen)) {
         goto cleanup;
     }
@@ -368,11 +431,14 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         nsize = (apr_size_t)get_le(bh + 6, 4);
         rsize = (apr_size_t)get_le(bh + 10, 2);
         depth = (unsigned)get_le(bh + 12, 2);
-        broot = g.base + (apr_off_t)get_le(bh + 16, g.sa);
         nrec = (unsigned)get_le(bh + 16 + g.sa, 2);
-        if (nsize > 10 && nsize <= 65536 && rsize > 0
-            && get_le(bh + 16, g.sa) != undef
-            && !batch_add(&b, broot, nsize)) {
+        if (nsize <= 10 || nsize > 65536 || rsize == 0
+            || get_le(bh + 16, g.sa) == undef
+            || !file_addr(&broot, src, g.base, get_le(bh + 16, g.sa),
+                          nsize)) {
+            nsize = 0;          /* no tree we would walk */
+        }
+        else if (!batch_add(&b, broot, nsize)) {
             goto cleanup;
         }
     }
@@ -383,17 +449,29 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         start = get_le(hh + at + 2, g.ss);
         maxdirect = get_le(hh + at + 2 + g.ss, g.ss);
         bits = (unsigned)get_le(hh + at + 2 + 2 * g.ss, 2);
-        hroot = g.base + (apr_off_t)get_le(hh + at + 6 + 2 * g.ss, g.sa);
         rows = (unsigned)get_le(hh + at + 6 + 2 * g.ss + g.sa, 2);
-        have_heap = width > 0 && width <= 4096 && start > 0
-                    && maxdirect >= start && bits <= 64
+        /* The doubling table as HDF5 requires it (powers of two), and a
+         * root that holds no more rows than the heap's size allows
+         * (H5HF_dtable_init): so the root block is a few KiB at most. */
+        have_heap = width > 0 && width <= 4096 && !(width & (width - 1))
+                    && start > 0 && !(start & (start - 1))
+                    && maxdirect >= start && !(maxdirect & (maxdirect - 1))
+                    && bits <= 64
+                    && log2_of(start) + log2_of(width) <= bits
+                    && rows <= bits - log2_of(start) - log2_of(width) + 1
                     && get_le(hh + at + 6 + 2 * g.ss, g.sa) != undef;
+        if (have_heap) {
+            /* Root block: a direct block, or an indirect block of rows. */
+            ilen = rows == 0 ? (apr_size_t)start
+                   : 5 + (apr_size_t)g.sa + (bits + 7) / 8
+                     + (apr_size_t)rows * width * (apr_size_t)g.sa + 4;
+            have_heap = (rows > 0 || start <= APR_SIZE_MAX)
+                        && file_addr(&hroot, src, g.base,
+                                     get_le(hh + at + 6 + 2 * g.ss, g.sa),
+                                     ilen);
+        }
     }
     if (have_heap) {
-        /* Root block: a direct block, or an indirect block of rows. */
-        ilen = rows == 0 ? (apr_size_t)start
-               : 5 + (apr_size_t)g.sa + (bits + 7) / 8
-                 + (apr_size_t)rows * width * (apr_size_t)g.sa + 4;
         if (!batch_add(&b, hroot, ilen)) {
             goto cleanup;
         }
@@ -420,9 +498,11 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
             for (c = 0; c <= nrec; c++) {
                 apr_size_t o = 6 + (apr_size_t)nrec * rsize
                                + (apr_size_t)c * (apr_size_t)ps;
+                apr_off_t leaf;
 
-                if (!batch_add(&b, g.base + (apr_off_t)get_le(buf + o, g.sa),
-                               nsize)) {
+                if (file_addr(&leaf, src, g.base, get_le(buf + o, g.sa),
+                              nsize)
+                    && !batch_add(&b, leaf, nsize)) {
                     goto cleanup;
                 }
             }
@@ -431,25 +511,24 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         buf = NULL;
     }
     if (have_heap && rows > 0) {
-        while (((apr_uint64_t)1 << maxrows) * start < maxdirect
-               && maxrows < 60) {
-            maxrows++;
-        }
-        maxrows += 2;           /* rows of direct blocks */
+        /* Rows of direct blocks: log2(maxdirect / start) + 2. */
+        maxrows = log2_of(maxdirect) - log2_of(start) + 2;
         buf = malloc(ilen);
         at = 5 + (apr_size_t)g.sa + (bits + 7) / 8;
         if (buf && src_read(src, hroot, ilen, buf) == APR_SUCCESS
             && memcmp(buf, "FHIB", 4) == 0) {
             for (r = 0; r < rows && r < maxrows; r++) {
+                /* At most maxdirect: no shift past 64 bits. */
                 apr_uint64_t size = r < 2 ? start : start << (r - 1);
 
-                for (c = 0; c < width; c++) {
+                for (c = 0; c < width && size <= APR_SIZE_MAX; c++) {
                     apr_uint64_t a = get_le(buf + at + ((apr_size_t)r * width
                                                         + c) * g.sa, g.sa);
+                    apr_off_t blk;
 
                     if (a != undef && a != 0
-                        && !batch_add(&b, g.base + (apr_off_t)a,
-                                      (apr_size_t)size)) {
+                        && file_addr(&blk, src, g.base, a, size)
+                        && !batch_add(&b, blk, (apr_size_t)size)) {
                         goto cleanup;
                     }
                 }
@@ -467,19 +546,112 @@ cleanup:
     return rv;
 }
 
+typedef struct span {
+    apr_off_t off;
+    apr_size_t len;
+} span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    apr_off_t x = ((const span *)a)->off, y = ((const span *)b)->off;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Every prefetch goes through here.  The ranges (offsets and lengths a
+ * file chose) are clipped to the object, sorted and merged, so the page
+ * cache sees each byte once however often a file repeats it.  All of
+ * them must fit what the request may still fetch (H5S3_H5_LIMIT_RANGES,
+ * _PREFETCH_BYTES); what is charged is what was fetched: pages already
+ * cached cost a lookup, not a transfer, so reading the same chunks again
+ * (a CSV export strip by strip) spends nothing twice.  The transfer
+ * buffers reserve from the process's memory budget.  H5S3_E_LIMIT over a
+ * limit, H5S3_E_BUSY over the budget (callers treat a prefetch as best
+ * effort).
+ */
 static apr_status_t prefetch_src(h5s3_h5_source *src,
                                  const apr_off_t *offsets,
                                  const apr_size_t *lens, int n)
 {
     h5s3_pagecache_counts counts = {0};
+    span *sp;
+    apr_off_t *mo = NULL;
+    apr_size_t *ml = NULL;
+    apr_uint64_t bytes = 0;
     apr_status_t rv;
+    int i, k = 0, m = 0;
 
-    rv = h5s3_pagecache_prefetch(src->cache, &src->obj, offsets, lens, n,
-                                 &counts);
-    account(&counts);
-    if (rv != APR_SUCCESS) {
-        src->failed = 1;
+    if (!src->cache || n <= 0) {
+        return APR_SUCCESS;
     }
+    sp = malloc((apr_size_t)n * sizeof(*sp));
+    if (!sp) {
+        return APR_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        apr_off_t off = offsets[i];
+        apr_size_t len = lens[i];
+
+        if (off < 0 || off >= src->obj.size || len == 0) {
+            continue;
+        }
+        if ((apr_uint64_t)len > (apr_uint64_t)(src->obj.size - off)) {
+            len = (apr_size_t)(src->obj.size - off);
+        }
+        sp[k].off = off;
+        sp[k].len = len;
+        k++;
+    }
+    qsort(sp, (apr_size_t)k, sizeof(*sp), cmp_span);
+    for (i = 0; i < k; i++) {
+        /* Both within the object: no sum below can wrap. */
+        apr_off_t end = sp[i].off + (apr_off_t)sp[i].len;
+
+        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
+            if (end > sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
+                sp[m - 1].len = (apr_size_t)(end - sp[m - 1].off);
+            }
+        }
+        else {
+            sp[m++] = sp[i];
+        }
+    }
+    for (i = 0; i < m; i++) {
+        bytes += sp[i].len;     /* disjoint: at most the object's size */
+    }
+    rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_RANGES, (apr_uint64_t)m);
+    if (rv == APR_SUCCESS) {
+        rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_PREFETCH_BYTES, bytes);
+    }
+    if (rv == APR_SUCCESS && m > 0) {
+        mo = malloc((apr_size_t)m * sizeof(*mo));
+        ml = malloc((apr_size_t)m * sizeof(*ml));
+        rv = mo && ml ? h5s3_h5_mem_reserve(bytes) : APR_ENOMEM;
+    }
+    if (rv == APR_SUCCESS && m > 0) {
+        for (i = 0; i < m; i++) {
+            mo[i] = sp[i].off;
+            ml[i] = sp[i].len;
+        }
+        rv = h5s3_pagecache_prefetch(src->cache, &src->obj, mo, ml, m,
+                                     &counts);
+        h5s3_h5_mem_release(bytes);
+        account(&counts);
+        if (rv != APR_SUCCESS) {
+            src->failed = 1;
+        }
+        /* Whole pages and short gaps are fetched along: a little more
+         * than asked, which the check above already allowed for. */
+        h5s3_h5_charge(H5S3_H5_LIMIT_RANGES,
+                       counts.fetches < (apr_uint64_t)m ? counts.fetches
+                                                        : (apr_uint64_t)m);
+        h5s3_h5_charge(H5S3_H5_LIMIT_PREFETCH_BYTES,
+                       counts.bytes < bytes ? counts.bytes : bytes);
+    }
+    free(sp);
+    free(mo);
+    free(ml);
     return rv;
 }
 
@@ -520,9 +692,11 @@ static apr_status_t prefetch_group(hid_t fid, h5s3_h5_source *src,
         H5Gclose(gid);
         return rv;
     }
-    /* The page's links only, in the order the listing uses. */
+    /* The page's links only, in the order the listing uses; as many
+     * headers as the request may still fetch ranges for. */
     idx = offset;
     l.limit = limit;
+    l.max = h5s3_h5_limit_left(H5S3_H5_LIMIT_RANGES);
     err = H5Literate(gid, h5s3_h5_link_index(gid), H5_ITER_INC, &idx,
                      collect_cb, &l);
     H5Gclose(gid);
@@ -543,8 +717,10 @@ static apr_status_t prefetch_group(hid_t fid, h5s3_h5_source *src,
     }
     for (i = 0; i < l.n; i++) {
         /* Link addresses are relative to the base (after a user block);
-         * the driver sees absolute ones. */
-        l.offs[i] += g.base;
+         * the driver sees absolute ones.  Both below 2^63 (collect_cb). */
+        if (!H5S3_ADD(&l.offs[i], l.offs[i], g.base)) {
+            l.offs[i] = -1;     /* dropped by prefetch_src */
+        }
         lens[i] = OHDR_GUESS;
     }
     rv = prefetch_src(src, l.offs, lens, l.n);
@@ -589,14 +765,23 @@ apr_status_t h5s3_h5_prefetch_group(h5s3_h5_file *f, const char *path)
 #define MAX_OH_BLOCKS   16
 #define MAX_OH_BLOCK    (64 * 1024)
 #define MAX_TABLE       (1 << 20)
+/* Bytes of each chunk index node fetched ahead (a node HDF5 sizes for
+ * 2K entries may hold a few: the rest is read only if it is used). */
+#define MAX_NODE_PREFETCH (64 * 1024)
 #define FA_INDEX        3
 
-/* The body of the first message of type `want` in the object header at
- * oh (v1 or v2 headers, following continuation blocks), at most cap
- * bytes of it.  0 when there is none or the header looks wrong. */
-static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
-                    unsigned want, unsigned char *out, apr_size_t cap,
-                    apr_size_t *outlen)
+/* Called with each message of an object header; nonzero stops. */
+typedef int oh_msg_fn(void *baton, unsigned type, const unsigned char *body,
+                      apr_size_t size);
+
+/*
+ * Every message of the object header at oh (v1 or v2 headers, following
+ * continuation blocks: at most MAX_OH_BLOCKS of MAX_OH_BLOCK bytes, each
+ * within the object) handed to fn.  1 when fn stopped the walk, 0 when
+ * the messages ran out or the header looks wrong.
+ */
+static int oh_walk(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
+                   oh_msg_fn *fn, void *baton)
 {
     apr_off_t boff[MAX_OH_BLOCKS];
     apr_size_t blen[MAX_OH_BLOCKS];
@@ -604,7 +789,10 @@ static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
     apr_size_t plen = sizeof(pre), pos;
     int nblk = 1, b, v2 = 0, tracked = 0, found = 0;
 
-    if (oh + (apr_off_t)plen > src->obj.size) {
+    if (oh < 0 || oh >= src->obj.size) {
+        return 0;
+    }
+    if (src->obj.size - oh < (apr_off_t)plen) {
         plen = (apr_size_t)(src->obj.size - oh);
     }
     if (plen < 16 || src_read(src, oh, plen, pre) != APR_SUCCESS) {
@@ -640,7 +828,8 @@ static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
         if (len > MAX_OH_BLOCK) {
             len = MAX_OH_BLOCK;
         }
-        if (boff[b] < 0 || boff[b] + (apr_off_t)len > src->obj.size
+        if (boff[b] < 0 || boff[b] >= src->obj.size
+            || (apr_uint64_t)(src->obj.size - boff[b]) < len
             || src_read(src, boff[b], len, buf) != APR_SUCCESS) {
             break;
         }
@@ -653,31 +842,221 @@ static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
             if (pos + hl + size > len) {
                 break;
             }
-            if (type == want) {
-                *outlen = size < cap ? size : cap;
-                memcpy(out, body, *outlen);
+            if (fn(baton, type, body, size)) {
                 found = 1;
                 break;
             }
             if (type == CONT_MSG && nblk < MAX_OH_BLOCKS
                 && size >= (apr_size_t)(g->sa + g->ss)) {
-                apr_off_t a = g->base + (apr_off_t)get_le(body, g->sa);
+                apr_uint64_t rel = get_le(body, g->sa);
                 apr_size_t l = (apr_size_t)get_le(body + g->sa, g->ss);
+                apr_off_t a;
 
                 if (v2) {
                     /* "OCHK" first, a checksum last. */
-                    a += 4;
+                    rel += 4;
                     l = l >= 8 ? l - 8 : 0;
                 }
-                boff[nblk] = a;
-                blen[nblk] = l;
-                nblk++;
+                if (file_addr(&a, src, g->base, rel, 0)) {
+                    boff[nblk] = a;
+                    blen[nblk] = l;
+                    nblk++;
+                }
             }
             pos += hl + size;
         }
     }
     free(buf);
     return found;
+}
+
+typedef struct msg_want {
+    unsigned type;
+    unsigned char *out;
+    apr_size_t cap;
+    apr_size_t *outlen;
+} msg_want;
+
+static int want_msg(void *baton, unsigned type, const unsigned char *body,
+                    apr_size_t size)
+{
+    msg_want *w = baton;
+
+    if (type != w->type) {
+        return 0;
+    }
+    *w->outlen = size < w->cap ? size : w->cap;
+    memcpy(w->out, body, *w->outlen);
+    return 1;
+}
+
+/* The body of the first message of type `want` in the object header at
+ * oh, at most cap bytes of it.  0 when there is none or the header looks
+ * wrong. */
+static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
+                    unsigned want, unsigned char *out, apr_size_t cap,
+                    apr_size_t *outlen)
+{
+    msg_want w;
+
+    w.type = want;
+    w.out = out;
+    w.cap = cap;
+    w.outlen = outlen;
+    return oh_walk(src, g, oh, want_msg, &w);
+}
+
+/* ---- attribute messages ----------------------------------------------- */
+
+#define ATTR_MSG        0x000C
+
+typedef struct attr_find {
+    const char *name;           /* with its NUL: as the message stores it */
+    apr_size_t nlen;
+    apr_uint64_t storage;       /* H5Aget_storage_size: the data's bytes */
+    apr_uint64_t nelem;
+    apr_size_t esize;           /* one element on disk: length + heap ID */
+    apr_size_t base;            /* memory bytes per unit of length */
+    int string;                 /* one more byte per element (a NUL) */
+    int found;
+    apr_uint64_t bytes;
+} attr_find;
+
+static apr_size_t pad8(apr_size_t n)
+{
+    return (n + 7) & ~(apr_size_t)7;
+}
+
+/* An attribute message (versions 1 to 3): its name, then after the type
+ * and the space its data, nelem elements of `length, collection, index`;
+ * the lengths say what reading it allocates. */
+static int attr_msg(void *baton, unsigned type, const unsigned char *body,
+                    apr_size_t size)
+{
+    attr_find *af = baton;
+    apr_size_t nsz, tsz, ssz, noff, doff;
+    apr_uint64_t i, data;
+
+    if (type != ATTR_MSG || size < 8) {
+        return 0;
+    }
+    nsz = (apr_size_t)get_le(body + 2, 2);
+    tsz = (apr_size_t)get_le(body + 4, 2);
+    ssz = (apr_size_t)get_le(body + 6, 2);
+    switch (body[0]) {
+    case 1:
+        noff = 8;
+        doff = 8 + pad8(nsz) + pad8(tsz) + pad8(ssz);
+        break;
+    case 2:
+        noff = 8;
+        doff = 8 + nsz + tsz + ssz;
+        break;
+    case 3:
+        noff = 9;
+        doff = 9 + nsz + tsz + ssz;
+        break;
+    default:
+        return 0;
+    }
+    if (nsz != af->nlen || noff + nsz > size
+        || memcmp(body + noff, af->name, nsz) != 0) {
+        return 0;               /* another attribute */
+    }
+    af->found = 1;
+    /* All of the data in the message, in elements of the expected size;
+     * else we cannot tell (found, bytes unknown: refused by the caller). */
+    if (doff > size || af->storage > size - doff
+        || !H5S3_MUL(&data, af->nelem, (apr_uint64_t)af->esize)
+        || af->storage != data) {
+        af->found = -1;
+        return 1;
+    }
+    for (i = 0; i < af->nelem; i++) {
+        apr_uint64_t len = get_le(body + doff + i * af->esize, 4), b;
+
+        /* At most 2^32 * 2^32 + 1 per element, 64K elements: no wrap,
+         * but the caller's limit is far below: saturate. */
+        if (!H5S3_MUL(&b, len, (apr_uint64_t)af->base)
+            || !H5S3_ADD(&b, b, (apr_uint64_t)af->string)
+            || !H5S3_ADD(&af->bytes, af->bytes, b)) {
+            af->bytes = UINT64_MAX;
+            break;
+        }
+    }
+    return 1;
+}
+
+apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr)
+{
+    h5s3_h5_source *src = h5s3_h5_source_of(attr);
+    attr_find af;
+    H5O_info_t oi;
+    geometry g;
+    hid_t ftype = -1, space = -1, sup = -1, fid;
+    hssize_t np;
+    char name[1024];
+    ssize_t nlen;
+    int ok = 0;
+
+    *bytes = 0;
+    memset(&af, 0, sizeof(af));
+    if (!src || !src->cache) {
+        return APR_ENOTIMPL;
+    }
+    nlen = H5Aget_name(attr, sizeof(name), name);
+    ftype = H5Aget_type(attr);
+    space = H5Aget_space(attr);
+    np = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    fid = H5Iget_file_id(attr);
+    if (fid >= 0) {
+        ok = get_geometry(fid, &g);
+        H5Fclose(fid);
+    }
+    /* A vlen sequence of a fixed type, or a vlen string: nothing nested. */
+    if (ok && nlen > 0 && (apr_size_t)nlen < sizeof(name) && ftype >= 0
+        && np >= 0) {
+        if (H5Tis_variable_str(ftype) > 0) {
+            af.base = 1;
+            af.string = 1;
+        }
+        else if (H5Tget_class(ftype) == H5T_VLEN
+                 && (sup = H5Tget_super(ftype)) >= 0
+                 && H5Tdetect_class(sup, H5T_VLEN) <= 0
+                 && H5Tdetect_class(sup, H5T_STRING) <= 0) {
+            hid_t msup = H5Tget_native_type(sup, H5T_DIR_ASCEND);
+
+            af.base = msup >= 0 ? H5Tget_size(msup) : 0;
+            if (msup >= 0) {
+                H5Tclose(msup);
+            }
+        }
+    }
+    if (sup >= 0) {
+        H5Tclose(sup);
+    }
+    if (ftype >= 0) {
+        H5Tclose(ftype);
+    }
+    if (space >= 0) {
+        H5Sclose(space);
+    }
+    /* The attribute's location is its object's: H5Oget_info on an
+     * attribute describes the object header that holds it. */
+    if (!ok || af.base == 0 || H5Oget_info2(attr, &oi, H5O_INFO_BASIC) < 0) {
+        return APR_ENOTIMPL;
+    }
+    af.name = name;
+    af.nlen = (apr_size_t)nlen + 1;
+    af.storage = H5Aget_storage_size(attr);
+    af.nelem = (apr_uint64_t)np;
+    af.esize = 4 + (apr_size_t)g.sa + 4;
+    if (!oh_walk(src, &g, g.base + (apr_off_t)oi.addr, attr_msg, &af)
+        || af.found != 1) {
+        return APR_ENOTIMPL;    /* dense storage, or not as expected */
+    }
+    *bytes = af.bytes;
+    return APR_SUCCESS;
 }
 
 void h5s3_h5_chunks_free(h5s3_h5_chunks *c)
@@ -687,6 +1066,7 @@ void h5s3_h5_chunks_free(h5s3_h5_chunks *c)
         free(c->addr);
         free(c->size);
         free(c->mask);
+        h5s3_h5_mem_release(c->reserved);
         free(c);
     }
 }
@@ -698,6 +1078,7 @@ typedef struct want {
     hsize_t *const *lists;
     const hsize_t *lens;
     int dense;                  /* every chunk of the dataset */
+    hsize_t total;              /* wanted chunks: the table's bound */
 } want;
 
 /* First i with l[i] > v (strict) or >= v. */
@@ -779,10 +1160,15 @@ int h5s3_h5_chunks_add(h5s3_h5_chunks *c, int *cap, const hsize_t *coord,
         apr_off_t *ad;
         apr_size_t *sz;
         unsigned *mk;
+        apr_uint64_t bytes = (apr_uint64_t)ncap
+                             * ((apr_uint64_t)c->rank * sizeof(*co)
+                                + sizeof(*ad) + sizeof(*sz) + sizeof(*mk));
 
-        if (ncap > MAX_TABLE) {
+        if (ncap > MAX_TABLE || c->rank < 1 || c->rank > H5S_MAX_RANK
+            || h5s3_h5_mem_reserve(bytes - c->reserved) != APR_SUCCESS) {
             return 0;
         }
+        c->reserved = bytes;
         co = realloc(c->coords, (apr_size_t)ncap * (apr_size_t)c->rank
                                 * sizeof(*co));
         if (co) {
@@ -832,12 +1218,16 @@ static apr_status_t prefetch_leaves(h5s3_h5_source *src,
                                     const apr_off_t *leaves, int n,
                                     apr_size_t nsize)
 {
-    apr_off_t *offs = malloc((apr_size_t)n * sizeof(*offs));
-    apr_size_t *lens = malloc((apr_size_t)n * sizeof(*lens));
-    apr_off_t head = 0, tail = 0;
+    apr_off_t *offs, head = 0, tail = 0;
+    apr_size_t *lens;
     apr_status_t rv;
     int i, m = 0;
 
+    if (n <= 0) {
+        return APR_SUCCESS;     /* a level of empty nodes: nothing to do */
+    }
+    offs = malloc((apr_size_t)n * sizeof(*offs));
+    lens = malloc((apr_size_t)n * sizeof(*lens));
     if (!offs || !lens) {
         free(offs);
         free(lens);
@@ -882,34 +1272,42 @@ static apr_status_t prefetch_leaves(h5s3_h5_source *src,
  * Walk a v1 B-tree of raw data chunks (node type 1: keys are chunk size,
  * filter mask and one 8-byte offset per dimension plus one for the
  * element; children are node or chunk addresses), one batch per level.
+ *
+ * Every node is the file's word: each read is charged (index nodes),
+ * only its header and the entries it says it uses are read (HDF5 gives
+ * every node room for 2K entries: up to 18 MB with K = 32767 and 32
+ * dims), levels must descend, chunks must come in the index's order (no
+ * chunk twice) and the table holds no more chunks than are wanted.
  */
 static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
                                      h5s3_h5_source *src, const geometry *g,
                                      unsigned k, apr_off_t root,
                                      const want *w)
 {
-    int rank = w->rank, n = 1, depth, i, cap = 0, ok = 0;
+    int rank = w->rank, n = 1, depth, i, cap = 0, ok = 0, prev = -1;
     apr_size_t ksize = 8 + 8 * (apr_size_t)(rank + 1);
-    apr_size_t nsize = 8 + 2 * (apr_size_t)g->sa + (2 * k + 1) * ksize
-                       + 2 * k * (apr_size_t)g->sa;
+    apr_size_t hsize = 8 + 2 * (apr_size_t)g->sa;
+    apr_size_t esize = ksize + (apr_size_t)g->sa;
+    apr_size_t nsize = hsize + 2 * (apr_size_t)k * esize + ksize;
+    apr_size_t bufsize = 0;
     apr_off_t *nodes = NULL, *next = NULL;
     apr_size_t *lens = NULL;
-    unsigned char *buf = NULL;
+    unsigned char *buf = NULL, head[8 + 2 * 8];
     h5s3_h5_chunks *c = NULL;
-    hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK];
+    hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK], last[H5S_MAX_RANK];
     apr_status_t rv = APR_SUCCESS;
 
     nodes = malloc(MAX_NODES * sizeof(*nodes));
     next = malloc(MAX_NODES * sizeof(*next));
     lens = malloc(MAX_NODES * sizeof(*lens));
-    buf = malloc(nsize);
     c = calloc(1, sizeof(*c));
-    if (!nodes || !next || !lens || !buf || !c) {
+    if (!nodes || !next || !lens || !c) {
         goto cleanup;
     }
     c->rank = rank;
     for (i = 0; i < MAX_NODES; i++) {
-        lens[i] = nsize;
+        /* Enough for the entries of most nodes; more is read on demand. */
+        lens[i] = nsize < MAX_NODE_PREFETCH ? nsize : MAX_NODE_PREFETCH;
     }
     nodes[0] = root;
     rv = prefetch_src(src, nodes, lens, 1);
@@ -919,24 +1317,49 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
 
         for (i = 0; i < n; i++) {
             unsigned used, e;
+            apr_size_t len;
             int d;
 
-            if (src_read(src, nodes[i], nsize, buf) != APR_SUCCESS
-                || memcmp(buf, "TREE", 4) != 0 || buf[4] != 1
-                || (level >= 0 && buf[5] != level)) {
+            rv = h5s3_h5_charge(H5S3_H5_LIMIT_INDEX_NODES, 1);
+            if (rv != APR_SUCCESS) {
                 goto cleanup;
             }
-            level = buf[5];
-            used = (unsigned)get_le(buf + 6, 2);
+            if (nodes[i] >= src->obj.size
+                || (apr_uint64_t)(src->obj.size - nodes[i]) < hsize
+                || src_read(src, nodes[i], hsize, head) != APR_SUCCESS
+                || memcmp(head, "TREE", 4) != 0 || head[4] != 1
+                || (level >= 0 && head[5] != level)
+                || (prev >= 0 && head[5] != prev - 1)) {
+                goto cleanup;
+            }
+            level = head[5];
+            used = (unsigned)get_le(head + 6, 2);
             if (used > 2 * k) {
                 goto cleanup;
             }
+            /* The entries it uses and the key after the last; no more. */
+            len = hsize + (apr_size_t)used * esize + ksize;
+            if ((apr_uint64_t)(src->obj.size - nodes[i]) < len) {
+                goto cleanup;
+            }
+            if (len > bufsize) {
+                h5s3_h5_mem_free(buf);
+                buf = NULL;
+                bufsize = 0;
+                rv = h5s3_h5_mem_alloc((void **)&buf, len, 0);
+                if (rv != APR_SUCCESS) {
+                    goto cleanup;
+                }
+                bufsize = len;
+            }
+            if (src_read(src, nodes[i], len, buf) != APR_SUCCESS) {
+                goto cleanup;
+            }
             for (e = 0; e < used; e++) {
-                const unsigned char *key = buf + 8 + 2 * g->sa
-                                           + e * (ksize + g->sa);
-                const unsigned char *rkey = key + ksize + g->sa;
-                apr_off_t child = g->base
-                                  + (apr_off_t)get_le(key + ksize, g->sa);
+                const unsigned char *key = buf + hsize + e * esize;
+                const unsigned char *rkey = key + esize;
+                apr_uint64_t size = get_le(key, 4);
+                apr_off_t child;
 
                 for (d = 0; d < rank; d++) {
                     lo[d] = get_le(key + 8 + 8 * d, 8) / w->chunk[d];
@@ -948,23 +1371,34 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
                             break;
                         }
                     }
-                    if (d == rank) {
-                        for (d = 0; d < rank; d++) {
-                            lo[d] = get_le(key + 8 + 8 * d, 8);
-                        }
-                        if (!h5s3_h5_chunks_add(
-                                c, &cap, lo, child,
-                                (apr_size_t)get_le(key, 4),
-                                (unsigned)get_le(key + 4, 4))) {
-                            goto cleanup;
-                        }
+                    if (d < rank) {
+                        continue;
                     }
+                    for (d = 0; d < rank; d++) {
+                        lo[d] = get_le(key + 8 + 8 * d, 8);
+                    }
+                    /* In the index's order, once each, within the
+                     * wanted set, stored within the object. */
+                    if ((c->n > 0 && lex_cmp(last, lo, rank) >= 0)
+                        || (hsize_t)c->n >= w->total
+                        || !file_addr(&child, src, g->base,
+                                      get_le(key + ksize, g->sa), size)
+                        || !h5s3_h5_chunks_add(c, &cap, lo, child,
+                                               (apr_size_t)size,
+                                               (unsigned)get_le(key + 4,
+                                                                4))) {
+                        goto cleanup;
+                    }
+                    memcpy(last, lo, (apr_size_t)rank * sizeof(*lo));
                 }
                 else if (wanted_between(w, lo, hi)) {
                     if (nn == MAX_NODES) {
                         goto cleanup;
                     }
-                    next[nn++] = child;
+                    if (file_addr(&child, src, g->base,
+                                  get_le(key + ksize, g->sa), hsize)) {
+                        next[nn++] = child;
+                    }
                 }
             }
         }
@@ -972,8 +1406,9 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
             ok = level == 0;
             break;
         }
+        prev = level;
         if (level == 1 && w->dense) {
-            rv = prefetch_leaves(src, next, nn, nsize);
+            rv = prefetch_leaves(src, next, nn, lens[0]);
         }
         else {
             rv = prefetch_src(src, next, lens, nn);
@@ -986,7 +1421,7 @@ cleanup:
     free(nodes);
     free(next);
     free(lens);
-    free(buf);
+    h5s3_h5_mem_free(buf);
     if (ok && rv == APR_SUCCESS) {
         *out = c;
     }
@@ -1015,14 +1450,18 @@ static apr_status_t prefetch_fixed_array(h5s3_h5_source *src,
     esize = buf[6];
     bits = buf[7];
     nent = get_le(buf + 8, g->ss);
-    dblk = g->base + (apr_off_t)get_le(buf + 8 + g->ss, g->sa);
+    if (esize == 0 || nent == 0 || nent > PC_HINT_MAX) {
+        return APR_SUCCESS;     /* (and no product below can wrap) */
+    }
     if (bits < 32 && nent > ((apr_uint64_t)1 << bits)) {
-        npages = (nent + ((apr_uint64_t)1 << bits) - 1) >> bits;
+        npages = h5s3_ceil_div(nent, (apr_uint64_t)1 << bits);
     }
     /* Prefix, page bitmap, entries, and a checksum per page or block. */
     len = 6 + (apr_size_t)g->sa + (apr_size_t)((npages + 7) / 8)
           + (apr_size_t)(nent * esize) + 4 * (apr_size_t)(npages + 1);
-    if (esize == 0 || nent == 0 || len > PC_HINT_MAX) {
+    if (len > PC_HINT_MAX
+        || !file_addr(&dblk, src, g->base, get_le(buf + 8 + g->ss, g->sa),
+                      len)) {
         return APR_SUCCESS;
     }
     return prefetch_src(src, &dblk, &len, 1);
@@ -1040,6 +1479,7 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
     unsigned char msg[256];
     apr_size_t mlen = 0;
     unsigned ik = 0;
+    apr_off_t at_off;
     want w;
     int ok, d;
 
@@ -1078,6 +1518,9 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
     w.lists = lists;
     w.lens = lens;
     w.dense = 1;
+    if (!h5s3_dims_product(&w.total, lens, rank, 1, MAX_TABLE)) {
+        return APR_SUCCESS;     /* more than a table holds: ask HDF5 */
+    }
     {
         hid_t space = H5Dget_space(did);
         hsize_t dims[H5S_MAX_RANK];
@@ -1087,7 +1530,7 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
             w.dense = 0;
         }
         for (d = 0; w.dense && d < rank; d++) {
-            w.dense = lens[d] == (dims[d] + chunk[d] - 1) / chunk[d];
+            w.dense = lens[d] == h5s3_ceil_div(dims[d], chunk[d]);
         }
         if (space >= 0) {
             H5Sclose(space);
@@ -1104,7 +1547,10 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
         if (bt == ((apr_uint64_t)-1 >> (64 - 8 * g.sa))) {
             return APR_SUCCESS; /* no chunk written yet */
         }
-        return walk_chunk_btree(out, src, &g, ik, g.base + (apr_off_t)bt,
+        if (!file_addr(&at_off, src, g.base, bt, 8 + 2 * (apr_size_t)g.sa)) {
+            return APR_SUCCESS; /* not in the object: HDF5 will say */
+        }
+        return walk_chunk_btree(out, src, &g, ik, at_off,
                                 &w);
     }
     if (msg[0] == 4 && mlen >= 5) {
@@ -1116,8 +1562,10 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
         if (msg[at] == FA_INDEX) {
             apr_uint64_t a = get_le(msg + at + 2, g.sa);
 
-            if (a != ((apr_uint64_t)-1 >> (64 - 8 * g.sa))) {
-                return prefetch_fixed_array(src, &g, g.base + (apr_off_t)a);
+            if (a != ((apr_uint64_t)-1 >> (64 - 8 * g.sa))
+                && file_addr(&at_off, src, g.base, a,
+                             8 + (apr_size_t)(g.ss + g.sa) + 4)) {
+                return prefetch_fixed_array(src, &g, at_off);
             }
         }
     }

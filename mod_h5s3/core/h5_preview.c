@@ -11,6 +11,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_conf_values.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_read.h"
@@ -108,11 +109,6 @@ static json_t *index_list(hsize_t start, hsize_t step, hsize_t n)
     return a;
 }
 
-static hsize_t ceil_div(hsize_t a, hsize_t b)
-{
-    return b ? (a + b - 1) / b : 0;
-}
-
 /* Read a plane window and wrap it as JSON [[...]]. */
 static apr_status_t plane_json(json_t **out, const h5s3_h5_dset *d,
                                const h5s3_h5_sel *sel, hsize_t rstep,
@@ -197,9 +193,9 @@ static apr_status_t preview_1d(json_t *o, const h5s3_h5_dset *d,
             return APR_SUCCESS;
         }
         if (n > H5S3_PREVIEW_LINE_POINTS) {
-            s = ceil_div(n, H5S3_PREVIEW_LINE_TARGET);
+            s = h5s3_ceil_div(n, H5S3_PREVIEW_LINE_TARGET);
         }
-        k = ceil_div(n, s);
+        k = h5s3_ceil_div(n, s);
         if (k > H5S3_PREVIEW_LINE_POINTS) {
             k = H5S3_PREVIEW_LINE_POINTS;
         }
@@ -262,10 +258,10 @@ static apr_status_t preview_2d(json_t *o, const h5s3_h5_dset *d,
                 tr = tr ? tr : 1;
                 tc = tc ? tc : 1;
             }
-            sr = ceil_div(rows, tr);
-            sc = ceil_div(cols, tc);
-            nr = ceil_div(rows, sr);
-            nc = ceil_div(cols, sc);
+            sr = h5s3_ceil_div(rows, tr);
+            sc = h5s3_ceil_div(cols, tc);
+            nr = h5s3_ceil_div(rows, sr);
+            nc = h5s3_ceil_div(cols, sc);
             rv = plane_json(&data, d, sel, sr, nr, sc, nc, p);
             if (rv != APR_SUCCESS) {
                 return rv;
@@ -279,8 +275,8 @@ static apr_status_t preview_2d(json_t *o, const h5s3_h5_dset *d,
     }
     if ((!fast || !strcmp(op->mode, "line")) && numeric && rows > 0
         && cols > 0) {
-        hsize_t pos[H5S3_H5_RANK_MAX], s = ceil_div(cols,
-                                                    H5S3_PREVIEW_LINE_TARGET);
+        hsize_t pos[H5S3_H5_RANK_MAX];
+        hsize_t s = h5s3_ceil_div(cols, H5S3_PREVIEW_LINE_TARGET);
         hsize_t k;
         int i;
 
@@ -289,7 +285,7 @@ static apr_status_t preview_2d(json_t *o, const h5s3_h5_dset *d,
         }
         pos[sel->row_dim] = rows / 2;
         s = s ? s : 1;
-        k = ceil_div(cols, s);
+        k = h5s3_ceil_div(cols, s);
         rv = line_json(&data, d, pos, sel->col_dim, s, k, p);
         if (rv != APR_SUCCESS) {
             return rv;

@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_describe.h"
 #include "h5s3_h5_file.h"
@@ -108,7 +109,6 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
     hid_t space = -1, dcpl = -1, fcpl = -1;
     hsize_t ub = 0;
     apr_status_t rv;
-    int i;
 
     h5s3_h5_plugins_init();
     *out = NULL;
@@ -170,17 +170,24 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
             H5Sclose(space);
             return H5S3_E_UNSUPPORTED;
         }
-        d->nelem = 1;
-        for (i = 0; i < d->ndim; i++) {
-            d->nelem *= d->shape[i];
+        /* HDF5 multiplies the dims unchecked: a shape such as (1, 16384,
+         * 2^50 + 1) would look like 16384 elements to it and to every
+         * size derived from the count.  No such dataset can be stored. */
+        if (!h5s3_dims_product(&d->nelem, d->shape, d->ndim, 1,
+                               UINT64_MAX)) {
+            H5Sclose(space);
+            *err = apr_psprintf(p, "Corrupt dataset '%s': its shape has "
+                                "more than 2^64 elements", path);
+            return H5S3_E_UNSUPPORTED;
         }
     }
     H5Sclose(space);
 
     dcpl = H5Dget_create_plist(d->did);
     d->layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-    if (d->layout == H5D_CHUNKED && d->ndim > 0) {
-        H5Pget_chunk(dcpl, d->ndim, d->chunk);
+    if (d->layout == H5D_CHUNKED && d->ndim > 0
+        && H5Pget_chunk(dcpl, d->ndim, d->chunk) != d->ndim) {
+        memset(d->chunk, 0, sizeof(d->chunk));  /* refused when read */
     }
     if (dcpl >= 0) {
         H5Pclose(dcpl);
@@ -215,7 +222,7 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
 {
     hid_t dcpl;
     int i, n;
-    hsize_t chunk_bytes;
+    hsize_t chunk_bytes = 0;
 
     if (H5Tdetect_class(d->ftype, H5T_REFERENCE) > 0) {
         *err = apr_psprintf(p, "Dataset '%s' holds HDF5 references, "
@@ -233,16 +240,20 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
         return H5S3_E_UNSUPPORTED;
     }
     if (d->layout == H5D_CHUNKED) {
-        chunk_bytes = d->msize;
         for (i = 0; i < d->ndim; i++) {
-            chunk_bytes *= d->chunk[i];
+            if (d->chunk[i] == 0) {
+                *err = apr_psprintf(p, "Corrupt dataset '%s': a chunk "
+                                    "dimension is 0", d->path);
+                return H5S3_E_UNSUPPORTED;
+            }
         }
-        if (chunk_bytes > H5S3_H5_MAX_CHUNK_BYTES) {
-            *err = apr_psprintf(p, "Dataset '%s' has chunks of %"
-                                APR_UINT64_T_FMT " bytes, more than this "
-                                "server decodes (%d)", d->path,
-                                (apr_uint64_t)chunk_bytes,
-                                H5S3_H5_MAX_CHUNK_BYTES);
+        /* Checked: 32-bit chunk dims times the element size wrap 64 bits
+         * with a few dims, and a wrapped size would undersize buffers. */
+        if (!h5s3_dims_product(&chunk_bytes, d->chunk, d->ndim, d->msize,
+                               H5S3_H5_MAX_CHUNK_BYTES)) {
+            *err = apr_psprintf(p, "Dataset '%s' has chunks of more than "
+                                "the %d bytes this server decodes",
+                                d->path, H5S3_H5_MAX_CHUNK_BYTES);
             return H5S3_E_UNSUPPORTED;
         }
     }
@@ -286,7 +297,7 @@ typedef struct ranges {
 
 static void add_range(ranges *r, apr_off_t off, apr_size_t len)
 {
-    if (r->full || len == 0) {
+    if (r->full || len == 0 || off < 0) {
         return;
     }
     if (r->n == r->cap) {
@@ -315,14 +326,23 @@ static void add_range(ranges *r, apr_off_t off, apr_size_t len)
     r->n++;
 }
 
-/* The distinct chunk indices along one dim that the selection touches. */
+/*
+ * The distinct chunk indices along one dim that the selection touches
+ * (the selection is within the dim: h5s3_h5_read checked it), at most
+ * as many as chunks it spans, not one per selected index.
+ */
 static hsize_t *chunk_list(hsize_t *n, hsize_t start, hsize_t stride,
                            hsize_t count, hsize_t chunk)
 {
-    hsize_t *l, k, last = (hsize_t)-1;
-    hsize_t max = count < 1 ? 1 : count;
+    hsize_t *l, k, last = (hsize_t)-1, max = 1, end;
 
-    l = malloc((size_t)max * sizeof(*l));
+    if (count > 0 && h5s3_slab_end(&end, start, stride, count)) {
+        max = (end - 1) / chunk - start / chunk + 1;
+    }
+    if (max > count) {
+        max = count;
+    }
+    l = malloc((size_t)(max ? max : 1) * sizeof(*l));
     if (!l) {
         return NULL;
     }
@@ -331,6 +351,10 @@ static hsize_t *chunk_list(hsize_t *n, hsize_t start, hsize_t stride,
         hsize_t c = (start + k * stride) / chunk;
 
         if (c != last) {
+            if (*n == max) {
+                free(l);        /* cannot happen for a checked slab */
+                return NULL;
+            }
             l[(*n)++] = c;
             last = c;
         }
@@ -353,7 +377,7 @@ static h5s3_h5_chunks *prefetch_chunked(const h5s3_h5_dset *d, ranges *r,
     hsize_t *lists[H5S3_H5_RANK_MAX] = {0}, lens[H5S3_H5_RANK_MAX];
     hsize_t idx[H5S3_H5_RANK_MAX], coord[H5S3_H5_RANK_MAX];
     h5s3_h5_chunks *c = NULL;
-    double total = 1;
+    hsize_t total = 0;
     int i, cap = 0, complete = 0;
 
     for (i = 0; i < d->ndim; i++) {
@@ -365,16 +389,16 @@ static h5s3_h5_chunks *prefetch_chunked(const h5s3_h5_dset *d, ranges *r,
         if (!lists[i]) {
             goto cleanup;
         }
-        total *= (double)lens[i];
         idx[i] = 0;
     }
-    if (total <= 0 || total > H5S3_H5_MAX_PREFETCH_CHUNKS) {
+    if (!h5s3_dims_product(&total, lens, d->ndim, 1,
+                           H5S3_H5_MAX_PREFETCH_CHUNKS) || total == 0) {
         goto cleanup;
     }
     h5s3_h5_prefetch_chunk_index(&c, d->did, h5s3_h5_file_source(d->file),
                                  d->ndim, d->chunk, lists, lens);
     if (c) {
-        complete = (double)c->n == total;
+        complete = (hsize_t)c->n == total;
         for (i = 0; i < c->n; i++) {
             add_range(r, c->addr[i], c->size[i]);
         }
@@ -390,16 +414,17 @@ static h5s3_h5_chunks *prefetch_chunked(const h5s3_h5_dset *d, ranges *r,
         unsigned mask = 0;
         haddr_t addr = HADDR_UNDEF;
         hsize_t size = 0;
+        apr_off_t at;
 
         for (i = 0; i < d->ndim; i++) {
             coord[i] = lists[i][idx[i]] * d->chunk[i];
         }
         if (H5Dget_chunk_info_by_coord(d->did, coord, &mask, &addr,
                                        &size) >= 0
-            && addr != HADDR_UNDEF && size > 0) {
-            add_range(r, d->base + (apr_off_t)addr, (apr_size_t)size);
-            if (complete && !h5s3_h5_chunks_add(c, &cap, coord,
-                                                d->base + (apr_off_t)addr,
+            && addr != HADDR_UNDEF && size > 0 && size <= APR_SIZE_MAX
+            && H5S3_ADD(&at, d->base, addr)) {
+            add_range(r, at, (apr_size_t)size);
+            if (complete && !h5s3_h5_chunks_add(c, &cap, coord, at,
                                                 (apr_size_t)size, mask)) {
                 complete = 0;
             }
@@ -435,25 +460,35 @@ static void prefetch_contiguous(const h5s3_h5_dset *d, ranges *r,
 {
     haddr_t base = H5Dget_offset(d->did);
     size_t esize = H5Tget_size(d->ftype);
-    hsize_t rowlen[H5S3_H5_RANK_MAX], idx[H5S3_H5_RANK_MAX];
+    hsize_t rowlen[H5S3_H5_RANK_MAX], idx[H5S3_H5_RANK_MAX], span, bytes;
+    hsize_t rows = 0;
+    apr_uint64_t first;
     int last = d->ndim - 1, i;
-    double rows = 1;
 
-    if (base == HADDR_UNDEF || d->ndim == 0 || esize == 0) {
-        return;
+    /* H5Dget_offset is absolute (user block included), unlike chunk
+     * addresses. */
+    first = base;
+    if (base == HADDR_UNDEF || base > APR_INT64_MAX || d->ndim == 0
+        || esize == 0
+        || !h5s3_dims_product(&bytes, d->shape, d->ndim, esize,
+                              APR_INT64_MAX - first)) {
+        return;                 /* no such data in any object: HDF5 says */
     }
-    /* Elements between consecutive indices of each dim. */
+    /* Elements between consecutive indices of each dim (their products
+     * are at most the element count: no wrap). */
     rowlen[last] = 1;
     for (i = last - 1; i >= 0; i--) {
         rowlen[i] = rowlen[i + 1] * d->shape[i + 1];
     }
     for (i = 0; i < last; i++) {
-        rows *= (double)count[i];
         idx[i] = 0;
     }
-    if (rows * (double)count[last] == 0 || rows > MAX_RANGES) {
+    if (!h5s3_dims_product(&rows, count, last, 1, MAX_RANGES)
+        || rows == 0 || count[last] == 0
+        || !h5s3_slab_end(&span, 0, stride[last], count[last])) {
         return;
     }
+    /* Every offset below is within [first, first + bytes): no wrap. */
     for (;;) {
         hsize_t lin = 0, k;
 
@@ -461,16 +496,15 @@ static void prefetch_contiguous(const h5s3_h5_dset *d, ranges *r,
             lin += (start[i] + idx[i] * stride[i]) * rowlen[i];
         }
         lin += start[last];
-        if (stride[last] * esize > SPAN_GAP && count[last] > 1) {
+        if (stride[last] > SPAN_GAP / esize && count[last] > 1) {
             for (k = 0; k < count[last] && !r->full; k++) {
-                add_range(r, (apr_off_t)(base + (lin + k * stride[last])
+                add_range(r, (apr_off_t)(first + (lin + k * stride[last])
                                          * esize), esize);
             }
         }
         else {
-            add_range(r, (apr_off_t)(base + lin * esize),
-                      (apr_size_t)(((count[last] - 1) * stride[last] + 1)
-                                   * esize));
+            add_range(r, (apr_off_t)(first + lin * esize),
+                      (apr_size_t)(span * esize));
         }
         for (i = last - 1; i >= 0; i--) {
             if (++idx[i] < count[i]) {
@@ -534,14 +568,101 @@ static int worth_decoding(const h5s3_h5_dset *d, const h5s3_h5_chunks *c)
     return bytes > (double)nbytes;
 }
 
+/*
+ * Variable-length data is allocated by HDF5 element by element, each
+ * before it copies the element's heap object in: charging each
+ * allocation bounds what N elements pointing at one big object can cost
+ * (H5Dvlen_get_buf_size would not: it reads every element's object to
+ * add up their sizes, the very amplification this stops).  A read that
+ * fails half-way leaves what HDF5 had allocated where nobody frees it
+ * (some in its own conversion buffer): every allocation is remembered
+ * and freed when the read fails.
+ */
+typedef struct vlen_track {
+    void **ptrs;
+    apr_size_t n;
+    apr_size_t cap;
+} vlen_track;
+
+static void *vlen_alloc(size_t size, void *info)
+{
+    vlen_track *t = info;
+    void *mem;
+
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, size) != APR_SUCCESS) {
+        return NULL;            /* HDF5 fails the read: we report */
+    }
+    if (t->n == t->cap) {
+        apr_size_t cap = t->cap ? 2 * t->cap : 256;
+        void **p = realloc(t->ptrs, cap * sizeof(*p));
+
+        if (!p) {
+            return NULL;
+        }
+        t->ptrs = p;
+        t->cap = cap;
+    }
+    mem = malloc(size ? size : 1);
+    if (mem) {
+        t->ptrs[t->n++] = mem;
+    }
+    return mem;
+}
+
+static void vlen_free(void *mem, void *info)
+{
+    vlen_track *t = info;
+    apr_size_t i;
+
+    /* Not on the path of a read into a zeroed buffer; kept exact. */
+    for (i = t->n; mem && i > 0; i--) {
+        if (t->ptrs[i - 1] == mem) {
+            t->ptrs[i - 1] = NULL;
+            break;
+        }
+    }
+    free(mem);
+}
+
+/* What a failed read had allocated. */
+static void vlen_untrack(vlen_track *t, int failed)
+{
+    apr_size_t i;
+
+    for (i = 0; failed && i < t->n; i++) {
+        free(t->ptrs[i]);
+    }
+    free(t->ptrs);
+    memset(t, 0, sizeof(*t));
+}
+
+/* A transfer list with the charging allocator, for types with vlen data;
+ * H5P_DEFAULT for others (or when it cannot be made). */
+static hid_t vlen_dxpl(hid_t mtype, vlen_track *t)
+{
+    hid_t dxpl;
+
+    if (H5Tdetect_class(mtype, H5T_VLEN) <= 0
+        && H5Tdetect_class(mtype, H5T_STRING) <= 0) {
+        return H5P_DEFAULT;
+    }
+    dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl >= 0 && H5Pset_vlen_mem_manager(dxpl, vlen_alloc, t,
+                                             vlen_free, t) < 0) {
+        H5Pclose(dxpl);
+        dxpl = -1;
+    }
+    return dxpl;
+}
+
 apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
                           const hsize_t *start, const hsize_t *stride,
                           const hsize_t *count)
 {
-    hid_t fspace = -1, mspace = -1;
-    double n = 1;
-    hsize_t nelem = 1;
+    hid_t fspace = -1, mspace = -1, dxpl = H5P_DEFAULT;
+    hsize_t nelem = 0, bytes, end;
     h5s3_h5_chunks *chunks = NULL;
+    vlen_track track = {NULL, 0, 0};
     apr_status_t rv = APR_SUCCESS;
     int i;
 
@@ -549,23 +670,39 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     if (d->empty_space) {
         return APR_SUCCESS;
     }
+    /* Every index is within its dim, so no offset computed from them
+     * below can wrap (the element count fits: h5s3_h5_dset_open). */
     for (i = 0; i < d->ndim; i++) {
-        n *= (double)count[i];
-        nelem *= count[i];
+        if (count[i] > 0
+            && (stride[i] == 0
+                || !h5s3_slab_end(&end, start[i], stride[i], count[i])
+                || end > d->shape[i])) {
+            return H5S3_E_INVALID;
+        }
     }
-    if (n == 0) {
+    if (!h5s3_dims_product(&nelem, count, d->ndim, 1, UINT64_MAX)) {
+        return H5S3_E_TOOLARGE;
+    }
+    if (nelem == 0) {
         return APR_SUCCESS;
     }
-    if (n * (double)d->msize > H5S3_H5_MAX_READ_BYTES) {
+    if (!H5S3_MUL(&bytes, nelem, d->msize)
+        || bytes > H5S3_H5_MAX_READ_BYTES) {
         return H5S3_E_TOOLARGE;
     }
     if (d->ndim > 0) {
         chunks = prefetch(d, start, stride, count);
+        /* A prefetch the file made too large ends the request here. */
+        rv = h5s3_h5_limit_status();
+        if (rv != APR_SUCCESS) {
+            h5s3_h5_chunks_free(chunks);
+            return rv;
+        }
     }
-    *buf = calloc((size_t)nelem, d->msize);
-    if (*buf == NULL) {
+    rv = h5s3_h5_mem_alloc(buf, (apr_size_t)bytes, 1);
+    if (rv != APR_SUCCESS) {
         h5s3_h5_chunks_free(chunks);
-        return APR_ENOMEM;
+        return rv;
     }
     if (chunks && !worth_decoding(d, chunks)) {
         h5s3_h5_chunks_free(chunks);
@@ -573,7 +710,8 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     }
     if (chunks) {
         /* Decoded in threads outside HDF5 when the pipeline allows; on
-         * any failure HDF5 reads the selection itself (and reports). */
+         * any other failure HDF5 reads the selection itself (and
+         * reports).  Over a budget it would only fail there too. */
         apr_status_t drv = h5s3_h5_decode_chunks(
             *buf, d, h5s3_h5_file_source(d->file), chunks, start, stride,
             count);
@@ -582,10 +720,15 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
         if (drv == APR_SUCCESS) {
             return APR_SUCCESS;
         }
+        if (drv == H5S3_E_BUSY || drv == H5S3_E_LIMIT) {
+            rv = drv;
+            goto cleanup;
+        }
+        memset(*buf, 0, (size_t)bytes);
     }
     fspace = H5Dget_space(d->did);
     if (fspace < 0) {
-        rv = h5s3_h5_request_status(APR_EGENERAL);
+        rv = h5s3_h5_request_status(H5S3_E_NOTHDF5);
         goto cleanup;
     }
     if (d->ndim > 0) {
@@ -599,12 +742,21 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     else {
         mspace = H5Screate(H5S_SCALAR);
     }
-    if (mspace < 0
-        || H5Dread(d->did, d->mtype, mspace, fspace, H5P_DEFAULT, *buf) < 0) {
-        rv = h5s3_h5_request_status(APR_EGENERAL);
+    dxpl = vlen_dxpl(d->mtype, &track);
+    if (mspace < 0 || dxpl < 0) {
+        rv = APR_ENOMEM;
+    }
+    else if (H5Dread(d->did, d->mtype, mspace, fspace, dxpl, *buf) < 0) {
+        /* Unless S3 failed or a limit ran out, what is stored does not
+         * read: a corrupt index or chunk (the file's fault, not ours). */
+        rv = h5s3_h5_request_status(H5S3_E_NOTHDF5);
     }
 
 cleanup:
+    if (dxpl >= 0 && dxpl != H5P_DEFAULT) {
+        H5Pclose(dxpl);
+    }
+    vlen_untrack(&track, rv != APR_SUCCESS);
     if (mspace >= 0) {
         H5Sclose(mspace);
     }
@@ -612,7 +764,7 @@ cleanup:
         H5Sclose(fspace);
     }
     if (rv != APR_SUCCESS) {
-        free(*buf);
+        h5s3_h5_mem_free(*buf);
         *buf = NULL;
     }
     return rv;
@@ -648,11 +800,13 @@ apr_status_t h5s3_h5_read_plane(void **buf, const h5s3_h5_dset *d,
         return rv;
     }
     /* Read as [ccount][rcount]: transpose so rows follow row_dim.  Plain
-     * byte moves: vlen pointers move with their elements. */
-    outp = malloc((size_t)(rcount * ccount) * d->msize);
-    if (!outp) {
-        free(in);
-        return APR_ENOMEM;
+     * byte moves: vlen pointers move with their elements.  The size is
+     * the read's, which h5s3_h5_read checked. */
+    rv = h5s3_h5_mem_alloc((void **)&outp,
+                           (apr_size_t)(rcount * ccount) * d->msize, 0);
+    if (rv != APR_SUCCESS) {
+        h5s3_h5_buf_free(d, in, rcount * ccount);
+        return rv;
     }
     for (i = 0; i < rcount; i++) {
         for (j = 0; j < ccount; j++) {
@@ -660,7 +814,7 @@ apr_status_t h5s3_h5_read_plane(void **buf, const h5s3_h5_dset *d,
                    in + (j * rcount + i) * d->msize, d->msize);
         }
     }
-    free(in);
+    h5s3_h5_mem_free(in);
     *buf = outp;
     return APR_SUCCESS;
 }
@@ -699,7 +853,7 @@ void h5s3_h5_buf_free(const h5s3_h5_dset *d, void *buf, hsize_t n)
             H5Sclose(space);
         }
     }
-    free(buf);
+    h5s3_h5_mem_free(buf);
 }
 
 /* One integer of SIZE bytes as a double. */

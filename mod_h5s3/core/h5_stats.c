@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_stats.h"
 #include "h5s3_h5_values.h"
@@ -68,12 +69,12 @@ static apr_status_t read_piece(const h5s3_h5_dset *d, double *v,
                                const hsize_t *stride, const hsize_t *count)
 {
     void *buf = NULL;
-    hsize_t n = 1;
-    int i;
+    hsize_t n = 0;
     apr_status_t rv;
 
-    for (i = 0; i < d->ndim; i++) {
-        n *= count[i];
+    /* At most the sample's size (the caller's counts say so). */
+    if (!h5s3_dims_product(&n, count, d->ndim, 1, H5S3_H5_STATS_SAMPLE)) {
+        return H5S3_E_TOOLARGE;
     }
     if (n == 0) {
         return APR_SUCCESS;
@@ -114,7 +115,7 @@ apr_status_t h5s3_h5_preview_stats(json_t **out, const h5s3_h5_dset *d,
     }
     s = h5s3_h5_stats_stride(d->nelem, d->ndim);
     for (k = 0; k < d->ndim; k++) {
-        grid[k] = (d->shape[k] + s - 1) / s;
+        grid[k] = h5s3_ceil_div(d->shape[k], s);
         gridtotal *= (double)grid[k];
     }
     want = gridtotal < H5S3_H5_STATS_SAMPLE ? (apr_size_t)gridtotal
@@ -129,11 +130,14 @@ apr_status_t h5s3_h5_preview_stats(json_t **out, const h5s3_h5_dset *d,
         goto stats;
     }
     /* The first `want` positions of the grid in C order: whole slabs of
-     * dim 0, then of dim 1 at the next dim-0 index, and so on. */
+     * dim 0, then of dim 1 at the next dim-0 index, and so on.  Products
+     * saturate (checked: a wrap to 0 would divide by zero below); past
+     * 2^50 a slab holds more than the sample anyway.  No dim is 0 here
+     * (nelem > 0), so neither is any product. */
     inner[d->ndim] = 1;
     for (k = d->ndim - 1; k >= 0; k--) {
-        inner[k] = inner[k + 1] * grid[k];
-        if (inner[k] > (hsize_t)1 << 50) {
+        if (!H5S3_MUL(&inner[k], inner[k + 1], grid[k])
+            || inner[k] > (hsize_t)1 << 50) {
             inner[k] = (hsize_t)1 << 50;
         }
     }

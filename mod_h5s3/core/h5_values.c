@@ -10,7 +10,9 @@
 
 #include <apr_strings.h>
 
+#include "h5s3_checked.h"
 #include "h5s3_errors.h"
+#include "h5s3_h5_file.h"
 #include "h5s3_h5_read.h"
 #include "h5s3_h5_types.h"
 #include "h5s3_h5_values.h"
@@ -135,6 +137,42 @@ const char *h5s3_h5_py_complex_str(double re, double im, apr_pool_t *p)
 hid_t h5s3_h5_mem_type(hid_t file_type)
 {
     return H5Tget_native_type(file_type, H5T_DIR_ASCEND);
+}
+
+/* H5Tdetect_class counts a vlen string as a string, not as vlen. */
+static int type_has_vlen(hid_t t, int depth)
+{
+    hid_t sub;
+    int i, n, has = 0;
+
+    if (depth > MAX_DEPTH) {
+        return 1;               /* cannot tell: assume so */
+    }
+    switch (H5Tget_class(t)) {
+    case H5T_VLEN:
+        return 1;
+    case H5T_STRING:
+        return H5Tis_variable_str(t) > 0;
+    case H5T_ARRAY:
+        sub = H5Tget_super(t);
+        has = sub < 0 || type_has_vlen(sub, depth + 1);
+        if (sub >= 0) {
+            H5Tclose(sub);
+        }
+        return has;
+    case H5T_COMPOUND:
+        n = H5Tget_nmembers(t);
+        for (i = 0; i < n && !has; i++) {
+            sub = H5Tget_member_type(t, (unsigned)i);
+            has = sub < 0 || type_has_vlen(sub, depth + 1);
+            if (sub >= 0) {
+                H5Tclose(sub);
+            }
+        }
+        return has;
+    default:
+        return 0;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -284,7 +322,7 @@ static json_t *nested(conv_ctx *c, hid_t bt, const unsigned char **ptr,
 static json_t *array_json(conv_ctx *c, hid_t mt, const unsigned char *ptr,
                           int depth)
 {
-    hsize_t dims[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK], bytes;
     int nd = H5Tget_array_ndims(mt);
     hid_t bt;
     json_t *j;
@@ -294,6 +332,13 @@ static json_t *array_json(conv_ctx *c, hid_t mt, const unsigned char *ptr,
     bt = H5Tget_super(mt);
     if (bt < 0)
         return json_null();
+    /* HDF5 sizes an array type with an unchecked product of the dims a
+     * file declares: walk no more than the element really holds. */
+    if (!h5s3_dims_product(&bytes, dims, nd, H5Tget_size(bt),
+                           H5Tget_size(mt))) {
+        H5Tclose(bt);
+        return json_null();
+    }
     j = nested(c, bt, &ptr, H5Tget_size(bt), nd, dims, depth + 1);
     H5Tclose(bt);
     return j;
@@ -494,16 +539,76 @@ apr_status_t h5s3_h5_buf_json_raw(json_t **out, const h5s3_h5_dset *d,
     return *out ? APR_SUCCESS : APR_ENOMEM;
 }
 
+int h5s3_h5_type_has_vlen(hid_t t)
+{
+    return type_has_vlen(t, 0);
+}
+
+apr_status_t h5s3_h5_attr_vlen_charge(hid_t attr, hid_t mt, hsize_t n,
+                                      int *after)
+{
+    apr_uint64_t bytes;
+
+    *after = 0;
+    if (!type_has_vlen(mt, 0)) {
+        return APR_SUCCESS;
+    }
+    if (h5s3_h5_attr_vlen_bytes(&bytes, attr) == APR_SUCCESS) {
+        return h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, bytes);
+    }
+    /* Unknown sizes: one element reads one heap object, no repeat (then
+     * charged by h5s3_h5_attr_vlen_charge_read); more could repeat one
+     * object without bound. */
+    if (n > 1) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    *after = 1;
+    return APR_SUCCESS;
+}
+
+void h5s3_h5_attr_vlen_charge_read(hid_t mt, const void *buf, hsize_t n)
+{
+    apr_uint64_t bytes = 0;
+    hsize_t i;
+
+    if (n == 0 || !buf) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const unsigned char *ptr = (const unsigned char *)buf
+                                   + i * H5Tget_size(mt);
+
+        if (H5Tis_variable_str(mt) > 0) {
+            const char *str;
+
+            memcpy(&str, ptr, sizeof(str));
+            bytes += str ? strlen(str) + 1 : 0;
+        }
+        else if (H5Tget_class(mt) == H5T_VLEN) {
+            hvl_t v;
+            hid_t bt = H5Tget_super(mt);
+
+            memcpy(&v, ptr, sizeof(v));
+            bytes += bt >= 0 ? v.len * H5Tget_size(bt) : 0;
+            if (bt >= 0) {
+                H5Tclose(bt);
+            }
+        }
+    }
+    h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, bytes);
+}
+
 apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
                                 apr_pool_t *p)
 {
     hid_t space = -1, ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK];
+    hsize_t dims[H5S_MAX_RANK], n = 0;
     hssize_t npoints;
     int rank;
     void *buf = NULL;
     apr_status_t rv = H5S3_E_UNSUPPORTED;
     size_t esize;
+    int after = 0;
 
     *out = NULL;
     space = H5Aget_space(attr);
@@ -519,10 +624,14 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     if (rank < 0 || rank > H5S_MAX_RANK || npoints < 0
         || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
         goto done;
-    if (npoints > H5S3_H5_MAX_ATTR_ELEMENTS) {
+    /* HDF5's count is an unchecked product of the dims: one that wrapped
+     * would size the buffer for fewer elements than the dims walk. */
+    if (!h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)) {
         rv = H5S3_E_TOOLARGE;
         goto done;
     }
+    if (n != (hsize_t)npoints)
+        goto done;
     ftype = H5Aget_type(attr);
     if (ftype < 0)
         goto done;
@@ -532,6 +641,11 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     esize = H5Tget_size(mt);
     if (esize == 0)
         goto done;
+    /* H5Aread allocates every element's vlen data: known first. */
+    rv = h5s3_h5_attr_vlen_charge(attr, mt, n, &after);
+    if (rv != APR_SUCCESS)
+        goto done;
+    rv = H5S3_E_UNSUPPORTED;
     buf = calloc(npoints ? (size_t)npoints : 1, esize);
     if (!buf) {
         rv = APR_ENOMEM;
@@ -539,6 +653,8 @@ apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
     }
     if (H5Aread(attr, mt, buf) < 0)
         goto done;
+    if (after)
+        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
     rv = h5s3_h5_values_json(out, loc, mt, buf, rank, dims, p);
     if (H5Tdetect_class(mt, H5T_VLEN) > 0
         || H5Tdetect_class(mt, H5T_STRING) > 0)

@@ -203,6 +203,14 @@ static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl,
     return -1;
 }
 
+/* H5Fget_vfd_handle: the source, for readers of the file's own bytes. */
+static herr_t vfd_get_handle(H5FD_t *file, hid_t fapl, void **handle)
+{
+    (void)fapl;
+    *handle = ((vfd_file *)file)->src;
+    return 0;
+}
+
 static const H5FD_class_t vfd_class = {
     "h5s3",                     /* name */
     VFD_MAXADDR,                /* maxaddr */
@@ -223,13 +231,35 @@ static const H5FD_class_t vfd_class = {
     vfd_get_eoa,
     vfd_set_eoa,
     vfd_get_eof,
-    NULL,                       /* get_handle */
+    vfd_get_handle,
     vfd_read,
     vfd_write,
     NULL, NULL,                 /* flush, truncate */
     NULL, NULL,                 /* lock, unlock */
     H5FD_FLMAP_DICHOTOMY
 };
+
+h5s3_h5_source *h5s3_h5_source_of(hid_t obj)
+{
+    hid_t fid = H5Iget_file_id(obj), fapl;
+    void *handle = NULL;
+    int ours;
+
+    if (fid < 0) {
+        return NULL;
+    }
+    fapl = H5Fget_access_plist(fid);
+    ours = fapl >= 0 && driver_id != H5I_INVALID_HID
+           && H5Pget_driver(fapl) == driver_id;
+    if (fapl >= 0) {
+        H5Pclose(fapl);
+    }
+    if (!ours || H5Fget_vfd_handle(fid, H5P_DEFAULT, &handle) < 0) {
+        handle = NULL;
+    }
+    H5Fclose(fid);              /* H5Iget_file_id's reference only */
+    return handle;
+}
 
 /* ---- process and thread set-up ---------------------------------------- */
 

@@ -144,6 +144,36 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Counts from a hostile shape: a product that wrapped passed the caps
+ * (16384 elements for (1, 16384, 2^50+1)) and drove /stats/ through
+ * ~2^40 blocks.  Checked: over 2^64 is refused, a small slice is fine. */
+START_TEST(test_counts_do_not_wrap)
+{
+    static const hsize_t wrap3[3] = {1, 16384, (1ULL << 50) + 1};
+    static const hsize_t wrap0[3] = {1ULL << 33, 1ULL << 33, 1ULL << 33};
+    static const hsize_t big[2] = {1ULL << 31, 1ULL << 31};
+    h5s3_grove_sel s;
+    const char *err = NULL;
+
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, NULL, 3, wrap3, pool),
+                     H5S3_E_TOOLARGE);
+    ck_assert_str_eq(err, "The selection has more than 2^64 elements");
+    err = NULL;
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, "0:5", 3, wrap0, pool),
+                     H5S3_E_TOOLARGE);
+    ck_assert_ptr_nonnull(err);
+    s = parse_ok("0,0,0:10", 3, wrap3);
+    ck_assert_uint_eq(s.nelem, 10);
+    s = parse_ok("0,3,-4:", 3, wrap3);
+    ck_assert_uint_eq(s.nelem, 4);
+    ck_assert_uint_eq(s.start[2], (1ULL << 50) - 3);
+    s = parse_ok(NULL, 2, big);
+    ck_assert_uint_eq(s.nelem, 1ULL << 62);
+    s = parse_ok("::3,0:0", 2, big);
+    ck_assert_uint_eq(s.nelem, 0);
+}
+END_TEST
+
 START_TEST(test_bool_arg)
 {
     ck_assert_int_eq(h5s3_grove_bool_arg(NULL, 0), 0);
@@ -167,6 +197,7 @@ int main(void)
     tcase_add_test(tc, test_slices);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_bool_arg);
+    tcase_add_test(tc, test_counts_do_not_wrap);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

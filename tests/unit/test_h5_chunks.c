@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <apr_general.h>
+#include <apr_thread_proc.h>
 
 #include "h5s3_h5_file.h"
 #include "h5s3_h5_read.h"
@@ -432,6 +433,171 @@ START_TEST(other_pipelines_and_types_are_left_to_hdf5)
 }
 END_TEST
 
+/* A whole dataset's chunk table and its values read by HDF5. */
+typedef struct prepared {
+    h5s3_h5_dset *d;
+    h5s3_h5_chunks *c;
+    hsize_t start[H5S_MAX_RANK], stride[H5S_MAX_RANK], count[H5S_MAX_RANK];
+    hsize_t n;
+    char *want;
+} prepared;
+
+static void prepare(prepared *pr, hid_t fid, h5s3_h5_source *src,
+                    const char *path)
+{
+    const char *err = NULL;
+    wanted w;
+    int k;
+
+    memset(pr, 0, sizeof(*pr));
+    ck_assert_int_eq(h5s3_h5_dset_open(&pr->d, &err, fid, NULL, path, pool),
+                     APR_SUCCESS);
+    want_all(&w, pr->d->did, -1, 0, 0);
+    ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&pr->c, pr->d->did, src,
+                                                  w.rank, w.chunk, w.lists,
+                                                  w.lens), APR_SUCCESS);
+    ck_assert_ptr_nonnull(pr->c);
+    pr->n = 1;
+    for (k = 0; k < pr->d->ndim; k++) {
+        pr->stride[k] = 1;
+        pr->count[k] = pr->d->shape[k];
+        pr->n *= pr->count[k];
+    }
+    pr->want = calloc(pr->n, pr->d->msize);
+    ck_assert_int_ge(H5Dread(pr->d->did, pr->d->mtype, H5S_ALL, H5S_ALL,
+                             H5P_DEFAULT, pr->want), 0);
+}
+
+/*
+ * A chunk index that lies (coordinates off the chunk grid, or near 2^64)
+ * decodes into the output it was given and nothing beyond: scatter()'s
+ * bounds hold in release builds too (the guard bytes stay as they were;
+ * ASan watches the rest).
+ */
+START_TEST(decoding_a_lying_chunk_table_stays_in_bounds)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid = open_file(&src, &fs, path_v1);
+    prepared pr;
+    apr_size_t bytes;
+    unsigned char *out;
+    int i, k, g;
+
+    prepare(&pr, fid, &src, "/plain");
+    bytes = (apr_size_t)pr.n * pr.d->msize;
+    out = malloc(bytes + 64);
+    for (k = 0; k < 3; k++) {
+        memset(out, 0, bytes);
+        memset(out + bytes, 0xA5, 64);
+        for (i = 0; i < pr.c->n; i++) {
+            hsize_t *co = pr.c->coords + (apr_size_t)i * 3;
+
+            if (k == 0) {
+                co[0] += 1;             /* off the grid by one */
+            }
+            else if (k == 1) {
+                co[2] = UINT64_MAX - 3; /* c0 + chunk wraps */
+            }
+            else {
+                co[1] = pr.d->shape[1] - 1;     /* the last row, all */
+            }
+        }
+        h5s3_h5_decode_chunks(out, pr.d, &src, pr.c, pr.start, pr.stride,
+                              pr.count);
+        for (g = 0; g < 64; g++) {
+            ck_assert_uint_eq(out[bytes + g], 0xA5);
+        }
+    }
+    free(out);
+    free(pr.want);
+    h5s3_h5_chunks_free(pr.c);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
+typedef struct decoder {
+    prepared *pr;
+    h5s3_h5_source *src;
+    int rounds;
+    apr_status_t rv;
+    int equal;
+} decoder;
+
+static void *APR_THREAD_FUNC decode_thread(apr_thread_t *t, void *data)
+{
+    decoder *dc = data;
+    apr_size_t bytes = (apr_size_t)dc->pr->n * dc->pr->d->msize;
+    char *got = malloc(bytes);
+    int r;
+
+    dc->equal = 1;
+    for (r = 0; r < dc->rounds && dc->rv == APR_SUCCESS; r++) {
+        memset(got, 0, bytes);
+        dc->rv = h5s3_h5_decode_chunks(got, dc->pr->d, dc->src, dc->pr->c,
+                                       dc->pr->start, dc->pr->stride,
+                                       dc->pr->count);
+        dc->equal &= memcmp(got, dc->pr->want, bytes) == 0;
+    }
+    free(got);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/*
+ * One decode thread for the whole process and six requests decoding at
+ * once: their helpers queue behind each other, each request's own thread
+ * decodes regardless, nobody waits for a helper that has not started,
+ * and the answers are HDF5's.
+ */
+START_TEST(decoding_progresses_when_the_pool_is_saturated)
+{
+    h5s3_h5_source src;
+    file_src fs;
+    hid_t fid;
+    prepared pr;
+    apr_thread_t *th[6];
+    decoder dc[6];
+    apr_status_t trv;
+    apr_uint64_t before;
+    apr_pool_t *forever;
+    static apr_allocator_t *keep;       /* held: no leak at exit */
+    int i;
+
+    /* Never destroyed, like a child's pool while it serves: a helper
+     * still queued when the decodes return runs later (and only drops
+     * its reference), which a destroyed pool would no longer do. */
+    ck_assert_int_eq(apr_allocator_create(&keep), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create_unmanaged_ex(&forever, NULL, keep),
+                     APR_SUCCESS);
+    ck_assert_int_eq(h5s3_h5_decode_threads_init(1, forever), APR_SUCCESS);
+    fid = open_file(&src, &fs, path_v1);
+    prepare(&pr, fid, &src, "/gz");
+    ck_assert_int_gt(pr.c->n, 300);
+    before = h5s3_h5_mem_reserved();    /* the table's, held throughout */
+    for (i = 0; i < 6; i++) {
+        dc[i].pr = &pr;
+        dc[i].src = &src;
+        dc[i].rounds = 3;
+        dc[i].rv = APR_SUCCESS;
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, decode_thread,
+                                           &dc[i], pool), APR_SUCCESS);
+    }
+    for (i = 0; i < 6; i++) {
+        apr_thread_join(&trv, th[i]);
+        ck_assert_int_eq(dc[i].rv, APR_SUCCESS);
+        ck_assert(dc[i].equal);
+    }
+    /* Every reservation was given back. */
+    ck_assert_uint_eq(h5s3_h5_mem_reserved(), before);
+    free(pr.want);
+    h5s3_h5_chunks_free(pr.c);
+    H5Fclose(fid);
+    close(fs.fd);
+}
+END_TEST
+
 static herr_t count_link(hid_t g, const char *name, const H5L_info_t *info,
                          void *data)
 {
@@ -489,6 +655,8 @@ int main(void)
     tcase_add_test(tc, decoded_selections_equal_hdf5);
     tcase_add_test(tc, other_pipelines_and_types_are_left_to_hdf5);
     tcase_add_test(tc, dense_group_links_are_prefetched);
+    tcase_add_test(tc, decoding_a_lying_chunk_table_stays_in_bounds);
+    tcase_add_test(tc, decoding_progresses_when_the_pool_is_saturated);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
