@@ -137,7 +137,7 @@ static opened *open_h5(const char *name)
     ck_assert_int_ge(o->fs.fd, 0);
     ck_assert_int_eq(fstat(o->fs.fd, &st), 0);
     o->src.cache = pc;
-    h5s3_pagecache_fingerprint(o->src.obj.fp, "b", path, "e");
+    h5s3_pagecache_fingerprint(o->src.obj.fp, "", "b", path, "e");
     o->src.obj.size = st.st_size;
     o->src.obj.fetch = file_fetch;
     o->src.obj.baton = &o->fs;
