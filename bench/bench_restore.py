@@ -40,7 +40,7 @@ from api_common import release_and_patch, sha256_file  # noqa: E402
 BUCKET = "dgbench"
 SECRET = "bench-restore-secret-0123456789"
 MB = 1024 * 1024
-# xdelta3's source buffer as the module passes it (dg_xdelta.c).
+# xdelta3's source buffer as the module passes it (dg/xdelta.c).
 SOURCE_BUFFER = 8 * MB
 
 

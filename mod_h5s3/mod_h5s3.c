@@ -1,14 +1,14 @@
 /*
  * mod_h5s3: the module record and its hooks.  Start-up order: directives
- * are parsed (h5s3_config.c), post_config checks every vhost and sets up
+ * are parsed (glue/config.c), post_config checks every vhost and sets up
  * shared state before the children fork, child_init creates what belongs
  * to one process (curl handles, S3 clients).
  */
 #include <apr_strings.h>
 #include <http_main.h>
 
-#include "h5s3_glue.h"
-#include "h5s3_log.h"
+#include "glue/h5s3_glue.h"
+#include "base/h5s3_log.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h5s3). */
 

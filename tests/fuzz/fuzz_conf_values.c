@@ -6,8 +6,8 @@
  */
 #include <stdio.h>
 #include "fuzz_common.h"
-#include "h5s3_conf_values.h"
-#include "h5s3_errors.h"
+#include "base/h5s3_conf_values.h"
+#include "base/h5s3_errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

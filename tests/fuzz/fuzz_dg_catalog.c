@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <apr_hash.h>
 #include "fuzz_common.h"
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 #define NFIELDS 9
 #define MAX_KEYS 64

@@ -8,7 +8,7 @@
 #include <apr_lib.h>
 #include <apr_tables.h>
 #include "fuzz_common.h"
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 static const char *const names[] = {
     "tool", "original-name", "source-name", "file-sha256", "file-size",

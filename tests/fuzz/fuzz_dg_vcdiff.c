@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 #include "fuzz_common.h"
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 /* A prefix in a buffer of exactly its size, so ASan sees over-reads. */
 static apr_status_t parse_prefix(h5s3_dg_vcdiff_header **h,

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <math.h>
 #include "fuzz_common.h"
-#include "h5s3_errors.h"
-#include "h5s3_grove.h"
+#include "base/h5s3_errors.h"
+#include "grove/h5s3_grove.h"
 
 static void fail(const char *what, const char *s)
 {

@@ -45,11 +45,11 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #include "fuzz_common.h"
-#include "h5s3_errors.h"
-#include "h5s3_h5_describe.h"
-#include "h5s3_h5_file.h"
-#include "h5s3_h5_view.h"
-#include "h5s3_pagecache.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_describe.h"
+#include "hdf5/h5s3_h5_file.h"
+#include "viewer/h5s3_h5_view.h"
+#include "pagecache/h5s3_pagecache.h"
 
 #define FUZZ_H5_PAGE 4096
 #define FUZZ_H5_PAGES 256
@@ -395,7 +395,7 @@ static void fuzz_h5_walk(hid_t fid, h5s3_h5_source *src, unsigned what,
     size_t i, previews = 0;
 
     if (what & FUZZ_H5_DESCRIBE) {
-        h5s3_h5_prefetch_group_src(fid, src, "/");
+        h5s3_h5_prefetch_group_src(fid, src, "/", 0, 0);
         if (h5s3_h5_meta(&meta, fid, "/", p) == APR_SUCCESS)
             json_decref(meta);
     }

@@ -8,10 +8,10 @@
  */
 #include <stdio.h>
 #include "fuzz_common.h"
-#include "h5s3_errors.h"
-#include "h5s3_h5_read.h"
-#include "h5s3_h5_select.h"
-#include "h5s3_h5_view.h"
+#include "base/h5s3_errors.h"
+#include "hdf5/h5s3_h5_read.h"
+#include "viewer/h5s3_h5_select.h"
+#include "viewer/h5s3_h5_view.h"
 
 static const char *const int_args[] = {
     "row_offset", "col_offset", "row_limit", "col_limit", "chunk_rows",

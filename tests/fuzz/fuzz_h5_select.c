@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <apr_lib.h>
 #include "fuzz_common.h"
-#include "h5s3_errors.h"
-#include "h5s3_h5_select.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_select.h"
 
 static void fail(const char *what, const char *s)
 {
@@ -58,7 +58,7 @@ static void check_int(const char *s)
 {
     apr_int64_t got;
     __int128 want;
-    int ok = h5s3_h5_parse_int(&got, s) == APR_SUCCESS;
+    int ok = h5s3_py_parse_int(&got, s) == APR_SUCCESS;
     int rok = ref_int(&want, s);
     __int128 lim = (__int128)1 << 62;
 

@@ -4,7 +4,7 @@
  * man-in-the-middle sends must be refused or parsed, never crash.
  */
 #include "fuzz_common.h"
-#include "h5s3_s3_xml.h"
+#include "s3/h5s3_s3_xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,9 +10,9 @@
 #include <math.h>
 #include <apr_lib.h>
 #include "fuzz_common.h"
-#include "h5s3_csv.h"
-#include "h5s3_h5_values.h"
-#include "h5s3_s3_sign.h"
+#include "viewer/h5s3_csv.h"
+#include "viewer/h5s3_h5_values.h"
+#include "s3/h5s3_s3_sign.h"
 
 static void fail(const char *what, const char *s)
 {
@@ -39,7 +39,7 @@ static apr_status_t collect(void *baton, const char *buf, apr_size_t len)
 static void check_float(double v, apr_pool_t *p)
 {
     char buf[64];
-    const char *r = h5s3_h5_py_float_repr(v, p);
+    const char *r = h5s3_py_float_repr(v, p);
 
     if (isfinite(v) && strtod(r, NULL) != v)
         fail("py_float_repr does not read back", r);
@@ -47,7 +47,7 @@ static void check_float(double v, apr_pool_t *p)
         fail("csv_float overflowed its buffer", buf);
     if (isfinite(v) && strtod(buf, NULL) != v)
         fail("csv_float does not read back", buf);
-    (void)h5s3_h5_py_complex_str(v, -v, p);
+    (void)h5s3_py_complex_str(v, -v, p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,11 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
 
     /* Exactly size bytes, embedded NULs included. */
-    j = h5s3_h5_json_utf8((const char *)data, size);
+    j = h5s3_json_utf8((const char *)data, size);
     if (!j)
         fail("json_utf8 gave no string", s);
     json_decref(j);
-    c = h5s3_h5_utf8_clean(s, p);
+    c = h5s3_utf8_clean(s, p);
     if (!(j = json_string(c)))
         fail("utf8_clean left invalid UTF-8", s);
     json_decref(j);

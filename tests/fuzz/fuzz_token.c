@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 #include "fuzz_common.h"
-#include "h5s3_token.h"
+#include "base/h5s3_token.h"
 
 static const unsigned char key_bytes[] = "fuzz-token-secret";
 static const h5s3_token_key key = { key_bytes, sizeof(key_bytes) - 1 };

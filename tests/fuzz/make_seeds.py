@@ -399,7 +399,7 @@ def h5_files():
 
 
 # Previewing these crashes the module today (division by zero in
-# h5_stats.c: tests/fuzz/pending/fuzz_h5_values); they seed the targets
+# viewer/stats.c: tests/fuzz/pending/fuzz_h5_values); they seed the targets
 # that preview once that is fixed.
 PREVIEW_CRASHERS = ("huge", "huge-earliest")
 

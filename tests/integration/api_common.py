@@ -77,14 +77,14 @@ def dg_meta(name, data, ref_key, ref_sha, delta):
 
 
 def cache_scope(endpoint, access_key, secret_key):
-    """What the module scopes its caches by (h5s3_config.c): the endpoint,
+    """What the module scopes its caches by (glue/config.c): the endpoint,
     "#", the first 16 bytes of SHA-256(access NUL secret) in hex."""
     cred = hashlib.sha256(access_key.encode() + b"\0" + secret_key.encode())
     return "%s#%s" % (endpoint, cred.hexdigest()[:32])
 
 
 def refcache_name(scope, bucket, ref_key, ref_sha):
-    """The reference cache's file for one reference (include/h5s3_dg.h,
+    """The reference cache's file for one reference (include/dg/h5s3_dg.h,
     h5s3_dg_ref_cache_name): "ref-" SHA-256 of the four parts, each
     NUL-terminated, ".bin"."""
     h = hashlib.sha256()
@@ -161,7 +161,7 @@ def b64url_decode(s):
 
 
 def forge_token(payload, secret=SECRET):
-    """A token the way include/h5s3_token.h makes them: b64url(payload)
+    """A token the way include/base/h5s3_token.h makes them: b64url(payload)
     "." b64url(HMAC-SHA256(secret, b64url(payload)))."""
     body = b64url(json.dumps(payload, separators=(",", ":")).encode())
     mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()

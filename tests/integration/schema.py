@@ -10,7 +10,7 @@ when the response is not what openapi.yaml promises: an undocumented
 status, a Content-Type the operation does not list, a JSON body that does
 not match its schema (Debian's python3-jsonschema, draft 2020-12, as
 OpenAPI 3.1 specifies), or a header the response must carry.  Routing
-follows the module's router (h5s3_router.c): the Location and one
+follows the module's router (glue/router.c): the Location and one
 trailing slash are dropped, the fixed parts of a template match the path
 as sent (an escape such as %2F never spells one), a {param} runs up to
 the template's fixed suffix, the first template that matches and takes
@@ -104,7 +104,7 @@ class Contract:
     def _base_length(raw, base):
         """How many bytes of raw spell the Location base as httpd compared
         it (decoded, but for %2F as sent), a '/' or the end after them; 0
-        when they do not (h5s3_router.c base_length)."""
+        when they do not (glue/router.c base_length)."""
         b = (base or "").rstrip("/").encode("utf-8", "surrogateescape")
         if not b.startswith(b"/"):
             return 0

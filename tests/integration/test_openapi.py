@@ -52,8 +52,8 @@ def test_plain_ascii_and_final_newline():
 
 
 def router_routes():
-    """(method, pattern) of every entry of routes[] in h5s3_router.c."""
-    with open(os.path.join(REPO, "mod_h5s3", "h5s3_router.c")) as f:
+    """(method, pattern) of every entry of routes[] in glue/router.c."""
+    with open(os.path.join(REPO, "mod_h5s3", "glue", "router.c")) as f:
         src = f.read()
     table = src[src.index("routes[] = {"):]
     table = table[:table.index("{NULL, NULL")]
@@ -87,16 +87,21 @@ def test_every_route_of_the_router_is_documented_and_back():
                                 "does not have"
 
 
-def test_directives_named_exist():
-    """x-h5s3-directives name real directives (h5s3_*.c command tables)."""
-    spec = yaml.safe_load(spec_bytes())
+def directives_in_glue():
+    """Every directive of the glue's command tables (mod_h5s3/**.c)."""
     src = ""
-    glue = os.path.join(REPO, "mod_h5s3")
-    for name in os.listdir(glue):
-        if name.endswith(".c"):
-            with open(os.path.join(glue, name)) as f:
-                src += f.read()
-    real = set(re.findall(r'AP_INIT_\w+\(\s*"(H5S3\w+)"', src))
+    for top, _, names in os.walk(os.path.join(REPO, "mod_h5s3")):
+        for name in names:
+            if name.endswith(".c"):
+                with open(os.path.join(top, name)) as f:
+                    src += f.read()
+    return set(re.findall(r'AP_INIT_\w+\(\s*"(H5S3\w+)"', src))
+
+
+def test_directives_named_exist():
+    """x-h5s3-directives name real directives (the glue's command tables)."""
+    spec = yaml.safe_load(spec_bytes())
+    real = directives_in_glue()
     assert "H5S3Bucket" in real, "cannot read the directive tables"
     table = spec["x-h5s3-directive-table"]
     assert set(table) <= real, set(table) - real
@@ -258,13 +263,7 @@ def test_served_document_parses_to_the_spec(srv):
 
 def test_directive_table_is_complete():
     spec = yaml.safe_load(spec_bytes())
-    src = ""
-    glue = os.path.join(REPO, "mod_h5s3")
-    for name in os.listdir(glue):
-        if name.endswith(".c"):
-            with open(os.path.join(glue, name)) as f:
-                src += f.read()
-    real = set(re.findall(r'AP_INIT_\w+\(\s*"(H5S3\w+)"', src))
+    real = directives_in_glue()
     assert real - set(spec["x-h5s3-directive-table"]) == set()
 
 

@@ -17,10 +17,10 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_h5_describe.h"
-#include "h5s3_h5_file.h"
-#include "h5s3_pagecache.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_describe.h"
+#include "hdf5/h5s3_h5_file.h"
+#include "pagecache/h5s3_pagecache.h"
 
 #define PAGE 4096
 #define PAGES 4096

@@ -22,9 +22,9 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
-#include "h5s3_dg.h"
-#include "h5s3_errors.h"
-#include "h5s3_s3.h"
+#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
 
 static apr_pool_t *pool;
 

@@ -36,10 +36,10 @@
 #include <apr_thread_proc.h>
 #include <jansson.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_s3.h"
-#include "h5s3_pagecache.h"
-#include "h5s3_h5_file.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
+#include "pagecache/h5s3_pagecache.h"
+#include "hdf5/h5s3_h5_file.h"
 
 static long max_values = 1000;
 

@@ -28,8 +28,8 @@
 #include <apr_thread_proc.h>
 #include <jansson.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_s3.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
 
 static apr_pool_t *pool;
 

@@ -20,7 +20,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
-#include "h5s3_s3_sign.h"
+#include "s3/h5s3_s3_sign.h"
 
 static const char *str(json_t *o, const char *name)
 {

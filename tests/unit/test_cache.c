@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
-#include "h5s3_cache.h"
-#include "h5s3_errors.h"
+#include "base/h5s3_cache.h"
+#include "base/h5s3_errors.h"
 
 static apr_pool_t *pool;
 

@@ -1,6 +1,6 @@
 /*
- * Overflow-checked arithmetic (h5s3_checked.h), the per-request limits
- * and the per-process memory budget (h5s3_h5_file.h): the ground every
+ * Overflow-checked arithmetic (include/base/h5s3_checked.h), the per-request limits
+ * and the per-process memory budget (include/hdf5/h5s3_h5_file.h): the ground every
  * hostile-file fix stands on.
  */
 #include <check.h>
@@ -11,9 +11,9 @@
 #include <apr_general.h>
 #include <apr_thread_proc.h>
 
-#include "h5s3_checked.h"
-#include "h5s3_errors.h"
-#include "h5s3_h5_file.h"
+#include "base/h5s3_checked.h"
+#include "base/h5s3_errors.h"
+#include "hdf5/h5s3_h5_file.h"
 
 static void setup(void)
 {

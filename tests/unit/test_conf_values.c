@@ -5,8 +5,8 @@
 #include <apr_file_io.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include "h5s3_conf_values.h"
-#include "h5s3_errors.h"
+#include "base/h5s3_conf_values.h"
+#include "base/h5s3_errors.h"
 
 static apr_pool_t *pool;
 

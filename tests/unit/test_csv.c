@@ -10,7 +10,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_csv.h"
+#include "viewer/h5s3_csv.h"
 
 static apr_pool_t *pool;
 static char out[4096];

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 static apr_pool_t *pool;
 static const h5s3_token_key key = {(const unsigned char *)"k3y", 3};

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 static apr_pool_t *pool;
 

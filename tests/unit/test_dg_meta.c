@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 static apr_pool_t *pool;
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"

@@ -17,7 +17,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <openssl/evp.h>
-#include "h5s3_dg.h"
+#include "dg/h5s3_dg.h"
 
 static apr_pool_t *pool;
 static char dir[64];

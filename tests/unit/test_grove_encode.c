@@ -13,7 +13,7 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
-#include "h5s3_grove.h"
+#include "grove/h5s3_grove.h"
 
 static apr_pool_t *pool;
 

@@ -12,8 +12,8 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_grove.h"
+#include "base/h5s3_errors.h"
+#include "grove/h5s3_grove.h"
 
 static apr_pool_t *pool;
 static char fname[64];

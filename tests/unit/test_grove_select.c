@@ -10,8 +10,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_grove.h"
+#include "base/h5s3_errors.h"
+#include "grove/h5s3_grove.h"
 
 static apr_pool_t *pool;
 static const hsize_t shape3[3] = {4, 5, 6};

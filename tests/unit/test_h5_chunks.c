@@ -17,9 +17,9 @@
 #include <apr_general.h>
 #include <apr_thread_proc.h>
 
-#include "h5s3_h5_file.h"
-#include "h5s3_h5_read.h"
-#include "h5s3_errors.h"
+#include "hdf5/h5s3_h5_file.h"
+#include "hdf5/h5s3_h5_read.h"
+#include "base/h5s3_errors.h"
 
 #define PS (64 * 1024)
 
@@ -616,7 +616,7 @@ START_TEST(dense_group_links_are_prefetched)
     int n = 0;
 
     before = fs.calls;
-    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &src, "/dense"),
+    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &src, "/dense", 0, 0),
                      APR_SUCCESS);
     /* Header and root, heap blocks, the children's headers: a handful of
      * batches, not one request per heap block and B-tree node. */

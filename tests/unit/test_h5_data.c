@@ -14,11 +14,11 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
-#include "h5s3_csv.h"
-#include "h5s3_errors.h"
-#include "h5s3_h5_stats.h"
-#include "h5s3_h5_view.h"
-#include "h5s3_json.h"
+#include "viewer/h5s3_csv.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_stats.h"
+#include "viewer/h5s3_h5_view.h"
+#include "json/h5s3_json.h"
 
 static apr_pool_t *pool;
 static char fname[] = "/tmp/h5s3_test_data_XXXXXX";

@@ -12,8 +12,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_h5_describe.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_describe.h"
 
 static apr_pool_t *pool;
 static hid_t file = -1;

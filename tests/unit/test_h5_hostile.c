@@ -17,15 +17,15 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
-#include "h5s3_csv.h"
-#include "h5s3_errors.h"
-#include "h5s3_grove.h"
-#include "h5s3_h5_describe.h"
-#include "h5s3_h5_file.h"
-#include "h5s3_h5_read.h"
-#include "h5s3_h5_values.h"
-#include "h5s3_h5_view.h"
-#include "h5s3_json.h"
+#include "viewer/h5s3_csv.h"
+#include "base/h5s3_errors.h"
+#include "grove/h5s3_grove.h"
+#include "viewer/h5s3_h5_describe.h"
+#include "hdf5/h5s3_h5_file.h"
+#include "hdf5/h5s3_h5_read.h"
+#include "viewer/h5s3_h5_values.h"
+#include "viewer/h5s3_h5_view.h"
+#include "json/h5s3_json.h"
 
 #define PS (64 * 1024)
 

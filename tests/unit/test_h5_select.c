@@ -8,8 +8,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_h5_select.h"
+#include "base/h5s3_errors.h"
+#include "viewer/h5s3_h5_select.h"
 
 static apr_pool_t *pool;
 static const hsize_t shape4[4] = {3, 4, 5, 6};
@@ -30,19 +30,19 @@ START_TEST(test_parse_int)
 {
     apr_int64_t v;
 
-    ck_assert_int_eq(h5s3_h5_parse_int(&v, " -12 "), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_py_parse_int(&v, " -12 "), APR_SUCCESS);
     ck_assert_int_eq(v, -12);
-    ck_assert_int_eq(h5s3_h5_parse_int(&v, "1_000"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_py_parse_int(&v, "1_000"), APR_SUCCESS);
     ck_assert_int_eq(v, 1000);
-    ck_assert_int_eq(h5s3_h5_parse_int(&v, "+7"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_py_parse_int(&v, "+7"), APR_SUCCESS);
     ck_assert_int_eq(v, 7);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "1.5"), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, ""), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "-"), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "1__0"), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "_1"), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "abc"), APR_SUCCESS);
-    ck_assert_int_ne(h5s3_h5_parse_int(&v, "99999999999999999999999"),
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "1.5"), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, ""), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "-"), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "1__0"), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "_1"), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "abc"), APR_SUCCESS);
+    ck_assert_int_ne(h5s3_py_parse_int(&v, "99999999999999999999999"),
                      APR_SUCCESS);
 }
 END_TEST

@@ -10,8 +10,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_h5_types.h"
+#include "base/h5s3_errors.h"
+#include "hdf5/h5s3_h5_types.h"
 
 static apr_pool_t *pool;
 

@@ -12,7 +12,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "h5s3_h5_values.h"
+#include "json/h5s3_json.h"
+#include "viewer/h5s3_h5_values.h"
 
 static apr_pool_t *pool;
 
@@ -45,57 +46,57 @@ static void assert_json(json_t *j, const char *want)
 
 START_TEST(test_non_finite_is_null)
 {
-    assert_json(h5s3_h5_json_finite(NAN), "null");
-    assert_json(h5s3_h5_json_finite(INFINITY), "null");
-    assert_json(h5s3_h5_json_finite(-INFINITY), "null");
-    assert_json(h5s3_h5_json_finite(2.5), "2.5");
+    assert_json(h5s3_json_real_or_null(NAN), "null");
+    assert_json(h5s3_json_real_or_null(INFINITY), "null");
+    assert_json(h5s3_json_real_or_null(-INFINITY), "null");
+    assert_json(h5s3_json_real_or_null(2.5), "2.5");
 }
 END_TEST
 
 START_TEST(test_py_float_repr)
 {
-    ck_assert_str_eq(h5s3_h5_py_float_repr(0.1, pool), "0.1");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(1.0, pool), "1.0");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(-0.0, pool), "-0.0");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(1e-5, pool), "1e-05");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(0.0001, pool), "0.0001");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(1e16, pool), "1e+16");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(1e15, pool), "1000000000000000.0");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(123.456, pool), "123.456");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(1.5e300, pool), "1.5e+300");
-    ck_assert_str_eq(h5s3_h5_py_float_repr((double)0.1f, pool),
+    ck_assert_str_eq(h5s3_py_float_repr(0.1, pool), "0.1");
+    ck_assert_str_eq(h5s3_py_float_repr(1.0, pool), "1.0");
+    ck_assert_str_eq(h5s3_py_float_repr(-0.0, pool), "-0.0");
+    ck_assert_str_eq(h5s3_py_float_repr(1e-5, pool), "1e-05");
+    ck_assert_str_eq(h5s3_py_float_repr(0.0001, pool), "0.0001");
+    ck_assert_str_eq(h5s3_py_float_repr(1e16, pool), "1e+16");
+    ck_assert_str_eq(h5s3_py_float_repr(1e15, pool), "1000000000000000.0");
+    ck_assert_str_eq(h5s3_py_float_repr(123.456, pool), "123.456");
+    ck_assert_str_eq(h5s3_py_float_repr(1.5e300, pool), "1.5e+300");
+    ck_assert_str_eq(h5s3_py_float_repr((double)0.1f, pool),
                      "0.10000000149011612");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(NAN, pool), "nan");
-    ck_assert_str_eq(h5s3_h5_py_float_repr(-INFINITY, pool), "-inf");
+    ck_assert_str_eq(h5s3_py_float_repr(NAN, pool), "nan");
+    ck_assert_str_eq(h5s3_py_float_repr(-INFINITY, pool), "-inf");
 }
 END_TEST
 
 START_TEST(test_py_complex_str)
 {
-    ck_assert_str_eq(h5s3_h5_py_complex_str(1, 2, pool), "(1+2j)");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(0, 1, pool), "1j");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(0, -2.5, pool), "-2.5j");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(-0.0, 1, pool), "(-0+1j)");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(0.5, -1, pool), "(0.5-1j)");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(NAN, 0, pool), "(nan+0j)");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(1, INFINITY, pool), "(1+infj)");
-    ck_assert_str_eq(h5s3_h5_py_complex_str(1e16, -2.5e-7, pool),
+    ck_assert_str_eq(h5s3_py_complex_str(1, 2, pool), "(1+2j)");
+    ck_assert_str_eq(h5s3_py_complex_str(0, 1, pool), "1j");
+    ck_assert_str_eq(h5s3_py_complex_str(0, -2.5, pool), "-2.5j");
+    ck_assert_str_eq(h5s3_py_complex_str(-0.0, 1, pool), "(-0+1j)");
+    ck_assert_str_eq(h5s3_py_complex_str(0.5, -1, pool), "(0.5-1j)");
+    ck_assert_str_eq(h5s3_py_complex_str(NAN, 0, pool), "(nan+0j)");
+    ck_assert_str_eq(h5s3_py_complex_str(1, INFINITY, pool), "(1+infj)");
+    ck_assert_str_eq(h5s3_py_complex_str(1e16, -2.5e-7, pool),
                      "(1e+16-2.5e-07j)");
 }
 END_TEST
 
 START_TEST(test_utf8_ignore)
 {
-    assert_json(h5s3_h5_json_utf8("ok\xff\xfe" "end", 7), "\"okend\"");
-    assert_json(h5s3_h5_json_utf8("\xc3\xa9", 2), "\"\\u00E9\"");
+    assert_json(h5s3_json_utf8("ok\xff\xfe" "end", 7), "\"okend\"");
+    assert_json(h5s3_json_utf8("\xc3\xa9", 2), "\"\\u00E9\"");
     /* truncated, overlong and surrogate sequences are all dropped */
-    assert_json(h5s3_h5_json_utf8("a\xe2\x82", 3), "\"a\"");
-    assert_json(h5s3_h5_json_utf8("\xc0\xafx", 3), "\"x\"");
-    assert_json(h5s3_h5_json_utf8("\xed\xa0\x80y", 4), "\"y\"");
-    assert_json(h5s3_h5_json_utf8("\xf0\x9f\x98\x80", 4),
+    assert_json(h5s3_json_utf8("a\xe2\x82", 3), "\"a\"");
+    assert_json(h5s3_json_utf8("\xc0\xafx", 3), "\"x\"");
+    assert_json(h5s3_json_utf8("\xed\xa0\x80y", 4), "\"y\"");
+    assert_json(h5s3_json_utf8("\xf0\x9f\x98\x80", 4),
                 "\"\\uD83D\\uDE00\"");
-    assert_json(h5s3_h5_json_utf8("a\0b", 3), "\"a\\u0000b\"");
-    ck_assert_str_eq(h5s3_h5_utf8_clean("n\xffm", pool), "nm");
+    assert_json(h5s3_json_utf8("a\0b", 3), "\"a\\u0000b\"");
+    ck_assert_str_eq(h5s3_utf8_clean("n\xffm", pool), "nm");
 }
 END_TEST
 

@@ -17,8 +17,8 @@
 #include <apr_strings.h>
 #include <apr_atomic.h>
 
-#include "h5s3_h5_file.h"
-#include "h5s3_errors.h"
+#include "hdf5/h5s3_h5_file.h"
+#include "base/h5s3_errors.h"
 
 #define PS (64 * 1024)
 
@@ -439,7 +439,7 @@ START_TEST(group_prefetch_makes_describe_hit)
     make_source(&b, &fb, fixture("wide", NULL), pc);
     h5s3_pagecache_fingerprint(b.obj.fp, "", "bucket", "wide", "etag2");
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &b, 128 * 1024), APR_SUCCESS);
-    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide"),
+    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide", 0, 0),
                      APR_SUCCESS);
     before = (int)fb.calls;
     /* Open read, the group's own metadata, one concurrent batch. */
@@ -452,9 +452,9 @@ START_TEST(group_prefetch_makes_describe_hit)
     ck_assert_uint_eq(rq.page_misses, 0);
     ck_assert_uint_ge(rq.page_hits, 200);
 
-    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/nope"),
+    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/nope", 0, 0),
                      H5S3_E_NOPATH);
-    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide/d000"),
+    ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide/d000", 0, 0),
                      H5S3_E_NOPATH);
     H5Fclose(fid);
     close(fa.fd);

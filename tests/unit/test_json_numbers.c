@@ -14,9 +14,9 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_json.h"
-#include "h5s3_json_numbers.h"
+#include "base/h5s3_errors.h"
+#include "json/h5s3_json.h"
+#include "json/h5s3_json_numbers.h"
 
 static apr_pool_t *pool;
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
-#include "h5s3_listing.h"
+#include "viewer/h5s3_listing.h"
 
 static apr_pool_t *pool;
 

@@ -16,8 +16,8 @@
 #include <apr_global_mutex.h>
 #include <apr_thread_proc.h>
 
-#include "h5s3_pagecache.h"
-#include "h5s3_errors.h"
+#include "pagecache/h5s3_pagecache.h"
+#include "base/h5s3_errors.h"
 
 #define PS 4096
 #define OBJ_SIZE (256 * PS + 123)       /* short last page on purpose */

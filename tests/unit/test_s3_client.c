@@ -10,8 +10,8 @@
 #include <apr_strings.h>
 #include <apr_network_io.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_s3.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
 
 static apr_pool_t *pool;
 static apr_socket_t *held;

@@ -11,8 +11,8 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_s3_sign.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3_sign.h"
 
 static apr_pool_t *pool;
 

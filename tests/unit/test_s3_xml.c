@@ -7,9 +7,9 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
-#include "h5s3_errors.h"
-#include "h5s3_s3.h"
-#include "h5s3_s3_xml.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
+#include "s3/h5s3_s3_xml.h"
 
 static apr_pool_t *pool;
 

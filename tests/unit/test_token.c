@@ -4,7 +4,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
-#include "h5s3_token.h"
+#include "base/h5s3_token.h"
 
 static apr_pool_t *pool;
 static const h5s3_token_key key = {(const unsigned char *)"s3cret-key", 10};

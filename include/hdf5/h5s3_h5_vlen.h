@@ -1,0 +1,30 @@
+/*
+ * Variable-length data (sequences, strings) read within the request's
+ * budget, H5S3_H5_LIMIT_VLEN_BYTES: HDF5 allocates every element's data
+ * on a read, and a hostile file can point N elements at one large heap
+ * object.
+ */
+#ifndef H5S3_H5_VLEN_H
+#define H5S3_H5_VLEN_H
+
+#include <apr_errno.h>
+#include <hdf5.h>
+
+/* Does type t hold variable-length data (sequences or strings)? */
+int h5s3_h5_type_has_vlen(hid_t t);
+
+/*
+ * Before H5Aread of attribute attr (n elements, memory type mt): charge
+ * the variable-length bytes the read will allocate
+ * (H5S3_H5_LIMIT_VLEN_BYTES; H5S3_E_LIMIT over it), known from the
+ * lengths stored with the attribute (h5s3_h5_attr_vlen_bytes).  When
+ * they cannot be known, a single element is read (one heap object, no
+ * repetition): *after is set, charge it after reading with
+ * h5s3_h5_attr_vlen_charge_read; more is H5S3_E_UNSUPPORTED (N elements
+ * could all point at one object).
+ */
+apr_status_t h5s3_h5_attr_vlen_charge(hid_t attr, hid_t mt, hsize_t n,
+                                      int *after);
+void h5s3_h5_attr_vlen_charge_read(hid_t mt, const void *buf, hsize_t n);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Text the way JSON and Python want it: bytes from a file decoded as
+ * UTF-8 dropping what is not (Python's errors='ignore'), so every string
+ * we write is valid JSON; floats and complex numbers as Python's repr()
+ * and str() print them.
+ */
+#ifndef H5S3_TEXT_H
+#define H5S3_TEXT_H
+
+#include <stddef.h>
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <jansson.h>
+
+/* N bytes at S as a JSON string, invalid UTF-8 dropped (NULL: no memory). */
+json_t *h5s3_json_utf8(const char *s, size_t n);
+
+/* The same for a C string, as a string of P ("" for NULL). */
+const char *h5s3_utf8_clean(const char *s, apr_pool_t *p);
+
+/* Python's repr(float(v)) ("1.0", "1e+100", "nan"). */
+const char *h5s3_py_float_repr(double v, apr_pool_t *p);
+
+/* Python's str(complex(re, im)) ("(1+2j)", "3j"). */
+const char *h5s3_py_complex_str(double re, double im, apr_pool_t *p);
+
+/* Python int(s): surrounding whitespace, an optional sign, decimal digits
+ * (single underscores between digits).  H5S3_E_INVALID otherwise or on
+ * overflow. */
+apr_status_t h5s3_py_parse_int(apr_int64_t *out, const char *s);
+
+#endif

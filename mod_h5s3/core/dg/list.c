@@ -1,0 +1,282 @@
+/*
+ * Logical objects from a store: listing pages, resolving one logical key,
+ * probing deltas for their original size, and the JSON the API returns.
+ */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "dg/h5s3_dg.h"
+#include "base/h5s3_log.h"
+
+static apr_status_t default_probe(void *baton, h5s3_dg_meta **meta,
+                                  h5s3_dg_store *st, const char *s3key,
+                                  apr_pool_t *p)
+{
+    h5s3_s3_object_info *info;
+    apr_status_t rv = st->head(st, &info, s3key, p);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    return h5s3_dg_meta_parse(meta, NULL, s3key, info->meta, p);
+}
+
+apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
+                                  h5s3_dg_probe_fn probe, void *pbaton,
+                                  apr_pool_t *p)
+{
+    h5s3_dg_meta *m;
+    apr_status_t rv;
+
+    rv = (probe ? probe : default_probe)(pbaton, &m, st, obj->s3_key, p);
+    if (rv != APR_SUCCESS)
+        return rv;
+    obj->meta = m;
+    if (obj->compressed)
+        obj->original_bytes = m->file_size >= 0 ? m->file_size
+                                                : obj->stored_bytes;
+    return APR_SUCCESS;
+}
+
+/*
+ * A delta that vanished or carries unreadable metadata must not break a
+ * whole listing: it keeps its stored size as its original.
+ */
+static apr_status_t probe_tolerant(h5s3_dg_object *o, h5s3_dg_store *st,
+                                   h5s3_dg_probe_fn probe, void *pbaton,
+                                   apr_pool_t *p)
+{
+    apr_status_t rv = h5s3_dg_object_probe(o, st, probe, pbaton, p);
+
+    if (rv == H5S3_E_NOTFOUND || rv == H5S3_E_INVALID) {
+        h5s3_log(H5S3_LOG_INFO, rv, "deltaglider: cannot probe %s",
+                 o->s3_key);
+        o->original_bytes = o->stored_bytes;
+        return APR_SUCCESS;
+    }
+    return rv;
+}
+
+/*
+ * S3 groups folders by raw keys, so a folder holding only internals (an
+ * orphaned reference.bin) would show up empty.  One small LIST per folder
+ * on the first page tells; beyond DG_PREFIX_CHECKS they are shown as-is.
+ */
+#define DG_PREFIX_CHECKS 100
+#define DG_PREFIX_PEEK   8
+
+static apr_status_t drop_internal_prefixes(apr_array_header_t *pfxs,
+                                           h5s3_dg_store *st, apr_pool_t *p)
+{
+    int i, out = 0;
+
+    for (i = 0; i < pfxs->nelts; i++) {
+        const char *cp = APR_ARRAY_IDX(pfxs, i, const char *);
+        h5s3_s3_list_page *lp;
+        int j, visible = 1;
+        apr_status_t rv;
+
+        if (i < DG_PREFIX_CHECKS) {
+            rv = st->list(st, &lp, cp, NULL, NULL, DG_PREFIX_PEEK, p);
+            if (rv != APR_SUCCESS)
+                return rv;
+            visible = lp->truncated;
+            for (j = 0; !visible && j < lp->entries->nelts; j++)
+                visible = !h5s3_dg_key_internal(
+                    APR_ARRAY_IDX(lp->entries, j, h5s3_s3_entry).key);
+        }
+        if (visible)
+            APR_ARRAY_IDX(pfxs, out++, const char *) = cp;
+    }
+    pfxs->nelts = out;
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
+                          const h5s3_dg_query *q, const h5s3_token_key *key,
+                          h5s3_dg_probe_fn probe, void *pbaton,
+                          apr_pool_t *p)
+{
+    apr_array_header_t *entries, *s3pfx, *objs, *pfxs;
+    const char *token = NULL;
+    int limited = 0, i;
+    apr_status_t rv;
+
+    if (q->delimiter && *q->delimiter && strcmp(q->delimiter, "/") != 0)
+        return H5S3_E_INVALID;
+    entries = apr_array_make(p, 256, sizeof(h5s3_s3_entry));
+    s3pfx = apr_array_make(p, 16, sizeof(const char *));
+    do {
+        h5s3_s3_list_page *lp;
+
+        rv = st->list(st, &lp, q->prefix, q->delimiter && *q->delimiter
+                      ? q->delimiter : NULL, token, 1000, p);
+        if (rv != APR_SUCCESS)
+            return rv;
+        apr_array_cat(entries, lp->entries);
+        if (lp->prefixes)
+            apr_array_cat(s3pfx, lp->prefixes);
+        token = lp->truncated ? lp->next_token : NULL;
+        if (token && entries->nelts + s3pfx->nelts >= H5S3_DG_SCAN_MAX) {
+            limited = 1;
+            break;
+        }
+    } while (token);
+
+    if ((rv = h5s3_dg_catalog_build(&objs, &pfxs, entries, s3pfx,
+                                    q->prefix, q->delimiter, p))
+        != APR_SUCCESS)
+        return rv;
+    /* Folders are only returned with the first page. */
+    if (!(q->cursor && *q->cursor)
+        && (rv = drop_internal_prefixes(pfxs, st, p)) != APR_SUCCESS)
+        return rv;
+    if (h5s3_dg_catalog_needs_sizes(q)) {
+        for (i = 0; i < objs->nelts; i++) {
+            h5s3_dg_object *o = APR_ARRAY_IDX(objs, i, h5s3_dg_object *);
+            if (o->compressed
+                && (rv = probe_tolerant(o, st, probe, pbaton, p)))
+                return rv;
+        }
+    }
+    if ((rv = h5s3_dg_catalog_page(page, objs, pfxs, q, key, p))
+        != APR_SUCCESS)
+        return rv;
+    for (i = 0; i < (*page)->objects->nelts; i++) {
+        h5s3_dg_object *o = APR_ARRAY_IDX((*page)->objects, i,
+                                          h5s3_dg_object *);
+        if (o->compressed && o->original_bytes < 0
+            && (rv = probe_tolerant(o, st, probe, pbaton, p)))
+            return rv;
+    }
+    (*page)->limited = limited;
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
+                          h5s3_dg_store *st, const char *key,
+                          apr_pool_t *p)
+{
+    h5s3_s3_object_info *info;
+    h5s3_dg_object *o;
+    const char *dkey;
+    apr_status_t rv;
+
+    if (why)
+        *why = NULL;
+    if (!key || !*key || h5s3_dg_key_internal(key)
+        || h5s3_dg_key_is_delta(key) || key[strlen(key) - 1] == '/')
+        return H5S3_E_NOTFOUND;
+    o = apr_pcalloc(p, sizeof(*o));
+    o->key = apr_pstrdup(p, key);
+    dkey = apr_pstrcat(p, key, H5S3_DG_DELTA_SUFFIX, NULL);
+    rv = st->head(st, &info, dkey, p);
+    if (rv == APR_SUCCESS) {
+        o->s3_key = dkey;
+        o->compressed = 1;
+    }
+    else if (rv == H5S3_E_NOTFOUND) {
+        if ((rv = st->head(st, &info, key, p)) != APR_SUCCESS)
+            return rv;
+        o->s3_key = o->key;
+    }
+    else {
+        return rv;
+    }
+    o->stored_bytes = info->size;
+    o->modified = info->mtime;
+    o->etag = info->etag;
+    if ((rv = h5s3_dg_meta_parse(&o->meta, why, o->s3_key, info->meta, p))
+        != APR_SUCCESS)
+        return rv;
+    o->original_bytes = o->compressed && o->meta->file_size >= 0
+                        ? o->meta->file_size : o->stored_bytes;
+    *out = o;
+    return APR_SUCCESS;
+}
+
+const char *h5s3_dg_time_iso(apr_time_t t, apr_pool_t *p)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len = 0;
+
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return apr_pstrmemdup(p, buf, len);
+}
+
+/* ISO 8601 without a pool: JSON views own their strings. */
+static json_t *time_json(apr_time_t t)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len = 0;
+
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_stringn(buf, len);
+}
+
+json_t *h5s3_dg_object_json(const h5s3_dg_object *o)
+{
+    apr_off_t orig = o->original_bytes >= 0 ? o->original_bytes
+                                            : o->stored_bytes;
+    return json_pack("{s:s, s:I, s:I, s:b, s:o}", "key", o->key,
+                     "original_bytes", (json_int_t)orig,
+                     "stored_bytes", (json_int_t)o->stored_bytes,
+                     "compressed", o->compressed,
+                     "modified", time_json(o->modified));
+}
+
+static void set_str(json_t *j, const char *name, const char *v)
+{
+    if (v)
+        json_object_set_new(j, name, json_string(v));
+}
+
+json_t *h5s3_dg_metadata_json(const h5s3_dg_object *o)
+{
+    json_t *j = h5s3_dg_object_json(o);
+    const h5s3_dg_meta *m = o->meta;
+
+    if (!j)
+        return NULL;
+    json_object_set_new(j, "accept_ranges", json_false());
+    json_object_set_new(j, "savings_pct", json_real(h5s3_dg_savings_pct(
+        o->original_bytes >= 0 ? o->original_bytes : o->stored_bytes,
+        o->stored_bytes)));
+    set_str(j, "etag", o->etag);
+    if (m) {
+        static const char *const kinds[] = {"plain", "direct", "delta",
+                                            "reference"};
+        json_object_set_new(j, "storage", json_string(kinds[m->kind]));
+        set_str(j, "sha256", m->file_sha256);
+        set_str(j, "reference_key", m->ref_key);
+        set_str(j, "reference_sha256", m->ref_sha256);
+        set_str(j, "original_name", m->original_name);
+        set_str(j, "created_at", m->created_at);
+        set_str(j, "tool", m->tool);
+        set_str(j, "compression", m->compression);
+        set_str(j, "note", m->note);
+    }
+    return j;
+}
+
+json_t *h5s3_dg_page_json(const h5s3_dg_page *pg)
+{
+    json_t *objs = json_array(), *pfx = json_array();
+    int i;
+
+    for (i = 0; i < pg->objects->nelts; i++)
+        json_array_append_new(objs, h5s3_dg_object_json(
+            APR_ARRAY_IDX(pg->objects, i, h5s3_dg_object *)));
+    for (i = 0; i < pg->prefixes->nelts; i++)
+        json_array_append_new(pfx, json_string(
+            APR_ARRAY_IDX(pg->prefixes, i, const char *)));
+    return json_pack("{s:o, s:o, s:o, s:b, s:I}", "objects", objs,
+                     "common_prefixes", pfx,
+                     "cursor", pg->cursor ? json_string(pg->cursor)
+                                          : json_null(),
+                     "limited", pg->limited,
+                     "total", (json_int_t)pg->total);
+}

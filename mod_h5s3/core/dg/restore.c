@@ -1,0 +1,739 @@
+/*
+ * Reconstruction of DeltaGlider deltas, streamed in bounded memory:
+ * reference from a disk cache keyed by where it came from and its
+ * SHA-256, delta spooled to a temp file, xdelta3 decoding into two
+ * alternating buffers.  A cached
+ * reference is re-hashed on every use by a thread while xdelta3 already
+ * decodes (the hash would otherwise delay the first byte by a whole read
+ * of the reference); the last buffer is only released once that hash and
+ * the output's SHA-256 both matched, so a wrong reference or a wrong
+ * output never yields a complete file.
+ */
+#include <string.h>
+#include <apr_atomic.h>
+#include <apr_escape.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <openssl/evp.h>
+
+#include "dg/h5s3_dg.h"
+#include "base/h5s3_log.h"
+
+#define CHUNK_DEFAULT (1024 * 1024)
+#define CHUNK_MAX     (16 * 1024 * 1024)
+/* File reads and spool writes: few syscalls, still cache-friendly. */
+#define IO_BUF        (1024 * 1024)
+
+/* Internal: the cached reference failed before any byte went out. */
+#define REF_RETRY     (H5S3_E_INTEGRITY + 1000)
+
+static const char *hex_of(const unsigned char *md, unsigned int n,
+                          apr_pool_t *p)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 2 * n + 1);
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        s[2 * i] = digits[md[i] >> 4];
+        s[2 * i + 1] = digits[md[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+static const char *md_final_hex(EVP_MD_CTX *ctx, apr_pool_t *p)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    EVP_DigestFinal_ex(ctx, md, &n);
+    return hex_of(md, n, p);
+}
+
+/*
+ * SHA-256 of an open, unbuffered file from its current offset.  Touches
+ * no pool (buf is the caller's), so a thread may run it; *cancel (may be
+ * NULL) stops it early with APR_EINTR.
+ */
+static apr_status_t hash_file(unsigned char md[32], apr_off_t *size,
+                              apr_file_t *f, char *buf,
+                              volatile apr_uint32_t *cancel)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    apr_off_t total = 0;
+    unsigned int n = 0;
+    apr_status_t rv;
+
+    if (!ctx)
+        return APR_ENOMEM;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (;;) {
+        apr_size_t got = IO_BUF;
+        if (cancel && apr_atomic_read32(cancel)) {
+            rv = APR_EINTR;
+            break;
+        }
+        rv = apr_file_read(f, buf, &got);
+        if (got > 0) {
+            EVP_DigestUpdate(ctx, buf, got);
+            total += (apr_off_t)got;
+        }
+        if (rv == APR_EOF) {
+            rv = APR_SUCCESS;
+            break;
+        }
+        if (rv != APR_SUCCESS)
+            break;
+    }
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    if (size)
+        *size = total;
+    return rv;
+}
+
+/* Unbuffered: APR's 4 KB buffer would cut a big read into 4 KB syscalls. */
+static apr_status_t open_read(apr_file_t **f, const char *path,
+                              apr_pool_t *p)
+{
+    return apr_file_open(f, path, APR_FOPEN_READ, APR_OS_DEFAULT, p);
+}
+
+apr_status_t h5s3_dg_file_sha256(const char **hex, apr_off_t *size,
+                                 const char *path, apr_pool_t *p)
+{
+    unsigned char md[32];
+    apr_file_t *f;
+    apr_status_t rv;
+
+    if ((rv = open_read(&f, path, p)) != APR_SUCCESS)
+        return rv;
+    rv = hash_file(md, size, f, apr_palloc(p, IO_BUF), NULL);
+    apr_file_close(f);
+    if (rv == APR_SUCCESS)
+        *hex = hex_of(md, 32, p);
+    return rv;
+}
+
+static int sha_ok(const char *s)
+{
+    int i;
+    for (i = 0; s && s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s && i == 64;
+}
+
+/* Writes a fetched body to a file, hashing on the way. */
+typedef struct spool {
+    apr_file_t *f;
+    EVP_MD_CTX *md;
+    apr_off_t bytes;
+    unsigned char head[4096];   /* the first bytes, for the VCDIFF header */
+    apr_size_t headlen;
+} spool;
+
+static apr_status_t spool_data(void *baton, const char *data, apr_size_t len)
+{
+    spool *s = baton;
+
+    if (s->headlen < sizeof(s->head)) {
+        apr_size_t n = sizeof(s->head) - s->headlen;
+        if (n > len)
+            n = len;
+        memcpy(s->head + s->headlen, data, n);
+        s->headlen += n;
+    }
+    if (s->md)
+        EVP_DigestUpdate(s->md, data, len);
+    s->bytes += (apr_off_t)len;
+    return apr_file_write_full(s->f, data, len, NULL);
+}
+
+static const char *cache_dir(const h5s3_dg_codec_opts *opts)
+{
+    return opts && opts->cache_dir && *opts->cache_dir ? opts->cache_dir
+                                                       : NULL;
+}
+
+static const char *tmp_dir(const h5s3_dg_codec_opts *opts)
+{
+    return opts && opts->tmp_dir && *opts->tmp_dir ? opts->tmp_dir
+                                                   : cache_dir(opts);
+}
+
+apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
+                                    const char *bucket, const char *ref_key,
+                                    const char *ref_sha256, apr_pool_t *p)
+{
+    const char *parts[4];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx;
+    int i, ok;
+
+    parts[0] = scope;
+    parts[1] = bucket;
+    parts[2] = ref_key;
+    parts[3] = ref_sha256;
+    if (!(ctx = EVP_MD_CTX_new()))
+        return APR_ENOMEM;
+    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    /* With its NUL each part ends unambiguously: no two tuples collide. */
+    for (i = 0; ok && i < 4; i++) {
+        const char *s = parts[i] ? parts[i] : "";
+        ok = EVP_DigestUpdate(ctx, s, strlen(s) + 1);
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return APR_EGENERAL;
+    *name = apr_pstrcat(p, "ref-", apr_pescape_hex(p, md, n, 0), ".bin",
+                        NULL);
+    return APR_SUCCESS;
+}
+
+/* The cache file of a reference, whether or not it exists. */
+static apr_status_t cache_path(const char **path, const char **reason,
+                               const char *ref_key, const char *ref_sha256,
+                               const h5s3_dg_codec_opts *opts,
+                               apr_pool_t *p)
+{
+    const char *dir = cache_dir(opts), *name;
+    apr_status_t rv;
+
+    if (!dir || !sha_ok(ref_sha256) || !ref_key) {
+        *reason = "no reference cache directory or reference hash";
+        return H5S3_E_INVALID;
+    }
+    if ((rv = h5s3_dg_ref_cache_name(&name, opts->cache_scope, opts->bucket,
+                                     ref_key, ref_sha256, p))
+        != APR_SUCCESS) {
+        *reason = "cannot name the reference's cache file";
+        return rv;
+    }
+    *path = apr_pstrcat(p, dir, "/", name, NULL);
+    return APR_SUCCESS;
+}
+
+static int is_file(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+
+    return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS
+           && fi.filetype == APR_REG;
+}
+
+/* Fetch the reference into the cache, hashing while it streams in. */
+static apr_status_t fetch_reference(const char **reason, h5s3_dg_store *st,
+                                    const char *ref_key,
+                                    const char *ref_sha256,
+                                    const char *final,
+                                    const h5s3_dg_codec_opts *opts,
+                                    apr_pool_t *p)
+{
+    const char *got;
+    spool sp;
+    char *tmpl;
+    apr_status_t rv;
+
+    memset(&sp, 0, sizeof(sp));
+    tmpl = apr_pstrcat(p, cache_dir(opts), "/ref-XXXXXX", NULL);
+    if ((rv = apr_file_mktemp(&sp.f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_READ
+                              | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                              | APR_FOPEN_BUFFERED, p)) != APR_SUCCESS) {
+        *reason = "cannot create a file in the reference cache";
+        return rv;
+    }
+    /* S3 hands over ~16 KB pieces: write them in big blocks. */
+    apr_file_buffer_set(sp.f, apr_palloc(p, IO_BUF), IO_BUF);
+    sp.md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(sp.md, EVP_sha256(), NULL);
+    rv = st->get(st, ref_key, NULL, spool_data, &sp, p);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_close(sp.f);
+    else
+        apr_file_close(sp.f);
+    got = md_final_hex(sp.md, p);
+    EVP_MD_CTX_free(sp.md);
+    if (rv != APR_SUCCESS) {
+        *reason = apr_psprintf(p, "cannot fetch reference %s", ref_key);
+        goto fail;
+    }
+    if (strcmp(got, ref_sha256) != 0) {
+        *reason = apr_psprintf(p, "reference %s has SHA-256 %s, the delta "
+                               "expects %s", ref_key, got, ref_sha256);
+        rv = H5S3_E_INTEGRITY;
+        goto fail;
+    }
+    /* Atomic publish: other processes see a whole, verified file or none. */
+    if ((rv = apr_file_rename(tmpl, final, p)) != APR_SUCCESS) {
+        *reason = "cannot publish the reference in the cache";
+        goto fail;
+    }
+    return APR_SUCCESS;
+fail:
+    apr_file_remove(tmpl, p);
+    return rv;
+}
+
+apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
+                                   h5s3_dg_store *st, const char *ref_key,
+                                   const char *ref_sha256,
+                                   const h5s3_dg_codec_opts *opts,
+                                   apr_pool_t *p)
+{
+    const char *final, *got;
+    apr_status_t rv;
+
+    *reason = NULL;
+    if ((rv = cache_path(&final, reason, ref_key, ref_sha256, opts, p))
+        != APR_SUCCESS)
+        return rv;
+    if (is_file(final, p)) {
+        /* Re-verified on each use: a disk cache can rot or be tampered. */
+        rv = h5s3_dg_file_sha256(&got, NULL, final, p);
+        if (rv == APR_SUCCESS && strcmp(got, ref_sha256) == 0) {
+            *path = final;
+            return APR_SUCCESS;
+        }
+        h5s3_log(H5S3_LOG_WARNING, rv, "deltaglider: cached reference %s "
+                 "no longer matches its hash; fetching again", final);
+        apr_file_remove(final, p);
+    }
+    if ((rv = fetch_reference(reason, st, ref_key, ref_sha256, final,
+                              opts, p))
+        != APR_SUCCESS)
+        return rv;
+    *path = final;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verifying a cached reference while xdelta3 decodes from it           */
+
+typedef struct ref_check {
+    const char *path;
+    const char *want;           /* expected SHA-256, hex */
+    apr_file_t *f;
+    char *buf;
+#if APR_HAS_THREADS
+    apr_thread_t *thd;
+#endif
+    int running;                /* a thread was started and not joined */
+    volatile apr_uint32_t done; /* the thread's result is final */
+    volatile apr_uint32_t cancel;
+    apr_status_t rv;
+    unsigned char md[32];
+} ref_check;
+
+#if APR_HAS_THREADS
+static void *APR_THREAD_FUNC ref_check_main(apr_thread_t *t, void *baton)
+{
+    ref_check *rc = baton;
+
+    (void)t;
+    rc->rv = hash_file(rc->md, NULL, rc->f, rc->buf, &rc->cancel);
+    apr_atomic_set32(&rc->done, 1);
+    /* Returning, not apr_thread_exit: that would touch a shared pool. */
+    return NULL;
+}
+#endif
+
+static void ref_check_join(ref_check *rc)
+{
+#if APR_HAS_THREADS
+    apr_status_t ignored;
+
+    if (rc->running) {
+        apr_thread_join(&ignored, rc->thd);
+        rc->running = 0;
+    }
+#endif
+}
+
+/* Whatever way the restore ends, no thread outlives its buffers. */
+static apr_status_t ref_check_cleanup(void *baton)
+{
+    ref_check *rc = baton;
+
+    apr_atomic_set32(&rc->cancel, 1);
+    ref_check_join(rc);
+    return APR_SUCCESS;
+}
+
+/* Start hashing path in a thread (or right now, without threads). */
+static apr_status_t ref_check_start(ref_check *rc, const char *path,
+                                    const char *want, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    memset(rc, 0, sizeof(*rc));
+    rc->path = path;
+    rc->want = want;
+    if ((rv = open_read(&rc->f, path, p)) != APR_SUCCESS)
+        return rv;
+    rc->buf = apr_palloc(p, IO_BUF);
+    apr_pool_pre_cleanup_register(p, rc, ref_check_cleanup);
+#if APR_HAS_THREADS
+    if (apr_thread_create(&rc->thd, NULL, ref_check_main, rc, p)
+        == APR_SUCCESS) {
+        rc->running = 1;
+        return APR_SUCCESS;
+    }
+#endif
+    rc->rv = hash_file(rc->md, NULL, rc->f, rc->buf, NULL);
+    apr_atomic_set32(&rc->done, 1);
+    return APR_SUCCESS;
+}
+
+/* 1 matched, -1 failed, 0 not known yet (wait: block until known). */
+static int ref_check_state(ref_check *rc, int wait)
+{
+    static const char digits[] = "0123456789abcdef";
+    int i;
+
+    if (!wait && !apr_atomic_read32(&rc->done))
+        return 0;
+    /* Done (or about to be): the join is what publishes rv and md. */
+    ref_check_join(rc);
+    if (rc->rv != APR_SUCCESS)
+        return -1;
+    for (i = 0; i < 32; i++)
+        if (rc->want[2 * i] != digits[rc->md[i] >> 4]
+            || rc->want[2 * i + 1] != digits[rc->md[i] & 15])
+            return -1;
+    return 1;
+}
+
+static const char *ref_check_reason(ref_check *rc, apr_pool_t *p)
+{
+    if (rc->rv != APR_SUCCESS)
+        return apr_psprintf(p, "cached reference %s could not be read",
+                            rc->path);
+    return apr_psprintf(p, "cached reference %s has SHA-256 %s, the delta "
+                        "expects %s", rc->path, hex_of(rc->md, 32, p),
+                        rc->want);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                             */
+
+/* Fill buf from the decoder's stdout; *n < size only at the end. */
+static apr_status_t fill(apr_size_t *n, apr_file_t *out, char *buf,
+                         apr_size_t size, EVP_MD_CTX *md)
+{
+    apr_status_t rv = apr_file_read_full(out, buf, size, n);
+
+    if (*n > 0)
+        EVP_DigestUpdate(md, buf, *n);
+    return rv == APR_EOF ? APR_SUCCESS : rv;
+}
+
+/*
+ * A failure while the cached reference is unverified: if nothing went
+ * out yet and the reference is what is wrong, REF_RETRY (fetch it again
+ * and start over); if bytes went out, the reference's failure is the
+ * reason.  Otherwise rv as it was.
+ */
+static apr_status_t blame_reference(h5s3_dg_restore_result *res,
+                                    ref_check *rc, int sent,
+                                    apr_status_t rv, apr_pool_t *p)
+{
+    if (!rc || ref_check_state(rc, 1) > 0)
+        return rv;
+    if (!sent)
+        return REF_RETRY;
+    res->reason = ref_check_reason(rc, p);
+    return H5S3_E_INTEGRITY;
+}
+
+static apr_status_t decode_stream(h5s3_dg_restore_result *res,
+                                  h5s3_dg_xdelta_proc *x,
+                                  const h5s3_dg_meta *meta,
+                                  ref_check *rc, apr_size_t chunk,
+                                  h5s3_s3_data_cb on_data, void *baton,
+                                  apr_pool_t *p)
+{
+    apr_file_t *out = h5s3_dg_xdelta_output(x);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    char *held = apr_palloc(p, chunk), *cur = apr_palloc(p, chunk), *t;
+    apr_size_t held_len = 0, n;
+    const char *why = NULL;
+    int sent = 0;
+    apr_status_t rv;
+
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (;;) {
+        if ((rv = fill(&n, out, cur, chunk, md)) != APR_SUCCESS) {
+            res->reason = "cannot read the decoder's output";
+            goto abort;
+        }
+        if (n == 0)
+            break;
+        res->bytes += (apr_off_t)n;
+        /* Longer than promised: no need to decode the rest to know. */
+        if (meta->file_size >= 0 && res->bytes > meta->file_size) {
+            res->reason = apr_psprintf(p, "reconstructed output exceeds "
+                                       "dg-file-size %" APR_OFF_T_FMT,
+                                       meta->file_size);
+            rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
+            goto abort;
+        }
+        /* A reference found wrong stops the stream at once. */
+        if (rc && ref_check_state(rc, 0) < 0) {
+            rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
+            goto abort;
+        }
+        if (held_len > 0) {
+            if ((rv = on_data(baton, held, held_len)) != APR_SUCCESS) {
+                res->reason = "the receiver stopped the transfer";
+                goto abort;
+            }
+            sent = 1;
+        }
+        t = held, held = cur, cur = t;
+        held_len = n;
+    }
+    res->sha256 = md_final_hex(md, p);
+    EVP_MD_CTX_free(md);
+    if ((rv = h5s3_dg_xdelta_finish(&why, x, 0)) != APR_SUCCESS) {
+        res->reason = why;
+        return blame_reference(res, rc, sent, rv, p);
+    }
+    if (strcmp(res->sha256, meta->file_sha256) != 0) {
+        res->reason = apr_psprintf(p, "reconstructed SHA-256 %s does not "
+                                   "match dg-file-sha256 %s", res->sha256,
+                                   meta->file_sha256);
+        return blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
+    }
+    if (meta->file_size >= 0 && res->bytes != meta->file_size) {
+        res->reason = apr_psprintf(p, "reconstructed %" APR_OFF_T_FMT
+                                   " bytes, dg-file-size says %"
+                                   APR_OFF_T_FMT, res->bytes,
+                                   meta->file_size);
+        return blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
+    }
+    /* The output is right; the reference must be too, even if the
+     * delta never used the bytes that differ. */
+    if ((rv = blame_reference(res, rc, sent, APR_SUCCESS, p))
+        != APR_SUCCESS)
+        return rv;
+    /* Verified: only now may the receiver complete the file. */
+    if (held_len > 0 && (rv = on_data(baton, held, held_len))
+        != APR_SUCCESS) {
+        res->reason = "the receiver stopped the transfer";
+        return rv;
+    }
+    return APR_SUCCESS;
+abort:
+    EVP_MD_CTX_free(md);
+    h5s3_dg_xdelta_finish(NULL, x, 1);
+    return rv;
+}
+
+/* The reference hash a delta must be checked against. */
+static apr_status_t expected_ref_sha(const char **sha, const char **reason,
+                                     h5s3_dg_store *st,
+                                     const h5s3_dg_meta *meta, apr_pool_t *p)
+{
+    h5s3_s3_object_info *info;
+    h5s3_dg_meta *rm;
+    apr_status_t rv;
+
+    if (meta->ref_sha256) {
+        *sha = meta->ref_sha256;
+        return APR_SUCCESS;
+    }
+    /* Older deltas without dg-ref-sha256: trust the reference's own hash. */
+    if ((rv = st->head(st, &info, meta->ref_key, p)) != APR_SUCCESS) {
+        *reason = apr_psprintf(p, "reference %s unavailable",
+                               meta->ref_key);
+        return rv;
+    }
+    if ((rv = h5s3_dg_meta_parse(&rm, NULL, meta->ref_key, info->meta, p))
+        != APR_SUCCESS || !rm->file_sha256) {
+        *reason = "neither the delta nor its reference carries the "
+                  "reference's SHA-256";
+        return H5S3_E_INTEGRITY;
+    }
+    *sha = rm->file_sha256;
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
+                             const char *delta_key, const h5s3_dg_meta *meta,
+                             const char *etag, const h5s3_dg_codec_opts *opts,
+                             h5s3_s3_data_cb on_data, void *baton,
+                             apr_pool_t *pool)
+{
+    h5s3_dg_vcdiff_header *vh = NULL;
+    h5s3_dg_xdelta_proc *x = NULL;
+    const char *ref_sha = NULL, *ref_path = NULL;
+    apr_size_t chunk = opts && opts->chunk_size ? opts->chunk_size
+                                                : CHUNK_DEFAULT;
+    apr_off_t zero = 0;
+    int attempt;
+    apr_pool_t *p;
+    spool sp;
+    apr_status_t rv;
+
+    memset(res, 0, sizeof(*res));
+    if (chunk > CHUNK_MAX)
+        chunk = CHUNK_MAX;
+    if (!tmp_dir(opts)) {
+        res->reason = "no cache directory configured";
+        return H5S3_E_INVALID;
+    }
+    if (!meta || meta->kind != H5S3_DG_DELTA || !meta->ref_key) {
+        res->reason = "not a DeltaGlider delta";
+        return H5S3_E_INVALID;
+    }
+    if (!meta->file_sha256) {
+        res->reason = "delta has no dg-file-sha256: the output could not "
+                      "be verified";
+        return H5S3_E_INTEGRITY;
+    }
+    /* Buffers and temp files die with p, whatever path we leave by. */
+    if ((rv = apr_pool_create(&p, pool)) != APR_SUCCESS)
+        return rv;
+
+    memset(&sp, 0, sizeof(sp));
+    if ((rv = apr_file_mktemp(&sp.f, apr_pstrcat(p, tmp_dir(opts),
+                                                 "/dgdelta-XXXXXX", NULL),
+                              APR_FOPEN_CREATE | APR_FOPEN_READ
+                              | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                              | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS) {
+        res->reason = "cannot create a spool file";
+        goto done;
+    }
+    if ((rv = st->get(st, delta_key, etag, spool_data, &sp, p))
+        != APR_SUCCESS) {
+        res->reason = apr_psprintf(p, "cannot fetch delta %s", delta_key);
+        goto done;
+    }
+    rv = h5s3_dg_vcdiff_parse(&vh, sp.head, sp.headlen, p);
+    if (rv != APR_SUCCESS) {
+        res->reason = rv == APR_INCOMPLETE ? "delta is truncated"
+                                           : "delta is not VCDIFF";
+        rv = H5S3_E_INTEGRITY;
+        goto done;
+    }
+    if (h5s3_dg_vcdiff_recompressed(vh)) {
+        res->reason = apr_psprintf(p, "delta was made with external "
+                                   "recompression (tgtcomp '%s', srccomp "
+                                   "'%s'): it cannot be restored "
+                                   "byte-exactly", vh->tgtcomp,
+                                   vh->srccomp);
+        rv = H5S3_E_INTEGRITY;
+        goto done;
+    }
+    if ((rv = expected_ref_sha(&ref_sha, &res->reason, st, meta, p))
+        != APR_SUCCESS
+        || (rv = cache_path(&ref_path, &res->reason, meta->ref_key,
+                               ref_sha, opts, p)) != APR_SUCCESS)
+        goto done;
+    for (attempt = 0; ; attempt++) {
+        ref_check *rc = NULL;
+
+        /* Cached: decode right away, verify alongside (see top). */
+        if (attempt == 0 && is_file(ref_path, p)) {
+            rc = apr_palloc(p, sizeof(*rc));
+            if (ref_check_start(rc, ref_path, ref_sha, p) != APR_SUCCESS)
+                rc = NULL;
+        }
+        if (!rc && (rv = fetch_reference(&res->reason, st, meta->ref_key,
+                                         ref_sha, ref_path, opts, p))
+                   != APR_SUCCESS)
+            goto done;
+        if ((rv = apr_file_seek(sp.f, APR_SET, &zero)) != APR_SUCCESS) {
+            res->reason = "cannot rewind the spooled delta";
+            goto done;
+        }
+        if ((rv = h5s3_dg_xdelta_decode_start(&x, opts, ref_path, sp.f, p))
+            != APR_SUCCESS) {
+            res->reason = "cannot start xdelta3";
+            goto done;
+        }
+        rv = decode_stream(res, x, meta, rc, chunk, on_data, baton, p);
+        if (rc) {
+            /* Stops the check if the restore failed first; joins. */
+            ref_check_cleanup(rc);
+            /* A rotten cache file goes: the next use fetches it again. */
+            if (rc->rv != APR_EINTR && ref_check_state(rc, 1) < 0) {
+                h5s3_log(H5S3_LOG_WARNING, rc->rv, "deltaglider: %s%s",
+                         ref_check_reason(rc, p), rv == REF_RETRY
+                         ? "; fetching it again" : "; removed");
+                apr_file_remove(ref_path, p);
+            }
+        }
+        if (rv != REF_RETRY || attempt > 0)
+            break;
+        memset(res, 0, sizeof(*res));
+        zero = 0;
+    }
+    if (rv == REF_RETRY)
+        rv = H5S3_E_INTEGRITY;
+done:
+    if (res->reason)
+        res->reason = apr_pstrdup(pool, res->reason);
+    if (res->sha256)
+        res->sha256 = apr_pstrdup(pool, res->sha256);
+    if (rv != APR_SUCCESS)
+        h5s3_log(H5S3_LOG_WARNING, rv, "deltaglider restore %s: %s",
+                 delta_key, res->reason ? res->reason : "failed");
+    apr_pool_destroy(p);
+    return rv;
+}
+
+typedef struct passthru {
+    h5s3_s3_data_cb on_data;
+    void *baton;
+    h5s3_dg_restore_result *res;
+    EVP_MD_CTX *md;
+} passthru;
+
+static apr_status_t pass_data(void *baton, const char *data, apr_size_t len)
+{
+    passthru *pt = baton;
+
+    pt->res->bytes += (apr_off_t)len;
+    EVP_DigestUpdate(pt->md, data, len);
+    return pt->on_data(pt->baton, data, len);
+}
+
+apr_status_t h5s3_dg_download(h5s3_dg_restore_result *res, h5s3_dg_store *st,
+                              const h5s3_dg_object *obj,
+                              const h5s3_dg_codec_opts *opts,
+                              h5s3_s3_data_cb on_data, void *baton,
+                              apr_pool_t *p)
+{
+    passthru pt;
+    apr_status_t rv;
+
+    memset(res, 0, sizeof(*res));
+    if (obj->compressed) {
+        h5s3_dg_meta *m = obj->meta;
+        if (!m) {
+            h5s3_dg_object tmp = *obj;
+            if ((rv = h5s3_dg_object_probe(&tmp, st, NULL, NULL, p))
+                != APR_SUCCESS)
+                return rv;
+            m = tmp.meta;
+        }
+        return h5s3_dg_restore(res, st, obj->s3_key, m, obj->etag, opts,
+                               on_data, baton, p);
+    }
+    /* Direct and plain objects are served as stored. */
+    pt.on_data = on_data;
+    pt.baton = baton;
+    pt.res = res;
+    pt.md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(pt.md, EVP_sha256(), NULL);
+    rv = st->get(st, obj->s3_key, obj->etag, pass_data, &pt, p);
+    res->sha256 = md_final_hex(pt.md, p);
+    EVP_MD_CTX_free(pt.md);
+    return rv;
+}

@@ -1,0 +1,166 @@
+/*
+ * Bucket savings the way deltaglider-format.md "Sizes and savings" counts
+ * them: references count only where their deltaspace has a delta.
+ */
+#include <string.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "dg/h5s3_dg.h"
+#include "base/h5s3_log.h"
+
+struct h5s3_dg_savings_acc {
+    apr_pool_t *pool;
+    apr_int64_t count, original, stored;
+    apr_hash_t *ref_size;       /* deltaspace -> apr_off_t * */
+    apr_hash_t *has_delta;      /* deltaspace -> "" */
+};
+
+h5s3_dg_savings_acc *h5s3_dg_savings_acc_create(apr_pool_t *p)
+{
+    h5s3_dg_savings_acc *a = apr_pcalloc(p, sizeof(*a));
+    a->pool = p;
+    a->ref_size = apr_hash_make(p);
+    a->has_delta = apr_hash_make(p);
+    return a;
+}
+
+void h5s3_dg_savings_acc_add(h5s3_dg_savings_acc *a, const char *s3key,
+                             apr_off_t size, apr_off_t original)
+{
+    const char *ds;
+    const char *base = strrchr(s3key, '/');
+
+    base = base ? base + 1 : s3key;
+    if (strcmp(base, H5S3_DG_REFERENCE_NAME) == 0) {
+        apr_off_t *sz = apr_palloc(a->pool, sizeof(*sz));
+        *sz = size;
+        ds = h5s3_dg_deltaspace(s3key, a->pool);
+        apr_hash_set(a->ref_size, ds, APR_HASH_KEY_STRING, sz);
+        return;
+    }
+    if (h5s3_dg_key_internal(s3key))
+        return;
+    a->count++;
+    a->stored += size;
+    if (h5s3_dg_key_is_delta(s3key)) {
+        a->original += original >= 0 ? original : size;
+        ds = h5s3_dg_deltaspace(s3key, a->pool);
+        apr_hash_set(a->has_delta, ds, APR_HASH_KEY_STRING, "");
+    }
+    else {
+        a->original += size;
+    }
+}
+
+void h5s3_dg_savings_acc_finish(h5s3_dg_savings *out,
+                                const h5s3_dg_savings_acc *a)
+{
+    apr_hash_index_t *hi;
+    apr_int64_t stored = a->stored;
+
+    for (hi = apr_hash_first(NULL, a->ref_size); hi; hi = apr_hash_next(hi)) {
+        const char *ds = apr_hash_this_key(hi);
+        if (apr_hash_get(a->has_delta, ds, APR_HASH_KEY_STRING))
+            stored += *(apr_off_t *)apr_hash_this_val(hi);
+    }
+    out->object_count = a->count;
+    out->original_bytes = a->original;
+    out->stored_bytes = stored;
+    out->savings_pct = h5s3_dg_savings_pct(a->original, stored);
+}
+
+static int cancelled(volatile apr_uint32_t *cancel)
+{
+    return cancel && *cancel;
+}
+
+apr_status_t h5s3_dg_savings_compute(h5s3_dg_savings *out, h5s3_dg_store *st,
+                                     volatile apr_uint32_t *cancel,
+                                     h5s3_dg_probe_fn probe, void *pbaton,
+                                     apr_pool_t *p)
+{
+    apr_pool_t *work, *page_pool = NULL;
+    h5s3_dg_savings_acc *acc;
+    const char *token = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    /* Everything, partial sums included, dies with work: nothing leaks out. */
+    if ((rv = apr_pool_create(&work, p)) != APR_SUCCESS)
+        return rv;
+    acc = h5s3_dg_savings_acc_create(work);
+    do {
+        h5s3_s3_list_page *lp;
+        apr_pool_t *next;
+        int i;
+
+        if (cancelled(cancel)) {
+            rv = H5S3_E_ABORTED;
+            goto cleanup;
+        }
+        /* The token lives in the previous page's pool: copy, then drop it. */
+        if ((rv = apr_pool_create(&next, work)) != APR_SUCCESS)
+            goto cleanup;
+        token = token ? apr_pstrdup(next, token) : NULL;
+        if (page_pool)
+            apr_pool_destroy(page_pool);
+        page_pool = next;
+        if ((rv = st->list(st, &lp, NULL, NULL, token, 1000, page_pool))
+            != APR_SUCCESS)
+            goto cleanup;
+        for (i = 0; i < lp->entries->nelts; i++) {
+            const h5s3_s3_entry *e = &APR_ARRAY_IDX(lp->entries, i,
+                                                    h5s3_s3_entry);
+            apr_off_t original = -1;
+
+            if (h5s3_dg_key_is_delta(e->key) && !h5s3_dg_key_internal(e->key)) {
+                h5s3_dg_object o = {0};
+
+                if (cancelled(cancel)) {
+                    rv = H5S3_E_ABORTED;
+                    goto cleanup;
+                }
+                o.s3_key = e->key;
+                o.compressed = 1;
+                o.stored_bytes = e->size;
+                rv = h5s3_dg_object_probe(&o, st, probe, pbaton, page_pool);
+                if (rv == H5S3_E_NOTFOUND || rv == H5S3_E_INVALID) {
+                    /* Gone or unreadable since the listing: count as stored. */
+                    h5s3_log(H5S3_LOG_INFO, rv,
+                             "deltaglider savings: cannot probe %s", e->key);
+                    rv = APR_SUCCESS;
+                }
+                else if (rv != APR_SUCCESS) {
+                    goto cleanup;
+                }
+                else {
+                    original = o.original_bytes;
+                }
+            }
+            h5s3_dg_savings_acc_add(acc, e->key, e->size, original);
+        }
+        token = lp->truncated ? lp->next_token : NULL;
+        if (lp->truncated && !token) {
+            rv = H5S3_E_UPSTREAM;       /* truncated without a way on */
+            goto cleanup;
+        }
+    } while (token);
+
+    if (cancelled(cancel)) {
+        rv = H5S3_E_ABORTED;
+        goto cleanup;
+    }
+    h5s3_dg_savings_acc_finish(out, acc);
+cleanup:
+    apr_pool_destroy(work);
+    return rv;
+}
+
+json_t *h5s3_dg_savings_json(const h5s3_dg_savings *s)
+{
+    return json_pack("{s:I, s:I, s:I, s:f}",
+                     "object_count", (json_int_t)s->object_count,
+                     "original_bytes", (json_int_t)s->original_bytes,
+                     "stored_bytes", (json_int_t)s->stored_bytes,
+                     "savings_pct", s->savings_pct);
+}

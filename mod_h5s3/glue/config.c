@@ -1,0 +1,503 @@
+/*
+ * Directives and configuration records.  Every value is validated here, at
+ * configuration time, so `apachectl -t` names the directive and the bad
+ * value instead of a request failing later.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <openssl/evp.h>
+
+#include "glue/h5s3_glue.h"
+#include "base/h5s3_conf_values.h"
+
+APLOG_USE_MODULE(h5s3);
+
+#define DEFAULT_REGION "us-east-1"
+#define DEFAULT_CONNECT_TIMEOUT 5
+#define DEFAULT_TOTAL_TIMEOUT 60
+#define DEFAULT_LIST_TTL 30
+#define DEFAULT_META_TTL 300
+#define DEFAULT_VALIDATE_TTL 30
+#define DEFAULT_PAGE_CACHE (64 * 1024 * 1024)
+
+h5s3_global_conf h5s3_global;
+
+void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    h5s3_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->server = s;
+    sc->buckets = apr_array_make(p, 4, sizeof(h5s3_bucket_map));
+    sc->connect_timeout = H5S3_UNSET;
+    sc->total_timeout = H5S3_UNSET;
+    sc->list_ttl = H5S3_UNSET;
+    sc->meta_ttl = H5S3_UNSET;
+    sc->validate_ttl = H5S3_UNSET;
+    sc->virtual_host = H5S3_UNSET;
+    sc->token_secret = NULL;
+    h5s3_h5_limits_default(&sc->limits);
+    return sc;
+}
+
+#define MERGE_PTR(f) (add->f ? add->f : base->f)
+#define MERGE_NUM(f) (add->f != H5S3_UNSET ? add->f : base->f)
+
+void *h5s3_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    h5s3_srv_conf *base = basev, *add = addv;
+    h5s3_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->server = add->server;
+    sc->endpoint = MERGE_PTR(endpoint);
+    sc->region = MERGE_PTR(region);
+    sc->creds_set = add->creds_set || base->creds_set;
+    sc->access_key = add->creds_set ? add->access_key : base->access_key;
+    sc->secret_key = add->creds_set ? add->secret_key : base->secret_key;
+    /* A vhost's bucket map replaces the main server's: isolation by default. */
+    sc->buckets_set = add->buckets_set || base->buckets_set;
+    sc->buckets = add->buckets_set ? add->buckets : base->buckets;
+    sc->connect_timeout = MERGE_NUM(connect_timeout);
+    sc->total_timeout = MERGE_NUM(total_timeout);
+    sc->list_ttl = MERGE_NUM(list_ttl);
+    sc->meta_ttl = MERGE_NUM(meta_ttl);
+    sc->validate_ttl = MERGE_NUM(validate_ttl);
+    sc->virtual_host = MERGE_NUM(virtual_host);
+    sc->token_secret = MERGE_PTR(token_secret);
+    {
+        int k;
+
+        for (k = 0; k < H5S3_H5_LIMIT_COUNT; k++) {
+            sc->limits_set[k] = add->limits_set[k] ? add->limits_set[k]
+                                                   : base->limits_set[k];
+        }
+        h5s3_h5_limits_default(&sc->limits);
+        for (k = 0; k < H5S3_H5_LIMIT_COUNT; k++) {
+            if (sc->limits_set[k]) {
+                sc->limits.max[k] = sc->limits_set[k];
+            }
+        }
+    }
+    return sc;
+}
+
+void *h5s3_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->debug_headers = H5S3_UNSET;
+    dc->upload = H5S3_UNSET;
+    dc->max_upload = H5S3_UNSET;
+    h5s3_ratelimit_conf_init(&dc->ratelimit);
+    h5s3_cors_conf_init(&dc->cors);
+    return dc;
+}
+
+void *h5s3_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    h5s3_dir_conf *base = basev, *add = addv;
+    h5s3_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->debug_headers = MERGE_NUM(debug_headers);
+    dc->upload = MERGE_NUM(upload);
+    dc->max_upload = MERGE_NUM(max_upload);
+    h5s3_ratelimit_conf_merge(&dc->ratelimit, &base->ratelimit,
+                              &add->ratelimit);
+    h5s3_cors_conf_merge(&dc->cors, &base->cors, &add->cors);
+    return dc;
+}
+
+const char *h5s3_conf_region(const h5s3_srv_conf *sc)
+{
+    return sc->region ? sc->region : DEFAULT_REGION;
+}
+
+long h5s3_conf_list_ttl(const h5s3_srv_conf *sc)
+{
+    return sc->list_ttl != H5S3_UNSET ? sc->list_ttl : DEFAULT_LIST_TTL;
+}
+
+long h5s3_conf_meta_ttl(const h5s3_srv_conf *sc)
+{
+    return sc->meta_ttl != H5S3_UNSET ? sc->meta_ttl : DEFAULT_META_TTL;
+}
+
+long h5s3_conf_validate_ttl(const h5s3_srv_conf *sc)
+{
+    return sc->validate_ttl != H5S3_UNSET ? sc->validate_ttl
+                                          : DEFAULT_VALIDATE_TTL;
+}
+
+static h5s3_srv_conf *srv(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &h5s3_module);
+}
+
+static const char *bad(cmd_parms *cmd, const char *value, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
+                        cmd->directive->directive, value, why);
+}
+
+static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *why;
+
+    if (h5s3_conf_parse_endpoint(&srv(cmd)->endpoint, &why, arg, cmd->pool)) {
+        return bad(cmd, arg, why);
+    }
+    return NULL;
+}
+
+static const char *set_region(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (*arg == '\0' || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789-")
+                        != strlen(arg)) {
+        return bad(cmd, arg, "a region has only a-z, 0-9 and '-'");
+    }
+    srv(cmd)->region = arg;
+    return NULL;
+}
+
+/* Literal secrets are never echoed back: only env:/file: specs are named. */
+static const char *resolve(cmd_parms *cmd, const char **out, const char *spec)
+{
+    const char *why;
+
+    if (h5s3_conf_resolve_secret(out, &why, spec, cmd->pool)) {
+        int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
+        return apr_psprintf(cmd->pool, "%s: %s%s%s%s",
+                            cmd->directive->directive,
+                            named ? "'" : "", named ? spec : "",
+                            named ? "': " : "", why);
+    }
+    return NULL;
+}
+
+static const char *set_credentials(cmd_parms *cmd, void *dc,
+                                   const char *access, const char *secret)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    const char *err;
+
+    if ((err = resolve(cmd, &sc->access_key, access))
+        || (err = resolve(cmd, &sc->secret_key, secret))) {
+        return err;
+    }
+    sc->creds_set = 1;
+    return NULL;
+}
+
+static const char *add_bucket(cmd_parms *cmd, void *dc, const char *bucket,
+                              const char *alias)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    h5s3_bucket_map *m;
+    const char *why;
+    int i;
+
+    if (h5s3_conf_check_bucket(&why, bucket)) {
+        return bad(cmd, bucket, why);
+    }
+    if (alias == NULL) {
+        alias = bucket;
+    }
+    else if (h5s3_conf_check_alias(&why, alias)) {
+        return bad(cmd, alias, why);
+    }
+    if (!sc->buckets_set) {
+        /* The first line in this context starts a fresh map. */
+        sc->buckets = apr_array_make(cmd->pool, 4, sizeof(h5s3_bucket_map));
+        sc->buckets_set = 1;
+    }
+    for (i = 0; i < sc->buckets->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(sc->buckets, i, h5s3_bucket_map).alias,
+                    alias)) {
+            return apr_psprintf(cmd->pool, "%s: alias '%s' is already mapped "
+                                "in this server", cmd->directive->directive,
+                                alias);
+        }
+    }
+    m = apr_array_push(sc->buckets);
+    m->bucket = bucket;
+    m->alias = alias;
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dc, const char *conn,
+                               const char *total)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    const char *why;
+
+    if (h5s3_conf_parse_long(&sc->connect_timeout, &why, conn, 1, 3600)) {
+        return bad(cmd, conn, why);
+    }
+    if (h5s3_conf_parse_long(&sc->total_timeout, &why, total, 1, 86400)) {
+        return bad(cmd, total, why);
+    }
+    if (sc->total_timeout < sc->connect_timeout) {
+        return bad(cmd, total, "the total timeout must not be shorter than "
+                   "the connect timeout");
+    }
+    return NULL;
+}
+
+static const char *set_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    long *field = (long *)((char *)sc + (apr_size_t)cmd->info);
+    const char *why;
+
+    if (h5s3_conf_parse_long(field, &why, arg, 0, 30 * 24 * 3600)) {
+        return bad(cmd, arg, why);
+    }
+    return NULL;
+}
+
+static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "path")) {
+        srv(cmd)->virtual_host = 0;
+    }
+    else if (!strcasecmp(arg, "virtual")) {
+        srv(cmd)->virtual_host = 1;
+    }
+    else {
+        return bad(cmd, arg, "expected 'path' or 'virtual'");
+    }
+    return NULL;
+}
+
+static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    return err ? err : h5s3_socache_configure(cmd, arg);
+}
+
+static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *why;
+    apr_off_t size;
+
+    if (err) {
+        return err;
+    }
+    if (h5s3_conf_parse_size(&size, &why, arg)) {
+        return bad(cmd, arg, why);
+    }
+    if (size < 1024 * 1024) {
+        return bad(cmd, arg, "the page cache needs at least 1M");
+    }
+    h5s3_global.page_cache_size = size;
+    return NULL;
+}
+
+/* H5S3DecodeThreads N: the process's chunk decode threads. */
+static const char *set_decode_threads(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *why;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    if (h5s3_conf_parse_long(&n, &why, arg, 1, 64)) {
+        return bad(cmd, arg, why);
+    }
+    h5s3_global.decode_threads = (int)n;
+    return NULL;
+}
+
+/* H5S3MemoryBudget SIZE: what a process's requests may hold at once. */
+static const char *set_memory_budget(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *why;
+    apr_off_t size;
+
+    if (err) {
+        return err;
+    }
+    if (h5s3_conf_parse_size(&size, &why, arg)) {
+        return bad(cmd, arg, why);
+    }
+    if (size < 16 * 1024 * 1024) {
+        return bad(cmd, arg, "the memory budget needs at least 16M");
+    }
+    h5s3_global.memory_budget = size;
+    return NULL;
+}
+
+/* H5S3Limit NAME VALUE: one per-request budget (include/hdf5/h5s3_h5_file.h). */
+static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
+                             const char *arg)
+{
+    h5s3_srv_conf *sc = srv(cmd);
+    int k = h5s3_h5_limit_lookup(name);
+    const char *why;
+    apr_off_t bytes;
+    long n;
+
+    if (k < 0) {
+        return apr_psprintf(cmd->pool, "H5S3Limit: unknown limit '%s' "
+                            "(read-bytes, prefetch-bytes, prefetch-ranges, "
+                            "index-nodes, entries, vlen-bytes)", name);
+    }
+    if (h5s3_h5_limit_is_bytes(k)) {
+        if (h5s3_conf_parse_size(&bytes, &why, arg)) {
+            return bad(cmd, arg, why);
+        }
+        if (bytes < 1024) {
+            return bad(cmd, arg, "a byte limit is at least 1K");
+        }
+        sc->limits_set[k] = (apr_uint64_t)bytes;
+    }
+    else {
+        if (h5s3_conf_parse_long(&n, &why, arg, 1, 100000000L)) {
+            return bad(cmd, arg, why);
+        }
+        sc->limits_set[k] = (apr_uint64_t)n;
+    }
+    sc->limits.max[k] = sc->limits_set[k];
+    return NULL;
+}
+
+static const char *set_debug_headers(cmd_parms *cmd, void *dcv, int on)
+{
+    ((h5s3_dir_conf *)dcv)->debug_headers = on;
+    return NULL;
+}
+
+const command_rec h5s3_directives[] = {
+    AP_INIT_TAKE2("H5S3Limit", set_limit, NULL, RSRC_CONF,
+                  "a per-request limit: NAME VALUE (read-bytes, "
+                  "prefetch-bytes, prefetch-ranges, index-nodes, entries, "
+                  "vlen-bytes)"),
+    AP_INIT_TAKE1("H5S3Endpoint", set_endpoint, NULL, RSRC_CONF,
+                  "S3 endpoint, http(s)://host[:port]"),
+    AP_INIT_TAKE1("H5S3Region", set_region, NULL, RSRC_CONF,
+                  "SigV4 signing region (default us-east-1)"),
+    AP_INIT_TAKE2("H5S3Credentials", set_credentials, NULL, RSRC_CONF,
+                  "ACCESS SECRET, each literal, env:NAME or file:/path"),
+    AP_INIT_TAKE12("H5S3Bucket", add_bucket, NULL, RSRC_CONF,
+                   "BUCKET [ALIAS]: map a bucket; the first is the default"),
+    AP_INIT_TAKE2("H5S3Timeout", set_timeout, NULL, RSRC_CONF,
+                  "CONNECT TOTAL: S3 timeouts in seconds (default 5 60)"),
+    AP_INIT_TAKE1("H5S3ListTTL", set_ttl,
+                  (void *)APR_OFFSETOF(h5s3_srv_conf, list_ttl), RSRC_CONF,
+                  "seconds a bucket listing is cached (default 30)"),
+    AP_INIT_TAKE1("H5S3MetaTTL", set_ttl,
+                  (void *)APR_OFFSETOF(h5s3_srv_conf, meta_ttl), RSRC_CONF,
+                  "seconds HDF5 metadata is cached (default 300)"),
+    AP_INIT_TAKE1("H5S3ValidateTTL", set_ttl,
+                  (void *)APR_OFFSETOF(h5s3_srv_conf, validate_ttl), RSRC_CONF,
+                  "seconds an object's ETag is trusted (default 30)"),
+    AP_INIT_TAKE1("H5S3AddressingStyle", set_addressing, NULL, RSRC_CONF,
+                  "path (default) or virtual-host style bucket addressing"),
+    AP_INIT_TAKE1("H5S3Cache", set_cache, NULL, RSRC_CONF,
+                  "mod_socache provider for shared caches, PROVIDER[:ARGS]"),
+    AP_INIT_TAKE1("H5S3PageCache", set_page_cache, NULL, RSRC_CONF,
+                  "size of the shared HDF5 page cache (default 64M)"),
+    AP_INIT_TAKE1("H5S3DecodeThreads", set_decode_threads, NULL, RSRC_CONF,
+                  "chunk decode threads per process (default 4)"),
+    AP_INIT_TAKE1("H5S3MemoryBudget", set_memory_budget, NULL, RSRC_CONF,
+                  "memory a process's requests may hold for file data "
+                  "(default 512M)"),
+    AP_INIT_FLAG("H5S3DebugHeaders", set_debug_headers, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "add X-H5S3-* headers with cache and S3 figures"),
+    AP_INIT_TAKE12("H5S3RateLimit", h5s3_ratelimit_set, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "N [BURST]: requests per second per client IP, or Off"),
+    AP_INIT_ITERATE("H5S3CORSAllowOrigin", h5s3_cors_set_origin, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "origins allowed to read responses cross-site, or *"),
+    AP_INIT_TAKE1("H5S3CORSMaxAge", h5s3_cors_set_max_age, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds browsers may cache a preflight answer"),
+    AP_INIT_ITERATE("H5S3CORSAllowHeaders", h5s3_cors_set_headers, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "request headers cross-site requests may send"),
+    AP_INIT_FLAG("H5S3CORSAllowCredentials", h5s3_cors_set_credentials,
+                 NULL, RSRC_CONF | ACCESS_CONF,
+                 "let cross-site requests carry credentials (not with *)"),
+    AP_INIT_TAKE1("H5S3TokenSecret", h5s3_api_set_token_secret, NULL,
+                  RSRC_CONF, "HMAC key for download tokens and list "
+                  "cursors: literal, env:NAME or file:/path"),
+    AP_INIT_TAKE1("H5S3RefCacheDir", h5s3_api_set_refcache_dir, NULL,
+                  RSRC_CONF, "directory for DeltaGlider references and "
+                  "spools (default DefaultRuntimeDir/h5s3-refcache)"),
+    AP_INIT_FLAG("H5S3Upload", h5s3_api_set_upload, NULL,
+                 RSRC_CONF | ACCESS_CONF, "allow POST /api/upload"),
+    AP_INIT_TAKE1("H5S3MaxUploadSize", h5s3_api_set_max_upload, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest upload accepted, e.g. 1G (default)"),
+    {NULL}
+};
+
+/* endpoint "#" first 16 bytes of SHA-256(access NUL secret), in hex. */
+static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const char *a = sc->access_key ? sc->access_key : "";
+    const char *k = sc->secret_key ? sc->secret_key : "";
+    char hex[33];
+    int i;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, a, strlen(a) + 1);
+    EVP_DigestUpdate(ctx, k, strlen(k));
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (i = 0; i < 16; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
+}
+
+apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp)
+{
+    for (; s != NULL; s = s->next) {
+        h5s3_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                 &h5s3_module);
+
+        /* Kept for the life of the configuration, hence the server's pool. */
+        sc->cache_scope = cache_scope(sc, s->process->pconf);
+        if (sc->buckets->nelts > 0 && sc->endpoint == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "H5S3-0001: H5S3Bucket is set for %s:%u but no "
+                         "H5S3Endpoint is", s->server_hostname
+                         ? s->server_hostname : "(main)", s->port);
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+const h5s3_bucket_map *h5s3_bucket_lookup(const h5s3_srv_conf *sc,
+                                          const char *alias)
+{
+    int i;
+
+    if (sc->buckets->nelts == 0) {
+        return NULL;
+    }
+    if (alias == NULL || *alias == '\0') {
+        return &APR_ARRAY_IDX(sc->buckets, 0, h5s3_bucket_map);
+    }
+    for (i = 0; i < sc->buckets->nelts; i++) {
+        const h5s3_bucket_map *m = &APR_ARRAY_IDX(sc->buckets, i,
+                                                  h5s3_bucket_map);
+        if (!strcmp(m->alias, alias)) {
+            return m;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,318 @@
+/*
+ * Shared declarations of the httpd glue: configuration records, the
+ * per-request context and the response helpers every route uses.  Core
+ * code never includes this file.
+ */
+#ifndef H5S3_GLUE_H
+#define H5S3_GLUE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_socache.h>
+#include <apr_global_mutex.h>
+#include <jansson.h>
+
+#include "base/h5s3_cache.h"
+#include "s3/h5s3_s3.h"
+#include "hdf5/h5s3_h5_file.h"
+
+extern module AP_MODULE_DECLARE_DATA h5s3_module;
+
+#define H5S3_UNSET (-1)
+
+/* One H5S3Bucket line. */
+typedef struct h5s3_bucket_map {
+    const char *bucket;
+    const char *alias;          /* defaults to the bucket name */
+} h5s3_bucket_map;
+
+/* Per server / virtual host.  Unset fields are NULL or H5S3_UNSET. */
+typedef struct h5s3_srv_conf {
+    server_rec *server;
+    const char *endpoint;
+    const char *region;
+    const char *access_key;
+    const char *secret_key;
+    int creds_set;
+    apr_array_header_t *buckets;        /* of h5s3_bucket_map */
+    int buckets_set;
+    long connect_timeout;               /* seconds */
+    long total_timeout;
+    long list_ttl;
+    long meta_ttl;
+    long validate_ttl;
+    int virtual_host;
+    const char *token_secret;           /* H5S3TokenSecret, resolved */
+    /*
+     * What cache keys are scoped by: the endpoint plus a digest of the
+     * credentials, so a vhost whose credentials S3 would refuse can never
+     * read what another vhost cached for the same bucket.
+     */
+    const char *cache_scope;
+    /* H5S3Limit: what one request may make the module do (0: unset). */
+    apr_uint64_t limits_set[H5S3_H5_LIMIT_COUNT];
+    h5s3_h5_limits limits;              /* effective, after the merge */
+    /* Built in child_init, one per process. */
+    h5s3_s3_client *client;
+} h5s3_srv_conf;
+
+/* H5S3RateLimit of a <Location> (glue/ops/ratelimit.c). */
+typedef struct h5s3_ratelimit_conf {
+    double rate;                        /* tokens per second; 0 off */
+    double burst;                       /* bucket size */
+    const char *zone;                   /* the Location it was set in */
+} h5s3_ratelimit_conf;
+
+/* H5S3CORS* of a <Location> (glue/ops/cors.c). */
+typedef struct h5s3_cors_conf {
+    apr_array_header_t *origins;        /* of const char * */
+    int any;                            /* "*" */
+    long max_age;
+    const char *headers;                /* Access-Control-Allow-Headers */
+    int credentials;
+    const void *line, *headers_line;    /* directive lines being read */
+} h5s3_cors_conf;
+
+/* Per <Location>. */
+typedef struct h5s3_dir_conf {
+    int debug_headers;
+    h5s3_ratelimit_conf ratelimit;
+    h5s3_cors_conf cors;
+    int upload;                         /* H5S3Upload */
+    apr_off_t max_upload;               /* H5S3MaxUploadSize, -1 unset */
+} h5s3_dir_conf;
+
+/* Process-wide settings (global context only). */
+typedef struct h5s3_global_conf {
+    const char *cache_provider_name;
+    const char *cache_args;
+    const ap_socache_provider_t *cache_provider;
+    ap_socache_instance_t *cache_instance;
+    apr_global_mutex_t *cache_mutex;
+    h5s3_cache cache;                   /* the core's view of the socache */
+    apr_off_t page_cache_size;
+    int decode_threads;                 /* H5S3DecodeThreads (0: default) */
+    apr_off_t memory_budget;            /* H5S3MemoryBudget (0: default) */
+} h5s3_global_conf;
+
+extern h5s3_global_conf h5s3_global;
+
+/* Effective values with defaults applied. */
+const char *h5s3_conf_region(const h5s3_srv_conf *sc);
+long h5s3_conf_list_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_meta_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_validate_ttl(const h5s3_srv_conf *sc);
+
+extern const command_rec h5s3_directives[];
+void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *h5s3_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+void *h5s3_create_dir_conf(apr_pool_t *p, char *dir);
+void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+/* post_config check of every vhost: buckets need an endpoint. */
+apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp);
+
+/* socache glue (glue/socache.c). */
+const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
+apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
+void h5s3_socache_child_init(apr_pool_t *p, server_rec *s);
+
+/* HDF5 process state (glue/hdf5_state.c). */
+struct h5s3_h5_files;
+struct h5s3_pagecache;
+apr_status_t h5s3_hdf5_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s);
+void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
+struct h5s3_h5_files *h5s3_hdf5_files(void);
+struct h5s3_pagecache *h5s3_hdf5_page_cache(void);
+
+struct h5s3_req;
+struct h5s3_h5_file;
+/*
+ * HDF5 work on an open file (glue/hdf5_run.c).  prefetch (may be NULL)
+ * runs first, outside the work, so S3 fetches happen before HDF5 asks.
+ */
+typedef apr_status_t h5s3_hdf5_work_fn(json_t **out, struct h5s3_h5_file *f,
+                                       void *baton, apr_pool_t *p);
+/* The object's ETag, trusted for H5S3ValidateTTL across processes. */
+apr_status_t h5s3_object_etag(const char **etag, struct h5s3_req *q,
+                              const char *bucket, const char *key);
+apr_status_t h5s3_hdf5_run(json_t **out, const char **etag,
+                           struct h5s3_req *q, const char *bucket,
+                           const char *key, h5s3_hdf5_work_fn *prefetch,
+                           h5s3_hdf5_work_fn *work, void *baton);
+
+/* Everything one request needs, passed to every route handler. */
+typedef struct h5s3_req {
+    request_rec *r;
+    h5s3_srv_conf *sc;
+    h5s3_dir_conf *dc;
+    const char *base;                   /* the Location that chose h5s3 */
+    const char *rel;                    /* decoded path below the Location */
+    apr_table_t *args;                  /* decoded query, first value wins */
+    const char *route;                  /* route name, for logs */
+    const char *bucket;                 /* resolved S3 bucket, for logs */
+    const char *key;                    /* object key, for logs */
+    const char *cache_state;            /* "hit", "miss" or NULL */
+    /* The object h5s3_object_etag validated (ETag and size), and which. */
+    h5s3_s3_object_info *object;
+    const char *object_bucket;
+    const char *object_key;
+    h5s3_s3_call call;
+    /* Why the core refused (a limit's name and value), for the error. */
+    const char *why;
+} h5s3_req;
+
+typedef int h5s3_route_fn(h5s3_req *q, const char *key);
+
+/* Operations (glue/ops/ratelimit.c, glue/ops/cors.c, glue/ops/status.c,
+ * glue/ops/logformat.c): each registers its own hooks. */
+void h5s3_ratelimit_conf_init(h5s3_ratelimit_conf *c);
+void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
+                               const h5s3_ratelimit_conf *base,
+                               const h5s3_ratelimit_conf *add);
+const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dc, const char *rate,
+                               const char *burst);
+void h5s3_ratelimit_register_hooks(apr_pool_t *p);
+/* DECLINED when the request may go on, else the 429 was sent: return it. */
+int h5s3_ratelimit_check(h5s3_req *q);
+apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots);
+
+void h5s3_cors_conf_init(h5s3_cors_conf *c);
+void h5s3_cors_conf_merge(h5s3_cors_conf *c, const h5s3_cors_conf *base,
+                          const h5s3_cors_conf *add);
+const char *h5s3_cors_set_origin(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_max_age(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_headers(cmd_parms *cmd, void *dc, const char *arg);
+const char *h5s3_cors_set_credentials(cmd_parms *cmd, void *dc, int on);
+void h5s3_cors_register_hooks(apr_pool_t *p);
+/* Is origin on the H5S3CORSAllowOrigin list of c ("*": any origin)? */
+int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin);
+
+/* What a POST route takes, for the cross-site request guard. */
+typedef enum h5s3_post_kind {
+    H5S3_POST_NONE = 0,                 /* not a POST route */
+    H5S3_POST_JSON,                     /* application/json, body or not */
+    H5S3_POST_ACTION,                   /* no body: no type, or JSON */
+    H5S3_POST_FILE                      /* a raw file, not a form type */
+} h5s3_post_kind;
+/*
+ * The guard (glue/ops/csrf.c): DECLINED when the POST may go on, else the
+ * 403 or 415 was sent in the family's envelope (/api when is_api): return
+ * it.
+ */
+int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api);
+
+void h5s3_status_register_hooks(apr_pool_t *p);
+void h5s3_status_cache_lookup(int hit);
+void h5s3_status_ratelimit_rejected(void);
+void h5s3_status_preflight(void);
+/*
+ * Savings jobs (glue/routes/api_savings.c), +1 or -1: threads running, and job
+ * records a process keeps until it joined their thread.
+ */
+void h5s3_status_savings_running(int delta);
+void h5s3_status_savings_held(int delta);
+
+void h5s3_logformat_register_hooks(apr_pool_t *p);
+
+/*
+ * Route answers in the shared cache (glue/answer_cache.c).  The key is the
+ * vhost's cache scope, bucket, key, ETag and shape (every other argument
+ * that shapes the answer).  A lookup that hits sends the answer, with
+ * "cached":false turned into true when flip_cached, and returns 1.
+ */
+const char *h5s3_answer_key(h5s3_req *q, const char *bucket, const char *key,
+                            const char *etag, const char *shape);
+int h5s3_answer_lookup(h5s3_req *q, const char *ns, const char *ckey,
+                       long ttl, int flip_cached);
+void h5s3_answer_store(h5s3_req *q, const char *ns, const char *ckey,
+                       const char *text, apr_size_t len, long ttl);
+
+/* Router (glue/router.c): the handler hook, and the translate_name and
+ * map_to_storage hooks that keep core from mapping h5s3 URLs to files. */
+int h5s3_handler(request_rec *r);
+int h5s3_translate_name(request_rec *r);
+int h5s3_map_to_storage(request_rec *r);
+
+/* Responses (glue/respond.c).  Each returns OK so handlers can `return` it. */
+int h5s3_send_body(h5s3_req *q, int status, const char *ctype,
+                   const char *body, apr_size_t len);
+int h5s3_send_json(h5s3_req *q, int status, const json_t *body);
+/* HDF Viewer envelope {"error": msg, "success": false}. */
+int h5s3_viewer_error(h5s3_req *q, int status, const char *msg);
+/* The HTTP status and a message for a failed core call (S3 or HDF5). */
+int h5s3_status_for(apr_status_t rv);
+const char *h5s3_message_for(h5s3_req *q, apr_status_t rv);
+/*
+ * Route notes and debug headers.  Runs again at the end of every request
+ * (for notes); a route that streams its own body calls it before the first
+ * byte (h5s3_send_body does), or the debug headers are lost.
+ */
+void h5s3_finish_request(h5s3_req *q);
+
+/* Bucket mapping: alias (NULL or "" = default) to bucket, NULL if unmapped. */
+const h5s3_bucket_map *h5s3_bucket_lookup(const h5s3_srv_conf *sc,
+                                          const char *alias);
+
+/*
+ * The cache family of a bucket's listings, for the viewer's /files and
+ * /api/objects alike: bumping its generation (refresh, upload) drops both.
+ */
+const char *h5s3_listing_family(const h5s3_srv_conf *sc, const char *bucket,
+                                apr_pool_t *p);
+
+/* HDF Viewer routes (glue/routes/viewer_files.c). */
+int h5s3_route_root(h5s3_req *q, const char *key);
+int h5s3_route_health(h5s3_req *q, const char *key);
+int h5s3_route_files(h5s3_req *q, const char *key);
+int h5s3_route_files_refresh(h5s3_req *q, const char *key);
+
+/* HDF Viewer routes that read HDF5 (glue/routes/viewer_hdf5.c). */
+const h5s3_bucket_map *h5s3_viewer_bucket(h5s3_req *q, int *rc);
+int h5s3_route_children(h5s3_req *q, const char *key);
+int h5s3_route_meta(h5s3_req *q, const char *key);
+
+/* HDF Viewer routes that serve values (glue/routes/viewer_data.c). */
+int h5s3_route_preview(h5s3_req *q, const char *key);
+int h5s3_route_data(h5s3_req *q, const char *key);
+int h5s3_route_export_csv(h5s3_req *q, const char *key);
+
+/* Bucket browser API under /api (h5s3_api*.c, seed 004). */
+const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
+                                      const char *spec);
+const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
+                                      const char *arg);
+const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);
+const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dc,
+                                    const char *arg);
+void h5s3_api_register_hooks(apr_pool_t *p);
+/* RFC envelope {"error": {code, message, details}}; details (may be
+ * NULL) is stolen. */
+int h5s3_api_error(h5s3_req *q, int status, const char *code,
+                   const char *msg, json_t *details);
+int h5s3_route_api_buckets(h5s3_req *q, const char *key);
+int h5s3_route_api_compute_savings(h5s3_req *q, const char *key);
+int h5s3_route_api_objects(h5s3_req *q, const char *key);
+int h5s3_route_api_metadata(h5s3_req *q, const char *key);
+int h5s3_route_api_download_prepare(h5s3_req *q, const char *key);
+int h5s3_route_api_download(h5s3_req *q, const char *key);
+int h5s3_route_api_upload(h5s3_req *q, const char *key);
+
+/* h5grove-compatible API under /h5grove/ (glue/routes/grove.c). */
+/* h5grove's error body {"message": msg}. */
+int h5s3_grove_error(h5s3_req *q, int status, const char *msg);
+int h5s3_route_grove_root(h5s3_req *q, const char *key);
+int h5s3_route_grove_meta(h5s3_req *q, const char *key);
+int h5s3_route_grove_attr(h5s3_req *q, const char *key);
+int h5s3_route_grove_data(h5s3_req *q, const char *key);
+int h5s3_route_grove_stats(h5s3_req *q, const char *key);
+int h5s3_route_grove_paths(h5s3_req *q, const char *key);
+
+/* GET /openapi.yaml, the embedded openapi.yaml (glue/routes/openapi.c). */
+int h5s3_route_openapi(h5s3_req *q, const char *key);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * Running HDF5 work for a request: the object's current ETag (shared
+ * across processes for H5S3ValidateTTL, so a warm request costs no S3
+ * request), the open file from the process table, per-request accounting
+ * of S3 traffic, and the mapping of failures to one status.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "glue/h5s3_glue.h"
+#include "base/h5s3_errors.h"
+#include "hdf5/h5s3_h5_file.h"
+
+APLOG_USE_MODULE(h5s3);
+
+/*
+ * S3 keys are at most 1024 bytes: no object has a longer one, and S3
+ * refuses the request (400), which would read as a gateway failure (502).
+ */
+#define S3_KEY_MAX 1024
+
+/* Remember what was validated, so opening the file needs no second HEAD. */
+static void remember(h5s3_req *q, const char *bucket, const char *key,
+                     const char *etag, apr_off_t size)
+{
+    h5s3_s3_object_info *info = apr_pcalloc(q->r->pool, sizeof(*info));
+
+    info->etag = etag;
+    info->size = size;
+    q->object = info;
+    q->object_bucket = bucket;
+    q->object_key = key;
+}
+
+/*
+ * What S3 says about the object.  Cold, one ranged GET of the bytes that
+ * opening the file reads first stands for the HEAD (its headers carry the
+ * ETag and size); the bytes go to the page cache, so the open that
+ * follows sends no request.  Not when nothing remembers the ETag (TTL 0):
+ * then the open file is reused after a HEAD and the bytes would be waste.
+ */
+static apr_status_t object_info(h5s3_s3_object_info **info, h5s3_req *q,
+                                const char *bucket, const char *key,
+                                long ttl)
+{
+    h5s3_h5_files *files = h5s3_hdf5_files();
+    apr_size_t want = files && ttl > 0 ? h5s3_h5_files_open_read(files) : 0;
+    apr_size_t got;
+    char *buf;
+    apr_status_t rv;
+
+    if (want > 0 && (buf = malloc(want)) != NULL) {
+        rv = h5s3_s3_get_range_info(&got, info, q->sc->client, bucket, key,
+                                    NULL, 0, want, buf, &q->call,
+                                    q->r->pool);
+        if (rv == APR_SUCCESS && (*info)->etag && (*info)->size >= 0) {
+            h5s3_h5_files_seed(files, q->sc->client, bucket, key, *info,
+                               buf, got);
+        }
+        free(buf);
+        if (rv != APR_SUCCESS || ((*info)->etag && (*info)->size >= 0)) {
+            return rv;
+        }
+        /* A 416 (empty object) may come without an ETag: ask HEAD. */
+    }
+    return h5s3_s3_head(info, q->sc->client, bucket, key, &q->call,
+                        q->r->pool);
+}
+
+apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
+                              const char *bucket, const char *key)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *ckey = apr_pstrcat(p, q->sc->cache_scope, "\n", bucket, "\n",
+                                   key, NULL);
+    long ttl = h5s3_conf_validate_ttl(q->sc);
+    h5s3_s3_object_info *info;
+    char *val, *nl;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (strlen(key) > S3_KEY_MAX) {
+        return H5S3_E_NOTFOUND;
+    }
+    /* The entry is "SIZE\nETAG": both are needed to open the file. */
+    if (ttl > 0 && h5s3_cache_get(&h5s3_global.cache, "etag", ckey, &val,
+                                  &len, p) == APR_SUCCESS
+        && (nl = strchr(val, '\n')) != NULL) {
+        *nl = '\0';
+        *etag = nl + 1;
+        remember(q, bucket, key, *etag, (apr_off_t)apr_atoi64(val));
+        return APR_SUCCESS;
+    }
+    rv = object_info(&info, q, bucket, key, ttl);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *etag = info->etag ? info->etag : "";
+    remember(q, bucket, key, *etag, info->size);
+    if (ttl > 0) {
+        val = apr_psprintf(p, "%" APR_OFF_T_FMT "\n%s", info->size, *etag);
+        h5s3_cache_set(&h5s3_global.cache, "etag", ckey, val, strlen(val),
+                       apr_time_from_sec(ttl), p);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
+                           const char *bucket, const char *key,
+                           h5s3_hdf5_work_fn *prefetch,
+                           h5s3_hdf5_work_fn *work, void *baton)
+{
+    h5s3_h5_files *files = h5s3_hdf5_files();
+    const h5s3_s3_object_info *known;
+    h5s3_h5_request rq;
+    h5s3_h5_file *f = NULL;
+    apr_status_t rv;
+
+    if (files == NULL || q->sc->client == NULL) {
+        return APR_EGENERAL;
+    }
+    if (strlen(key) > S3_KEY_MAX) {
+        return H5S3_E_NOTFOUND;
+    }
+    memset(&rq, 0, sizeof(rq));
+    rq.call = &q->call;
+    rq.limits = &q->sc->limits;
+    h5s3_h5_request_begin(&rq);
+    known = (q->object && !strcmp(q->object_bucket, bucket)
+             && !strcmp(q->object_key, key)) ? q->object : NULL;
+    rv = h5s3_h5_file_open_known(
+        &f, files, q->sc->client, bucket, key,
+        apr_time_from_sec(h5s3_conf_validate_ttl(q->sc)), known, &q->call,
+        q->r->pool);
+    if (rv != APR_SUCCESS) {
+        goto done;
+    }
+    *etag = apr_pstrdup(q->r->pool, h5s3_h5_file_etag(f));
+    if (prefetch) {
+        /* Best effort: a failed prefetch only means slower reads. */
+        json_t *unused = NULL;
+        prefetch(&unused, f, baton, q->r->pool);
+        /* Unless the file wanted more than a request may fetch. */
+        if (rq.why) {
+            rv = H5S3_E_LIMIT;
+            goto done;
+        }
+    }
+    rv = work(out, f, baton, q->r->pool);
+    if (rv != APR_SUCCESS) {
+        /* An S3 failure inside HDF5 can look like a missing path: S3 wins. */
+        rv = h5s3_h5_request_status(rv);
+    }
+
+done:
+    if (rv == H5S3_E_LIMIT || rq.why) {
+        rv = H5S3_E_LIMIT;
+        q->why = apr_pstrdup(q->r->pool, rq.why ? rq.why
+                             : "The file needs more than a request may do");
+    }
+    if (f) {
+        h5s3_h5_file_release(f);
+    }
+    h5s3_h5_request_end();
+    return rv;
+}

@@ -1,0 +1,90 @@
+/*
+ * Private declarations of the bucket browser API (/api, seed 004): the
+ * pieces h5s3_api*.c share.  Routes and directive handlers the rest of
+ * the glue needs are declared in glue/h5s3_glue.h.
+ */
+#ifndef H5S3_API_H
+#define H5S3_API_H
+
+#include "glue/h5s3_glue.h"
+#include "dg/h5s3_dg.h"
+#include "base/h5s3_token.h"
+
+/* Body of a POST /api/download/prepare and the like: small JSON only. */
+#define H5S3_API_MAX_JSON_BODY (64 * 1024)
+
+/* Process state (glue/api_state.c). */
+
+/* The HMAC key of this vhost: H5S3TokenSecret, else the random one. */
+const h5s3_token_key *h5s3_api_token_key(const h5s3_srv_conf *sc,
+                                         apr_pool_t *p);
+/* Reference cache and spool directory (H5S3RefCacheDir). */
+const char *h5s3_api_refcache_dir(void);
+/*
+ * Codec options for restores and uploads from bucket through this vhost:
+ * its references are cached apart from every other scope and bucket.
+ */
+void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
+                         const char *bucket);
+/* The cross-process lock that makes a job claim atomic on one host. */
+apr_status_t h5s3_api_jobs_lock(void);
+void h5s3_api_jobs_unlock(void);
+/* The child's pool for job threads (thread-safe allocator). */
+apr_pool_t *h5s3_api_jobs_pool(void);
+/* Per-child set-up of the savings jobs (glue/routes/api_savings.c). */
+void h5s3_api_savings_child_init(apr_pool_t *pchild);
+/* Cancel and join every job thread of this process (child exit). */
+void h5s3_api_savings_shutdown(void);
+
+/* Shared helpers (glue/routes/api.c). */
+
+/*
+ * The mapped bucket a request names by alias (NULL or "": the default);
+ * NULL after an RFC error response was sent (*rc).
+ */
+const h5s3_bucket_map *h5s3_api_bucket(h5s3_req *q, const char *alias,
+                                       int *rc);
+/* The mapping of this vhost that serves S3 bucket name, or NULL. */
+const h5s3_bucket_map *h5s3_api_bucket_by_name(const h5s3_srv_conf *sc,
+                                               const char *bucket);
+/* A DeltaGlider store over one bucket, counting into q->call. */
+h5s3_dg_store *h5s3_api_store(h5s3_req *q, const char *bucket);
+
+/* A delta-metadata probe with the shared cache in front (for h5s3_dg_list). */
+typedef struct h5s3_api_probe {
+    const char *endpoint;
+    const char *bucket;
+    const char *gen;                    /* the bucket's listing generation */
+    apr_interval_time_t ttl;
+} h5s3_api_probe;
+void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
+                         const char *bucket, apr_pool_t *p);
+apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
+                               h5s3_dg_store *st, const char *s3key,
+                               apr_pool_t *p);
+
+/*
+ * An RFC error for a failed core call: the status and code that fit rv
+ * (S3 down: 503/504 with Retry-After), what names the object concerned
+ * for not-found ("bucket" or "key").
+ */
+int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
+                       const char *reason);
+
+/*
+ * 400 integrity_failed for an object whose DeltaGlider metadata the core
+ * refused (H5S3_E_INVALID), why (may be NULL) in details.reason.
+ */
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why);
+
+/* "ALIAS/LOGICAL-KEY" split at the first '/'; NULL if malformed. */
+const char *h5s3_api_split_key(const char **alias, const char *path,
+                               apr_pool_t *p);
+
+/* Savings figures and pending state of one bucket into a /buckets row. */
+void h5s3_api_savings_fill(json_t *row, h5s3_req *q, const char *bucket);
+
+/* Read a small request body (at most max bytes); NULL after an error. */
+const char *h5s3_api_read_body(h5s3_req *q, apr_size_t max, int *rc);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * The shared cache: a mod_socache provider chosen by H5S3Cache (shmcb by
+ * default), exposed to the core through the h5s3_cache seam.  The recipe is
+ * mod_authn_socache's: provider looked up at config time, instance created
+ * from the directive, initialised with a global mutex in post_config.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <ap_provider.h>
+#include <util_mutex.h>
+
+#include "glue/h5s3_glue.h"
+
+APLOG_USE_MODULE(h5s3);
+
+#define MUTEX_TYPE "h5s3-cache"
+#define DEFAULT_PROVIDER "shmcb"
+/* 64 MiB of shared memory: entries up to 1 MiB (previews, data slices). */
+#define DEFAULT_SHMCB_ARGS "h5s3-cache(67108864)"
+#define SHMCB_DEFAULT_SIZE (512 * 1024)
+#define AVG_OBJECT_SIZE 16384
+
+const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg)
+{
+    const char *sep = strchr(arg, ':');
+    const char *name = sep ? apr_pstrmemdup(cmd->pool, arg, sep - arg) : arg;
+    const char *args = sep ? sep + 1 : NULL;
+    const char *err;
+
+    h5s3_global.cache_provider = ap_lookup_provider(
+        AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (h5s3_global.cache_provider == NULL) {
+        return apr_psprintf(cmd->pool, "H5S3Cache: unknown cache provider "
+                            "'%s' (is mod_socache_%s loaded?)", name, name);
+    }
+    h5s3_global.cache_provider_name = name;
+    h5s3_global.cache_args = args;
+    err = h5s3_global.cache_provider->create(&h5s3_global.cache_instance,
+                                             args, cmd->temp_pool, cmd->pool);
+    if (err) {
+        return apr_psprintf(cmd->pool, "H5S3Cache: '%s': %s", arg, err);
+    }
+    return NULL;
+}
+
+apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf)
+{
+    /* Forget the last generation's choice: config is read again on restart. */
+    h5s3_global.cache_provider = NULL;
+    h5s3_global.cache_instance = NULL;
+    h5s3_global.cache_mutex = NULL;
+    h5s3_global.cache_provider_name = NULL;
+    h5s3_global.cache_args = NULL;
+    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+/* The largest value we store, so a retrieve buffer can hold any entry. */
+static apr_size_t max_value_for(const char *name, const char *args)
+{
+    if (!strcmp(name, "shmcb")) {
+        apr_size_t size = SHMCB_DEFAULT_SIZE;
+        const char *open = args ? strrchr(args, '(') : NULL;
+        if (open) {
+            size = (apr_size_t)apr_atoi64(open + 1);
+        }
+        /* An entry must fit one of shmcb's sub-caches (32 with our hints). */
+        return size / 64;
+    }
+    /* memcached's default item limit is 1 MiB; redis takes more: one rule. */
+    return 1000 * 1000;
+}
+
+static int locked(void)
+{
+    return h5s3_global.cache_mutex
+        && (h5s3_global.cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE);
+}
+
+static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
+                          unsigned int idlen, char **val, apr_size_t *len,
+                          apr_pool_t *p)
+{
+    server_rec *s = c->baton;
+    unsigned int n = (unsigned int)c->max_value;
+    unsigned char *buf = apr_palloc(p, n + 1);
+    apr_status_t rv;
+
+    if (locked()) {
+        apr_global_mutex_lock(h5s3_global.cache_mutex);
+    }
+    rv = h5s3_global.cache_provider->retrieve(h5s3_global.cache_instance, s,
+                                              id, idlen, buf, &n, p);
+    if (locked()) {
+        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+    }
+    h5s3_status_cache_lookup(rv == APR_SUCCESS);
+    if (rv != APR_SUCCESS) {
+        return APR_NOTFOUND;
+    }
+    buf[n] = '\0';
+    *val = (char *)buf;
+    *len = n;
+    return APR_SUCCESS;
+}
+
+static apr_status_t c_set(h5s3_cache *c, const unsigned char *id,
+                          unsigned int idlen, const char *val, apr_size_t len,
+                          apr_time_t expiry, apr_pool_t *p)
+{
+    server_rec *s = c->baton;
+    apr_status_t rv;
+
+    if (locked()) {
+        apr_global_mutex_lock(h5s3_global.cache_mutex);
+    }
+    rv = h5s3_global.cache_provider->store(h5s3_global.cache_instance, s, id,
+                                           idlen, expiry,
+                                           (unsigned char *)val,
+                                           (unsigned int)len, p);
+    if (locked()) {
+        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+    }
+    return rv;
+}
+
+static apr_status_t c_remove(h5s3_cache *c, const unsigned char *id,
+                             unsigned int idlen, apr_pool_t *p)
+{
+    server_rec *s = c->baton;
+    apr_status_t rv;
+
+    if (locked()) {
+        apr_global_mutex_lock(h5s3_global.cache_mutex);
+    }
+    rv = h5s3_global.cache_provider->remove(h5s3_global.cache_instance, s,
+                                            id, idlen, p);
+    if (locked()) {
+        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+    }
+    return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
+}
+
+static apr_status_t destroy_cache(void *data)
+{
+    server_rec *s = data;
+
+    if (h5s3_global.cache_instance) {
+        h5s3_global.cache_provider->destroy(h5s3_global.cache_instance, s);
+        h5s3_global.cache_instance = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    struct ap_socache_hints hints = {32, AVG_OBJECT_SIZE,
+                                     apr_time_from_sec(30)};
+    const char *err;
+    apr_status_t rv;
+
+    if (h5s3_global.cache_provider == NULL) {
+        h5s3_global.cache_provider = ap_lookup_provider(
+            AP_SOCACHE_PROVIDER_GROUP, DEFAULT_PROVIDER,
+            AP_SOCACHE_PROVIDER_VERSION);
+        if (h5s3_global.cache_provider == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "H5S3-0010: the "
+                         "default cache provider shmcb is not available: "
+                         "LoadModule socache_shmcb_module, or set H5S3Cache");
+            return APR_EGENERAL;
+        }
+        h5s3_global.cache_provider_name = DEFAULT_PROVIDER;
+        h5s3_global.cache_args = DEFAULT_SHMCB_ARGS;
+        err = h5s3_global.cache_provider->create(&h5s3_global.cache_instance,
+                                                 DEFAULT_SHMCB_ARGS, pconf,
+                                                 pconf);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "H5S3-0011: %s", err);
+            return APR_EGENERAL;
+        }
+    }
+    rv = ap_global_mutex_create(&h5s3_global.cache_mutex, NULL, MUTEX_TYPE,
+                                NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0012: cannot "
+                     "create the cache mutex");
+        return rv;
+    }
+    rv = h5s3_global.cache_provider->init(h5s3_global.cache_instance, "h5s3",
+                                          &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0013: cannot "
+                     "initialise the %s cache",
+                     h5s3_global.cache_provider_name);
+        return rv;
+    }
+    apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
+
+    memset(&h5s3_global.cache, 0, sizeof(h5s3_global.cache));
+    h5s3_global.cache.get = c_get;
+    h5s3_global.cache.set = c_set;
+    h5s3_global.cache.remove = c_remove;
+    h5s3_global.cache.max_value = max_value_for(
+        h5s3_global.cache_provider_name, h5s3_global.cache_args);
+    h5s3_global.cache.baton = s;
+    return APR_SUCCESS;
+}
+
+void h5s3_socache_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (h5s3_global.cache_mutex == NULL) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&h5s3_global.cache_mutex,
+                                     apr_global_mutex_lockfile(
+                                         h5s3_global.cache_mutex), p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0014: cannot "
+                     "attach the cache mutex in a child");
+    }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Checks the core's layering from its #include lines.
+
+The core (mod_h5s3/core/, headers under include/) is made of layer
+folders; a file belongs to the folder it sits in (mod_h5s3/core/hdf5/io/
+vfd.c and include/hdf5/io/h5s3_h5_io.h are both "hdf5/io").  Every
+#include "..." of a core file names a header of some folder, which gives
+an arrow between folders.  This prints the folders and their arrows, and
+exits 1 when:
+  - the arrows between folders make a cycle;
+  - a core file includes an httpd header (httpd.h, http_*.h, ap_*.h,
+    util_*.h, mod_*.h): the core never depends on httpd;
+  - a .c file lies loose in mod_h5s3/core/ (outside a layer folder);
+  - an include names a header that does not exist.
+
+    tools/check-layers.py [REPO]
+"""
+
+import os
+import re
+import sys
+
+HTTPD = re.compile(r'^(httpd|http_\w+|ap_\w+|util_\w+|mod_\w+|mpm_\w+)\.h$')
+INC = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
+
+
+def layer_of(rel):
+    """The layer folder of a core file, or None for a non-core file."""
+    for top in ("mod_h5s3/core/", "include/"):
+        if rel.startswith(top):
+            return os.path.dirname(rel[len(top):]) or None
+    return None
+
+
+def main(repo):
+    problems, arrows = [], {}
+    files = []
+    for top in ("mod_h5s3/core", "include"):
+        for d, _, names in os.walk(os.path.join(repo, top)):
+            for n in names:
+                if n.endswith((".c", ".h")):
+                    files.append(os.path.relpath(os.path.join(d, n), repo))
+    for rel in sorted(files):
+        layer = layer_of(rel)
+        if layer is None:
+            if rel.endswith(".c"):
+                problems.append("%s: a .c file outside a layer folder" % rel)
+            continue
+        arrows.setdefault(layer, set())
+        with open(os.path.join(repo, rel), errors="replace") as f:
+            src = f.read()
+        for kind, name in INC.findall(src):
+            if HTTPD.match(os.path.basename(name)):
+                problems.append("%s includes the httpd header %s"
+                                % (rel, name))
+                continue
+            if kind != '"':
+                continue
+            target = os.path.join(repo, "include", name)
+            if not os.path.exists(target):
+                problems.append("%s includes %s, which is not under "
+                                "include/" % (rel, name))
+                continue
+            dep = os.path.dirname(name)
+            if dep != layer:
+                arrows[layer].add(dep)
+    # Cycles, by depth-first search over the folder graph.
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(arrows.get(n, ())):
+            if state.get(m) == 1:
+                problems.append("cycle: " + " -> ".join(
+                    stack[stack.index(m):] + [m]))
+            elif m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(arrows):
+        if n not in state:
+            visit(n)
+    for n in sorted(arrows):
+        print("%-14s -> %s" % (n, ", ".join(sorted(arrows[n])) or "-"))
+    for p in problems:
+        print("PROBLEM: " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else
+                  os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "..")))
