@@ -11,7 +11,9 @@ exits 1 when:
   - a core file includes an httpd header (httpd.h, http_*.h, ap_*.h,
     util_*.h, mod_*.h): the core never depends on httpd;
   - a .c file lies loose in mod_h5s3/core/ (outside a layer folder);
-  - an include names a header that does not exist.
+  - an include names a header that does not exist;
+  - a function of the core is longer than MAX_FUNCTION_LINES lines
+    (a function that long does several jobs: split it).
 
     tools/check-layers.py [REPO]
 """
@@ -22,6 +24,37 @@ import sys
 
 HTTPD = re.compile(r'^(httpd|http_\w+|ap_\w+|util_\w+|mod_\w+|mpm_\w+)\.h$')
 INC = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
+MAX_FUNCTION_LINES = 150
+FUNC_HEAD = re.compile(r'(\w+)\s*\([^;{}=]*\)\s*$')
+
+
+def long_functions(src, limit):
+    """(name, first line, lines) of every function body longer than limit:
+    a top-level brace block whose head reads like a definition."""
+    src = re.sub(r'/\*.*?\*/', lambda m: "\n" * m.group(0).count("\n"), src,
+                 flags=re.S)
+    src = re.sub(r'"(\\.|[^"\\\n])*"', '""', src)
+    src = re.sub(r"'(\\.|[^'\\\n])*'", "''", src)
+    out, depth, start, head = [], 0, None, ""
+    for i, line in enumerate(src.split("\n")):
+        if depth == 0 and "{" in line:
+            text = (head + " " + line[:line.index("{")]).strip()
+            m = FUNC_HEAD.search(text)
+            start = (m.group(1), i) if m else None
+        depth += line.count("{") - line.count("}")
+        if depth == 0:
+            if start and "}" in line and i - start[1] + 1 > limit:
+                out.append((start[0], start[1] + 1, i - start[1] + 1))
+            if "}" in line:
+                start = None
+            # What may head the next block: the lines since the last
+            # declaration, block or directive ended.
+            t = line.strip()
+            if not t or t.startswith("#") or t.endswith((";", "}")):
+                head = ""
+            else:
+                head += " " + t
+    return out
 
 
 def layer_of(rel):
@@ -49,6 +82,10 @@ def main(repo):
         arrows.setdefault(layer, set())
         with open(os.path.join(repo, rel), errors="replace") as f:
             src = f.read()
+        if rel.endswith(".c"):
+            for name, line, n in long_functions(src, MAX_FUNCTION_LINES):
+                problems.append("%s:%d: %s is %d lines (at most %d)"
+                                % (rel, line, name, n, MAX_FUNCTION_LINES))
         for kind, name in INC.findall(src):
             if HTTPD.match(os.path.basename(name)):
                 problems.append("%s includes the httpd header %s"
