@@ -12,42 +12,12 @@ import os
 import h5py
 import numpy as np
 
-
-def stringify_dtype(dt):
-    if dt.fields is None:
-        return dt.str
-    return {k: stringify_dtype(v[0]) for k, v in dt.fields.items()}
+from h5oracle import grove_type
 
 
 def type_meta(tid):
     """utils.get_type_metadata (compound members as a list)."""
-    base = {"class": tid.get_class(), "dtype": stringify_dtype(tid.dtype),
-            "size": tid.get_size()}
-    if isinstance(tid, h5py.h5t.TypeIntegerID):
-        return dict(base, order=tid.get_order(), sign=tid.get_sign())
-    if isinstance(tid, (h5py.h5t.TypeFloatID, h5py.h5t.TypeBitfieldID)):
-        return dict(base, order=tid.get_order())
-    if isinstance(tid, h5py.h5t.TypeStringID):
-        return dict(base, cset=tid.get_cset(), strpad=tid.get_strpad(),
-                    vlen=bool(tid.is_variable_str()))
-    if isinstance(tid, h5py.h5t.TypeOpaqueID):
-        return dict(base, tag=tid.get_tag().decode())
-    if isinstance(tid, h5py.h5t.TypeCompoundID):
-        return dict(base, members=[
-            dict(name=tid.get_member_name(i).decode(),
-                 **type_meta(tid.get_member_type(i)))
-            for i in range(tid.get_nmembers())])
-    if isinstance(tid, h5py.h5t.TypeEnumID):
-        return dict(base, members={
-            tid.get_member_name(i).decode(): tid.get_member_value(i)
-            for i in range(tid.get_nmembers())},
-            base=type_meta(tid.get_super()))
-    if isinstance(tid, h5py.h5t.TypeVlenID):
-        return dict(base, base=type_meta(tid.get_super()))
-    if isinstance(tid, h5py.h5t.TypeArrayID):
-        return dict(base, dims=list(tid.get_array_dims()),
-                    base=type_meta(tid.get_super()))
-    return base
+    return grove_type(tid, members_as_list=True)
 
 
 def _shape(s):

@@ -119,8 +119,14 @@ def stringify_dtype(dt):
     return {k: stringify_dtype(v[0]) for k, v in dt.fields.items()}
 
 
-def grove_type(tid):
-    """h5grove's get_type_metadata_h5py (members as an object)."""
+def grove_type(tid, members_as_list=False):
+    """h5grove's type metadata of an h5py type id: get_type_metadata_h5py
+    (compound members as an object, what /meta's hdf5_type shows), or,
+    with members_as_list, utils.get_type_metadata (members as a list of
+    {name, ...}, what /h5grove/meta/ shows)."""
+    def sub(t):
+        return grove_type(t, members_as_list)
+
     base = {"class": tid.get_class(), "dtype": stringify_dtype(tid.dtype),
             "size": tid.get_size()}
     if isinstance(tid, h5py.h5t.TypeIntegerID):
@@ -133,19 +139,24 @@ def grove_type(tid):
     if isinstance(tid, h5py.h5t.TypeOpaqueID):
         return dict(base, tag=tid.get_tag().decode())
     if isinstance(tid, h5py.h5t.TypeCompoundID):
-        return dict(base, members={
-            tid.get_member_name(i).decode(): grove_type(tid.get_member_type(i))
-            for i in range(tid.get_nmembers())})
+        names = [tid.get_member_name(i).decode()
+                 for i in range(tid.get_nmembers())]
+        types = [sub(tid.get_member_type(i))
+                 for i in range(tid.get_nmembers())]
+        if members_as_list:
+            return dict(base, members=[dict(name=n, **t)
+                                       for n, t in zip(names, types)])
+        return dict(base, members=dict(zip(names, types)))
     if isinstance(tid, h5py.h5t.TypeEnumID):
         return dict(base, members={
             tid.get_member_name(i).decode(): tid.get_member_value(i)
             for i in range(tid.get_nmembers())},
-            base=grove_type(tid.get_super()))
+            base=sub(tid.get_super()))
     if isinstance(tid, h5py.h5t.TypeVlenID):
-        return dict(base, base=grove_type(tid.get_super()))
+        return dict(base, base=sub(tid.get_super()))
     if isinstance(tid, h5py.h5t.TypeArrayID):
         return dict(base, dims=list(tid.get_array_dims()),
-                    base=grove_type(tid.get_super()))
+                    base=sub(tid.get_super()))
     return base
 
 
