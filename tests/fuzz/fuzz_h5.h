@@ -12,7 +12,7 @@
  *   struct goes back to malloc at every close; under AddressSanitizer a
  *   block that large is a fresh mmap each time, whose page faults were a
  *   quarter of an execution.  Larger caps let HDF5 recycle it, as glibc
- *   would in production.
+ *   would in production (fuzz_h5_lists.h; the floor sets the same).
  * - One pool is cleared per input instead of a pool created and
  *   destroyed, and the page cache key is a counter, not a SHA-256.
  * - libFuzzer runs LeakSanitizer over the whole heap (and the input once
@@ -45,6 +45,7 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #include "fuzz_common.h"
+#include "fuzz_h5_lists.h"
 #include "h5s3_errors.h"
 #include "h5s3_h5_describe.h"
 #include "h5s3_h5_file.h"
@@ -308,10 +309,7 @@ static void fuzz_h5_init(const char *target)
                                FUZZ_H5_PAGE, NULL, 1, fuzz_root)
            != APR_SUCCESS
         || apr_pool_create(&fuzz_h5_pool, fuzz_root) != APR_SUCCESS
-        /* 64 MiB for all lists of a kind, 16 MiB for one list: room for
-         * the metadata cache struct, still bounded. */
-        || H5set_free_list_limits(64 << 20, 16 << 20, 64 << 20, 16 << 20,
-                                  64 << 20, 16 << 20) < 0) {
+        || fuzz_h5_free_lists() < 0) {
         fprintf(stderr, "%s: set-up failed\n", target);
         abort();
     }
