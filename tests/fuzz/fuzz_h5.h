@@ -385,21 +385,88 @@ static void fuzz_h5_preview_one(hid_t fid, const char *path, apr_pool_t *p)
     }
 }
 
-/* Describe the root and up to 16 of its children, preview up to 4. */
+/*
+ * A number from all of the input's bytes, to choose what to describe of
+ * it.  Any mutation may change it, so each child of a corpus input gets
+ * its turn over the mutations of that input.
+ */
+FUZZ_H5_NOINSTR
+static uint64_t fuzz_h5_pick(const uint8_t *d, size_t n)
+{
+    uint64_t h = n * 0x9E3779B97F4A7C15ull, w;
+    size_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, d + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    for (; i < n; i++)
+        h = (h ^ d[i]) * 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 29);
+}
+
+/* /preview of up to 4 datasets among the root's first 16 links, found
+ * without describing them: the names as /children lists them, the type
+ * from the object header (external links not followed). */
+static void fuzz_h5_preview_root(hid_t fid, apr_pool_t *p)
+{
+    apr_array_header_t *names = NULL;
+    hid_t root = H5Gopen2(fid, "/", H5P_DEFAULT), lapl;
+    int i, previews = 0;
+
+    if (root < 0)
+        return;
+    if (h5s3_h5_link_names(&names, NULL, root, 0, FUZZ_H5_MAX_CHILDREN, p)
+        != APR_SUCCESS) {
+        H5Gclose(root);
+        return;
+    }
+    H5Gclose(root);
+    lapl = h5s3_h5_lapl_no_external();
+    for (i = 0; i < names->nelts && previews < FUZZ_H5_MAX_PREVIEWS; i++) {
+        const char *path = apr_pstrcat(p, "/", APR_ARRAY_IDX(names, i,
+                                                             const char *),
+                                       NULL);
+        H5O_info_t oi;
+
+        if (lapl >= 0 && H5Oget_info_by_name2(fid, path, &oi,
+                                              H5O_INFO_BASIC, lapl) >= 0
+            && oi.type == H5O_TYPE_DATASET) {
+            fuzz_h5_preview_one(fid, path, p);
+            previews++;
+        }
+    }
+    if (lapl >= 0)
+        H5Pclose(lapl);
+}
+
+/*
+ * DESCRIBE: prefetch, /meta and /children of the root, then /meta (and
+ * /children of a group) of one of its first 16 children, chosen by PICK:
+ * /children already describes every child, /meta of each of them cost
+ * as much again.  PREVIEW: /preview of up to 4 datasets of the root.
+ */
 static void fuzz_h5_walk(hid_t fid, h5s3_h5_source *src, unsigned what,
-                         apr_pool_t *p)
+                         uint64_t pick, apr_pool_t *p)
 {
     json_t *kids = NULL, *meta = NULL;
-    size_t i, previews = 0;
+    size_t i, n, previews = 0;
 
-    if (what & FUZZ_H5_DESCRIBE) {
-        h5s3_h5_prefetch_group_src(fid, src, "/");
-        if (h5s3_h5_meta(&meta, fid, "/", p) == APR_SUCCESS)
-            json_decref(meta);
-    }
-    if (!what || h5s3_h5_children(&kids, fid, "/", p) != APR_SUCCESS)
+    if (!(what & FUZZ_H5_DESCRIBE)) {
+        if (what & FUZZ_H5_PREVIEW)
+            fuzz_h5_preview_root(fid, p);
         return;
-    for (i = 0; i < json_array_size(kids) && i < FUZZ_H5_MAX_CHILDREN; i++) {
+    }
+    h5s3_h5_prefetch_group_src(fid, src, "/");
+    if (h5s3_h5_meta(&meta, fid, "/", p) == APR_SUCCESS)
+        json_decref(meta);
+    if (h5s3_h5_children(&kids, fid, "/", p) != APR_SUCCESS)
+        return;
+    n = json_array_size(kids);
+    if (n > FUZZ_H5_MAX_CHILDREN)
+        n = FUZZ_H5_MAX_CHILDREN;
+    for (i = 0; i < n; i++) {
         json_t *kid = json_array_get(kids, i);
         const char *path = json_string_value(json_object_get(kid, "path"));
         const char *type = json_string_value(json_object_get(kid, "type"));
@@ -407,7 +474,7 @@ static void fuzz_h5_walk(hid_t fid, h5s3_h5_source *src, unsigned what,
 
         if (!path)
             continue;
-        if (what & FUZZ_H5_DESCRIBE) {
+        if (i == pick % n) {
             if (h5s3_h5_meta(&meta, fid, path, p) == APR_SUCCESS)
                 json_decref(meta);
             if (type && strcmp(type, "group") == 0
@@ -448,7 +515,8 @@ static void fuzz_h5_run(const uint8_t *data, size_t size, unsigned what)
 #ifdef FUZZ_H5_STATS
         fuzz_h5_stats[2]++;
 #endif
-        fuzz_h5_walk(fid, &src, what, fuzz_h5_pool);
+        fuzz_h5_walk(fid, &src, what, fuzz_h5_pick(data, size),
+                     fuzz_h5_pool);
         /* The request pool's clean-ups close what a request holds (e.g.
          * h5s3_h5_dset_open's dataset): after them, nothing may be left. */
         apr_pool_clear(fuzz_h5_pool);
