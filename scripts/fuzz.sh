@@ -112,6 +112,13 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # less than the noise (5-10%), for shorter reports and a shorter
 # use-after-free window, so the defaults stay (tests/fuzz/README.md).
 nosym=symbolize=0
+# libFuzzer's fork mode creates and deletes files for every job (one a
+# crash) in $TMPDIR: on ext4 the inode allocation after many deletions was
+# 7-8% of the HDF5 targets' CPU.  A tmpfs has no such cost.
+fuzz_tmp=${TMPDIR:-/tmp}
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  fuzz_tmp=/dev/shm
+fi
 export LSAN_OPTIONS="suppressions=$REPO/tests/fuzz/lsan.supp:print_suppressions=0"
 export HDF5_USE_FILE_LOCKING=FALSE
 common=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10
@@ -206,6 +213,7 @@ run_target() {
   case "$t" in
     fuzz_h5_*) fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
   esac
+  TMPDIR=$fuzz_tmp \
   ASAN_OPTIONS="$ASAN_OPTIONS:$nosym" UBSAN_OPTIONS="$UBSAN_OPTIONS:$nosym" \
   "$BIN/$t" "${fl[@]}" "${fork[@]}" -max_total_time="$seconds" \
     -artifact_prefix="$dir/" "$dir/new" "${seeds[@]}" >"$dir/fuzz.log" 2>&1 || runrc=$?
