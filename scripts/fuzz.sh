@@ -142,10 +142,20 @@ flags_for() {
 # (Frames of the sanitizers, libFuzzer and libc are skipped: a wild free
 # in HDF5 stops in ASan's free, a bad memcpy in libc's, a timeout in
 # libFuzzer's alarm handler.)
-hdf5_internal() {
+innermost_frame() {
   awk '/^ *#[0-9]+ /{
          if ($0 ~ /libclang_rt|sanitizer_common|compiler-rt|libc\.so|libc_start|interceptor|__interceptor_|__sanitizer|__asan|__lsan|__ubsan|fuzzer::|sysdeps\/| in (malloc|calloc|realloc|free|strdup|strndup|strlen|strnlen|strcmp|memcpy|memmove|memset|memcmp) /) next;
-         print; exit }' "$1" | grep -q 'libhdf5'
+         print; exit }' "$1"
+}
+hdf5_internal() {
+  innermost_frame "$1" | grep -q 'libhdf5'
+}
+
+# Where a crash happened, as "function file.c:line" of that innermost
+# frame (no directories, no column, no address), for comparing crashes.
+crash_site() {
+  innermost_frame "$1" | sed -E 's/^ *#[0-9]+ +0x[0-9a-f]+ +(in +)?//;
+    s#[^ ]*/##g; s/(:[0-9]+):[0-9]+$/\1/'
 }
 
 mkdir -p "$OUT"
@@ -223,7 +233,28 @@ run_target() {
   local newu
   newu=$(find "$dir/new" -type f | wc -l)
   # Each artifact alone: ours fails the run, HDF5's own is reported.
-  local art ours=0 internal=0 gone=0
+  local art ours=0 internal=0 gone=0 known=0 p site
+  # The module's crashers already written down in pending/ (not fixed
+  # yet): fuzzing finds them again, e.g. fuzz_h5_struct the page cache
+  # overflow within seconds.  Such a crash (same innermost frame, file and
+  # line) is reported and not counted; the bug stays open in pending/,
+  # and `--known-issues` fails until it is fixed.  Any other crash of
+  # the module fails the run as before.
+  local -A pending_site=()
+  local pending_done=0
+  pending_sites() {   # once, when an artifact needs them
+    [ $pending_done = 1 ] && return 0
+    pending_done=1
+    for p in tests/fuzz/pending/"$t"/*; do
+      [ -f "$p" ] || continue
+      case "$p" in *.md|*.txt) continue ;; esac
+      if ! "$BIN/$t" "${fl[@]}" "$p" >"$dir/pending.log" 2>&1; then
+        site=$(crash_site "$dir/pending.log")
+        [ -z "$site" ] || pending_site[$site]=$p
+      fi
+    done
+    return 0
+  }
   for art in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* \
              "$dir"/slow-unit-*; do
     [ -f "$art" ] || continue
@@ -232,18 +263,23 @@ run_target() {
     elif [[ "$t" = fuzz_h5_* ]] && hdf5_internal "$art.log"; then
       internal=$((internal + 1))
       echo "HDF5-internal: $art (not counted; see tests/fuzz/known-issues/README.md)" >>"$dir/result"
+    elif site=$(crash_site "$art.log") && [ -n "$site" ] \
+         && pending_sites && [ -n "${pending_site[$site]:-}" ]; then
+      known=$((known + 1))
+      echo "known module bug at $site, as ${pending_site[$site]} (not counted): $art" >>"$dir/result"
     else
       ours=$((ours + 1))
       echo "CRASH: $art (log: $art.log)" >>"$dir/result"
     fi
   done
-  if [ $ours -eq 0 ] && [ $internal -eq 0 ] && [ ${#fork[@]} -eq 0 ] \
+  if [ $ours -eq 0 ] && [ $internal -eq 0 ] && [ $known -eq 0 ] \
+     && [ ${#fork[@]} -eq 0 ] \
      && [ $runrc -ne 0 ]; then
     ours=1
     echo "CRASH (no artifact): see $dir/fuzz.log" >>"$dir/result"
   fi
   [ $ours -eq 0 ] || rc=1
-  echo "fuzzed ${seconds}s: ${execs:-?} execs, $newu new inputs, $ours crashes, $internal inside HDF5, $gone not reproduced" >>"$dir/result"
+  echo "fuzzed ${seconds}s: ${execs:-?} execs, $newu new inputs, $ours crashes, $internal inside HDF5, $known known (pending/), $gone not reproduced" >>"$dir/result"
   if [ "$merge" = 1 ] && [ "$newu" -gt 0 ]; then
     mkdir -p "$corpus"
     "$BIN/$t" "${fl[@]}" -merge=1 "$corpus" "$dir/new" >"$dir/merge.log" 2>&1 || true
