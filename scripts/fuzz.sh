@@ -101,6 +101,24 @@ done
 # taking the process down; UB and leaks are failures.
 export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=512:detect_leaks=1:abort_on_error=0:handle_abort=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# While fuzzing, crash reports are not symbolized: llvm-symbolizer cost
+# about 140 ms of CPU a crash, and the fuzz_h5_* targets meet a crash
+# inside HDF5 every few hundred executions (a fifth of fuzz_h5_struct's
+# CPU went to llvm-symbolizer).  Every artifact is replayed alone
+# afterwards, symbolized, and classified from that report.  Everything
+# else is checked the same.
+# Other sanitizer options cost little here: malloc_context_size=10 or
+# quarantine_size_mb=64 changed the HDF5 targets' CPU per execution by
+# less than the noise (5-10%), for shorter reports and a shorter
+# use-after-free window, so the defaults stay (tests/fuzz/README.md).
+nosym=symbolize=0
+# libFuzzer's fork mode creates and deletes files for every job (one a
+# crash) in $TMPDIR: on ext4 the inode allocation after many deletions was
+# 7-8% of the HDF5 targets' CPU.  A tmpfs has no such cost.
+fuzz_tmp=${TMPDIR:-/tmp}
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  fuzz_tmp=/dev/shm
+fi
 export LSAN_OPTIONS="suppressions=$REPO/tests/fuzz/lsan.supp:print_suppressions=0"
 export HDF5_USE_FILE_LOCKING=FALSE
 common=(-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10
@@ -124,10 +142,20 @@ flags_for() {
 # (Frames of the sanitizers, libFuzzer and libc are skipped: a wild free
 # in HDF5 stops in ASan's free, a bad memcpy in libc's, a timeout in
 # libFuzzer's alarm handler.)
-hdf5_internal() {
+innermost_frame() {
   awk '/^ *#[0-9]+ /{
          if ($0 ~ /libclang_rt|sanitizer_common|compiler-rt|libc\.so|libc_start|interceptor|__interceptor_|__sanitizer|__asan|__lsan|__ubsan|fuzzer::|sysdeps\/| in (malloc|calloc|realloc|free|strdup|strndup|strlen|strnlen|strcmp|memcpy|memmove|memset|memcmp) /) next;
-         print; exit }' "$1" | grep -q 'libhdf5'
+         print; exit }' "$1"
+}
+hdf5_internal() {
+  innermost_frame "$1" | grep -q 'libhdf5'
+}
+
+# Where a crash happened, as "function file.c:line" of that innermost
+# frame (no directories, no column, no address), for comparing crashes.
+crash_site() {
+  innermost_frame "$1" | sed -E 's/^ *#[0-9]+ +0x[0-9a-f]+ +(in +)?//;
+    s#[^ ]*/##g; s/(:[0-9]+):[0-9]+$/\1/'
 }
 
 mkdir -p "$OUT"
@@ -195,6 +223,8 @@ run_target() {
   case "$t" in
     fuzz_h5_*) fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) ;;
   esac
+  TMPDIR=$fuzz_tmp \
+  ASAN_OPTIONS="$ASAN_OPTIONS:$nosym" UBSAN_OPTIONS="$UBSAN_OPTIONS:$nosym" \
   "$BIN/$t" "${fl[@]}" "${fork[@]}" -max_total_time="$seconds" \
     -artifact_prefix="$dir/" "$dir/new" "${seeds[@]}" >"$dir/fuzz.log" 2>&1 || runrc=$?
   local execs
@@ -203,7 +233,28 @@ run_target() {
   local newu
   newu=$(find "$dir/new" -type f | wc -l)
   # Each artifact alone: ours fails the run, HDF5's own is reported.
-  local art ours=0 internal=0 gone=0
+  local art ours=0 internal=0 gone=0 known=0 p site
+  # The module's crashers already written down in pending/ (not fixed
+  # yet): fuzzing finds them again, e.g. fuzz_h5_struct the page cache
+  # overflow within seconds.  Such a crash (same innermost frame, file and
+  # line) is reported and not counted; the bug stays open in pending/,
+  # and `--known-issues` fails until it is fixed.  Any other crash of
+  # the module fails the run as before.
+  local -A pending_site=()
+  local pending_done=0
+  pending_sites() {   # once, when an artifact needs them
+    [ $pending_done = 1 ] && return 0
+    pending_done=1
+    for p in tests/fuzz/pending/"$t"/*; do
+      [ -f "$p" ] || continue
+      case "$p" in *.md|*.txt) continue ;; esac
+      if ! "$BIN/$t" "${fl[@]}" "$p" >"$dir/pending.log" 2>&1; then
+        site=$(crash_site "$dir/pending.log")
+        [ -z "$site" ] || pending_site[$site]=$p
+      fi
+    done
+    return 0
+  }
   for art in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* \
              "$dir"/slow-unit-*; do
     [ -f "$art" ] || continue
@@ -212,18 +263,23 @@ run_target() {
     elif [[ "$t" = fuzz_h5_* ]] && hdf5_internal "$art.log"; then
       internal=$((internal + 1))
       echo "HDF5-internal: $art (not counted; see tests/fuzz/known-issues/README.md)" >>"$dir/result"
+    elif site=$(crash_site "$art.log") && [ -n "$site" ] \
+         && pending_sites && [ -n "${pending_site[$site]:-}" ]; then
+      known=$((known + 1))
+      echo "known module bug at $site, as ${pending_site[$site]} (not counted): $art" >>"$dir/result"
     else
       ours=$((ours + 1))
       echo "CRASH: $art (log: $art.log)" >>"$dir/result"
     fi
   done
-  if [ $ours -eq 0 ] && [ $internal -eq 0 ] && [ ${#fork[@]} -eq 0 ] \
+  if [ $ours -eq 0 ] && [ $internal -eq 0 ] && [ $known -eq 0 ] \
+     && [ ${#fork[@]} -eq 0 ] \
      && [ $runrc -ne 0 ]; then
     ours=1
     echo "CRASH (no artifact): see $dir/fuzz.log" >>"$dir/result"
   fi
   [ $ours -eq 0 ] || rc=1
-  echo "fuzzed ${seconds}s: ${execs:-?} execs, $newu new inputs, $ours crashes, $internal inside HDF5, $gone not reproduced" >>"$dir/result"
+  echo "fuzzed ${seconds}s: ${execs:-?} execs, $newu new inputs, $ours crashes, $internal inside HDF5, $known known (pending/), $gone not reproduced" >>"$dir/result"
   if [ "$merge" = 1 ] && [ "$newu" -gt 0 ]; then
     mkdir -p "$corpus"
     "$BIN/$t" "${fl[@]}" -merge=1 "$corpus" "$dir/new" >"$dir/merge.log" 2>&1 || true

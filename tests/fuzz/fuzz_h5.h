@@ -12,7 +12,7 @@
  *   struct goes back to malloc at every close; under AddressSanitizer a
  *   block that large is a fresh mmap each time, whose page faults were a
  *   quarter of an execution.  Larger caps let HDF5 recycle it, as glibc
- *   would in production.
+ *   would in production (fuzz_h5_lists.h; the floor sets the same).
  * - One pool is cleared per input instead of a pool created and
  *   destroyed, and the page cache key is a counter, not a SHA-256.
  * - libFuzzer runs LeakSanitizer over the whole heap (and the input once
@@ -45,6 +45,7 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #include "fuzz_common.h"
+#include "fuzz_h5_lists.h"
 #include "base/h5s3_errors.h"
 #include "viewer/h5s3_h5_describe.h"
 #include "hdf5/h5s3_h5_file.h"
@@ -89,18 +90,21 @@ static hid_t fuzz_h5_probe(int k)
 
 /* ---- per-input leak check ---------------------------------------------- */
 
-/* Blocks allocated during the current execution and not freed yet: an
- * open-addressing set (linear probing, deletion by backward shift) and
- * the order they came in, filled by AddressSanitizer's malloc and free
- * hooks.  Hooks run inside malloc: no allocation here, and no
- * instrumentation (it would slow every malloc of HDF5). */
-#define FUZZ_H5_SET (1u << 14)      /* small enough to stay in cache */
+/*
+ * Blocks allocated during the current execution, in the order they came,
+ * logged by AddressSanitizer's malloc hook; at the end, those still
+ * allocated are the survivors (a block freed during the execution is in
+ * ASan's quarantine or free, and one reused was logged again).  The
+ * hook runs inside malloc: no allocation here, and no instrumentation
+ * (it would slow every malloc of HDF5).  An append per malloc and a look
+ * at each logged block at the end cost less than a set kept up to date
+ * on every malloc and free, whose random accesses missed the cache.
+ */
 #define FUZZ_H5_LOG (1u << 17)
 #define FUZZ_H5_NOINSTR \
     __attribute__((no_sanitize("address", "undefined", "coverage")))
-static uintptr_t fuzz_h5_live[FUZZ_H5_SET];
 static uintptr_t fuzz_h5_log[FUZZ_H5_LOG];
-static unsigned fuzz_h5_nlive, fuzz_h5_nlog;
+static unsigned fuzz_h5_nlog;
 static int fuzz_h5_tracking, fuzz_h5_overflow;
 #ifdef FUZZ_H5_STATS
 /* Diagnostics (-DFUZZ_H5_STATS): executions, LeakSanitizer passes, files
@@ -114,74 +118,21 @@ static void fuzz_h5_stats_print(void)
 #endif
 
 FUZZ_H5_NOINSTR
-static unsigned fuzz_h5_slot(uintptr_t p)
-{
-    return (unsigned)((p >> 4) * 0x9E3779B97F4A7C15ull >> 50)
-           & (FUZZ_H5_SET - 1);
-}
-
-FUZZ_H5_NOINSTR
 static void fuzz_h5_malloc_hook(const volatile void *ptr, size_t size)
 {
-    uintptr_t p = (uintptr_t)ptr;
-    unsigned i;
-
-    if (!fuzz_h5_tracking || !p)
+    if (!fuzz_h5_tracking || !ptr)
         return;
-    if (fuzz_h5_nlog == FUZZ_H5_LOG || fuzz_h5_nlive == FUZZ_H5_SET / 2) {
+    if (fuzz_h5_nlog == FUZZ_H5_LOG) {
         fuzz_h5_overflow = 1;   /* too many to follow: scan at the end */
         return;
     }
-    for (i = fuzz_h5_slot(p); fuzz_h5_live[i]; i = (i + 1) & (FUZZ_H5_SET - 1))
-        ;
-    fuzz_h5_live[i] = p;
-    fuzz_h5_nlive++;
-    fuzz_h5_log[fuzz_h5_nlog++] = p;
+    fuzz_h5_log[fuzz_h5_nlog++] = (uintptr_t)ptr;
 }
 
-/* Where p is in the set, or -1. */
-FUZZ_H5_NOINSTR
-static int fuzz_h5_find(uintptr_t p)
-{
-    unsigned i;
-
-    for (i = fuzz_h5_slot(p); fuzz_h5_live[i] != p;
-         i = (i + 1) & (FUZZ_H5_SET - 1)) {
-        if (!fuzz_h5_live[i])
-            return -1;
-    }
-    return (int)i;
-}
-
-FUZZ_H5_NOINSTR
-static void fuzz_h5_remove(unsigned i)
-{
-    unsigned j, k;
-
-    fuzz_h5_live[i] = 0;
-    fuzz_h5_nlive--;
-    /* Move back the entries of the run after i that hash at or before i. */
-    for (j = (i + 1) & (FUZZ_H5_SET - 1); fuzz_h5_live[j];
-         j = (j + 1) & (FUZZ_H5_SET - 1)) {
-        k = fuzz_h5_slot(fuzz_h5_live[j]);
-        if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
-            fuzz_h5_live[i] = fuzz_h5_live[j];
-            fuzz_h5_live[j] = 0;
-            i = j;
-        }
-    }
-}
-
+/* ASan takes both hooks or neither. */
 FUZZ_H5_NOINSTR
 static void fuzz_h5_free_hook(const volatile void *ptr)
 {
-    int i;
-
-    if (!fuzz_h5_tracking || !ptr || !fuzz_h5_nlive)
-        return;
-    i = fuzz_h5_find((uintptr_t)ptr);
-    if (i >= 0)                 /* else allocated before the execution */
-        fuzz_h5_remove((unsigned)i);
 }
 
 /* Code ranges of the libraries whose blocks are not the module's. */
@@ -251,14 +202,11 @@ static void fuzz_h5_leaks_end(void)
     int suspect = fuzz_h5_overflow;
 
     fuzz_h5_tracking = 0;
-    for (n = 0; n < fuzz_h5_nlog && fuzz_h5_nlive; n++) {
-        int i = fuzz_h5_find(fuzz_h5_log[n]);
-
-        if (i >= 0) {
-            if (!suspect && !fuzz_h5_not_ours(fuzz_h5_log[n]))
-                suspect = 1;
-            fuzz_h5_remove((unsigned)i);
-        }
+    for (n = 0; n < fuzz_h5_nlog && !suspect; n++) {
+        /* Still allocated: the start of a live chunk. */
+        if (__sanitizer_get_ownership((const void *)fuzz_h5_log[n])
+            && !fuzz_h5_not_ours(fuzz_h5_log[n]))
+            suspect = 1;
     }
     fuzz_h5_nlog = 0;
     fuzz_h5_overflow = 0;
@@ -308,10 +256,7 @@ static void fuzz_h5_init(const char *target)
                                FUZZ_H5_PAGE, NULL, 1, fuzz_root)
            != APR_SUCCESS
         || apr_pool_create(&fuzz_h5_pool, fuzz_root) != APR_SUCCESS
-        /* 64 MiB for all lists of a kind, 16 MiB for one list: room for
-         * the metadata cache struct, still bounded. */
-        || H5set_free_list_limits(64 << 20, 16 << 20, 64 << 20, 16 << 20,
-                                  64 << 20, 16 << 20) < 0) {
+        || fuzz_h5_free_lists() < 0) {
         fprintf(stderr, "%s: set-up failed\n", target);
         abort();
     }
@@ -387,21 +332,88 @@ static void fuzz_h5_preview_one(hid_t fid, const char *path, apr_pool_t *p)
     }
 }
 
-/* Describe the root and up to 16 of its children, preview up to 4. */
+/*
+ * A number from all of the input's bytes, to choose what to describe of
+ * it.  Any mutation may change it, so each child of a corpus input gets
+ * its turn over the mutations of that input.
+ */
+FUZZ_H5_NOINSTR
+static uint64_t fuzz_h5_pick(const uint8_t *d, size_t n)
+{
+    uint64_t h = n * 0x9E3779B97F4A7C15ull, w;
+    size_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, d + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    for (; i < n; i++)
+        h = (h ^ d[i]) * 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 29);
+}
+
+/* /preview of up to 4 datasets among the root's first 16 links, found
+ * without describing them: the names as /children lists them, the type
+ * from the object header (external links not followed). */
+static void fuzz_h5_preview_root(hid_t fid, apr_pool_t *p)
+{
+    apr_array_header_t *names = NULL;
+    hid_t root = H5Gopen2(fid, "/", H5P_DEFAULT), lapl;
+    int i, previews = 0;
+
+    if (root < 0)
+        return;
+    if (h5s3_h5_link_names(&names, NULL, root, 0, FUZZ_H5_MAX_CHILDREN, p)
+        != APR_SUCCESS) {
+        H5Gclose(root);
+        return;
+    }
+    H5Gclose(root);
+    lapl = h5s3_h5_lapl_no_external();
+    for (i = 0; i < names->nelts && previews < FUZZ_H5_MAX_PREVIEWS; i++) {
+        const char *path = apr_pstrcat(p, "/", APR_ARRAY_IDX(names, i,
+                                                             const char *),
+                                       NULL);
+        H5O_info_t oi;
+
+        if (lapl >= 0 && H5Oget_info_by_name2(fid, path, &oi,
+                                              H5O_INFO_BASIC, lapl) >= 0
+            && oi.type == H5O_TYPE_DATASET) {
+            fuzz_h5_preview_one(fid, path, p);
+            previews++;
+        }
+    }
+    if (lapl >= 0)
+        H5Pclose(lapl);
+}
+
+/*
+ * DESCRIBE: prefetch, /meta and /children of the root, then /meta (and
+ * /children of a group) of one of its first 16 children, chosen by PICK:
+ * /children already describes every child, /meta of each of them cost
+ * as much again.  PREVIEW: /preview of up to 4 datasets of the root.
+ */
 static void fuzz_h5_walk(hid_t fid, h5s3_h5_source *src, unsigned what,
-                         apr_pool_t *p)
+                         uint64_t pick, apr_pool_t *p)
 {
     json_t *kids = NULL, *meta = NULL;
-    size_t i, previews = 0;
+    size_t i, n, previews = 0;
 
-    if (what & FUZZ_H5_DESCRIBE) {
-        h5s3_h5_prefetch_group_src(fid, src, "/", 0, 0);
-        if (h5s3_h5_meta(&meta, fid, "/", p) == APR_SUCCESS)
-            json_decref(meta);
-    }
-    if (!what || h5s3_h5_children(&kids, fid, "/", p) != APR_SUCCESS)
+    if (!(what & FUZZ_H5_DESCRIBE)) {
+        if (what & FUZZ_H5_PREVIEW)
+            fuzz_h5_preview_root(fid, p);
         return;
-    for (i = 0; i < json_array_size(kids) && i < FUZZ_H5_MAX_CHILDREN; i++) {
+    }
+    h5s3_h5_prefetch_group_src(fid, src, "/", 0, 0);
+    if (h5s3_h5_meta(&meta, fid, "/", p) == APR_SUCCESS)
+        json_decref(meta);
+    if (h5s3_h5_children(&kids, fid, "/", p) != APR_SUCCESS)
+        return;
+    n = json_array_size(kids);
+    if (n > FUZZ_H5_MAX_CHILDREN)
+        n = FUZZ_H5_MAX_CHILDREN;
+    for (i = 0; i < n; i++) {
         json_t *kid = json_array_get(kids, i);
         const char *path = json_string_value(json_object_get(kid, "path"));
         const char *type = json_string_value(json_object_get(kid, "type"));
@@ -409,7 +421,7 @@ static void fuzz_h5_walk(hid_t fid, h5s3_h5_source *src, unsigned what,
 
         if (!path)
             continue;
-        if (what & FUZZ_H5_DESCRIBE) {
+        if (i == pick % n) {
             if (h5s3_h5_meta(&meta, fid, path, p) == APR_SUCCESS)
                 json_decref(meta);
             if (type && strcmp(type, "group") == 0
@@ -450,7 +462,8 @@ static void fuzz_h5_run(const uint8_t *data, size_t size, unsigned what)
 #ifdef FUZZ_H5_STATS
         fuzz_h5_stats[2]++;
 #endif
-        fuzz_h5_walk(fid, &src, what, fuzz_h5_pool);
+        fuzz_h5_walk(fid, &src, what, fuzz_h5_pick(data, size),
+                     fuzz_h5_pool);
         /* The request pool's clean-ups close what a request holds (e.g.
          * h5s3_h5_dset_open's dataset): after them, nothing may be left. */
         apr_pool_clear(fuzz_h5_pool);

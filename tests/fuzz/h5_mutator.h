@@ -38,20 +38,39 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 
 /* ---- Jenkins lookup3 (hashlittle), as the format uses it ------------- */
 
+/*
+ * Hashing is most of the mutator's time: h5m_chk_search hashes every
+ * prefix of a structure to find its checksum, some 10^5 bytes a block.
+ * The hash reads whole words and is not instrumented (every caller keeps
+ * [k, k + len) inside the input; h5m_chk_ok and h5m_fix check it), which
+ * makes a mutation about ten times cheaper.
+ */
+#define H5M_HASH static __attribute__((no_sanitize("address", "undefined", \
+                                                   "coverage")))
 #define H5M_ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
 
-H5M_FN uint32_t h5m_lookup3(const uint8_t *k, size_t len, uint32_t init)
+H5M_HASH uint32_t h5m_word(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return v;
+#else
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
+           | (uint32_t)p[3] << 24;
+#endif
+}
+
+H5M_HASH uint32_t h5m_lookup3(const uint8_t *k, size_t len, uint32_t init)
 {
     uint32_t a, b, c;
 
     a = b = c = 0xdeadbeefu + (uint32_t)len + init;
     while (len > 12) {
-        a += k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16
-             | (uint32_t)k[3] << 24;
-        b += k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16
-             | (uint32_t)k[7] << 24;
-        c += k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16
-             | (uint32_t)k[11] << 24;
+        a += h5m_word(k);
+        b += h5m_word(k + 4);
+        c += h5m_word(k + 8);
         /* mix */
         a -= c; a ^= H5M_ROT(c, 4);  c += b;
         b -= a; b ^= H5M_ROT(a, 6);  a += c;
@@ -208,21 +227,52 @@ H5M_FN int h5m_chk_ok(const h5m_map *m, size_t off, size_t chk)
               == (uint32_t)h5m_get(m->d + chk, 4);
 }
 
+/*
+ * h5m_chk_search's answers, by the bytes they depend on.  A search
+ * hashes every prefix of up to 1 KiB (half a megabyte when nothing
+ * matches), while a mutation changes a few bytes of an input whose
+ * structures were searched before (the corpus input, or the mutation it
+ * stacks on): most windows come back unchanged, and one hash of the
+ * window replaces a thousand.  The key is 64 bits of hash and the
+ * window's length; a collision (about 2^-64 a lookup) could only
+ * misplace a checksum the mutator writes, never what the target checks.
+ */
+#define H5M_MEMO 8192
+typedef struct {
+    uint64_t key;
+    uint32_t len;               /* window length + 1; 0: empty slot */
+    uint32_t at;                /* the checksum's offset from off, or 0 */
+} h5m_memo;
+static h5m_memo h5m_memos[H5M_MEMO];
+
 /* Where the checksum that ends the structure at off is: the first
  * position whose four bytes are the lookup3 of all before. */
 H5M_FN size_t h5m_chk_search(const h5m_map *m, size_t off)
 {
-    size_t p, lim = off + H5M_SEARCH;
+    size_t p, lim = off + H5M_SEARCH, at = 0;
+    uint64_t key;
+    h5m_memo *e;
 
     if (m->n < 10 || off + 10 > m->n)
         return 0;
     if (lim > m->n - 4)
         lim = m->n - 4;
+    /* The answer depends on the bytes [off, lim + 4) only. */
+    key = (uint64_t)h5m_lookup3(m->d + off, lim + 4 - off, 0x51ed270bu) << 32
+          | h5m_lookup3(m->d + off, lim + 4 - off, 0x2545f491u);
+    e = &h5m_memos[(key ^ (key >> 29)) & (H5M_MEMO - 1)];
+    if (e->len == lim + 4 - off + 1 && e->key == key)
+        return e->at ? off + e->at : 0;
     for (p = off + 6; p <= lim; p++) {
-        if (h5m_chk_ok(m, off, p))
-            return p;
+        if (h5m_chk_ok(m, off, p)) {
+            at = p - off;
+            break;
+        }
     }
-    return 0;
+    e->key = key;
+    e->len = (uint32_t)(lim + 4 - off + 1);
+    e->at = (uint32_t)at;
+    return at ? off + at : 0;
 }
 
 /* A fractal heap direct block keeps its checksum after its header and
@@ -479,12 +529,26 @@ static const unsigned char h5m_first[256] = {
     ['G'] = 1, ['B'] = 1, ['F'] = 1, ['E'] = 1
 };
 
+/* The next offset from i on where a signature may start (every one
+ * starts with one of O T H S G B F E), or n: a scan of every byte,
+ * uninstrumented like the hash. */
+H5M_HASH size_t h5m_next_sig(const uint8_t *d, size_t i, size_t n)
+{
+    while (i + 8 <= n && !h5m_first[d[i]])
+        i++;
+    return i + 8 <= n ? i : n;
+}
+
+/* Words, not memcmp: libFuzzer hooks every memcmp to learn the values
+ * compared, which cost more than the build itself and taught it
+ * nothing (the mutator runs between executions). */
 H5M_FN int h5m_sig_kind(const uint8_t *p)
 {
+    uint32_t w = h5m_word(p);
     int k;
 
     for (k = H5M_OHDR; k < H5M_NKINDS; k++) {
-        if (memcmp(p, h5m_sigs[k], 4) == 0)
+        if (w == h5m_word((const uint8_t *)h5m_sigs[k]))
             return k;
     }
     return -1;
@@ -502,12 +566,11 @@ H5M_FN void h5m_build(h5m_map *m, uint8_t *d, size_t n)
     h5m_superblock(m);
     if (n < 8)
         return;
-    for (i = 0; i + 8 <= n; i++) {
+    for (i = 0; (i = h5m_next_sig(d, i, n)) + 8 <= n; i++) {
         int k;
         h5m_obj *o;
 
-        /* Every signature starts with one of O T H S G B F E. */
-        if (!h5m_first[d[i]] || (k = h5m_sig_kind(d + i)) < 0)
+        if ((k = h5m_sig_kind(d + i)) < 0)
             continue;
         if (!(o = h5m_add(m, k, i, i + 8)))
             continue;
