@@ -526,7 +526,10 @@ apr_status_t h5s3_pagecache_read(h5s3_pagecache *pc,
     if (len == 0) {
         return APR_SUCCESS;
     }
-    if (offset < 0 || !obj || !obj->fetch) {
+    /* The caller's buffer holds len bytes from offset: a range that would
+     * end past 2^63 (a hostile address) cannot be a real read. */
+    if (offset < 0 || !obj || !obj->fetch
+        || len > (apr_uint64_t)(APR_INT64_MAX - offset)) {
         return H5S3_E_INVALID;
     }
     end = offset + (apr_off_t)len;
