@@ -12,9 +12,6 @@
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h5s3). */
 
-#define DEFAULT_CONNECT_TIMEOUT 5
-#define DEFAULT_TOTAL_TIMEOUT 60
-
 static server_rec *log_server;
 
 /* The core's log lines go to the main server's error log. */
@@ -81,19 +78,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         if (sc->endpoint == NULL) {
             continue;
         }
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.endpoint = sc->endpoint;
-        cfg.region = h5s3_conf_region(sc);
-        cfg.access_key = sc->access_key;
-        cfg.secret_key = sc->secret_key;
-        cfg.virtual_host = sc->virtual_host == 1;
-        cfg.scope = sc->cache_scope;
-        cfg.connect_timeout_ms = 1000L * (sc->connect_timeout != H5S3_UNSET
-                                          ? sc->connect_timeout
-                                          : DEFAULT_CONNECT_TIMEOUT);
-        cfg.total_timeout_ms = 1000L * (sc->total_timeout != H5S3_UNSET
-                                        ? sc->total_timeout
-                                        : DEFAULT_TOTAL_TIMEOUT);
+        h5s3_conf_s3_config(&cfg, sc);
         rv = h5s3_s3_client_create(&sc->client, &cfg, pchild);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "H5S3-0002: cannot "

@@ -18,12 +18,10 @@
 APLOG_USE_MODULE(h5s3);
 
 #define JOBS_MUTEX_TYPE "h5s3-jobs"
-#define REFCACHE_DEFAULT "h5s3-refcache"
 #define TOKEN_SECRET_MIN 16
 #define RANDOM_KEY_LEN 32
 
 static h5s3_token_key *random_key;
-static const char *refcache_dir;         /* H5S3RefCacheDir as given */
 static const char *refcache_path;        /* resolved in post_config */
 static apr_global_mutex_t *jobs_mutex;
 static apr_pool_t *jobs_pool;
@@ -66,8 +64,8 @@ const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
     if (*arg == '\0') {
         return "H5S3RefCacheDir: an empty path is not valid";
     }
-    refcache_dir = ap_server_root_relative(cmd->pool, arg);
-    if (refcache_dir == NULL) {
+    h5s3_global.refcache_dir = ap_server_root_relative(cmd->pool, arg);
+    if (h5s3_global.refcache_dir == NULL) {
         return apr_psprintf(cmd->pool, "H5S3RefCacheDir: '%s' is not a "
                             "valid path", arg);
     }
@@ -159,7 +157,6 @@ static int api_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     /* Configuration is read again on restart: forget the last one. */
     random_key = NULL;
-    refcache_dir = NULL;
     refcache_path = NULL;
     jobs_mutex = NULL;
     return ap_mutex_register(pconf, JOBS_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT,
@@ -209,9 +206,7 @@ static int api_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "until restart and only on this server");
     }
 
-    refcache_path = refcache_dir ? refcache_dir
-                                 : ap_runtime_dir_relative(pconf,
-                                                           REFCACHE_DEFAULT);
+    refcache_path = h5s3_conf_refcache_dir(&h5s3_global, pconf);
     rv = apr_dir_make_recursive(refcache_path, APR_FPROT_UREAD
                                 | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
                                 pconf);

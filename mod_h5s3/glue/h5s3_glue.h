@@ -93,18 +93,37 @@ typedef struct h5s3_global_conf {
     ap_socache_instance_t *cache_instance;
     apr_global_mutex_t *cache_mutex;
     h5s3_cache cache;                   /* the core's view of the socache */
-    apr_off_t page_cache_size;
+    apr_off_t page_cache_size;          /* H5S3PageCache (0: default) */
     int decode_threads;                 /* H5S3DecodeThreads (0: default) */
     apr_off_t memory_budget;            /* H5S3MemoryBudget (0: default) */
+    const char *refcache_dir;           /* H5S3RefCacheDir (NULL: default) */
 } h5s3_global_conf;
 
 extern h5s3_global_conf h5s3_global;
 
-/* Effective values with defaults applied. */
+/*
+ * Effective values with defaults applied (glue/config.c, where every
+ * default is defined): read a setting that may be unset only through
+ * these.
+ */
 const char *h5s3_conf_region(const h5s3_srv_conf *sc);
-long h5s3_conf_list_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_list_ttl(const h5s3_srv_conf *sc);           /* seconds */
 long h5s3_conf_meta_ttl(const h5s3_srv_conf *sc);
 long h5s3_conf_validate_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_connect_timeout(const h5s3_srv_conf *sc);    /* seconds */
+long h5s3_conf_total_timeout(const h5s3_srv_conf *sc);
+int h5s3_conf_virtual_host(const h5s3_srv_conf *sc);
+/* The S3 client configuration of a vhost. */
+void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc);
+int h5s3_conf_debug_headers(const h5s3_dir_conf *dc);
+int h5s3_conf_upload(const h5s3_dir_conf *dc);
+apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc);     /* bytes */
+apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc);
+int h5s3_conf_decode_threads(const h5s3_global_conf *gc);
+apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc);
+/* H5S3RefCacheDir, else a directory in DefaultRuntimeDir (made from p). */
+const char *h5s3_conf_refcache_dir(const h5s3_global_conf *gc,
+                                   apr_pool_t *p);
 
 extern const command_rec h5s3_directives[];
 void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);

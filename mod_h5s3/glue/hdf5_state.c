@@ -14,7 +14,6 @@
 APLOG_USE_MODULE(h5s3);
 
 #define MUTEX_TYPE "h5s3-pagecache"
-#define DEFAULT_PAGE_CACHE (64 * 1024 * 1024)
 
 static apr_shm_t *segment;
 static apr_global_mutex_t *page_mutex;
@@ -32,9 +31,7 @@ apr_status_t h5s3_hdf5_pre_config(apr_pool_t *pconf)
 
 apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    apr_size_t size = h5s3_global.page_cache_size
-                          ? (apr_size_t)h5s3_global.page_cache_size
-                          : DEFAULT_PAGE_CACHE;
+    apr_size_t size = h5s3_conf_page_cache_size(&h5s3_global);
     apr_status_t rv;
 
     rv = ap_global_mutex_create(&page_mutex, NULL, MUTEX_TYPE, NULL, s,
@@ -69,12 +66,8 @@ void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s)
 
     /* One memory budget and one pool of decode threads per process,
      * whatever the number of requests (or threads) it serves. */
-    h5s3_h5_mem_budget_set(h5s3_global.memory_budget
-                           ? (apr_uint64_t)h5s3_global.memory_budget
-                           : H5S3_H5_DEFAULT_MEM_BUDGET);
-    rv = h5s3_h5_decode_threads_init(h5s3_global.decode_threads
-                                     ? h5s3_global.decode_threads
-                                     : H5S3_H5_DEFAULT_DECODE_THREADS,
+    h5s3_h5_mem_budget_set(h5s3_conf_memory_budget(&h5s3_global));
+    rv = h5s3_h5_decode_threads_init(h5s3_conf_decode_threads(&h5s3_global),
                                      pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "H5S3-0044: cannot "

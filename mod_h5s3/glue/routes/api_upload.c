@@ -15,7 +15,6 @@ APLOG_USE_MODULE(h5s3);
 
 #define S3_KEY_MAX 1024                 /* bytes, S3's limit */
 
-#define DEFAULT_MAX_UPLOAD ((apr_off_t)1024 * 1024 * 1024)
 #define READ_BLOCK (64 * 1024)
 
 static int too_large(h5s3_req *q, apr_off_t max)
@@ -81,8 +80,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
 {
     request_rec *r = q->r;
     apr_pool_t *p = r->pool;
-    apr_off_t max = q->dc->max_upload >= 0 ? q->dc->max_upload
-                                           : DEFAULT_MAX_UPLOAD;
+    apr_off_t max = h5s3_conf_max_upload(q->dc);
     const char *key = apr_table_get(q->args, "key");
     const char *clen = apr_table_get(r->headers_in, "Content-Length");
     const h5s3_bucket_map *m;
@@ -94,7 +92,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     int rc;
     apr_status_t rv;
 
-    if (q->dc->upload != 1) {
+    if (!h5s3_conf_upload(q->dc)) {
         return h5s3_api_error(q, HTTP_FORBIDDEN, "upload_disabled",
                               "Uploads are not enabled here (H5S3Upload)",
                               NULL);
