@@ -30,11 +30,16 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
-static void test_config(apr_pool_t *pconf, server_rec *s)
+/*
+ * httpd runs check_config after reading the configuration, for
+ * `apachectl -t` and before every generation's post_config alike: a bad
+ * configuration is refused here, and httpd exits with status 1 itself
+ * (never a module's exit(), which would skip its cleanups).
+ */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                        apr_pool_t *ptemp, server_rec *s)
 {
-    if (h5s3_conf_check_servers(s, pconf) != APR_SUCCESS) {
-        exit(1);
-    }
+    return h5s3_conf_check_servers(s, ptemp) == APR_SUCCESS ? OK : !OK;
 }
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -50,8 +55,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               s->process->pool);
         return OK;
     }
-    if (h5s3_conf_check_servers(s, ptemp) != APR_SUCCESS
-        || h5s3_socache_post_config(pconf, s) != APR_SUCCESS
+    if (h5s3_socache_post_config(pconf, s) != APR_SUCCESS
         || h5s3_hdf5_post_config(pconf, s) != APR_SUCCESS
         || h5s3_s3_global_init() != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -90,7 +94,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(h5s3_handler, NULL, NULL, APR_HOOK_MIDDLE);

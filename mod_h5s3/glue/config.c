@@ -557,23 +557,37 @@ static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
     return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
 }
 
+/* Which server a message is about, as the configuration names it. */
+static const char *server_name(server_rec *s, apr_pool_t *p)
+{
+    const char *host = s->server_hostname ? s->server_hostname : "(main)";
+
+    if (!s->is_virtual || s->defn_name == NULL) {
+        return apr_psprintf(p, "%s:%u", host, s->port);
+    }
+    return apr_psprintf(p, "%s:%u (<VirtualHost> at %s:%u)", host, s->port,
+                        s->defn_name, s->defn_line_number);
+}
+
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp)
 {
+    apr_status_t rv = APR_SUCCESS;
+
     for (; s != NULL; s = s->next) {
         h5s3_srv_conf *sc = ap_get_module_config(s->module_config,
                                                  &h5s3_module);
 
         /* Kept for the life of the configuration, hence the server's pool. */
         sc->cache_scope = cache_scope(sc, s->process->pconf);
+        /* Every bad server is named, not only the first. */
         if (sc->buckets->nelts > 0 && sc->endpoint == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "H5S3-0001: H5S3Bucket is set for %s:%u but no "
-                         "H5S3Endpoint is", s->server_hostname
-                         ? s->server_hostname : "(main)", s->port);
-            return APR_EINVAL;
+                         "H5S3-0001: H5S3Bucket is set for %s but no "
+                         "H5S3Endpoint is", server_name(s, ptemp));
+            rv = APR_EINVAL;
         }
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 const h5s3_bucket_map *h5s3_bucket_lookup(const h5s3_srv_conf *sc,

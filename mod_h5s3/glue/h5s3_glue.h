@@ -130,7 +130,11 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *h5s3_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 void *h5s3_create_dir_conf(apr_pool_t *p, char *dir);
 void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
-/* post_config check of every vhost: buckets need an endpoint. */
+/*
+ * The check_config of every server: buckets need an endpoint.  Logs what
+ * is wrong, naming the directive and the server; also resolves each
+ * server's cache scope.
+ */
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp);
 
 /* socache glue (glue/socache.c). */
