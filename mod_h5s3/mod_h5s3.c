@@ -103,7 +103,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(h5s3_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
     h5s3_ratelimit_register_hooks(p);
     h5s3_cors_register_hooks(p);
-    h5s3_status_register_hooks(p);
+    h5s3_server_status_register_hooks(p);
     h5s3_logformat_register_hooks(p);
     h5s3_api_register_hooks(p);
 }

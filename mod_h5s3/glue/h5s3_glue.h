@@ -191,8 +191,9 @@ typedef struct h5s3_req {
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);
 
-/* Operations (glue/ops/ratelimit.c, glue/ops/cors.c, glue/ops/status.c,
- * glue/ops/logformat.c): each registers its own hooks. */
+/* Operations (glue/ops/ratelimit.c, glue/ops/cors.c,
+ * glue/ops/server_status.c, glue/ops/logformat.c): each registers its own
+ * hooks. */
 void h5s3_ratelimit_conf_init(h5s3_ratelimit_conf *c);
 void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
                                const h5s3_ratelimit_conf *base,
@@ -229,16 +230,22 @@ typedef enum h5s3_post_kind {
  */
 int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api);
 
-void h5s3_status_register_hooks(apr_pool_t *p);
-void h5s3_status_cache_lookup(int hit);
-void h5s3_status_ratelimit_rejected(void);
-void h5s3_status_preflight(void);
 /*
- * Savings jobs (glue/routes/api_savings.c), +1 or -1: threads running, and job
- * records a process keeps until it joined their thread.
+ * The mod_h5s3 section of mod_status's /server-status
+ * (glue/ops/server_status.c): counters bumped by the code that sees the
+ * event.  Not the HTTP status of a response (h5s3_http_status_for) nor
+ * the core's apr_status_t codes (base/h5s3_errors.h).
  */
-void h5s3_status_savings_running(int delta);
-void h5s3_status_savings_held(int delta);
+void h5s3_server_status_register_hooks(apr_pool_t *p);
+void h5s3_server_status_cache_lookup(int hit);
+void h5s3_server_status_ratelimit_rejected(void);
+void h5s3_server_status_preflight(void);
+/*
+ * Savings jobs (glue/routes/api_savings.c), +1 or -1: threads running, and
+ * job records a process keeps until it joined their thread.
+ */
+void h5s3_server_status_savings_running(int delta);
+void h5s3_server_status_savings_held(int delta);
 
 void h5s3_logformat_register_hooks(apr_pool_t *p);
 
@@ -268,7 +275,7 @@ int h5s3_send_json(h5s3_req *q, int status, const json_t *body);
 /* HDF Viewer envelope {"error": msg, "success": false}. */
 int h5s3_viewer_error(h5s3_req *q, int status, const char *msg);
 /* The HTTP status and a message for a failed core call (S3 or HDF5). */
-int h5s3_status_for(apr_status_t rv);
+int h5s3_http_status_for(apr_status_t rv);
 const char *h5s3_message_for(h5s3_req *q, apr_status_t rv);
 /*
  * Route notes and debug headers.  Runs again at the end of every request

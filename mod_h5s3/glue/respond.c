@@ -55,7 +55,7 @@ int h5s3_viewer_error(h5s3_req *q, int status, const char *msg)
     return h5s3_send_json(q, status, j);
 }
 
-int h5s3_status_for(apr_status_t rv)
+int h5s3_http_status_for(apr_status_t rv)
 {
     switch (rv) {
     case H5S3_E_NOTFOUND:

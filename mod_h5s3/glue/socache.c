@@ -93,7 +93,7 @@ static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
     if (locked()) {
         apr_global_mutex_unlock(h5s3_global.cache_mutex);
     }
-    h5s3_status_cache_lookup(rv == APR_SUCCESS);
+    h5s3_server_status_cache_lookup(rv == APR_SUCCESS);
     if (rv != APR_SUCCESS) {
         return APR_NOTFOUND;
     }

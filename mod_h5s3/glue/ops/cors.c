@@ -228,7 +228,7 @@ static int header_parser(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: CORS preflight "
                   "from %s %s", origin, allowed ? "allowed" : "refused");
     apr_table_setn(r->notes, "h5s3-route", "preflight");
-    h5s3_status_preflight();
+    h5s3_server_status_preflight();
     /* A disallowed origin gets the 204 too, but no CORS headers. */
     r->status = HTTP_NO_CONTENT;
     return DONE;

@@ -405,7 +405,7 @@ int h5s3_ratelimit_check(h5s3_req *q)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "H5S3-0607: client %s "
                       "throttled in '%s'", client, c->zone);
         q->route = "throttled";
-        h5s3_status_ratelimit_rejected();
+        h5s3_server_status_ratelimit_rejected();
         return send_throttled(q, msg);
     }
 }

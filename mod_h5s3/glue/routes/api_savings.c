@@ -204,7 +204,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
                      jb->call.error_code ? jb->call.error_code : "");
     }
     drop_claim(jb, p);
-    h5s3_status_savings_running(-1);
+    h5s3_server_status_savings_running(-1);
     apr_atomic_set32(&jb->done, 1);
     apr_thread_exit(thd, rv);
     return NULL;
@@ -234,7 +234,7 @@ static void forget(job **link)
     apr_thread_join(&st, jb->thread);
     *link = jb->next;
     apr_pool_destroy(jb->pool);
-    h5s3_status_savings_held(-1);
+    h5s3_server_status_savings_held(-1);
 }
 
 /* Forget the jobs that have finished; list_lock held. */
@@ -306,15 +306,15 @@ static apr_status_t start_job(h5s3_req *q, const char *bucket,
     jb->pb.endpoint = apr_pstrdup(pool, jb->pb.endpoint);
     jb->pb.gen = apr_pstrdup(pool, jb->pb.gen);
     /* Counted before the thread can finish and uncount itself. */
-    h5s3_status_savings_running(1);
+    h5s3_server_status_savings_running(1);
     rv = apr_thread_create(&jb->thread, NULL, run, jb, pool);
     if (rv == APR_SUCCESS) {
         jb->next = jobs;
         jobs = jb;
-        h5s3_status_savings_held(1);
+        h5s3_server_status_savings_held(1);
     }
     else {
-        h5s3_status_savings_running(-1);
+        h5s3_server_status_savings_running(-1);
         apr_pool_destroy(pool);
     }
     apr_thread_mutex_unlock(list_lock);

@@ -144,7 +144,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
                       m->bucket, h5s3_status_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
     json_object_set_new(result, "success", json_true());

@@ -59,17 +59,17 @@ static apr_uint64_t get(int which)
     return counters ? apr_atomic_read64(&counters[which]) : 0;
 }
 
-void h5s3_status_cache_lookup(int hit)
+void h5s3_server_status_cache_lookup(int hit)
 {
     bump(hit ? C_LOOKUP_HIT : C_LOOKUP_MISS, 1);
 }
 
-void h5s3_status_ratelimit_rejected(void)
+void h5s3_server_status_ratelimit_rejected(void)
 {
     bump(C_THROTTLED, 1);
 }
 
-void h5s3_status_preflight(void)
+void h5s3_server_status_preflight(void)
 {
     bump(C_PREFLIGHTS, 1);
 }
@@ -88,12 +88,12 @@ static void gauge(int which, int delta)
     }
 }
 
-void h5s3_status_savings_running(int delta)
+void h5s3_server_status_savings_running(int delta)
 {
     gauge(C_SAVINGS_RUNNING, delta);
 }
 
-void h5s3_status_savings_held(int delta)
+void h5s3_server_status_savings_held(int delta)
 {
     gauge(C_SAVINGS_HELD, delta);
 }
@@ -276,7 +276,7 @@ static int status_hook(request_rec *r, int flags)
     return OK;
 }
 
-void h5s3_status_register_hooks(apr_pool_t *p)
+void h5s3_server_status_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
