@@ -32,8 +32,6 @@ APLOG_USE_MODULE(h5s3);
 #define DEFAULT_MAX_UPLOAD_MB 1024              /* MiB */
 #define DEFAULT_REFCACHE_DIR "h5s3-refcache"    /* in DefaultRuntimeDir */
 
-h5s3_global_conf h5s3_global;
-
 void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     h5s3_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
@@ -376,7 +374,7 @@ static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
     if (size < 1024 * 1024) {
         return bad(cmd, arg, "the page cache needs at least 1M");
     }
-    h5s3_global.page_cache_size = size;
+    h5s3_module_state.conf.page_cache_size = size;
     return NULL;
 }
 
@@ -394,7 +392,7 @@ static const char *set_decode_threads(cmd_parms *cmd, void *dc,
     if (h5s3_conf_parse_long(&n, &why, arg, 1, 64)) {
         return bad(cmd, arg, why);
     }
-    h5s3_global.decode_threads = (int)n;
+    h5s3_module_state.conf.decode_threads = (int)n;
     return NULL;
 }
 
@@ -415,7 +413,7 @@ static const char *set_memory_budget(cmd_parms *cmd, void *dc,
     if (size < 16 * 1024 * 1024) {
         return bad(cmd, arg, "the memory budget needs at least 16M");
     }
-    h5s3_global.memory_budget = size;
+    h5s3_module_state.conf.memory_budget = size;
     return NULL;
 }
 

@@ -13,11 +13,14 @@
 #include <http_request.h>
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
+#include <apr_shm.h>
+#include <apr_thread_mutex.h>
 #include <jansson.h>
 
 #include "base/h5s3_cache.h"
 #include "s3/h5s3_s3.h"
 #include "hdf5/h5s3_h5_file.h"
+#include "base/h5s3_token.h"
 
 extern module AP_MODULE_DECLARE_DATA h5s3_module;
 
@@ -85,21 +88,17 @@ typedef struct h5s3_dir_conf {
     apr_off_t max_upload;               /* H5S3MaxUploadSize, -1 unset */
 } h5s3_dir_conf;
 
-/* Process-wide settings (global context only). */
+/*
+ * Settings of the main server only (GLOBAL_ONLY directives), read again
+ * with every generation's configuration.  0 or NULL when unset: read
+ * them through the h5s3_conf_* getters below.
+ */
 typedef struct h5s3_global_conf {
-    const char *cache_provider_name;
-    const char *cache_args;
-    const ap_socache_provider_t *cache_provider;
-    ap_socache_instance_t *cache_instance;
-    apr_global_mutex_t *cache_mutex;
-    h5s3_cache cache;                   /* the core's view of the socache */
-    apr_off_t page_cache_size;          /* H5S3PageCache (0: default) */
-    int decode_threads;                 /* H5S3DecodeThreads (0: default) */
-    apr_off_t memory_budget;            /* H5S3MemoryBudget (0: default) */
-    const char *refcache_dir;           /* H5S3RefCacheDir (NULL: default) */
+    apr_off_t page_cache_size;          /* H5S3PageCache */
+    int decode_threads;                 /* H5S3DecodeThreads */
+    apr_off_t memory_budget;            /* H5S3MemoryBudget */
+    const char *refcache_dir;           /* H5S3RefCacheDir, absolute */
 } h5s3_global_conf;
-
-extern h5s3_global_conf h5s3_global;
 
 /*
  * Effective values with defaults applied (glue/config.c, where every
@@ -137,20 +136,98 @@ void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
  */
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp);
 
-/* socache glue (glue/socache.c). */
+/* ------------------------------------------------------------------ */
+/* Module state (glue/state.c)                                          */
+/*
+ * Everything the module holds outside its configuration records lives in
+ * one struct, h5s3_module_state, and comes in two lifetimes:
+ *
+ *  generation  cleared in pre_config, filled while the configuration is
+ *              read and in post_config (in pconf, before the children
+ *              fork, so every child of one generation shares it);
+ *  child       made in child_init in pchild, taken down by the child
+ *              pool's cleanup (h5s3_state_child_init registers it).
+ *
+ * glue/state.c owns the lifecycle: one pre_config, check_config,
+ * post_config and child_init, each calling every part below in order.
+ * A part's lifecycle functions set up only its own member; the rest of
+ * the glue reads them.
+ */
+
+/* The shared cache (glue/socache.c), per generation. */
+typedef struct h5s3_socache_state {
+    const char *provider_name;          /* H5S3Cache's, or the default */
+    const char *args;
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;          /* attached again in each child */
+} h5s3_socache_state;
+
+/* HDF5 reading (glue/hdf5_state.c). */
+struct h5s3_h5_files;
+struct h5s3_pagecache;
+typedef struct h5s3_hdf5_state {
+    apr_shm_t *segment;                 /* the page cache's shared memory */
+    apr_global_mutex_t *mutex;          /* over the page cache */
+    struct h5s3_pagecache *page_cache;  /* attached again in each child */
+    struct h5s3_h5_files *files;        /* child: the open files */
+} h5s3_hdf5_state;
+
+/* The bucket browser API (glue/api_state.c), per generation. */
+typedef struct h5s3_api_state {
+    h5s3_token_key *random_key;         /* for vhosts without a secret */
+    const char *refcache_path;          /* H5S3RefCacheDir, resolved */
+} h5s3_api_state;
+
+/* Savings jobs (glue/routes/api_savings.c). */
+struct h5s3_api_savings_job;
+typedef struct h5s3_savings_state {
+    apr_global_mutex_t *claim_mutex;    /* a claim is atomic on one host */
+    apr_pool_t *pool;                   /* child: the jobs' pools' parent,
+                                         * with a thread-safe allocator */
+    apr_thread_mutex_t *lock;           /* child: over jobs and closing */
+    struct h5s3_api_savings_job *jobs;  /* child: started, not yet joined */
+    int closing;                        /* child: exiting, start none */
+} h5s3_savings_state;
+
+typedef struct h5s3_state {
+    h5s3_global_conf conf;              /* main-server directives */
+    server_rec *log_server;             /* where the core's lines go */
+    h5s3_cache cache;                   /* the shared cache, for the core */
+    h5s3_socache_state socache;
+    h5s3_hdf5_state hdf5;
+    h5s3_api_state api;
+    h5s3_savings_state savings;
+} h5s3_state;
+
+extern h5s3_state h5s3_module_state;
+
+/* The lifecycle hooks (registered in mod_h5s3.c). */
+int h5s3_state_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp);
+int h5s3_state_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s);
+int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s);
+void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The parts, called from glue/state.c only. */
 const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
-void h5s3_socache_child_init(apr_pool_t *p, server_rec *s);
+apr_status_t h5s3_socache_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* HDF5 process state (glue/hdf5_state.c). */
-struct h5s3_h5_files;
-struct h5s3_pagecache;
 apr_status_t h5s3_hdf5_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s);
-void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
-struct h5s3_h5_files *h5s3_hdf5_files(void);
-struct h5s3_pagecache *h5s3_hdf5_page_cache(void);
+apr_status_t h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
+
+apr_status_t h5s3_api_post_config(apr_pool_t *pconf, server_rec *s);
+
+apr_status_t h5s3_api_savings_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_api_savings_post_config(apr_pool_t *pconf, server_rec *s);
+apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s);
+/* Cancel and join every job of this process, free their pool. */
+void h5s3_api_savings_child_exit(void);
 
 struct h5s3_req;
 struct h5s3_h5_file;
@@ -319,7 +396,6 @@ const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
 const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);
 const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dc,
                                     const char *arg);
-void h5s3_api_register_hooks(apr_pool_t *p);
 /* RFC envelope {"error": {code, message, details}}; details (may be
  * NULL) is stolen. */
 int h5s3_api_error(h5s3_req *q, int status, const char *code,

@@ -202,7 +202,8 @@ static int status_hook(request_rec *r, int flags)
 {
     apr_pool_t *p = r->pool;
     apr_array_header_t *a = apr_array_make(p, 32, sizeof(st_line));
-    struct h5s3_pagecache *pc = h5s3_hdf5_page_cache();
+    struct h5s3_pagecache *pc = h5s3_module_state.hdf5.page_cache;
+    const char *cache_provider = h5s3_module_state.socache.provider_name;
     apr_uint32_t rl_used = 0, rl_slots = 0;
     int i;
 
@@ -215,8 +216,7 @@ static int status_hook(request_rec *r, int flags)
     add_ratio(a, p, "H5S3CacheHitRatio", "response cache hit ratio",
               get(C_RESP_HIT), get(C_RESP_MISS));
     add(a, "H5S3CacheProvider", "cache provider",
-        h5s3_global.cache_provider_name ? h5s3_global.cache_provider_name
-                                        : "none");
+        cache_provider ? cache_provider : "none");
     add_num(a, p, "H5S3CacheLookupHits", "cache lookups found",
             get(C_LOOKUP_HIT));
     add_num(a, p, "H5S3CacheLookupMisses", "cache lookups not found",
