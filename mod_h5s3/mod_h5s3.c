@@ -20,7 +20,6 @@ static void register_hooks(apr_pool_t *p)
     /* After mod_alias and mod_rewrite, before core. */
     ap_hook_translate_name(h5s3_translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(h5s3_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
-    h5s3_ratelimit_register_hooks(p);
     h5s3_cors_register_hooks(p);
     h5s3_server_status_register_hooks(p);
     h5s3_logformat_register_hooks(p);

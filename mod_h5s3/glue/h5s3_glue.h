@@ -140,13 +140,16 @@ apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp);
 /* Module state (glue/state.c)                                          */
 /*
  * Everything the module holds outside its configuration records lives in
- * one struct, h5s3_module_state, and comes in two lifetimes:
+ * one struct, h5s3_module_state, and comes in three lifetimes:
  *
  *  generation  cleared in pre_config, filled while the configuration is
  *              read and in post_config (in pconf, before the children
  *              fork, so every child of one generation shares it);
  *  child       made in child_init in pchild, taken down by the child
- *              pool's cleanup (h5s3_state_child_init registers it).
+ *              pool's cleanup (h5s3_state_child_init registers it);
+ *  server life h5s3_retained, made once in the process pool and found
+ *              again through ap_retained_data, so that it survives
+ *              graceful restarts.
  *
  * glue/state.c owns the lifecycle: one pre_config, check_config,
  * post_config and child_init, each calling every part below in order.
@@ -190,6 +193,23 @@ typedef struct h5s3_savings_state {
     int closing;                        /* child: exiting, start none */
 } h5s3_savings_state;
 
+/* The rate-limit table (glue/ops/ratelimit.c). */
+typedef struct h5s3_ratelimit_table {
+    apr_shm_t *shm;
+    apr_global_mutex_t *mutex;
+    const char *lockfile;
+} h5s3_ratelimit_table;
+
+/*
+ * What lives as long as the server (glue/state.c keeps it): graceful
+ * restarts keep who was throttled and the /server-status counters, and
+ * old and new children lock the same mutex over the same table.
+ */
+typedef struct h5s3_retained {
+    h5s3_ratelimit_table ratelimit;     /* glue/ops/ratelimit.c */
+    apr_shm_t *counters;                /* glue/ops/server_status.c */
+} h5s3_retained;
+
 typedef struct h5s3_state {
     h5s3_global_conf conf;              /* main-server directives */
     server_rec *log_server;             /* where the core's lines go */
@@ -198,6 +218,10 @@ typedef struct h5s3_state {
     h5s3_hdf5_state hdf5;
     h5s3_api_state api;
     h5s3_savings_state savings;
+    h5s3_retained *retained;            /* from post_config on */
+    /* This generation's use of retained memory; NULL: not available. */
+    h5s3_ratelimit_table *ratelimit;
+    volatile apr_uint64_t *counters;
 } h5s3_state;
 
 extern h5s3_state h5s3_module_state;
@@ -228,6 +252,12 @@ apr_status_t h5s3_api_savings_post_config(apr_pool_t *pconf, server_rec *s);
 apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s);
 /* Cancel and join every job of this process, free their pool. */
 void h5s3_api_savings_child_exit(void);
+
+apr_status_t h5s3_ratelimit_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_ratelimit_post_config(server_rec *s);
+apr_status_t h5s3_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+
+apr_status_t h5s3_server_status_post_config(server_rec *s);
 
 struct h5s3_req;
 struct h5s3_h5_file;
@@ -277,7 +307,6 @@ void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
                                const h5s3_ratelimit_conf *add);
 const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dc, const char *rate,
                                const char *burst);
-void h5s3_ratelimit_register_hooks(apr_pool_t *p);
 /* DECLINED when the request may go on, else the 429 was sent: return it. */
 int h5s3_ratelimit_check(h5s3_req *q);
 apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots);

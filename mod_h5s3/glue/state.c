@@ -4,6 +4,10 @@
  * it up, each calling every part in order (the parts are declared in
  * glue/h5s3_glue.h, with what each owns).
  *
+ * What must survive a graceful restart (the rate-limit table, the
+ * /server-status counters) is kept in one block of ap_retained_data,
+ * made here; the parts fill in their own members of it.
+ *
  * Order matters in three places.  Mutex types are registered in
  * pre_config, before the Mutex directive is read.  The core's log lines
  * go to the error log only once everything is set up, as before.  In a
@@ -17,6 +21,12 @@
 #include "base/h5s3_log.h"
 
 APLOG_USE_MODULE(h5s3);
+
+/*
+ * The retained block's key names its layout: a module built with another
+ * h5s3_retained, loaded by a graceful restart, must not read this one.
+ */
+#define RETAINED_KEY "h5s3-retained-1"
 
 h5s3_state h5s3_module_state;
 
@@ -37,7 +47,8 @@ int h5s3_state_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     memset(&h5s3_module_state, 0, sizeof(h5s3_module_state));
     if (h5s3_socache_pre_config(pconf) != APR_SUCCESS
         || h5s3_hdf5_pre_config(pconf) != APR_SUCCESS
-        || h5s3_api_savings_pre_config(pconf) != APR_SUCCESS) {
+        || h5s3_api_savings_pre_config(pconf) != APR_SUCCESS
+        || h5s3_ratelimit_pre_config(pconf) != APR_SUCCESS) {
         return !OK;
     }
     return OK;
@@ -55,6 +66,18 @@ int h5s3_state_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return h5s3_conf_check_servers(s, ptemp) == APR_SUCCESS ? OK : !OK;
 }
 
+/* Made once per server life, in the process pool, and found again. */
+static h5s3_retained *retained(void)
+{
+    h5s3_retained *kept = ap_retained_data_get(RETAINED_KEY);
+
+    if (kept == NULL) {
+        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
+        memset(kept, 0, sizeof(*kept));
+    }
+    return kept;
+}
+
 int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
@@ -66,10 +89,16 @@ int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    h5s3_module_state.retained = retained();
     if (h5s3_socache_post_config(pconf, s) != APR_SUCCESS
         || h5s3_hdf5_post_config(pconf, s) != APR_SUCCESS
         || h5s3_s3_global_init() != APR_SUCCESS
-        || h5s3_api_post_config(pconf, s) != APR_SUCCESS
+        || h5s3_ratelimit_post_config(s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* Figures are nice to have: the server runs without them. */
+    h5s3_server_status_post_config(s);
+    if (h5s3_api_post_config(pconf, s) != APR_SUCCESS
         || h5s3_api_savings_post_config(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -120,6 +149,7 @@ void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s)
     h5s3_socache_child_init(pchild, s);
     h5s3_hdf5_child_init(pchild, s);
     s3_clients_child_init(pchild, s);
+    h5s3_ratelimit_child_init(pchild, s);
     h5s3_api_savings_child_init(pchild, s);
     /* Registered last, so it runs before the cleanups of all the above. */
     apr_pool_cleanup_register(pchild, NULL, child_exit,
