@@ -299,8 +299,8 @@ typedef struct h5s3_req {
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);
 
 /* Operations (glue/ops/ratelimit.c, glue/ops/cors.c,
- * glue/ops/server_status.c, glue/ops/logformat.c): each registers its own
- * hooks. */
+ * glue/ops/server_status.c, glue/ops/logformat.c); their hooks are
+ * registered in mod_h5s3.c, their lifecycle driven by glue/state.c. */
 void h5s3_ratelimit_conf_init(h5s3_ratelimit_conf *c);
 void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
                                const h5s3_ratelimit_conf *base,
@@ -318,7 +318,8 @@ const char *h5s3_cors_set_origin(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_max_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_headers(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_credentials(cmd_parms *cmd, void *dc, int on);
-void h5s3_cors_register_hooks(apr_pool_t *p);
+/* The header_parser hook: CORS headers, and the answer to a preflight. */
+int h5s3_cors_header_parser(request_rec *r);
 /* Is origin on the H5S3CORSAllowOrigin list of c ("*": any origin)? */
 int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin);
 
@@ -342,7 +343,10 @@ int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api);
  * event.  Not the HTTP status of a response (h5s3_http_status_for) nor
  * the core's apr_status_t codes (base/h5s3_errors.h).
  */
-void h5s3_server_status_register_hooks(apr_pool_t *p);
+/* The log_transaction hook: per-request figures from the notes. */
+int h5s3_server_status_log_transaction(request_rec *r);
+/* mod_status's status_hook: the section itself. */
+int h5s3_server_status_hook(request_rec *r, int flags);
 void h5s3_server_status_cache_lookup(int hit);
 void h5s3_server_status_ratelimit_rejected(void);
 void h5s3_server_status_preflight(void);
@@ -353,7 +357,8 @@ void h5s3_server_status_preflight(void);
 void h5s3_server_status_savings_running(int delta);
 void h5s3_server_status_savings_held(int delta);
 
-void h5s3_logformat_register_hooks(apr_pool_t *p);
+/* %{NOTE}J for LogFormat, registered with mod_log_config (pre_config). */
+void h5s3_logformat_pre_config(apr_pool_t *pconf);
 
 /*
  * Route answers in the shared cache (glue/answer_cache.c).  The key is the

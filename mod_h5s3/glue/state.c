@@ -51,6 +51,7 @@ int h5s3_state_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
         || h5s3_ratelimit_pre_config(pconf) != APR_SUCCESS) {
         return !OK;
     }
+    h5s3_logformat_pre_config(pconf);
     return OK;
 }
 

@@ -104,7 +104,7 @@ static apr_uint64_t note_number(request_rec *r, const char *name)
     return v ? (apr_uint64_t)apr_atoi64(v) : 0;
 }
 
-static int log_transaction(request_rec *r)
+int h5s3_server_status_log_transaction(request_rec *r)
 {
     const char *route = apr_table_get(r->notes, "h5s3-route");
     const char *cache;
@@ -187,7 +187,7 @@ static void add_ratio(apr_array_header_t *a, apr_pool_t *p,
     add(a, auto_name, label, apr_psprintf(p, "%.3f", ratio(hits, misses)));
 }
 
-static int status_hook(request_rec *r, int flags)
+int h5s3_server_status_hook(request_rec *r, int flags)
 {
     apr_pool_t *p = r->pool;
     apr_array_header_t *a = apr_array_make(p, 32, sizeof(st_line));
@@ -263,11 +263,4 @@ static int status_hook(request_rec *r, int flags)
     }
     ap_rputs("</table>\n", r);
     return OK;
-}
-
-void h5s3_server_status_register_hooks(apr_pool_t *p)
-{
-    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
-    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL,
-                      APR_HOOK_MIDDLE);
 }
