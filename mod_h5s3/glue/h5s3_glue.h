@@ -1,7 +1,8 @@
 /*
- * Shared declarations of the httpd glue: configuration records, the
- * per-request context and the response helpers every route uses.  Core
- * code never includes this file.
+ * Shared declarations of the httpd glue: configuration records and their
+ * getters, the module state and its lifecycle, the per-request context,
+ * the hook functions mod_h5s3.c registers and the response helpers every
+ * route uses.  Core code never includes this file.
  */
 #ifndef H5S3_GLUE_H
 #define H5S3_GLUE_H
@@ -129,6 +130,8 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *h5s3_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 void *h5s3_create_dir_conf(apr_pool_t *p, char *dir);
 void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+/* H5S3Cache PROVIDER[:ARGS] (glue/socache.c). */
+const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
 /*
  * The check_config of every server: buckets need an endpoint.  Logs what
  * is wrong, naming the directive and the server; also resolves each
@@ -184,14 +187,14 @@ typedef struct h5s3_api_state {
 
 /* Savings jobs (glue/routes/api_savings.c). */
 struct h5s3_api_savings_job;
-typedef struct h5s3_savings_state {
+typedef struct h5s3_api_savings_state {
     apr_global_mutex_t *claim_mutex;    /* a claim is atomic on one host */
     apr_pool_t *pool;                   /* child: the jobs' pools' parent,
                                          * with a thread-safe allocator */
     apr_thread_mutex_t *lock;           /* child: over jobs and closing */
     struct h5s3_api_savings_job *jobs;  /* child: started, not yet joined */
     int closing;                        /* child: exiting, start none */
-} h5s3_savings_state;
+} h5s3_api_savings_state;
 
 /* The rate-limit table (glue/ops/ratelimit.c). */
 typedef struct h5s3_ratelimit_table {
@@ -201,9 +204,10 @@ typedef struct h5s3_ratelimit_table {
 } h5s3_ratelimit_table;
 
 /*
- * What lives as long as the server (glue/state.c keeps it): graceful
- * restarts keep who was throttled and the /server-status counters, and
- * old and new children lock the same mutex over the same table.
+ * What lives as long as the server (glue/state.c keeps it; its key
+ * there names this layout): graceful restarts keep who was throttled and
+ * the /server-status counters, and old and new children lock the same
+ * mutex over the same table.
  */
 typedef struct h5s3_retained {
     h5s3_ratelimit_table ratelimit;     /* glue/ops/ratelimit.c */
@@ -217,7 +221,7 @@ typedef struct h5s3_state {
     h5s3_socache_state socache;
     h5s3_hdf5_state hdf5;
     h5s3_api_state api;
-    h5s3_savings_state savings;
+    h5s3_api_savings_state savings;
     h5s3_retained *retained;            /* from post_config on */
     /* This generation's use of retained memory; NULL: not available. */
     h5s3_ratelimit_table *ratelimit;
@@ -235,8 +239,7 @@ int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* The parts, called from glue/state.c only. */
-const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
+/* The parts' lifecycle, called from glue/state.c only. */
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
 apr_status_t h5s3_socache_child_init(apr_pool_t *pchild, server_rec *s);

@@ -8,12 +8,11 @@
  * /server-status counters) is kept in one block of ap_retained_data,
  * made here; the parts fill in their own members of it.
  *
- * Order matters in three places.  Mutex types are registered in
- * pre_config, before the Mutex directive is read.  The core's log lines
- * go to the error log only once everything is set up, as before.  In a
- * child, the savings jobs come last and are the first thing the child
- * pool's cleanup takes down, so no job outlives the S3 clients, the
- * shared cache or the pool it runs on.
+ * Order matters in two places.  Mutex types are registered in
+ * pre_config, before the Mutex directive is read.  In a child, the
+ * savings jobs come last and are the first thing the child pool's
+ * cleanup takes down, so no job outlives the S3 clients, the shared cache
+ * or the pool it runs on.
  */
 #include <http_core.h>
 
@@ -23,8 +22,9 @@
 APLOG_USE_MODULE(h5s3);
 
 /*
- * The retained block's key names its layout: a module built with another
- * h5s3_retained, loaded by a graceful restart, must not read this one.
+ * The retained block's key names its layout (bump it when h5s3_retained
+ * changes): a module built with another layout, loaded by a graceful
+ * restart, must not read this one.
  */
 #define RETAINED_KEY "h5s3-retained-1"
 

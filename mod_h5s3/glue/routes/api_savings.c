@@ -60,7 +60,7 @@ struct h5s3_api_savings_job {
 };
 
 /* This part of the module state (glue/h5s3_glue.h), and the cache. */
-static h5s3_savings_state *const ss = &h5s3_module_state.savings;
+static h5s3_api_savings_state *const ss = &h5s3_module_state.savings;
 static h5s3_cache *const cache = &h5s3_module_state.cache;
 
 static const char *cache_key(const h5s3_srv_conf *sc, const char *bucket,
