@@ -1,122 +1,47 @@
 /*
- * mod_h5s3: the module record and its hooks.  Start-up order: directives
- * are parsed (glue/config.c), post_config checks every vhost and sets up
- * shared state before the children fork, child_init creates what belongs
- * to one process (curl handles, S3 clients).
+ * mod_h5s3: the module record and every hook it registers.
+ *
+ * Start-up: directives are parsed (glue/config.c), check_config refuses a
+ * bad configuration, post_config sets up shared state before the
+ * children fork, child_init creates what belongs to one process (curl
+ * handles, S3 clients); glue/state.c owns that lifecycle and the state it
+ * sets up.  A request: header_parser answers CORS preflights, the
+ * translate_name and map_to_storage hooks keep core from mapping h5s3
+ * URLs to files, the handler routes (glue/router.c), log_transaction
+ * counts it for /server-status.
  */
-#include <apr_strings.h>
-#include <http_main.h>
+#include <mod_status.h>
 
 #include "glue/h5s3_glue.h"
-#include "base/h5s3_log.h"
 
 /* AP_DECLARE_MODULE below also declares APLOG_USE_MODULE(h5s3). */
 
-#define DEFAULT_CONNECT_TIMEOUT 5
-#define DEFAULT_TOTAL_TIMEOUT 60
-
-static server_rec *log_server;
-
-/* The core's log lines go to the main server's error log. */
-static void log_sink(int level, apr_status_t rv, const char *msg)
-{
-    ap_log_error(APLOG_MARK, level, rv, log_server, "%s", msg);
-}
-
-static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
-{
-    memset(&h5s3_global, 0, sizeof(h5s3_global));
-    if (h5s3_socache_pre_config(pconf) != APR_SUCCESS
-        || h5s3_hdf5_pre_config(pconf) != APR_SUCCESS) {
-        return !OK;
-    }
-    return OK;
-}
-
-static void test_config(apr_pool_t *pconf, server_rec *s)
-{
-    if (h5s3_conf_check_servers(s, pconf) != APR_SUCCESS) {
-        exit(1);
-    }
-}
-
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                       apr_pool_t *ptemp, server_rec *s)
-{
-    static const char *const key = "h5s3-post-config";
-    void *done = NULL;
-
-    /* httpd runs post_config twice at start-up; set up shared state once. */
-    apr_pool_userdata_get(&done, key, s->process->pool);
-    if (done == NULL) {
-        apr_pool_userdata_set((void *)1, key, apr_pool_cleanup_null,
-                              s->process->pool);
-        return OK;
-    }
-    if (h5s3_conf_check_servers(s, ptemp) != APR_SUCCESS
-        || h5s3_socache_post_config(pconf, s) != APR_SUCCESS
-        || h5s3_hdf5_post_config(pconf, s) != APR_SUCCESS
-        || h5s3_s3_global_init() != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    log_server = s;
-    h5s3_log_set(log_sink,
-                 ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX));
-    return OK;
-}
-
-static void child_init(apr_pool_t *pchild, server_rec *s)
-{
-    server_rec *vs;
-
-    h5s3_socache_child_init(pchild, s);
-    h5s3_hdf5_child_init(pchild, s);
-    h5s3_s3_pool_forget();
-    for (vs = s; vs != NULL; vs = vs->next) {
-        h5s3_srv_conf *sc = ap_get_module_config(vs->module_config,
-                                                 &h5s3_module);
-        h5s3_s3_config cfg;
-        apr_status_t rv;
-
-        if (sc->endpoint == NULL) {
-            continue;
-        }
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.endpoint = sc->endpoint;
-        cfg.region = h5s3_conf_region(sc);
-        cfg.access_key = sc->access_key;
-        cfg.secret_key = sc->secret_key;
-        cfg.virtual_host = sc->virtual_host == 1;
-        cfg.scope = sc->cache_scope;
-        cfg.connect_timeout_ms = 1000L * (sc->connect_timeout != H5S3_UNSET
-                                          ? sc->connect_timeout
-                                          : DEFAULT_CONNECT_TIMEOUT);
-        cfg.total_timeout_ms = 1000L * (sc->total_timeout != H5S3_UNSET
-                                        ? sc->total_timeout
-                                        : DEFAULT_TOTAL_TIMEOUT);
-        rv = h5s3_s3_client_create(&sc->client, &cfg, pchild);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs, "H5S3-0002: cannot "
-                         "create the S3 client for %s", sc->endpoint);
-        }
-    }
-}
-
 static void register_hooks(apr_pool_t *p)
 {
-    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(h5s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    /* After mod_alias and mod_rewrite, before core. */
+    /* Lifecycle (glue/state.c). */
+    ap_hook_pre_config(h5s3_state_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(h5s3_state_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
+    ap_hook_post_config(h5s3_state_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(h5s3_state_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+
+    /*
+     * CORS (glue/ops/cors.c): first, before any authentication, since
+     * browsers send preflights without credentials.
+     */
+    ap_hook_header_parser(h5s3_cors_header_parser, NULL, NULL,
+                          APR_HOOK_FIRST);
+    /* Routing (glue/router.c): after mod_alias and mod_rewrite, before
+     * core. */
     ap_hook_translate_name(h5s3_translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(h5s3_map_to_storage, NULL, NULL, APR_HOOK_MIDDLE);
-    h5s3_ratelimit_register_hooks(p);
-    h5s3_cors_register_hooks(p);
-    h5s3_status_register_hooks(p);
-    h5s3_logformat_register_hooks(p);
-    h5s3_api_register_hooks(p);
+    ap_hook_handler(h5s3_handler, NULL, NULL, APR_HOOK_MIDDLE);
+
+    /* The /server-status section (glue/ops/server_status.c). */
+    ap_hook_log_transaction(h5s3_server_status_log_transaction, NULL, NULL,
+                            APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, h5s3_server_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(h5s3) = {

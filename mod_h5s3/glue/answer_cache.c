@@ -24,8 +24,8 @@ int h5s3_answer_lookup(h5s3_req *q, const char *ns, const char *ckey,
     char *text, *at;
     apr_size_t len;
 
-    if (ttl <= 0 || h5s3_cache_get(&h5s3_global.cache, ns, ckey, &text, &len,
-                                   p) != APR_SUCCESS) {
+    if (ttl <= 0 || h5s3_cache_get(&h5s3_module_state.cache, ns, ckey,
+                                   &text, &len, p) != APR_SUCCESS) {
         return 0;
     }
     if (flip_cached) {
@@ -48,7 +48,7 @@ void h5s3_answer_store(h5s3_req *q, const char *ns, const char *ckey,
 {
     if (ttl > 0) {
         /* Too large for the cache is fine: the next request computes it. */
-        h5s3_cache_set(&h5s3_global.cache, ns, ckey, text, len,
+        h5s3_cache_set(&h5s3_module_state.cache, ns, ckey, text, len,
                        apr_time_from_sec(ttl), q->r->pool);
     }
 }

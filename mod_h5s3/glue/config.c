@@ -9,18 +9,28 @@
 
 #include "glue/h5s3_glue.h"
 #include "base/h5s3_conf_values.h"
+#include "hdf5/h5s3_h5_read.h"
+#include "hdf5/io/h5s3_h5_io.h"
 
 APLOG_USE_MODULE(h5s3);
 
+/*
+ * Defaults.  Each is defined here once and applied by its getter below
+ * (h5s3_conf_*): nothing else reads a field that may be unset, so the
+ * value a directive leaves out is the same wherever it is used.  The
+ * help texts in h5s3_directives quote these numbers.  The decode threads
+ * and the memory budget are the core's own defaults (hdf5/h5s3_h5_read.h,
+ * hdf5/io/h5s3_h5_io.h), which its unit tests use too.
+ */
 #define DEFAULT_REGION "us-east-1"
-#define DEFAULT_CONNECT_TIMEOUT 5
-#define DEFAULT_TOTAL_TIMEOUT 60
-#define DEFAULT_LIST_TTL 30
-#define DEFAULT_META_TTL 300
-#define DEFAULT_VALIDATE_TTL 30
-#define DEFAULT_PAGE_CACHE (64 * 1024 * 1024)
-
-h5s3_global_conf h5s3_global;
+#define DEFAULT_CONNECT_TIMEOUT 5               /* seconds */
+#define DEFAULT_TOTAL_TIMEOUT 60                /* seconds */
+#define DEFAULT_LIST_TTL 30                     /* seconds */
+#define DEFAULT_META_TTL 300                    /* seconds */
+#define DEFAULT_VALIDATE_TTL 30                 /* seconds */
+#define DEFAULT_PAGE_CACHE_MB 64                /* MiB */
+#define DEFAULT_MAX_UPLOAD_MB 1024              /* MiB */
+#define DEFAULT_REFCACHE_DIR "h5s3-refcache"    /* in DefaultRuntimeDir */
 
 void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
@@ -125,6 +135,80 @@ long h5s3_conf_validate_ttl(const h5s3_srv_conf *sc)
 {
     return sc->validate_ttl != H5S3_UNSET ? sc->validate_ttl
                                           : DEFAULT_VALIDATE_TTL;
+}
+
+long h5s3_conf_connect_timeout(const h5s3_srv_conf *sc)
+{
+    return sc->connect_timeout != H5S3_UNSET ? sc->connect_timeout
+                                             : DEFAULT_CONNECT_TIMEOUT;
+}
+
+long h5s3_conf_total_timeout(const h5s3_srv_conf *sc)
+{
+    return sc->total_timeout != H5S3_UNSET ? sc->total_timeout
+                                           : DEFAULT_TOTAL_TIMEOUT;
+}
+
+/* Path-style addressing unless H5S3AddressingStyle virtual. */
+int h5s3_conf_virtual_host(const h5s3_srv_conf *sc)
+{
+    return sc->virtual_host == 1;
+}
+
+void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->endpoint = sc->endpoint;
+    cfg->region = h5s3_conf_region(sc);
+    cfg->access_key = sc->access_key;
+    cfg->secret_key = sc->secret_key;
+    cfg->virtual_host = h5s3_conf_virtual_host(sc);
+    cfg->scope = sc->cache_scope;
+    cfg->connect_timeout_ms = 1000L * h5s3_conf_connect_timeout(sc);
+    cfg->total_timeout_ms = 1000L * h5s3_conf_total_timeout(sc);
+}
+
+int h5s3_conf_debug_headers(const h5s3_dir_conf *dc)
+{
+    return dc->debug_headers == 1;
+}
+
+int h5s3_conf_upload(const h5s3_dir_conf *dc)
+{
+    return dc->upload == 1;
+}
+
+apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc)
+{
+    return dc->max_upload != H5S3_UNSET
+           ? dc->max_upload : (apr_off_t)DEFAULT_MAX_UPLOAD_MB * 1024 * 1024;
+}
+
+apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc)
+{
+    return gc->page_cache_size ? (apr_size_t)gc->page_cache_size
+                               : (apr_size_t)DEFAULT_PAGE_CACHE_MB
+                                 * 1024 * 1024;
+}
+
+int h5s3_conf_decode_threads(const h5s3_global_conf *gc)
+{
+    return gc->decode_threads ? gc->decode_threads
+                              : H5S3_H5_DEFAULT_DECODE_THREADS;
+}
+
+apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc)
+{
+    return gc->memory_budget ? (apr_uint64_t)gc->memory_budget
+                             : H5S3_H5_DEFAULT_MEM_BUDGET;
+}
+
+const char *h5s3_conf_refcache_dir(const h5s3_global_conf *gc,
+                                   apr_pool_t *p)
+{
+    return gc->refcache_dir ? gc->refcache_dir
+                            : ap_runtime_dir_relative(p,
+                                                      DEFAULT_REFCACHE_DIR);
 }
 
 static h5s3_srv_conf *srv(cmd_parms *cmd)
@@ -290,7 +374,7 @@ static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
     if (size < 1024 * 1024) {
         return bad(cmd, arg, "the page cache needs at least 1M");
     }
-    h5s3_global.page_cache_size = size;
+    h5s3_module_state.conf.page_cache_size = size;
     return NULL;
 }
 
@@ -308,7 +392,7 @@ static const char *set_decode_threads(cmd_parms *cmd, void *dc,
     if (h5s3_conf_parse_long(&n, &why, arg, 1, 64)) {
         return bad(cmd, arg, why);
     }
-    h5s3_global.decode_threads = (int)n;
+    h5s3_module_state.conf.decode_threads = (int)n;
     return NULL;
 }
 
@@ -329,7 +413,7 @@ static const char *set_memory_budget(cmd_parms *cmd, void *dc,
     if (size < 16 * 1024 * 1024) {
         return bad(cmd, arg, "the memory budget needs at least 16M");
     }
-    h5s3_global.memory_budget = size;
+    h5s3_module_state.conf.memory_budget = size;
     return NULL;
 }
 
@@ -381,30 +465,37 @@ const command_rec h5s3_directives[] = {
     AP_INIT_TAKE1("H5S3Endpoint", set_endpoint, NULL, RSRC_CONF,
                   "S3 endpoint, http(s)://host[:port]"),
     AP_INIT_TAKE1("H5S3Region", set_region, NULL, RSRC_CONF,
-                  "SigV4 signing region (default us-east-1)"),
+                  "SigV4 signing region (default " DEFAULT_REGION ")"),
     AP_INIT_TAKE2("H5S3Credentials", set_credentials, NULL, RSRC_CONF,
                   "ACCESS SECRET, each literal, env:NAME or file:/path"),
     AP_INIT_TAKE12("H5S3Bucket", add_bucket, NULL, RSRC_CONF,
                    "BUCKET [ALIAS]: map a bucket; the first is the default"),
     AP_INIT_TAKE2("H5S3Timeout", set_timeout, NULL, RSRC_CONF,
-                  "CONNECT TOTAL: S3 timeouts in seconds (default 5 60)"),
+                  "CONNECT TOTAL: S3 timeouts in seconds (default "
+                  APR_STRINGIFY(DEFAULT_CONNECT_TIMEOUT) " "
+                  APR_STRINGIFY(DEFAULT_TOTAL_TIMEOUT) ")"),
     AP_INIT_TAKE1("H5S3ListTTL", set_ttl,
                   (void *)APR_OFFSETOF(h5s3_srv_conf, list_ttl), RSRC_CONF,
-                  "seconds a bucket listing is cached (default 30)"),
+                  "seconds a bucket listing is cached (default "
+                  APR_STRINGIFY(DEFAULT_LIST_TTL) ")"),
     AP_INIT_TAKE1("H5S3MetaTTL", set_ttl,
                   (void *)APR_OFFSETOF(h5s3_srv_conf, meta_ttl), RSRC_CONF,
-                  "seconds HDF5 metadata is cached (default 300)"),
+                  "seconds HDF5 metadata is cached (default "
+                  APR_STRINGIFY(DEFAULT_META_TTL) ")"),
     AP_INIT_TAKE1("H5S3ValidateTTL", set_ttl,
                   (void *)APR_OFFSETOF(h5s3_srv_conf, validate_ttl), RSRC_CONF,
-                  "seconds an object's ETag is trusted (default 30)"),
+                  "seconds an object's ETag is trusted (default "
+                  APR_STRINGIFY(DEFAULT_VALIDATE_TTL) ")"),
     AP_INIT_TAKE1("H5S3AddressingStyle", set_addressing, NULL, RSRC_CONF,
                   "path (default) or virtual-host style bucket addressing"),
     AP_INIT_TAKE1("H5S3Cache", set_cache, NULL, RSRC_CONF,
                   "mod_socache provider for shared caches, PROVIDER[:ARGS]"),
     AP_INIT_TAKE1("H5S3PageCache", set_page_cache, NULL, RSRC_CONF,
-                  "size of the shared HDF5 page cache (default 64M)"),
+                  "size of the shared HDF5 page cache (default "
+                  APR_STRINGIFY(DEFAULT_PAGE_CACHE_MB) "M)"),
     AP_INIT_TAKE1("H5S3DecodeThreads", set_decode_threads, NULL, RSRC_CONF,
-                  "chunk decode threads per process (default 4)"),
+                  "chunk decode threads per process (default "
+                  APR_STRINGIFY(H5S3_H5_DEFAULT_DECODE_THREADS) ")"),
     AP_INIT_TAKE1("H5S3MemoryBudget", set_memory_budget, NULL, RSRC_CONF,
                   "memory a process's requests may hold for file data "
                   "(default 512M)"),
@@ -431,12 +522,14 @@ const command_rec h5s3_directives[] = {
                   "cursors: literal, env:NAME or file:/path"),
     AP_INIT_TAKE1("H5S3RefCacheDir", h5s3_api_set_refcache_dir, NULL,
                   RSRC_CONF, "directory for DeltaGlider references and "
-                  "spools (default DefaultRuntimeDir/h5s3-refcache)"),
+                  "spools (default DefaultRuntimeDir/" DEFAULT_REFCACHE_DIR
+                  ")"),
     AP_INIT_FLAG("H5S3Upload", h5s3_api_set_upload, NULL,
                  RSRC_CONF | ACCESS_CONF, "allow POST /api/upload"),
     AP_INIT_TAKE1("H5S3MaxUploadSize", h5s3_api_set_max_upload, NULL,
                   RSRC_CONF | ACCESS_CONF,
-                  "largest upload accepted, e.g. 1G (default)"),
+                  "largest upload accepted, e.g. 1G (default "
+                  APR_STRINGIFY(DEFAULT_MAX_UPLOAD_MB) "M)"),
     {NULL}
 };
 
@@ -462,23 +555,37 @@ static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
     return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
 }
 
+/* Which server a message is about, as the configuration names it. */
+static const char *server_name(server_rec *s, apr_pool_t *p)
+{
+    const char *host = s->server_hostname ? s->server_hostname : "(main)";
+
+    if (!s->is_virtual || s->defn_name == NULL) {
+        return apr_psprintf(p, "%s:%u", host, s->port);
+    }
+    return apr_psprintf(p, "%s:%u (<VirtualHost> at %s:%u)", host, s->port,
+                        s->defn_name, s->defn_line_number);
+}
+
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp)
 {
+    apr_status_t rv = APR_SUCCESS;
+
     for (; s != NULL; s = s->next) {
         h5s3_srv_conf *sc = ap_get_module_config(s->module_config,
                                                  &h5s3_module);
 
         /* Kept for the life of the configuration, hence the server's pool. */
         sc->cache_scope = cache_scope(sc, s->process->pconf);
+        /* Every bad server is named, not only the first. */
         if (sc->buckets->nelts > 0 && sc->endpoint == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "H5S3-0001: H5S3Bucket is set for %s:%u but no "
-                         "H5S3Endpoint is", s->server_hostname
-                         ? s->server_hostname : "(main)", s->port);
-            return APR_EINVAL;
+                         "H5S3-0001: H5S3Bucket is set for %s but no "
+                         "H5S3Endpoint is", server_name(s, ptemp));
+            rv = APR_EINVAL;
         }
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 const h5s3_bucket_map *h5s3_bucket_lookup(const h5s3_srv_conf *sc,

@@ -1,7 +1,8 @@
 /*
- * Shared declarations of the httpd glue: configuration records, the
- * per-request context and the response helpers every route uses.  Core
- * code never includes this file.
+ * Shared declarations of the httpd glue: configuration records and their
+ * getters, the module state and its lifecycle, the per-request context,
+ * the hook functions mod_h5s3.c registers and the response helpers every
+ * route uses.  Core code never includes this file.
  */
 #ifndef H5S3_GLUE_H
 #define H5S3_GLUE_H
@@ -13,11 +14,14 @@
 #include <http_request.h>
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
+#include <apr_shm.h>
+#include <apr_thread_mutex.h>
 #include <jansson.h>
 
 #include "base/h5s3_cache.h"
 #include "s3/h5s3_s3.h"
 #include "hdf5/h5s3_h5_file.h"
+#include "base/h5s3_token.h"
 
 extern module AP_MODULE_DECLARE_DATA h5s3_module;
 
@@ -85,49 +89,178 @@ typedef struct h5s3_dir_conf {
     apr_off_t max_upload;               /* H5S3MaxUploadSize, -1 unset */
 } h5s3_dir_conf;
 
-/* Process-wide settings (global context only). */
+/*
+ * Settings of the main server only (GLOBAL_ONLY directives), read again
+ * with every generation's configuration.  0 or NULL when unset: read
+ * them through the h5s3_conf_* getters below.
+ */
 typedef struct h5s3_global_conf {
-    const char *cache_provider_name;
-    const char *cache_args;
-    const ap_socache_provider_t *cache_provider;
-    ap_socache_instance_t *cache_instance;
-    apr_global_mutex_t *cache_mutex;
-    h5s3_cache cache;                   /* the core's view of the socache */
-    apr_off_t page_cache_size;
-    int decode_threads;                 /* H5S3DecodeThreads (0: default) */
-    apr_off_t memory_budget;            /* H5S3MemoryBudget (0: default) */
+    apr_off_t page_cache_size;          /* H5S3PageCache */
+    int decode_threads;                 /* H5S3DecodeThreads */
+    apr_off_t memory_budget;            /* H5S3MemoryBudget */
+    const char *refcache_dir;           /* H5S3RefCacheDir, absolute */
 } h5s3_global_conf;
 
-extern h5s3_global_conf h5s3_global;
-
-/* Effective values with defaults applied. */
+/*
+ * Effective values with defaults applied (glue/config.c, where every
+ * default is defined): read a setting that may be unset only through
+ * these.
+ */
 const char *h5s3_conf_region(const h5s3_srv_conf *sc);
-long h5s3_conf_list_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_list_ttl(const h5s3_srv_conf *sc);           /* seconds */
 long h5s3_conf_meta_ttl(const h5s3_srv_conf *sc);
 long h5s3_conf_validate_ttl(const h5s3_srv_conf *sc);
+long h5s3_conf_connect_timeout(const h5s3_srv_conf *sc);    /* seconds */
+long h5s3_conf_total_timeout(const h5s3_srv_conf *sc);
+int h5s3_conf_virtual_host(const h5s3_srv_conf *sc);
+/* The S3 client configuration of a vhost. */
+void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc);
+int h5s3_conf_debug_headers(const h5s3_dir_conf *dc);
+int h5s3_conf_upload(const h5s3_dir_conf *dc);
+apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc);     /* bytes */
+apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc);
+int h5s3_conf_decode_threads(const h5s3_global_conf *gc);
+apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc);
+/* H5S3RefCacheDir, else a directory in DefaultRuntimeDir (made from p). */
+const char *h5s3_conf_refcache_dir(const h5s3_global_conf *gc,
+                                   apr_pool_t *p);
 
 extern const command_rec h5s3_directives[];
 void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *h5s3_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 void *h5s3_create_dir_conf(apr_pool_t *p, char *dir);
 void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
-/* post_config check of every vhost: buckets need an endpoint. */
+/* H5S3Cache PROVIDER[:ARGS] (glue/socache.c). */
+const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
+/*
+ * The check_config of every server: buckets need an endpoint.  Logs what
+ * is wrong, naming the directive and the server; also resolves each
+ * server's cache scope.
+ */
 apr_status_t h5s3_conf_check_servers(server_rec *s, apr_pool_t *ptemp);
 
-/* socache glue (glue/socache.c). */
-const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
-apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
-apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
-void h5s3_socache_child_init(apr_pool_t *p, server_rec *s);
+/* ------------------------------------------------------------------ */
+/* Module state (glue/state.c)                                          */
+/*
+ * Everything the module holds outside its configuration records lives in
+ * one struct, h5s3_module_state, and comes in three lifetimes:
+ *
+ *  generation  cleared in pre_config, filled while the configuration is
+ *              read and in post_config (in pconf, before the children
+ *              fork, so every child of one generation shares it);
+ *  child       made in child_init in pchild, taken down by the child
+ *              pool's cleanup (h5s3_state_child_init registers it);
+ *  server life h5s3_retained, made once in the process pool and found
+ *              again through ap_retained_data, so that it survives
+ *              graceful restarts.
+ *
+ * glue/state.c owns the lifecycle: one pre_config, check_config,
+ * post_config and child_init, each calling every part below in order.
+ * A part's lifecycle functions set up only its own member; the rest of
+ * the glue reads them.
+ */
 
-/* HDF5 process state (glue/hdf5_state.c). */
+/* The shared cache (glue/socache.c), per generation. */
+typedef struct h5s3_socache_state {
+    const char *provider_name;          /* H5S3Cache's, or the default */
+    const char *args;
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;          /* attached again in each child */
+} h5s3_socache_state;
+
+/* HDF5 reading (glue/hdf5_state.c). */
 struct h5s3_h5_files;
 struct h5s3_pagecache;
+typedef struct h5s3_hdf5_state {
+    apr_shm_t *segment;                 /* the page cache's shared memory */
+    apr_global_mutex_t *mutex;          /* over the page cache */
+    struct h5s3_pagecache *page_cache;  /* attached again in each child */
+    struct h5s3_h5_files *files;        /* child: the open files */
+} h5s3_hdf5_state;
+
+/* The bucket browser API (glue/api_state.c), per generation. */
+typedef struct h5s3_api_state {
+    h5s3_token_key *random_key;         /* for vhosts without a secret */
+    const char *refcache_path;          /* H5S3RefCacheDir, resolved */
+} h5s3_api_state;
+
+/* Savings jobs (glue/routes/api_savings.c). */
+struct h5s3_api_savings_job;
+typedef struct h5s3_api_savings_state {
+    apr_global_mutex_t *claim_mutex;    /* a claim is atomic on one host */
+    apr_pool_t *pool;                   /* child: the jobs' pools' parent,
+                                         * with a thread-safe allocator */
+    apr_thread_mutex_t *lock;           /* child: over jobs and closing */
+    struct h5s3_api_savings_job *jobs;  /* child: started, not yet joined */
+    int closing;                        /* child: exiting, start none */
+} h5s3_api_savings_state;
+
+/* The rate-limit table (glue/ops/ratelimit.c). */
+typedef struct h5s3_ratelimit_table {
+    apr_shm_t *shm;
+    apr_global_mutex_t *mutex;
+    const char *lockfile;
+} h5s3_ratelimit_table;
+
+/*
+ * What lives as long as the server (glue/state.c keeps it; its key
+ * there names this layout): graceful restarts keep who was throttled and
+ * the /server-status counters, and old and new children lock the same
+ * mutex over the same table.
+ */
+typedef struct h5s3_retained {
+    h5s3_ratelimit_table ratelimit;     /* glue/ops/ratelimit.c */
+    apr_shm_t *counters;                /* glue/ops/server_status.c */
+} h5s3_retained;
+
+typedef struct h5s3_state {
+    h5s3_global_conf conf;              /* main-server directives */
+    server_rec *log_server;             /* where the core's lines go */
+    h5s3_cache cache;                   /* the shared cache, for the core */
+    h5s3_socache_state socache;
+    h5s3_hdf5_state hdf5;
+    h5s3_api_state api;
+    h5s3_api_savings_state savings;
+    h5s3_retained *retained;            /* from post_config on */
+    /* This generation's use of retained memory; NULL: not available. */
+    h5s3_ratelimit_table *ratelimit;
+    volatile apr_uint64_t *counters;
+} h5s3_state;
+
+extern h5s3_state h5s3_module_state;
+
+/* The lifecycle hooks (registered in mod_h5s3.c). */
+int h5s3_state_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp);
+int h5s3_state_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp, server_rec *s);
+int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s);
+void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The parts' lifecycle, called from glue/state.c only. */
+apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
+apr_status_t h5s3_socache_child_init(apr_pool_t *pchild, server_rec *s);
+
 apr_status_t h5s3_hdf5_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s);
-void h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
-struct h5s3_h5_files *h5s3_hdf5_files(void);
-struct h5s3_pagecache *h5s3_hdf5_page_cache(void);
+apr_status_t h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s);
+
+apr_status_t h5s3_api_post_config(apr_pool_t *pconf, server_rec *s);
+
+apr_status_t h5s3_api_savings_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_api_savings_post_config(apr_pool_t *pconf, server_rec *s);
+apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s);
+/* Cancel and join every job of this process, free their pool. */
+void h5s3_api_savings_child_exit(void);
+
+apr_status_t h5s3_ratelimit_pre_config(apr_pool_t *pconf);
+apr_status_t h5s3_ratelimit_post_config(server_rec *s);
+apr_status_t h5s3_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+
+apr_status_t h5s3_server_status_post_config(server_rec *s);
 
 struct h5s3_req;
 struct h5s3_h5_file;
@@ -168,15 +301,15 @@ typedef struct h5s3_req {
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);
 
-/* Operations (glue/ops/ratelimit.c, glue/ops/cors.c, glue/ops/status.c,
- * glue/ops/logformat.c): each registers its own hooks. */
+/* Operations (glue/ops/ratelimit.c, glue/ops/cors.c,
+ * glue/ops/server_status.c, glue/ops/logformat.c); their hooks are
+ * registered in mod_h5s3.c, their lifecycle driven by glue/state.c. */
 void h5s3_ratelimit_conf_init(h5s3_ratelimit_conf *c);
 void h5s3_ratelimit_conf_merge(h5s3_ratelimit_conf *c,
                                const h5s3_ratelimit_conf *base,
                                const h5s3_ratelimit_conf *add);
 const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dc, const char *rate,
                                const char *burst);
-void h5s3_ratelimit_register_hooks(apr_pool_t *p);
 /* DECLINED when the request may go on, else the 429 was sent: return it. */
 int h5s3_ratelimit_check(h5s3_req *q);
 apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots);
@@ -188,7 +321,8 @@ const char *h5s3_cors_set_origin(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_max_age(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_headers(cmd_parms *cmd, void *dc, const char *arg);
 const char *h5s3_cors_set_credentials(cmd_parms *cmd, void *dc, int on);
-void h5s3_cors_register_hooks(apr_pool_t *p);
+/* The header_parser hook: CORS headers, and the answer to a preflight. */
+int h5s3_cors_header_parser(request_rec *r);
 /* Is origin on the H5S3CORSAllowOrigin list of c ("*": any origin)? */
 int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin);
 
@@ -206,18 +340,28 @@ typedef enum h5s3_post_kind {
  */
 int h5s3_csrf_check(h5s3_req *q, h5s3_post_kind kind, int is_api);
 
-void h5s3_status_register_hooks(apr_pool_t *p);
-void h5s3_status_cache_lookup(int hit);
-void h5s3_status_ratelimit_rejected(void);
-void h5s3_status_preflight(void);
 /*
- * Savings jobs (glue/routes/api_savings.c), +1 or -1: threads running, and job
- * records a process keeps until it joined their thread.
+ * The mod_h5s3 section of mod_status's /server-status
+ * (glue/ops/server_status.c): counters bumped by the code that sees the
+ * event.  Not the HTTP status of a response (h5s3_http_status_for) nor
+ * the core's apr_status_t codes (base/h5s3_errors.h).
  */
-void h5s3_status_savings_running(int delta);
-void h5s3_status_savings_held(int delta);
+/* The log_transaction hook: per-request figures from the notes. */
+int h5s3_server_status_log_transaction(request_rec *r);
+/* mod_status's status_hook: the section itself. */
+int h5s3_server_status_hook(request_rec *r, int flags);
+void h5s3_server_status_cache_lookup(int hit);
+void h5s3_server_status_ratelimit_rejected(void);
+void h5s3_server_status_preflight(void);
+/*
+ * Savings jobs (glue/routes/api_savings.c), +1 or -1: threads running, and
+ * job records a process keeps until it joined their thread.
+ */
+void h5s3_server_status_savings_running(int delta);
+void h5s3_server_status_savings_held(int delta);
 
-void h5s3_logformat_register_hooks(apr_pool_t *p);
+/* %{NOTE}J for LogFormat, registered with mod_log_config (pre_config). */
+void h5s3_logformat_pre_config(apr_pool_t *pconf);
 
 /*
  * Route answers in the shared cache (glue/answer_cache.c).  The key is the
@@ -245,7 +389,7 @@ int h5s3_send_json(h5s3_req *q, int status, const json_t *body);
 /* HDF Viewer envelope {"error": msg, "success": false}. */
 int h5s3_viewer_error(h5s3_req *q, int status, const char *msg);
 /* The HTTP status and a message for a failed core call (S3 or HDF5). */
-int h5s3_status_for(apr_status_t rv);
+int h5s3_http_status_for(apr_status_t rv);
 const char *h5s3_message_for(h5s3_req *q, apr_status_t rv);
 /*
  * Route notes and debug headers.  Runs again at the end of every request
@@ -289,7 +433,6 @@ const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
 const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);
 const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dc,
                                     const char *arg);
-void h5s3_api_register_hooks(apr_pool_t *p);
 /* RFC envelope {"error": {code, message, details}}; details (may be
  * NULL) is stolen. */
 int h5s3_api_error(h5s3_req *q, int status, const char *code,

@@ -44,7 +44,7 @@ static apr_status_t object_info(h5s3_s3_object_info **info, h5s3_req *q,
                                 const char *bucket, const char *key,
                                 long ttl)
 {
-    h5s3_h5_files *files = h5s3_hdf5_files();
+    h5s3_h5_files *files = h5s3_module_state.hdf5.files;
     apr_size_t want = files && ttl > 0 ? h5s3_h5_files_open_read(files) : 0;
     apr_size_t got;
     char *buf;
@@ -84,8 +84,8 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
         return H5S3_E_NOTFOUND;
     }
     /* The entry is "SIZE\nETAG": both are needed to open the file. */
-    if (ttl > 0 && h5s3_cache_get(&h5s3_global.cache, "etag", ckey, &val,
-                                  &len, p) == APR_SUCCESS
+    if (ttl > 0 && h5s3_cache_get(&h5s3_module_state.cache, "etag", ckey,
+                                  &val, &len, p) == APR_SUCCESS
         && (nl = strchr(val, '\n')) != NULL) {
         *nl = '\0';
         *etag = nl + 1;
@@ -100,8 +100,8 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
     remember(q, bucket, key, *etag, info->size);
     if (ttl > 0) {
         val = apr_psprintf(p, "%" APR_OFF_T_FMT "\n%s", info->size, *etag);
-        h5s3_cache_set(&h5s3_global.cache, "etag", ckey, val, strlen(val),
-                       apr_time_from_sec(ttl), p);
+        h5s3_cache_set(&h5s3_module_state.cache, "etag", ckey, val,
+                       strlen(val), apr_time_from_sec(ttl), p);
     }
     return APR_SUCCESS;
 }
@@ -111,7 +111,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
                            h5s3_hdf5_work_fn *prefetch,
                            h5s3_hdf5_work_fn *work, void *baton)
 {
-    h5s3_h5_files *files = h5s3_hdf5_files();
+    h5s3_h5_files *files = h5s3_module_state.hdf5.files;
     const h5s3_s3_object_info *known;
     h5s3_h5_request rq;
     h5s3_h5_file *f = NULL;

@@ -55,7 +55,7 @@ int h5s3_viewer_error(h5s3_req *q, int status, const char *msg)
     return h5s3_send_json(q, status, j);
 }
 
-int h5s3_status_for(apr_status_t rv)
+int h5s3_http_status_for(apr_status_t rv)
 {
     switch (rv) {
     case H5S3_E_NOTFOUND:
@@ -140,7 +140,7 @@ void h5s3_finish_request(h5s3_req *q)
         apr_table_setn(r->notes, "h5s3-s3-status",
                        apr_psprintf(r->pool, "%d", q->call.http_status));
     }
-    if (q->dc->debug_headers == 1) {
+    if (h5s3_conf_debug_headers(q->dc)) {
         apr_table_setn(r->err_headers_out, "X-H5S3-Route", q->route);
         apr_table_setn(r->err_headers_out, "X-H5S3-S3-Requests", reqs);
         apr_table_setn(r->err_headers_out, "X-H5S3-S3-Bytes", bytes);

@@ -20,6 +20,9 @@ APLOG_USE_MODULE(h5s3);
 #define SHMCB_DEFAULT_SIZE (512 * 1024)
 #define AVG_OBJECT_SIZE 16384
 
+/* This part of the module state (glue/h5s3_glue.h). */
+static h5s3_socache_state *const so = &h5s3_module_state.socache;
+
 const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg)
 {
     const char *sep = strchr(arg, ':');
@@ -27,16 +30,16 @@ const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg)
     const char *args = sep ? sep + 1 : NULL;
     const char *err;
 
-    h5s3_global.cache_provider = ap_lookup_provider(
-        AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
-    if (h5s3_global.cache_provider == NULL) {
+    so->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
+                                      AP_SOCACHE_PROVIDER_VERSION);
+    if (so->provider == NULL) {
         return apr_psprintf(cmd->pool, "H5S3Cache: unknown cache provider "
                             "'%s' (is mod_socache_%s loaded?)", name, name);
     }
-    h5s3_global.cache_provider_name = name;
-    h5s3_global.cache_args = args;
-    err = h5s3_global.cache_provider->create(&h5s3_global.cache_instance,
-                                             args, cmd->temp_pool, cmd->pool);
+    so->provider_name = name;
+    so->args = args;
+    err = so->provider->create(&so->instance, args, cmd->temp_pool,
+                               cmd->pool);
     if (err) {
         return apr_psprintf(cmd->pool, "H5S3Cache: '%s': %s", arg, err);
     }
@@ -45,12 +48,6 @@ const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg)
 
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf)
 {
-    /* Forget the last generation's choice: config is read again on restart. */
-    h5s3_global.cache_provider = NULL;
-    h5s3_global.cache_instance = NULL;
-    h5s3_global.cache_mutex = NULL;
-    h5s3_global.cache_provider_name = NULL;
-    h5s3_global.cache_args = NULL;
     return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
@@ -72,8 +69,7 @@ static apr_size_t max_value_for(const char *name, const char *args)
 
 static int locked(void)
 {
-    return h5s3_global.cache_mutex
-        && (h5s3_global.cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE);
+    return so->mutex && (so->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE);
 }
 
 static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
@@ -86,14 +82,13 @@ static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
     apr_status_t rv;
 
     if (locked()) {
-        apr_global_mutex_lock(h5s3_global.cache_mutex);
+        apr_global_mutex_lock(so->mutex);
     }
-    rv = h5s3_global.cache_provider->retrieve(h5s3_global.cache_instance, s,
-                                              id, idlen, buf, &n, p);
+    rv = so->provider->retrieve(so->instance, s, id, idlen, buf, &n, p);
     if (locked()) {
-        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+        apr_global_mutex_unlock(so->mutex);
     }
-    h5s3_status_cache_lookup(rv == APR_SUCCESS);
+    h5s3_server_status_cache_lookup(rv == APR_SUCCESS);
     if (rv != APR_SUCCESS) {
         return APR_NOTFOUND;
     }
@@ -111,14 +106,12 @@ static apr_status_t c_set(h5s3_cache *c, const unsigned char *id,
     apr_status_t rv;
 
     if (locked()) {
-        apr_global_mutex_lock(h5s3_global.cache_mutex);
+        apr_global_mutex_lock(so->mutex);
     }
-    rv = h5s3_global.cache_provider->store(h5s3_global.cache_instance, s, id,
-                                           idlen, expiry,
-                                           (unsigned char *)val,
-                                           (unsigned int)len, p);
+    rv = so->provider->store(so->instance, s, id, idlen, expiry,
+                             (unsigned char *)val, (unsigned int)len, p);
     if (locked()) {
-        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+        apr_global_mutex_unlock(so->mutex);
     }
     return rv;
 }
@@ -130,12 +123,11 @@ static apr_status_t c_remove(h5s3_cache *c, const unsigned char *id,
     apr_status_t rv;
 
     if (locked()) {
-        apr_global_mutex_lock(h5s3_global.cache_mutex);
+        apr_global_mutex_lock(so->mutex);
     }
-    rv = h5s3_global.cache_provider->remove(h5s3_global.cache_instance, s,
-                                            id, idlen, p);
+    rv = so->provider->remove(so->instance, s, id, idlen, p);
     if (locked()) {
-        apr_global_mutex_unlock(h5s3_global.cache_mutex);
+        apr_global_mutex_unlock(so->mutex);
     }
     return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
 }
@@ -144,9 +136,9 @@ static apr_status_t destroy_cache(void *data)
 {
     server_rec *s = data;
 
-    if (h5s3_global.cache_instance) {
-        h5s3_global.cache_provider->destroy(h5s3_global.cache_instance, s);
-        h5s3_global.cache_instance = NULL;
+    if (so->instance) {
+        so->provider->destroy(so->instance, s);
+        so->instance = NULL;
     }
     return APR_SUCCESS;
 }
@@ -155,68 +147,65 @@ apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s)
 {
     struct ap_socache_hints hints = {32, AVG_OBJECT_SIZE,
                                      apr_time_from_sec(30)};
+    h5s3_cache *cache = &h5s3_module_state.cache;
     const char *err;
     apr_status_t rv;
 
-    if (h5s3_global.cache_provider == NULL) {
-        h5s3_global.cache_provider = ap_lookup_provider(
-            AP_SOCACHE_PROVIDER_GROUP, DEFAULT_PROVIDER,
-            AP_SOCACHE_PROVIDER_VERSION);
-        if (h5s3_global.cache_provider == NULL) {
+    if (so->provider == NULL) {
+        so->provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+                                          DEFAULT_PROVIDER,
+                                          AP_SOCACHE_PROVIDER_VERSION);
+        if (so->provider == NULL) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "H5S3-0010: the "
                          "default cache provider shmcb is not available: "
                          "LoadModule socache_shmcb_module, or set H5S3Cache");
             return APR_EGENERAL;
         }
-        h5s3_global.cache_provider_name = DEFAULT_PROVIDER;
-        h5s3_global.cache_args = DEFAULT_SHMCB_ARGS;
-        err = h5s3_global.cache_provider->create(&h5s3_global.cache_instance,
-                                                 DEFAULT_SHMCB_ARGS, pconf,
-                                                 pconf);
+        so->provider_name = DEFAULT_PROVIDER;
+        so->args = DEFAULT_SHMCB_ARGS;
+        err = so->provider->create(&so->instance, DEFAULT_SHMCB_ARGS,
+                                   pconf, pconf);
         if (err) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "H5S3-0011: %s", err);
             return APR_EGENERAL;
         }
     }
-    rv = ap_global_mutex_create(&h5s3_global.cache_mutex, NULL, MUTEX_TYPE,
-                                NULL, s, pconf, 0);
+    rv = ap_global_mutex_create(&so->mutex, NULL, MUTEX_TYPE, NULL, s,
+                                pconf, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0012: cannot "
                      "create the cache mutex");
         return rv;
     }
-    rv = h5s3_global.cache_provider->init(h5s3_global.cache_instance, "h5s3",
-                                          &hints, s, pconf);
+    rv = so->provider->init(so->instance, "h5s3", &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0013: cannot "
-                     "initialise the %s cache",
-                     h5s3_global.cache_provider_name);
+                     "initialise the %s cache", so->provider_name);
         return rv;
     }
     apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
 
-    memset(&h5s3_global.cache, 0, sizeof(h5s3_global.cache));
-    h5s3_global.cache.get = c_get;
-    h5s3_global.cache.set = c_set;
-    h5s3_global.cache.remove = c_remove;
-    h5s3_global.cache.max_value = max_value_for(
-        h5s3_global.cache_provider_name, h5s3_global.cache_args);
-    h5s3_global.cache.baton = s;
+    cache->get = c_get;
+    cache->set = c_set;
+    cache->remove = c_remove;
+    cache->max_value = max_value_for(so->provider_name, so->args);
+    cache->baton = s;
     return APR_SUCCESS;
 }
 
-void h5s3_socache_child_init(apr_pool_t *p, server_rec *s)
+apr_status_t h5s3_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
-    if (h5s3_global.cache_mutex == NULL) {
-        return;
+    if (so->mutex == NULL) {
+        return APR_SUCCESS;
     }
-    rv = apr_global_mutex_child_init(&h5s3_global.cache_mutex,
-                                     apr_global_mutex_lockfile(
-                                         h5s3_global.cache_mutex), p);
+    rv = apr_global_mutex_child_init(&so->mutex,
+                                     apr_global_mutex_lockfile(so->mutex),
+                                     pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0014: cannot "
                      "attach the cache mutex in a child");
     }
+    return rv;
 }

@@ -1,8 +1,11 @@
 """apachectl -t refuses bad configuration, naming the directive and value."""
 
+import os
+
 import pytest
 
 from common import vhost
+from harness.httpd import HttpdError
 
 GOOD = "H5S3Endpoint http://127.0.0.1:7480\nH5S3Bucket h5data\n"
 
@@ -50,6 +53,52 @@ def test_bucket_without_endpoint(make_httpd):
                     "H5S3Bucket h5data\n</VirtualHost>\n")
     assert rc != 0
     assert "H5S3Endpoint" in out and "H5S3Bucket" in out
+
+
+BUCKET_WITHOUT_ENDPOINT = ("<VirtualHost *:*>\nServerName x.test\n"
+                           "H5S3Bucket h5data\n</VirtualHost>\n")
+
+
+def running_with(conf_path):
+    """Live processes whose command line names conf_path."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if conf_path.encode() in argv and state != "Z":
+            pids.append(int(d))
+    return pids
+
+
+def test_check_names_the_vhost_and_leaves_no_process(make_httpd):
+    # The check runs in httpd's check_config: apachectl -t exits 1 with
+    # the message, and nothing it started is left behind.
+    h = make_httpd(BUCKET_WITHOUT_ENDPOINT, start=False)
+    rc, out = h.check()
+    assert rc == 1, out
+    assert "H5S3-0001" in out and "x.test" in out, out
+    assert "<VirtualHost> at %s:" % h.conf_path in out, out
+    assert "Syntax OK" not in out
+    assert running_with(h.conf_path) == []
+
+
+@pytest.mark.expect_errors(r"H5S3-0001")
+def test_start_refuses_the_same_and_leaves_no_process(make_httpd):
+    # The same check stops a start before any child or shared memory is
+    # made: httpd exits 1 and no process is left.
+    h = make_httpd(BUCKET_WITHOUT_ENDPOINT, start=False)
+    with pytest.raises(HttpdError) as ei:
+        h.start()
+    assert h.proc.returncode == 1
+    assert "H5S3-0001" in str(ei.value) and "x.test" in str(ei.value)
+    assert running_with(h.conf_path) == []
 
 
 def test_literal_secret_is_never_echoed(make_httpd):

@@ -174,7 +174,7 @@ int h5s3_cors_origin_allowed(const h5s3_cors_conf *c, const char *origin)
     return allowed_origin(c, origin) != NULL;
 }
 
-static int header_parser(request_rec *r)
+int h5s3_cors_header_parser(request_rec *r)
 {
     h5s3_dir_conf *dc = ap_get_module_config(r->per_dir_config,
                                              &h5s3_module);
@@ -228,13 +228,8 @@ static int header_parser(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: CORS preflight "
                   "from %s %s", origin, allowed ? "allowed" : "refused");
     apr_table_setn(r->notes, "h5s3-route", "preflight");
-    h5s3_status_preflight();
+    h5s3_server_status_preflight();
     /* A disallowed origin gets the 204 too, but no CORS headers. */
     r->status = HTTP_NO_CONTENT;
     return DONE;
-}
-
-void h5s3_cors_register_hooks(apr_pool_t *p)
-{
-    ap_hook_header_parser(header_parser, NULL, NULL, APR_HOOK_FIRST);
 }

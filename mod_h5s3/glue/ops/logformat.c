@@ -140,19 +140,16 @@ static const char *log_json_note(request_rec *r, char *name)
     return json_quote(r->pool, v);
 }
 
-static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+void h5s3_logformat_pre_config(apr_pool_t *pconf)
 {
     APR_OPTIONAL_FN_TYPE(ap_register_log_handler) *reg;
 
-    /* mod_log_config makes its table in a REALLY_FIRST pre_config. */
+    /*
+     * mod_log_config makes its table in a REALLY_FIRST pre_config; without
+     * mod_log_config there is nothing to register with.
+     */
     reg = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
     if (reg) {
         reg(pconf, "J", log_json_note, 0);
     }
-    return OK;
-}
-
-void h5s3_logformat_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
 }

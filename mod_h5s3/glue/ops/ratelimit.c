@@ -11,9 +11,9 @@
  * state) or else the least recently used one is taken over.
  *
  * The table and its mutex are made once per server life, in the process
- * pool, and found again through ap_retained_data on every generation: a
- * graceful restart neither forgets who was throttled nor gives old and new
- * children two different mutexes over the same memory.
+ * pool, and kept in the module's retained block (glue/state.c) across
+ * generations: a graceful restart neither forgets who was throttled nor
+ * gives old and new children two different mutexes over the same memory.
  */
 #include <string.h>
 #include <netinet/in.h>
@@ -32,7 +32,6 @@
 APLOG_USE_MODULE(h5s3);
 
 #define MUTEX_TYPE "h5s3-ratelimit"
-#define RETAINED_KEY "h5s3-ratelimit-table"
 #define TABLE_MAGIC 0x68357331726c0001ULL   /* "h5s1rl" + layout version */
 #define TABLE_SLOTS 8192                    /* 256 KiB; power of two */
 #define PROBE 8
@@ -55,23 +54,14 @@ typedef struct rl_header {
     unsigned char key[HASH_KEY_LEN];
 } rl_header;
 
-/* What survives a restart: kept in the process pool. */
-typedef struct rl_retained {
-    apr_shm_t *shm;
-    apr_global_mutex_t *mutex;
-    const char *lockfile;
-} rl_retained;
-
-static rl_retained *table;
-
 static rl_header *header(void)
 {
-    return apr_shm_baseaddr_get(table->shm);
+    return apr_shm_baseaddr_get(h5s3_module_state.ratelimit->shm);
 }
 
 static rl_slot *slot_at(apr_uint32_t i)
 {
-    char *base = apr_shm_baseaddr_get(table->shm);
+    char *base = apr_shm_baseaddr_get(h5s3_module_state.ratelimit->shm);
 
     return (rl_slot *)(base + header()->slots_offset) + i;
 }
@@ -138,14 +128,12 @@ const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dcv, const char *rate,
 
 /* ---- shared table ----------------------------------------------------- */
 
-static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+apr_status_t h5s3_ratelimit_pre_config(apr_pool_t *pconf)
 {
-    table = NULL;
-    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0)
-           == APR_SUCCESS ? OK : !OK;
+    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static apr_status_t create_table(rl_retained *t, server_rec *s)
+static apr_status_t create_table(h5s3_ratelimit_table *t, server_rec *s)
 {
     apr_pool_t *pool = s->process->pool;
     apr_size_t off = APR_ALIGN(sizeof(rl_header), 64);
@@ -184,56 +172,42 @@ static apr_status_t create_table(rl_retained *t, server_rec *s)
     return APR_SUCCESS;
 }
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                       apr_pool_t *ptemp, server_rec *s)
+apr_status_t h5s3_ratelimit_post_config(server_rec *s)
 {
-    rl_retained *t;
+    h5s3_ratelimit_table *t = &h5s3_module_state.retained->ratelimit;
+    apr_status_t rv;
 
-    /* The first of the two start-up passes only checks the config. */
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
-    t = ap_retained_data_get(RETAINED_KEY);
-    if (t == NULL) {
-        t = ap_retained_data_create(RETAINED_KEY, sizeof(*t));
-        memset(t, 0, sizeof(*t));
-    }
     if (t->shm == NULL || t->mutex == NULL
         || ((rl_header *)apr_shm_baseaddr_get(t->shm))->magic
            != TABLE_MAGIC) {
-        if (create_table(t, s) != APR_SUCCESS) {
+        if ((rv = create_table(t, s)) != APR_SUCCESS) {
             t->shm = NULL;
             t->mutex = NULL;
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return rv;
         }
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "H5S3-0604: keeping the "
                      "rate-limit table of the previous generation");
     }
-    table = t;
-    return OK;
+    h5s3_module_state.ratelimit = t;
+    return APR_SUCCESS;
 }
 
-static void child_init(apr_pool_t *pchild, server_rec *s)
+apr_status_t h5s3_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    h5s3_ratelimit_table *t = h5s3_module_state.ratelimit;
     apr_status_t rv;
 
-    if (table == NULL) {
-        return;
+    if (t == NULL) {
+        return APR_SUCCESS;
     }
-    rv = apr_global_mutex_child_init(&table->mutex, table->lockfile, pchild);
+    rv = apr_global_mutex_child_init(&t->mutex, t->lockfile, pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0605: cannot "
                      "attach the rate-limit mutex in a child");
     }
-}
-
-void h5s3_ratelimit_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    return rv;
 }
 
 /* ---- the bucket ------------------------------------------------------- */
@@ -367,6 +341,7 @@ int h5s3_ratelimit_check(h5s3_req *q)
 {
     request_rec *r = q->r;
     const h5s3_ratelimit_conf *c = &q->dc->ratelimit;
+    h5s3_ratelimit_table *table = h5s3_module_state.ratelimit;
     apr_int64_t wait_us = 0;
     const char *client;
     apr_uint64_t tag;
@@ -405,13 +380,14 @@ int h5s3_ratelimit_check(h5s3_req *q)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "H5S3-0607: client %s "
                       "throttled in '%s'", client, c->zone);
         q->route = "throttled";
-        h5s3_status_ratelimit_rejected();
+        h5s3_server_status_ratelimit_rejected();
         return send_throttled(q, msg);
     }
 }
 
 apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots)
 {
+    h5s3_ratelimit_table *table = h5s3_module_state.ratelimit;
     apr_int64_t now = (apr_int64_t)apr_time_now();
     apr_uint32_t i, n = 0;
 

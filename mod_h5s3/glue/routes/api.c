@@ -172,7 +172,7 @@ void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
 {
     const char *gen = "0";
 
-    h5s3_cache_generation(&gen, &h5s3_global.cache,
+    h5s3_cache_generation(&gen, &h5s3_module_state.cache,
                           h5s3_listing_family(sc, bucket, p), p);
     pb->endpoint = sc->cache_scope;
     pb->bucket = bucket;
@@ -199,8 +199,8 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
     apr_status_t rv;
 
     if (pb->ttl > 0
-        && h5s3_cache_get(&h5s3_global.cache, "api-probe", ckey, &val, &len,
-                          p) == APR_SUCCESS) {
+        && h5s3_cache_get(&h5s3_module_state.cache, "api-probe", ckey, &val,
+                          &len, p) == APR_SUCCESS) {
         json_t *j = json_loadb(val, len, 0, NULL);
         const char *name;
         json_t *v;
@@ -231,7 +231,7 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
             json_object_set_new(j, e[i].key, json_string(e[i].val));
         }
         if ((text = json_dumps(j, JSON_COMPACT)) != NULL) {
-            h5s3_cache_set(&h5s3_global.cache, "api-probe", ckey, text,
+            h5s3_cache_set(&h5s3_module_state.cache, "api-probe", ckey, text,
                            strlen(text), pb->ttl, p);
             free(text);
         }
@@ -389,8 +389,8 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
                         (int)dq.sort, dq.descending, (int)dq.compressed,
                         dq.search ? dq.search : "", dq.limit,
                         dq.cursor ? dq.cursor : "", m->alias);
-    if (ttl > 0 && h5s3_cache_get(&h5s3_global.cache, "api-objects", ckey,
-                                  &body, &len, p) == APR_SUCCESS) {
+    if (ttl > 0 && h5s3_cache_get(&h5s3_module_state.cache, "api-objects",
+                                  ckey, &body, &len, p) == APR_SUCCESS) {
         q->cache_state = "hit";
         return h5s3_send_body(q, HTTP_OK, "application/json", body, len);
     }
@@ -419,8 +419,8 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
     }
     if (ttl > 0) {
         /* Too large for the cache is fine: the next request lists again. */
-        h5s3_cache_set(&h5s3_global.cache, "api-objects", ckey, body, len,
-                       apr_time_from_sec(ttl), p);
+        h5s3_cache_set(&h5s3_module_state.cache, "api-objects", ckey, body,
+                       len, apr_time_from_sec(ttl), p);
     }
     return h5s3_send_body(q, HTTP_OK, "application/json", body, len);
 }

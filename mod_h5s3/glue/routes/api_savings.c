@@ -24,6 +24,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
+#include <util_mutex.h>
 
 #include "glue/routes/h5s3_api.h"
 #include "json/h5s3_json.h"
@@ -31,6 +32,7 @@
 
 APLOG_USE_MODULE(h5s3);
 
+#define MUTEX_TYPE   "h5s3-jobs"
 #define CLAIM_NS     "api-savings-claim"
 #define RESULT_NS    "api-savings"
 #define ERROR_NS     "api-savings-error"
@@ -38,8 +40,9 @@ APLOG_USE_MODULE(h5s3);
 #define CLAIM_EVERY  apr_time_from_sec(10)
 #define RESULT_TTL   apr_time_from_sec(15 * 60)
 
-typedef struct job {
-    struct job *next;
+typedef struct h5s3_api_savings_job job;
+struct h5s3_api_savings_job {
+    job *next;
     apr_pool_t *pool;                   /* everything of the job's, the
                                          * thread record included */
     apr_thread_t *thread;
@@ -54,11 +57,11 @@ typedef struct job {
     h5s3_api_probe pb;
     h5s3_dg_store *inner;
     h5s3_s3_call call;
-} job;
+};
 
-static apr_thread_mutex_t *list_lock;
-static job *jobs;
-static int shutting_down;
+/* This part of the module state (glue/h5s3_glue.h), and the cache. */
+static h5s3_api_savings_state *const ss = &h5s3_module_state.savings;
+static h5s3_cache *const cache = &h5s3_module_state.cache;
 
 static const char *cache_key(const h5s3_srv_conf *sc, const char *bucket,
                              apr_pool_t *p)
@@ -76,7 +79,7 @@ static void refresh_claim(job *jb, apr_pool_t *p)
 
     if (now - jb->refreshed >= CLAIM_EVERY) {
         jb->refreshed = now;
-        h5s3_cache_set(&h5s3_global.cache, CLAIM_NS, jb->ckey, jb->task_id,
+        h5s3_cache_set(cache, CLAIM_NS, jb->ckey, jb->task_id,
                        strlen(jb->task_id), CLAIM_TTL, p);
     }
 }
@@ -87,9 +90,9 @@ static void drop_claim(job *jb, apr_pool_t *p)
     apr_size_t len;
 
     /* Only our own: a claim that expired may have been taken since. */
-    if (h5s3_cache_get(&h5s3_global.cache, CLAIM_NS, jb->ckey, &val, &len, p)
+    if (h5s3_cache_get(cache, CLAIM_NS, jb->ckey, &val, &len, p)
         == APR_SUCCESS && !strcmp(val, jb->task_id)) {
-        h5s3_cache_remove(&h5s3_global.cache, CLAIM_NS, jb->ckey, p);
+        h5s3_cache_remove(cache, CLAIM_NS, jb->ckey, p);
     }
 }
 
@@ -163,12 +166,12 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
             h5s3_dg_time_iso(apr_time_now(), p)));
         json_object_set_new(j, "task_id", json_string(jb->task_id));
         if ((text = json_dumps(j, JSON_COMPACT)) != NULL) {
-            h5s3_cache_set(&h5s3_global.cache, RESULT_NS, jb->ckey, text,
+            h5s3_cache_set(cache, RESULT_NS, jb->ckey, text,
                            strlen(text), RESULT_TTL, p);
             free(text);
         }
         json_decref(j);
-        h5s3_cache_remove(&h5s3_global.cache, ERROR_NS, jb->ckey, p);
+        h5s3_cache_remove(cache, ERROR_NS, jb->ckey, p);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, jb->server, "H5S3-0120: "
                      "savings of bucket %s (task %s): %" APR_INT64_T_FMT
                      " objects, %" APR_INT64_T_FMT " bytes stored for %"
@@ -192,7 +195,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
         char *text = json_dumps(j, JSON_COMPACT);
 
         if (text) {
-            h5s3_cache_set(&h5s3_global.cache, ERROR_NS, jb->ckey, text,
+            h5s3_cache_set(cache, ERROR_NS, jb->ckey, text,
                            strlen(text), RESULT_TTL, p);
             free(text);
         }
@@ -204,7 +207,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
                      jb->call.error_code ? jb->call.error_code : "");
     }
     drop_claim(jb, p);
-    h5s3_status_savings_running(-1);
+    h5s3_server_status_savings_running(-1);
     apr_atomic_set32(&jb->done, 1);
     apr_thread_exit(thd, rv);
     return NULL;
@@ -213,17 +216,69 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
 /* ------------------------------------------------------------------ */
 /* Process life cycle                                                   */
 
-void h5s3_api_savings_child_init(apr_pool_t *pchild)
+apr_status_t h5s3_api_savings_pre_config(apr_pool_t *pconf)
 {
-    jobs = NULL;
-    shutting_down = 0;
-    if (apr_thread_mutex_create(&list_lock, APR_THREAD_MUTEX_DEFAULT, pchild)
-        != APR_SUCCESS) {
-        list_lock = NULL;
-    }
+    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-/* Join *link's thread, unlink it and free all it had; list_lock held. */
+apr_status_t h5s3_api_savings_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv;
+
+    rv = ap_global_mutex_create(&ss->claim_mutex, NULL, MUTEX_TYPE, NULL, s,
+                                pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0104: cannot "
+                     "create the savings-job mutex");
+    }
+    return rv;
+}
+
+apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_allocator_t *alloc = NULL;
+    apr_thread_mutex_t *m = NULL;
+    apr_status_t rv;
+
+    if (ss->claim_mutex) {
+        rv = apr_global_mutex_child_init(&ss->claim_mutex,
+                                         apr_global_mutex_lockfile(
+                                             ss->claim_mutex), pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0105: cannot "
+                         "attach the savings-job mutex in a child");
+        }
+    }
+    /*
+     * Job threads create and destroy sub-pools concurrently with requests:
+     * an allocator with its own mutex makes that safe.
+     */
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT,
+                                         pchild)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0106: cannot set "
+                     "up the savings-job pool");
+        if (alloc) {
+            apr_allocator_destroy(alloc);
+        }
+        return rv;
+    }
+    apr_allocator_mutex_set(alloc, m);
+    if ((rv = apr_pool_create_unmanaged_ex(&ss->pool, NULL, alloc))
+        != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        ss->pool = NULL;
+        return rv;
+    }
+    apr_allocator_owner_set(alloc, ss->pool);
+    if ((rv = apr_thread_mutex_create(&ss->lock, APR_THREAD_MUTEX_DEFAULT,
+                                      pchild)) != APR_SUCCESS) {
+        ss->lock = NULL;
+    }
+    return rv;
+}
+
+/* Join *link's thread, unlink it and free all it had; ss->lock held. */
 static void forget(job **link)
 {
     job *jb = *link;
@@ -234,13 +289,13 @@ static void forget(job **link)
     apr_thread_join(&st, jb->thread);
     *link = jb->next;
     apr_pool_destroy(jb->pool);
-    h5s3_status_savings_held(-1);
+    h5s3_server_status_savings_held(-1);
 }
 
-/* Forget the jobs that have finished; list_lock held. */
+/* Forget the jobs that have finished; ss->lock held. */
 static void reap(void)
 {
-    job **link = &jobs;
+    job **link = &ss->jobs;
 
     while (*link) {
         if (apr_atomic_read32(&(*link)->done)) {
@@ -252,46 +307,50 @@ static void reap(void)
     }
 }
 
-void h5s3_api_savings_shutdown(void)
+/* Jobs first (they use the pool), then the pool. */
+void h5s3_api_savings_child_exit(void)
 {
     job *jb;
 
-    if (list_lock == NULL) {
-        return;
+    if (ss->lock != NULL) {
+        apr_thread_mutex_lock(ss->lock);
+        ss->closing = 1;
+        for (jb = ss->jobs; jb; jb = jb->next) {
+            apr_atomic_set32(&jb->cancel, 1);
+        }
+        /* Jobs never take ss->lock: joining under it cannot deadlock. */
+        while (ss->jobs) {
+            forget(&ss->jobs);
+        }
+        apr_thread_mutex_unlock(ss->lock);
     }
-    apr_thread_mutex_lock(list_lock);
-    shutting_down = 1;
-    for (jb = jobs; jb; jb = jb->next) {
-        apr_atomic_set32(&jb->cancel, 1);
+    if (ss->pool) {
+        apr_pool_destroy(ss->pool);
+        ss->pool = NULL;
     }
-    /* Jobs never take list_lock: joining under it cannot deadlock. */
-    while (jobs) {
-        forget(&jobs);
-    }
-    apr_thread_mutex_unlock(list_lock);
 }
 
 /* Start the thread; the claim is already ours. */
 static apr_status_t start_job(h5s3_req *q, const char *bucket,
                               const char *ckey, const char *task_id)
 {
-    apr_pool_t *jobs_pool = h5s3_api_jobs_pool(), *pool;
+    apr_pool_t *pool;
     job *jb;
     apr_status_t rv;
 
-    if (list_lock == NULL || jobs_pool == NULL) {
+    if (ss->lock == NULL || ss->pool == NULL) {
         return APR_EGENERAL;
     }
-    apr_thread_mutex_lock(list_lock);
-    if (shutting_down) {
-        apr_thread_mutex_unlock(list_lock);
+    apr_thread_mutex_lock(ss->lock);
+    if (ss->closing) {
+        apr_thread_mutex_unlock(ss->lock);
         return APR_EGENERAL;
     }
     reap();
     /* A pool per job (the jobs pool's allocator is thread-safe), so that
      * forgetting a job gives back everything it took. */
-    if ((rv = apr_pool_create(&pool, jobs_pool)) != APR_SUCCESS) {
-        apr_thread_mutex_unlock(list_lock);
+    if ((rv = apr_pool_create(&pool, ss->pool)) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(ss->lock);
         return rv;
     }
     jb = apr_pcalloc(pool, sizeof(*jb));
@@ -306,19 +365,34 @@ static apr_status_t start_job(h5s3_req *q, const char *bucket,
     jb->pb.endpoint = apr_pstrdup(pool, jb->pb.endpoint);
     jb->pb.gen = apr_pstrdup(pool, jb->pb.gen);
     /* Counted before the thread can finish and uncount itself. */
-    h5s3_status_savings_running(1);
+    h5s3_server_status_savings_running(1);
     rv = apr_thread_create(&jb->thread, NULL, run, jb, pool);
     if (rv == APR_SUCCESS) {
-        jb->next = jobs;
-        jobs = jb;
-        h5s3_status_savings_held(1);
+        jb->next = ss->jobs;
+        ss->jobs = jb;
+        h5s3_server_status_savings_held(1);
     }
     else {
-        h5s3_status_savings_running(-1);
+        h5s3_server_status_savings_running(-1);
         apr_pool_destroy(pool);
     }
-    apr_thread_mutex_unlock(list_lock);
+    apr_thread_mutex_unlock(ss->lock);
     return rv;
+}
+
+/* The claim's lock: atomic across the processes of one host. */
+static void claim_lock(void)
+{
+    if (ss->claim_mutex) {
+        apr_global_mutex_lock(ss->claim_mutex);
+    }
+}
+
+static void claim_unlock(void)
+{
+    if (ss->claim_mutex) {
+        apr_global_mutex_unlock(ss->claim_mutex);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -355,27 +429,27 @@ int h5s3_route_api_compute_savings(h5s3_req *q, const char *alias)
         return rc;
     }
     ckey = cache_key(q->sc, m->bucket, p);
-    h5s3_api_jobs_lock();
-    if (h5s3_cache_get(&h5s3_global.cache, CLAIM_NS, ckey, &val, &len, p)
+    claim_lock();
+    if (h5s3_cache_get(cache, CLAIM_NS, ckey, &val, &len, p)
         == APR_SUCCESS && len > 0) {
         task_id = val;
         running = 1;
     }
     else {
         task_id = new_task_id(p);
-        rv = h5s3_cache_set(&h5s3_global.cache, CLAIM_NS, ckey, task_id,
+        rv = h5s3_cache_set(cache, CLAIM_NS, ckey, task_id,
                             strlen(task_id), CLAIM_TTL, p);
         if (rv != APR_SUCCESS) {
-            h5s3_api_jobs_unlock();
+            claim_unlock();
             return h5s3_api_error_for(q, rv, "bucket",
                                       "the job could not be claimed");
         }
     }
-    h5s3_api_jobs_unlock();
+    claim_unlock();
 
     if (!running && (rv = start_job(q, m->bucket, ckey, task_id))
         != APR_SUCCESS) {
-        h5s3_cache_remove(&h5s3_global.cache, CLAIM_NS, ckey, p);
+        h5s3_cache_remove(cache, CLAIM_NS, ckey, p);
         return h5s3_api_error(q, HTTP_SERVICE_UNAVAILABLE, "sdk_error",
                               "The savings job could not be started; retry",
                               NULL);
@@ -400,7 +474,7 @@ void h5s3_api_savings_fill(json_t *row, h5s3_req *q, const char *bucket)
     apr_size_t len;
     int i;
 
-    if (h5s3_cache_get(&h5s3_global.cache, RESULT_NS, ckey, &val, &len, p)
+    if (h5s3_cache_get(cache, RESULT_NS, ckey, &val, &len, p)
         == APR_SUCCESS) {
         res = json_loadb(val, len, 0, NULL);
     }
@@ -410,7 +484,7 @@ void h5s3_api_savings_fill(json_t *row, h5s3_req *q, const char *bucket)
         json_object_set(row, fields[i], v ? v : json_null());
     }
     json_decref(res);
-    if (h5s3_cache_get(&h5s3_global.cache, CLAIM_NS, ckey, &val, &len, p)
+    if (h5s3_cache_get(cache, CLAIM_NS, ckey, &val, &len, p)
         == APR_SUCCESS) {
         json_object_set_new(row, "pending", json_true());
         json_object_set_new(row, "task_id", json_stringn(val, len));
@@ -418,7 +492,7 @@ void h5s3_api_savings_fill(json_t *row, h5s3_req *q, const char *bucket)
     else {
         json_object_set_new(row, "pending", json_false());
     }
-    if (h5s3_cache_get(&h5s3_global.cache, ERROR_NS, ckey, &val, &len, p)
+    if (h5s3_cache_get(cache, ERROR_NS, ckey, &val, &len, p)
         == APR_SUCCESS && (err = json_loadb(val, len, 0, NULL)) != NULL) {
         json_object_set_new(row, "error", err);
     }

@@ -15,7 +15,6 @@ APLOG_USE_MODULE(h5s3);
 
 #define S3_KEY_MAX 1024                 /* bytes, S3's limit */
 
-#define DEFAULT_MAX_UPLOAD ((apr_off_t)1024 * 1024 * 1024)
 #define READ_BLOCK (64 * 1024)
 
 static int too_large(h5s3_req *q, apr_off_t max)
@@ -81,8 +80,8 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
 {
     request_rec *r = q->r;
     apr_pool_t *p = r->pool;
-    apr_off_t max = q->dc->max_upload >= 0 ? q->dc->max_upload
-                                           : DEFAULT_MAX_UPLOAD;
+    apr_off_t max = h5s3_conf_max_upload(q->dc);
+    const char *spool_dir = h5s3_module_state.api.refcache_path;
     const char *key = apr_table_get(q->args, "key");
     const char *clen = apr_table_get(r->headers_in, "Content-Length");
     const h5s3_bucket_map *m;
@@ -94,7 +93,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     int rc;
     apr_status_t rv;
 
-    if (q->dc->upload != 1) {
+    if (!h5s3_conf_upload(q->dc)) {
         return h5s3_api_error(q, HTTP_FORBIDDEN, "upload_disabled",
                               "Uploads are not enabled here (H5S3Upload)",
                               NULL);
@@ -116,13 +115,12 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     if (clen && apr_atoi64(clen) > (apr_int64_t)max) {
         return too_large(q, max);
     }
-    path = apr_pstrcat(p, h5s3_api_refcache_dir(), "/upload-XXXXXX", NULL);
+    path = apr_pstrcat(p, spool_dir, "/upload-XXXXXX", NULL);
     if ((rv = apr_file_mktemp(&f, path, APR_FOPEN_CREATE | APR_FOPEN_READ
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "H5S3-0140: cannot "
-                      "create an upload spool file in %s",
-                      h5s3_api_refcache_dir());
+                      "create an upload spool file in %s", spool_dir);
         return h5s3_api_error(q, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                               "The upload cannot be spooled", NULL);
     }
@@ -156,7 +154,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }
     /* Listings of this bucket, in every process, are out of date now. */
-    h5s3_cache_bump_generation(&h5s3_global.cache,
+    h5s3_cache_bump_generation(&h5s3_module_state.cache,
                                h5s3_listing_family(q->sc, m->bucket, p),
                                p);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "H5S3-0142: uploaded %s/%s "

@@ -62,7 +62,7 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0092: h5grove "
                       "%s of %s in bucket %s refused: %s", q->route, q->key,
                       q->bucket, h5s3_message_for(q, rv));
-        return h5s3_grove_error(q, h5s3_status_for(rv),
+        return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
         return h5s3_grove_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, err ? err
@@ -73,7 +73,7 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
                       "%s)", q->route, q->key, q->bucket,
                       h5s3_status_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
-        return h5s3_grove_error(q, h5s3_status_for(rv),
+        return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));
     }
 }

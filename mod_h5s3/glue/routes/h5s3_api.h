@@ -13,28 +13,17 @@
 /* Body of a POST /api/download/prepare and the like: small JSON only. */
 #define H5S3_API_MAX_JSON_BODY (64 * 1024)
 
-/* Process state (glue/api_state.c). */
+/* The API's part of the module state (glue/api_state.c). */
 
 /* The HMAC key of this vhost: H5S3TokenSecret, else the random one. */
 const h5s3_token_key *h5s3_api_token_key(const h5s3_srv_conf *sc,
                                          apr_pool_t *p);
-/* Reference cache and spool directory (H5S3RefCacheDir). */
-const char *h5s3_api_refcache_dir(void);
 /*
  * Codec options for restores and uploads from bucket through this vhost:
  * its references are cached apart from every other scope and bucket.
  */
 void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
                          const char *bucket);
-/* The cross-process lock that makes a job claim atomic on one host. */
-apr_status_t h5s3_api_jobs_lock(void);
-void h5s3_api_jobs_unlock(void);
-/* The child's pool for job threads (thread-safe allocator). */
-apr_pool_t *h5s3_api_jobs_pool(void);
-/* Per-child set-up of the savings jobs (glue/routes/api_savings.c). */
-void h5s3_api_savings_child_init(apr_pool_t *pchild);
-/* Cancel and join every job thread of this process (child exit). */
-void h5s3_api_savings_shutdown(void);
 
 /* Shared helpers (glue/routes/api.c). */
 

@@ -56,7 +56,7 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0091: %s in "
                       "bucket %s refused: %s", w->key, q->bucket,
                       h5s3_message_for(q, rv));
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
         return h5s3_viewer_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -67,7 +67,7 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
                       "%s (S3 HTTP %d %s)", w->path, w->key, q->bucket,
                       h5s3_status_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
 }

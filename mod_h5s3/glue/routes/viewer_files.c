@@ -127,7 +127,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
         return rc;
     }
 
-    h5s3_cache_generation(&gen, &h5s3_global.cache,
+    h5s3_cache_generation(&gen, &h5s3_module_state.cache,
                           h5s3_listing_family(q->sc, m->bucket, p), p);
     /* The bucket's listing generation stands where an ETag would. */
     ckey = h5s3_answer_key(q, m->bucket, prefix, gen, apr_psprintf(
@@ -144,7 +144,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
                       m->bucket, h5s3_status_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
     json_object_set_new(result, "success", json_true());
@@ -164,7 +164,7 @@ int h5s3_route_files_refresh(h5s3_req *q, const char *unused)
     for (i = 0; i < q->sc->buckets->nelts; i++) {
         const h5s3_bucket_map *m = &APR_ARRAY_IDX(q->sc->buckets, i,
                                                   h5s3_bucket_map);
-        h5s3_cache_bump_generation(&h5s3_global.cache,
+        h5s3_cache_bump_generation(&h5s3_module_state.cache,
                                    h5s3_listing_family(q->sc, m->bucket,
                                                        q->r->pool),
                                    q->r->pool);

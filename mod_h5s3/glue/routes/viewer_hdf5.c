@@ -77,7 +77,7 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "H5S3-0090: %s in "
                       "bucket %s refused: %s", key, q->bucket,
                       h5s3_message_for(q, rv));
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     default:
         /* rv is ours, not an APR error: the message names it instead. */
@@ -86,7 +86,7 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
                       key, q->bucket, h5s3_status_name(rv),
                       q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
-        return h5s3_viewer_error(q, h5s3_status_for(rv),
+        return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
 }

@@ -5,8 +5,9 @@
  * bumped with apr_atomic by every process: per-request figures are taken
  * from the request notes the handler leaves (so they are counted once, in
  * log_transaction), the rest by the code that sees the event.  Like the
- * rate-limit table, the block is made once per server life and kept
- * across graceful restarts, as mod_status's own counters are.
+ * rate-limit table, the block is made once per server life and kept in
+ * the module's retained block (glue/state.c) across graceful restarts, as
+ * mod_status's own counters are.
  */
 #include <string.h>
 #include <apr_atomic.h>
@@ -20,8 +21,6 @@
 #include "pagecache/h5s3_pagecache.h"
 
 APLOG_USE_MODULE(h5s3);
-
-#define RETAINED_KEY "h5s3-status-counters"
 
 enum {
     C_REQUESTS,         /* requests the handler answered */
@@ -41,14 +40,10 @@ enum {
     C_COUNT
 };
 
-typedef struct st_retained {
-    apr_shm_t *shm;
-} st_retained;
-
-static volatile apr_uint64_t *counters;
-
 static void bump(int which, apr_uint64_t n)
 {
+    volatile apr_uint64_t *counters = h5s3_module_state.counters;
+
     if (counters != NULL && n != 0) {
         apr_atomic_add64(&counters[which], n);
     }
@@ -56,20 +51,22 @@ static void bump(int which, apr_uint64_t n)
 
 static apr_uint64_t get(int which)
 {
+    volatile apr_uint64_t *counters = h5s3_module_state.counters;
+
     return counters ? apr_atomic_read64(&counters[which]) : 0;
 }
 
-void h5s3_status_cache_lookup(int hit)
+void h5s3_server_status_cache_lookup(int hit)
 {
     bump(hit ? C_LOOKUP_HIT : C_LOOKUP_MISS, 1);
 }
 
-void h5s3_status_ratelimit_rejected(void)
+void h5s3_server_status_ratelimit_rejected(void)
 {
     bump(C_THROTTLED, 1);
 }
 
-void h5s3_status_preflight(void)
+void h5s3_server_status_preflight(void)
 {
     bump(C_PREFLIGHTS, 1);
 }
@@ -77,6 +74,8 @@ void h5s3_status_preflight(void)
 /* Gauges: every increment is matched by its process's decrement. */
 static void gauge(int which, int delta)
 {
+    volatile apr_uint64_t *counters = h5s3_module_state.counters;
+
     if (counters == NULL) {
         return;
     }
@@ -88,12 +87,12 @@ static void gauge(int which, int delta)
     }
 }
 
-void h5s3_status_savings_running(int delta)
+void h5s3_server_status_savings_running(int delta)
 {
     gauge(C_SAVINGS_RUNNING, delta);
 }
 
-void h5s3_status_savings_held(int delta)
+void h5s3_server_status_savings_held(int delta)
 {
     gauge(C_SAVINGS_HELD, delta);
 }
@@ -105,7 +104,7 @@ static apr_uint64_t note_number(request_rec *r, const char *name)
     return v ? (apr_uint64_t)apr_atoi64(v) : 0;
 }
 
-static int log_transaction(request_rec *r)
+int h5s3_server_status_log_transaction(request_rec *r)
 {
     const char *route = apr_table_get(r->notes, "h5s3-route");
     const char *cache;
@@ -132,35 +131,25 @@ static int log_transaction(request_rec *r)
     return DECLINED;
 }
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                       apr_pool_t *ptemp, server_rec *s)
+apr_status_t h5s3_server_status_post_config(server_rec *s)
 {
-    st_retained *t;
+    h5s3_retained *kept = h5s3_module_state.retained;
     apr_size_t size = C_COUNT * sizeof(apr_uint64_t);
     apr_status_t rv;
 
-    counters = NULL;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
-    t = ap_retained_data_get(RETAINED_KEY);
-    if (t == NULL) {
-        t = ap_retained_data_create(RETAINED_KEY, sizeof(*t));
-        memset(t, 0, sizeof(*t));
-    }
-    if (t->shm == NULL || apr_shm_size_get(t->shm) < size) {
-        rv = apr_shm_create(&t->shm, size, NULL, s->process->pool);
+    if (kept->counters == NULL || apr_shm_size_get(kept->counters) < size) {
+        rv = apr_shm_create(&kept->counters, size, NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
             /* Figures are nice to have: serve without them. */
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "H5S3-0620: no "
                          "shared memory for the status counters");
-            t->shm = NULL;
-            return OK;
+            kept->counters = NULL;
+            return rv;
         }
-        memset(apr_shm_baseaddr_get(t->shm), 0, size);
+        memset(apr_shm_baseaddr_get(kept->counters), 0, size);
     }
-    counters = apr_shm_baseaddr_get(t->shm);
-    return OK;
+    h5s3_module_state.counters = apr_shm_baseaddr_get(kept->counters);
+    return APR_SUCCESS;
 }
 
 static double ratio(apr_uint64_t hits, apr_uint64_t misses)
@@ -198,11 +187,12 @@ static void add_ratio(apr_array_header_t *a, apr_pool_t *p,
     add(a, auto_name, label, apr_psprintf(p, "%.3f", ratio(hits, misses)));
 }
 
-static int status_hook(request_rec *r, int flags)
+int h5s3_server_status_hook(request_rec *r, int flags)
 {
     apr_pool_t *p = r->pool;
     apr_array_header_t *a = apr_array_make(p, 32, sizeof(st_line));
-    struct h5s3_pagecache *pc = h5s3_hdf5_page_cache();
+    struct h5s3_pagecache *pc = h5s3_module_state.hdf5.page_cache;
+    const char *cache_provider = h5s3_module_state.socache.provider_name;
     apr_uint32_t rl_used = 0, rl_slots = 0;
     int i;
 
@@ -215,8 +205,7 @@ static int status_hook(request_rec *r, int flags)
     add_ratio(a, p, "H5S3CacheHitRatio", "response cache hit ratio",
               get(C_RESP_HIT), get(C_RESP_MISS));
     add(a, "H5S3CacheProvider", "cache provider",
-        h5s3_global.cache_provider_name ? h5s3_global.cache_provider_name
-                                        : "none");
+        cache_provider ? cache_provider : "none");
     add_num(a, p, "H5S3CacheLookupHits", "cache lookups found",
             get(C_LOOKUP_HIT));
     add_num(a, p, "H5S3CacheLookupMisses", "cache lookups not found",
@@ -274,12 +263,4 @@ static int status_hook(request_rec *r, int flags)
     }
     ap_rputs("</table>\n", r);
     return OK;
-}
-
-void h5s3_status_register_hooks(apr_pool_t *p)
-{
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
-    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL,
-                      APR_HOOK_MIDDLE);
 }
