@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/h5s3_checked.h"
-#include "hdf5/format/h5s3_h5_format.h"
+#include "hdf5/format/h5s3_h5_format_private.h"
 #include "base/h5s3_errors.h"
 
 /* Bytes fetched at each object header address: the prefix and first
@@ -20,8 +20,6 @@
  * one after another.  Walked level by level, each level one batch. */
 #define STAB_MSG        0x0011
 #define LINFO_MSG       0x0002
-#define MAX_BTREE_DEPTH 8
-#define MAX_NODES       65536
 /* Leaves of a read wanting every chunk are fetched with the bytes
  * between them when they are at most this far apart. */
 #define DENSE_GAP       (1024 * 1024)
@@ -71,94 +69,8 @@ static herr_t collect_cb(hid_t g, const char *name, const H5L_info_t *info,
     return 0;
 }
 
-static void account(const h5s3_pagecache_counts *c)
-{
-    h5s3_h5_request *rq = h5s3_h5_request_current();
-
-    if (rq) {
-        rq->page_hits += c->hits;
-        rq->page_misses += c->misses;
-    }
-}
-
-/* File geometry needed to parse raw structures. */
-typedef struct geometry {
-    apr_off_t base;             /* absolute address of relative address 0 */
-    int sa;                     /* size of offsets */
-    int ss;                     /* size of lengths */
-    unsigned ik;                /* group B-tree half rank */
-    unsigned lk;                /* group leaf (SNOD) half size */
-} geometry;
-
-static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
-                    unsigned want, unsigned char *out, apr_size_t cap,
-                    apr_size_t *outlen);
-
-static apr_uint64_t get_le(const unsigned char *p, int n)
-{
-    apr_uint64_t v = 0;
-
-    while (n--) {
-        v = (v << 8) | p[n];
-    }
-    return v;
-}
-
-/* Parsing reads what the driver would have: charged alike. */
-static apr_status_t src_read(h5s3_h5_source *src, apr_off_t addr,
-                             apr_size_t len, unsigned char *buf)
-{
-    h5s3_pagecache_counts counts = {0};
-    apr_status_t rv;
-
-    rv = h5s3_h5_charge(H5S3_H5_LIMIT_READ_BYTES, len);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = h5s3_pagecache_read(src->cache, &src->obj, addr, len, (char *)buf,
-                             &counts);
-    account(&counts);
-    return rv;
-}
-
-/* An address read from the file plus the base, if it is a place in the
- * object (0 otherwise: the structure is not where it says). */
-static int file_addr(apr_off_t *out, const h5s3_h5_source *src,
-                     apr_off_t base, apr_uint64_t rel, apr_uint64_t len)
-{
-    apr_uint64_t a, end;
-
-    if (base < 0 || !H5S3_ADD(&a, (apr_uint64_t)base, rel)
-        || !H5S3_ADD(&end, a, len) || end > (apr_uint64_t)src->obj.size) {
-        return 0;
-    }
-    *out = (apr_off_t)a;
-    return 1;
-}
-
-static int get_geometry(hid_t fid, geometry *g)
-{
-    hid_t fcpl = H5Fget_create_plist(fid);
-    size_t sa = 0, ss = 0;
-    hsize_t ub = 0;
-    int ok;
-
-    ok = fcpl >= 0 && H5Pget_sizes(fcpl, &sa, &ss) >= 0
-         && H5Pget_userblock(fcpl, &ub) >= 0
-         && H5Pget_sym_k(fcpl, &g->ik, &g->lk) >= 0
-         && sa >= 2 && sa <= 8 && ss >= 2 && ss <= 8
-         && g->ik > 0 && g->ik < 1024 && g->lk > 0 && g->lk < 1024;
-    if (fcpl >= 0) {
-        H5Pclose(fcpl);
-    }
-    g->base = (apr_off_t)ub;
-    g->sa = (int)sa;
-    g->ss = (int)ss;
-    return ok;
-}
-
 /* B-tree and heap addresses from a v1 object header's STAB message. */
-static int find_stab(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
+static int find_stab(h5s3_h5_source *src, const h5s3_fmt_geometry *g, apr_off_t oh,
                      apr_off_t *btree, apr_off_t *heap)
 {
     unsigned char buf[4096];
@@ -170,20 +82,20 @@ static int find_stab(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
     if (src->obj.size - oh < (apr_off_t)len) {
         len = (apr_size_t)(src->obj.size - oh);
     }
-    if (len < 16 || src_read(src, oh, len, buf) != APR_SUCCESS
+    if (len < 16 || h5s3_fmt_read(src, oh, len, buf) != APR_SUCCESS
         || buf[0] != 1) {
         return 0;               /* v2 headers hold no symbol table */
     }
-    if (get_le(buf + 8, 4) + 16 < len) {
-        len = (apr_size_t)get_le(buf + 8, 4) + 16;
+    if (h5s3_fmt_le(buf + 8, 4) + 16 < len) {
+        len = (apr_size_t)h5s3_fmt_le(buf + 8, 4) + 16;
     }
     for (pos = 16; pos + 8 <= len;) {
-        unsigned type = (unsigned)get_le(buf + pos, 2);
-        apr_size_t size = (apr_size_t)get_le(buf + pos + 2, 2);
+        unsigned type = (unsigned)h5s3_fmt_le(buf + pos, 2);
+        apr_size_t size = (apr_size_t)h5s3_fmt_le(buf + pos + 2, 2);
 
         if (type == STAB_MSG && pos + 8 + 2 * g->sa <= len) {
-            *btree = (apr_off_t)get_le(buf + pos + 8, g->sa);
-            *heap = (apr_off_t)get_le(buf + pos + 8 + g->sa, g->sa);
+            *btree = (apr_off_t)h5s3_fmt_le(buf + pos + 8, g->sa);
+            *heap = (apr_off_t)h5s3_fmt_le(buf + pos + 8 + g->sa, g->sa);
             return 1;
         }
         pos += 8 + size;
@@ -191,7 +103,7 @@ static int find_stab(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
     return 0;
 }
 
-static apr_size_t node_size(const geometry *g)
+static apr_size_t node_size(const h5s3_fmt_geometry *g)
 {
     return 8 + 2 * g->sa + (2 * g->ik + 1) * g->ss + 2 * g->ik * g->sa;
 }
@@ -202,11 +114,11 @@ static apr_size_t node_size(const geometry *g)
  * batch.  Best effort: anything unexpected stops the walk quietly and
  * HDF5 reads the rest itself.
  */
-static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
+static apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
                                           h5s3_h5_source *src)
 {
     H5O_info_t oi;
-    geometry g;
+    h5s3_fmt_geometry g;
     apr_off_t btree, heap, *nodes = NULL, *next = NULL, hat;
     apr_size_t *lens = NULL, nsize, hsize, extra_len = 0;
     apr_off_t extra_off = 0;
@@ -217,19 +129,19 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
     /* Not H5Gget_info: on these groups it counts links by reading every
      * leaf, the very walk this avoids.  No STAB message: a new-style group. */
     if (H5Oget_info2(gid, &oi, H5O_INFO_BASIC) < 0
-        || !get_geometry(fid, &g)
+        || !h5s3_fmt_geometry_get(fid, &g)
         || !find_stab(src, &g, g.base + (apr_off_t)oi.addr, &btree, &heap)) {
         return APR_SUCCESS;
     }
     nsize = node_size(&g);
     hsize = 8 + 2 * g.ss + g.sa;
-    if (!file_addr(&btree, src, g.base, (apr_uint64_t)btree, nsize)
-        || !file_addr(&heap, src, g.base, (apr_uint64_t)heap, hsize)) {
+    if (!h5s3_fmt_addr(&btree, src, g.base, (apr_uint64_t)btree, nsize)
+        || !h5s3_fmt_addr(&heap, src, g.base, (apr_uint64_t)heap, hsize)) {
         return APR_SUCCESS;     /* HDF5 will say what is wrong */
     }
-    nodes = malloc(MAX_NODES * sizeof(*nodes));
-    next = malloc(MAX_NODES * sizeof(*next));
-    lens = malloc(MAX_NODES * sizeof(*lens));
+    nodes = malloc(H5S3_FMT_MAX_NODES * sizeof(*nodes));
+    next = malloc(H5S3_FMT_MAX_NODES * sizeof(*next));
+    lens = malloc(H5S3_FMT_MAX_NODES * sizeof(*lens));
     buf = malloc(nsize);
     if (!nodes || !next || !lens || !buf) {
         rv = APR_ENOMEM;
@@ -246,15 +158,15 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
         goto cleanup;
     }
     /* The heap's data (the link names) goes with the next batch. */
-    if (src_read(src, heap, hsize, hdr) == APR_SUCCESS
+    if (h5s3_fmt_read(src, heap, hsize, hdr) == APR_SUCCESS
         && memcmp(hdr, "HEAP", 4) == 0
-        && file_addr(&hat, src, g.base, get_le(hdr + 8 + 2 * g.ss, g.sa),
-                     get_le(hdr + 8, g.ss))) {
+        && h5s3_fmt_addr(&hat, src, g.base, h5s3_fmt_le(hdr + 8 + 2 * g.ss, g.sa),
+                     h5s3_fmt_le(hdr + 8, g.ss))) {
         extra_off = hat;
-        extra_len = (apr_size_t)get_le(hdr + 8, g.ss);
+        extra_len = (apr_size_t)h5s3_fmt_le(hdr + 8, g.ss);
     }
 
-    for (depth = 0; depth < MAX_BTREE_DEPTH && n > 0; depth++) {
+    for (depth = 0; depth < H5S3_FMT_MAX_BTREE_DEPTH && n > 0; depth++) {
         int nn = 0, level = -1;
 
         for (i = 0; i < n; i++) {
@@ -264,22 +176,22 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
             if (rv != APR_SUCCESS) {
                 goto cleanup;
             }
-            if (src_read(src, nodes[i], nsize, buf) != APR_SUCCESS
+            if (h5s3_fmt_read(src, nodes[i], nsize, buf) != APR_SUCCESS
                 || memcmp(buf, "TREE", 4) != 0 || buf[4] != 0) {
                 goto cleanup;
             }
             level = buf[5];
-            used = (unsigned)get_le(buf + 6, 2);
+            used = (unsigned)h5s3_fmt_le(buf + 6, 2);
             if (used > 2 * g.ik) {
                 goto cleanup;
             }
-            for (k = 0; k < used && nn < MAX_NODES; k++) {
+            for (k = 0; k < used && nn < H5S3_FMT_MAX_NODES; k++) {
                 apr_size_t at = 8 + 2 * g.sa + g.ss + k * (g.sa + g.ss);
                 apr_size_t clen = level == 0 ? 8 + 2 * g.lk * (2 * g.sa + 24)
                                              : nsize;
 
-                if (file_addr(&next[nn], src, g.base,
-                              get_le(buf + at, g.sa), clen)) {
+                if (h5s3_fmt_addr(&next[nn], src, g.base,
+                              h5s3_fmt_le(buf + at, g.sa), clen)) {
                     nn++;
                 }
             }
@@ -289,7 +201,7 @@ static apr_status_t prefetch_symbol_table(hid_t gid, hid_t fid,
             lens[i] = level == 0 ? 8 + 2 * g.lk * (2 * (apr_size_t)g.sa + 24)
                                  : nsize;
         }
-        if (extra_len && nn < MAX_NODES) {
+        if (extra_len && nn < H5S3_FMT_MAX_NODES) {
             next[nn] = extra_off;
             lens[nn] = extra_len;
             extra_len = 0;
@@ -311,38 +223,6 @@ cleanup:
     free(lens);
     free(buf);
     return rv;
-}
-
-/* A growing list of ranges for one batch. */
-typedef struct batch {
-    apr_off_t *offs;
-    apr_size_t *lens;
-    int n;
-    int cap;
-} batch;
-
-static int batch_add(batch *b, apr_off_t off, apr_size_t len)
-{
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 64;
-        apr_off_t *o = realloc(b->offs, (apr_size_t)cap * sizeof(*o));
-        apr_size_t *l;
-
-        if (!o) {
-            return 0;
-        }
-        b->offs = o;
-        l = realloc(b->lens, (apr_size_t)cap * sizeof(*l));
-        if (!l) {
-            return 0;
-        }
-        b->lens = l;
-        b->cap = cap;
-    }
-    b->offs[b->n] = off;
-    b->lens[b->n] = len;
-    b->n++;
-    return 1;
 }
 
 /* log2 of a power of two. */
@@ -376,23 +256,23 @@ static int enc_size(apr_uint64_t n)
  * the direct blocks), they are read from the cache.  Best effort: a
  * filtered heap, or deeper trees, are partly left to HDF5.
  */
-static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
+static apr_status_t h5s3_fmt_prefetch_dense(hid_t gid, hid_t fid,
                                          h5s3_h5_source *src)
 {
     H5O_info_t oi;
-    geometry g;
+    h5s3_fmt_geometry g;
     unsigned char msg[64], hh[256], bh[64], *buf = NULL;
     apr_size_t mlen = 0, at, hlen, blen, ilen = 0, nsize = 0, rsize = 0;
     apr_uint64_t undef, start = 0, maxdirect = 0;
     apr_off_t heap, bt, hroot = 0, broot = 0;
     unsigned width = 0, rows = 0, maxrows = 0, bits = 0, depth = 0;
     unsigned nrec = 0, r, c;
-    batch b = {0};
+    h5s3_fmt_batch b = {0};
     apr_status_t rv = APR_SUCCESS;
     int have_heap = 0;
 
-    if (H5Oget_info2(gid, &oi, H5O_INFO_BASIC) < 0 || !get_geometry(fid, &g)
-        || !find_msg(src, &g, g.base + (apr_off_t)oi.addr, LINFO_MSG, msg,
+    if (H5Oget_info2(gid, &oi, H5O_INFO_BASIC) < 0 || !h5s3_fmt_geometry_get(fid, &g)
+        || !h5s3_fmt_find_msg(src, &g, g.base + (apr_off_t)oi.addr, LINFO_MSG, msg,
                      sizeof(msg), &mlen)
         || mlen < 2 || msg[0] != 0) {
         return APR_SUCCESS;     /* old-style or compact */
@@ -400,19 +280,19 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
     undef = (apr_uint64_t)-1 >> (64 - 8 * g.sa);
     at = 2 + ((msg[1] & 1) ? 8 : 0);
     if (at + 2 * (apr_size_t)g.sa > mlen
-        || get_le(msg + at, g.sa) == undef) {
+        || h5s3_fmt_le(msg + at, g.sa) == undef) {
         return APR_SUCCESS;     /* links in the header itself */
     }
 
     /* Batch 1: the heap header and the name index's header. */
     hlen = 14 + 12 * (apr_size_t)g.ss + 3 * (apr_size_t)g.sa + 12;
     blen = 18 + (apr_size_t)g.sa + (apr_size_t)g.ss + 4;
-    if (!file_addr(&heap, src, g.base, get_le(msg + at, g.sa), hlen)
-        || !file_addr(&bt, src, g.base, get_le(msg + at + g.sa, g.sa),
+    if (!h5s3_fmt_addr(&heap, src, g.base, h5s3_fmt_le(msg + at, g.sa), hlen)
+        || !h5s3_fmt_addr(&bt, src, g.base, h5s3_fmt_le(msg + at + g.sa, g.sa),
                       blen)) {
         return APR_SUCCESS;     /* not in the object: HDF5 will say */
     }
-    if (!batch_add(&b, heap, hlen) || !batch_add(&b, bt, blen)) {
+    if (!h5s3_fmt_batch_add(&b, heap, hlen) || !h5s3_fmt_batch_add(&b, bt, blen)) {
         goto cleanup;
     }
     rv = h5s3_h5_prefetch_ranges_src(src, b.offs, b.lens, b.n);
@@ -422,30 +302,30 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
     }
 
     /* Batch 2: the B-tree's root node and the heap's root block. */
-    if (src_read(src, bt, blen, bh) == APR_SUCCESS
+    if (h5s3_fmt_read(src, bt, blen, bh) == APR_SUCCESS
         && memcmp(bh, "BTHD", 4) == 0) {
-        nsize = (apr_size_t)get_le(bh + 6, 4);
-        rsize = (apr_size_t)get_le(bh + 10, 2);
-        depth = (unsigned)get_le(bh + 12, 2);
-        nrec = (unsigned)get_le(bh + 16 + g.sa, 2);
+        nsize = (apr_size_t)h5s3_fmt_le(bh + 6, 4);
+        rsize = (apr_size_t)h5s3_fmt_le(bh + 10, 2);
+        depth = (unsigned)h5s3_fmt_le(bh + 12, 2);
+        nrec = (unsigned)h5s3_fmt_le(bh + 16 + g.sa, 2);
         if (nsize <= 10 || nsize > 65536 || rsize == 0
-            || get_le(bh + 16, g.sa) == undef
-            || !file_addr(&broot, src, g.base, get_le(bh + 16, g.sa),
+            || h5s3_fmt_le(bh + 16, g.sa) == undef
+            || !h5s3_fmt_addr(&broot, src, g.base, h5s3_fmt_le(bh + 16, g.sa),
                           nsize)) {
             nsize = 0;          /* no tree we would walk */
         }
-        else if (!batch_add(&b, broot, nsize)) {
+        else if (!h5s3_fmt_batch_add(&b, broot, nsize)) {
             goto cleanup;
         }
     }
-    if (src_read(src, heap, hlen, hh) == APR_SUCCESS
-        && memcmp(hh, "FRHP", 4) == 0 && get_le(hh + 7, 2) == 0) {
+    if (h5s3_fmt_read(src, heap, hlen, hh) == APR_SUCCESS
+        && memcmp(hh, "FRHP", 4) == 0 && h5s3_fmt_le(hh + 7, 2) == 0) {
         at = 14 + 10 * (apr_size_t)g.ss + 2 * (apr_size_t)g.sa;
-        width = (unsigned)get_le(hh + at, 2);
-        start = get_le(hh + at + 2, g.ss);
-        maxdirect = get_le(hh + at + 2 + g.ss, g.ss);
-        bits = (unsigned)get_le(hh + at + 2 + 2 * g.ss, 2);
-        rows = (unsigned)get_le(hh + at + 6 + 2 * g.ss + g.sa, 2);
+        width = (unsigned)h5s3_fmt_le(hh + at, 2);
+        start = h5s3_fmt_le(hh + at + 2, g.ss);
+        maxdirect = h5s3_fmt_le(hh + at + 2 + g.ss, g.ss);
+        bits = (unsigned)h5s3_fmt_le(hh + at + 2 + 2 * g.ss, 2);
+        rows = (unsigned)h5s3_fmt_le(hh + at + 6 + 2 * g.ss + g.sa, 2);
         /* The doubling table as HDF5 requires it (powers of two), and a
          * root that holds no more rows than the heap's size allows
          * (H5HF_dtable_init): so the root block is a few KiB at most. */
@@ -455,20 +335,20 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
                     && bits <= 64
                     && log2_of(start) + log2_of(width) <= bits
                     && rows <= bits - log2_of(start) - log2_of(width) + 1
-                    && get_le(hh + at + 6 + 2 * g.ss, g.sa) != undef;
+                    && h5s3_fmt_le(hh + at + 6 + 2 * g.ss, g.sa) != undef;
         if (have_heap) {
             /* Root block: a direct block, or an indirect block of rows. */
             ilen = rows == 0 ? (apr_size_t)start
                    : 5 + (apr_size_t)g.sa + (bits + 7) / 8
                      + (apr_size_t)rows * width * (apr_size_t)g.sa + 4;
             have_heap = (rows > 0 || start <= APR_SIZE_MAX)
-                        && file_addr(&hroot, src, g.base,
-                                     get_le(hh + at + 6 + 2 * g.ss, g.sa),
+                        && h5s3_fmt_addr(&hroot, src, g.base,
+                                     h5s3_fmt_le(hh + at + 6 + 2 * g.ss, g.sa),
                                      ilen);
         }
     }
     if (have_heap) {
-        if (!batch_add(&b, hroot, ilen)) {
+        if (!h5s3_fmt_batch_add(&b, hroot, ilen)) {
             goto cleanup;
         }
     }
@@ -487,7 +367,7 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         int ps = g.sa + enc_size((nsize - 10) / rsize);
 
         buf = malloc(nsize);
-        if (buf && src_read(src, broot, nsize, buf) == APR_SUCCESS
+        if (buf && h5s3_fmt_read(src, broot, nsize, buf) == APR_SUCCESS
             && memcmp(buf, "BTIN", 4) == 0
             && 6 + (apr_size_t)nrec * rsize + (nrec + 1) * (apr_size_t)ps
                <= nsize) {
@@ -496,9 +376,9 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
                                + (apr_size_t)c * (apr_size_t)ps;
                 apr_off_t leaf;
 
-                if (file_addr(&leaf, src, g.base, get_le(buf + o, g.sa),
+                if (h5s3_fmt_addr(&leaf, src, g.base, h5s3_fmt_le(buf + o, g.sa),
                               nsize)
-                    && !batch_add(&b, leaf, nsize)) {
+                    && !h5s3_fmt_batch_add(&b, leaf, nsize)) {
                     goto cleanup;
                 }
             }
@@ -511,20 +391,20 @@ static apr_status_t prefetch_dense_links(hid_t gid, hid_t fid,
         maxrows = log2_of(maxdirect) - log2_of(start) + 2;
         buf = malloc(ilen);
         at = 5 + (apr_size_t)g.sa + (bits + 7) / 8;
-        if (buf && src_read(src, hroot, ilen, buf) == APR_SUCCESS
+        if (buf && h5s3_fmt_read(src, hroot, ilen, buf) == APR_SUCCESS
             && memcmp(buf, "FHIB", 4) == 0) {
             for (r = 0; r < rows && r < maxrows; r++) {
                 /* At most maxdirect: no shift past 64 bits. */
                 apr_uint64_t size = r < 2 ? start : start << (r - 1);
 
                 for (c = 0; c < width && size <= APR_SIZE_MAX; c++) {
-                    apr_uint64_t a = get_le(buf + at + ((apr_size_t)r * width
+                    apr_uint64_t a = h5s3_fmt_le(buf + at + ((apr_size_t)r * width
                                                         + c) * g.sa, g.sa);
                     apr_off_t blk;
 
                     if (a != undef && a != 0
-                        && file_addr(&blk, src, g.base, a, size)
-                        && !batch_add(&b, blk, (apr_size_t)size)) {
+                        && h5s3_fmt_addr(&blk, src, g.base, a, size)
+                        && !h5s3_fmt_batch_add(&b, blk, (apr_size_t)size)) {
                         goto cleanup;
                     }
                 }
@@ -542,115 +422,6 @@ cleanup:
     return rv;
 }
 
-typedef struct span {
-    apr_off_t off;
-    apr_size_t len;
-} span;
-
-static int cmp_span(const void *a, const void *b)
-{
-    apr_off_t x = ((const span *)a)->off, y = ((const span *)b)->off;
-
-    return x < y ? -1 : x > y;
-}
-
-/*
- * Every prefetch goes through here.  The ranges (offsets and lengths a
- * file chose) are clipped to the object, sorted and merged, so the page
- * cache sees each byte once however often a file repeats it.  All of
- * them must fit what the request may still fetch (H5S3_H5_LIMIT_RANGES,
- * _PREFETCH_BYTES); what is charged is what was fetched: pages already
- * cached cost a lookup, not a transfer, so reading the same chunks again
- * (a CSV export strip by strip) spends nothing twice.  The transfer
- * buffers reserve from the process's memory budget.  H5S3_E_LIMIT over a
- * limit, H5S3_E_BUSY over the budget (callers treat a prefetch as best
- * effort).
- */
-apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
-                                         const apr_off_t *offsets,
-                                         const apr_size_t *lens, int n)
-{
-    h5s3_pagecache_counts counts = {0};
-    span *sp;
-    apr_off_t *mo = NULL;
-    apr_size_t *ml = NULL;
-    apr_uint64_t bytes = 0;
-    apr_status_t rv;
-    int i, k = 0, m = 0;
-
-    if (!src->cache || n <= 0) {
-        return APR_SUCCESS;
-    }
-    sp = malloc((apr_size_t)n * sizeof(*sp));
-    if (!sp) {
-        return APR_ENOMEM;
-    }
-    for (i = 0; i < n; i++) {
-        apr_off_t off = offsets[i];
-        apr_size_t len = lens[i];
-
-        if (off < 0 || off >= src->obj.size || len == 0) {
-            continue;
-        }
-        if ((apr_uint64_t)len > (apr_uint64_t)(src->obj.size - off)) {
-            len = (apr_size_t)(src->obj.size - off);
-        }
-        sp[k].off = off;
-        sp[k].len = len;
-        k++;
-    }
-    qsort(sp, (apr_size_t)k, sizeof(*sp), cmp_span);
-    for (i = 0; i < k; i++) {
-        /* Both within the object: no sum below can wrap. */
-        apr_off_t end = sp[i].off + (apr_off_t)sp[i].len;
-
-        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
-            if (end > sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
-                sp[m - 1].len = (apr_size_t)(end - sp[m - 1].off);
-            }
-        }
-        else {
-            sp[m++] = sp[i];
-        }
-    }
-    for (i = 0; i < m; i++) {
-        bytes += sp[i].len;     /* disjoint: at most the object's size */
-    }
-    rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_RANGES, (apr_uint64_t)m);
-    if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_PREFETCH_BYTES, bytes);
-    }
-    if (rv == APR_SUCCESS && m > 0) {
-        mo = malloc((apr_size_t)m * sizeof(*mo));
-        ml = malloc((apr_size_t)m * sizeof(*ml));
-        rv = mo && ml ? h5s3_h5_mem_reserve(bytes) : APR_ENOMEM;
-    }
-    if (rv == APR_SUCCESS && m > 0) {
-        for (i = 0; i < m; i++) {
-            mo[i] = sp[i].off;
-            ml[i] = sp[i].len;
-        }
-        rv = h5s3_pagecache_prefetch(src->cache, &src->obj, mo, ml, m,
-                                     &counts);
-        h5s3_h5_mem_release(bytes);
-        account(&counts);
-        if (rv != APR_SUCCESS) {
-            src->failed = 1;
-        }
-        /* Whole pages and short gaps are fetched along: a little more
-         * than asked, which the check above already allowed for. */
-        h5s3_h5_charge(H5S3_H5_LIMIT_RANGES,
-                       counts.fetches < (apr_uint64_t)m ? counts.fetches
-                                                        : (apr_uint64_t)m);
-        h5s3_h5_charge(H5S3_H5_LIMIT_PREFETCH_BYTES,
-                       counts.bytes < bytes ? counts.bytes : bytes);
-    }
-    free(sp);
-    free(mo);
-    free(ml);
-    return rv;
-}
-
 apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
                                         const char *path, hsize_t offset,
                                         hsize_t limit)
@@ -663,7 +434,7 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
     apr_status_t rv = APR_SUCCESS;
     int i;
 
-    geometry g;
+    h5s3_fmt_geometry g;
 
     h5s3_h5_thread_init();
     if (!src->cache) {
@@ -673,9 +444,9 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
     if (gid < 0) {
         return h5s3_h5_request_status(H5S3_E_NOPATH);
     }
-    rv = prefetch_symbol_table(gid, fid, src);
+    rv = h5s3_fmt_prefetch_symtab(gid, fid, src);
     if (rv == APR_SUCCESS) {
-        rv = prefetch_dense_links(gid, fid, src);
+        rv = h5s3_fmt_prefetch_dense(gid, fid, src);
     }
     if (rv != APR_SUCCESS) {
         H5Gclose(gid);
@@ -689,7 +460,7 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
     err = H5Literate(gid, h5s3_h5_link_index(gid), H5_ITER_INC, &idx,
                      collect_cb, &l);
     H5Gclose(gid);
-    if (!get_geometry(fid, &g)) {
+    if (!h5s3_fmt_geometry_get(fid, &g)) {
         g.base = 0;
     }
     if (err < 0) {
@@ -749,150 +520,11 @@ H5_index_t h5s3_h5_link_index(hid_t g)
  * looks chunks up in the cache.  Other indexes are left to HDF5.
  */
 #define LAYOUT_MSG      0x0008
-#define CONT_MSG        0x0010
-#define MAX_OH_BLOCKS   16
-#define MAX_OH_BLOCK    (64 * 1024)
-#define MAX_TABLE       (1 << 20)
+#define H5S3_FMT_MAX_TABLE       (1 << 20)
 /* Bytes of each chunk index node fetched ahead (a node HDF5 sizes for
  * 2K entries may hold a few: the rest is read only if it is used). */
 #define MAX_NODE_PREFETCH (64 * 1024)
 #define FA_INDEX        3
-
-/* Called with each message of an object header; nonzero stops. */
-typedef int oh_msg_fn(void *baton, unsigned type, const unsigned char *body,
-                      apr_size_t size);
-
-/*
- * Every message of the object header at oh (v1 or v2 headers, following
- * continuation blocks: at most MAX_OH_BLOCKS of MAX_OH_BLOCK bytes, each
- * within the object) handed to fn.  1 when fn stopped the walk, 0 when
- * the messages ran out or the header looks wrong.
- */
-static int oh_walk(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
-                   oh_msg_fn *fn, void *baton)
-{
-    apr_off_t boff[MAX_OH_BLOCKS];
-    apr_size_t blen[MAX_OH_BLOCKS];
-    unsigned char pre[64], *buf = NULL;
-    apr_size_t plen = sizeof(pre), pos;
-    int nblk = 1, b, v2 = 0, tracked = 0, found = 0;
-
-    if (oh < 0 || oh >= src->obj.size) {
-        return 0;
-    }
-    if (src->obj.size - oh < (apr_off_t)plen) {
-        plen = (apr_size_t)(src->obj.size - oh);
-    }
-    if (plen < 16 || src_read(src, oh, plen, pre) != APR_SUCCESS) {
-        return 0;
-    }
-    if (memcmp(pre, "OHDR", 4) == 0 && pre[4] == 2) {
-        unsigned flags = pre[5];
-        int csz = 1 << (flags & 3);
-
-        v2 = 1;
-        tracked = (flags & 0x04) != 0;
-        pos = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
-        if (pos + (apr_size_t)csz > plen) {
-            return 0;
-        }
-        boff[0] = oh + (apr_off_t)(pos + (apr_size_t)csz);
-        blen[0] = (apr_size_t)get_le(pre + pos, csz);
-    }
-    else if (pre[0] == 1) {
-        boff[0] = oh + 16;
-        blen[0] = (apr_size_t)get_le(pre + 8, 4);
-    }
-    else {
-        return 0;
-    }
-    buf = malloc(MAX_OH_BLOCK);
-    if (!buf) {
-        return 0;
-    }
-    for (b = 0; b < nblk && !found; b++) {
-        apr_size_t len = blen[b], hl = v2 ? 4 + (tracked ? 2 : 0) : 8;
-
-        if (len > MAX_OH_BLOCK) {
-            len = MAX_OH_BLOCK;
-        }
-        if (boff[b] < 0 || boff[b] >= src->obj.size
-            || (apr_uint64_t)(src->obj.size - boff[b]) < len
-            || src_read(src, boff[b], len, buf) != APR_SUCCESS) {
-            break;
-        }
-        for (pos = 0; pos + hl <= len;) {
-            unsigned type = v2 ? buf[pos] : (unsigned)get_le(buf + pos, 2);
-            apr_size_t size = (apr_size_t)get_le(buf + pos + (v2 ? 1 : 2),
-                                                 2);
-            const unsigned char *body = buf + pos + hl;
-
-            if (pos + hl + size > len) {
-                break;
-            }
-            if (fn(baton, type, body, size)) {
-                found = 1;
-                break;
-            }
-            if (type == CONT_MSG && nblk < MAX_OH_BLOCKS
-                && size >= (apr_size_t)(g->sa + g->ss)) {
-                apr_uint64_t rel = get_le(body, g->sa);
-                apr_size_t l = (apr_size_t)get_le(body + g->sa, g->ss);
-                apr_off_t a;
-
-                if (v2) {
-                    /* "OCHK" first, a checksum last. */
-                    rel += 4;
-                    l = l >= 8 ? l - 8 : 0;
-                }
-                if (file_addr(&a, src, g->base, rel, 0)) {
-                    boff[nblk] = a;
-                    blen[nblk] = l;
-                    nblk++;
-                }
-            }
-            pos += hl + size;
-        }
-    }
-    free(buf);
-    return found;
-}
-
-typedef struct msg_want {
-    unsigned type;
-    unsigned char *out;
-    apr_size_t cap;
-    apr_size_t *outlen;
-} msg_want;
-
-static int want_msg(void *baton, unsigned type, const unsigned char *body,
-                    apr_size_t size)
-{
-    msg_want *w = baton;
-
-    if (type != w->type) {
-        return 0;
-    }
-    *w->outlen = size < w->cap ? size : w->cap;
-    memcpy(w->out, body, *w->outlen);
-    return 1;
-}
-
-/* The body of the first message of type `want` in the object header at
- * oh, at most cap bytes of it.  0 when there is none or the header looks
- * wrong. */
-static int find_msg(h5s3_h5_source *src, const geometry *g, apr_off_t oh,
-                    unsigned want, unsigned char *out, apr_size_t cap,
-                    apr_size_t *outlen)
-{
-    msg_want w;
-
-    w.type = want;
-    w.out = out;
-    w.cap = cap;
-    w.outlen = outlen;
-    return oh_walk(src, g, oh, want_msg, &w);
-}
 
 /* ---- attribute messages ----------------------------------------------- */
 
@@ -928,9 +560,9 @@ static int attr_msg(void *baton, unsigned type, const unsigned char *body,
     if (type != ATTR_MSG || size < 8) {
         return 0;
     }
-    nsz = (apr_size_t)get_le(body + 2, 2);
-    tsz = (apr_size_t)get_le(body + 4, 2);
-    ssz = (apr_size_t)get_le(body + 6, 2);
+    nsz = (apr_size_t)h5s3_fmt_le(body + 2, 2);
+    tsz = (apr_size_t)h5s3_fmt_le(body + 4, 2);
+    ssz = (apr_size_t)h5s3_fmt_le(body + 6, 2);
     switch (body[0]) {
     case 1:
         noff = 8;
@@ -961,7 +593,7 @@ static int attr_msg(void *baton, unsigned type, const unsigned char *body,
         return 1;
     }
     for (i = 0; i < af->nelem; i++) {
-        apr_uint64_t len = get_le(body + doff + i * af->esize, 4), b;
+        apr_uint64_t len = h5s3_fmt_le(body + doff + i * af->esize, 4), b;
 
         /* At most 2^32 * 2^32 + 1 per element, 64K elements: no wrap,
          * but the caller's limit is far below: saturate. */
@@ -980,7 +612,7 @@ apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr)
     h5s3_h5_source *src = h5s3_h5_source_of(attr);
     attr_find af;
     H5O_info_t oi;
-    geometry g;
+    h5s3_fmt_geometry g;
     hid_t ftype = -1, space = -1, sup = -1, fid;
     hssize_t np;
     char name[1024];
@@ -998,7 +630,7 @@ apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr)
     np = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     fid = H5Iget_file_id(attr);
     if (fid >= 0) {
-        ok = get_geometry(fid, &g);
+        ok = h5s3_fmt_geometry_get(fid, &g);
         H5Fclose(fid);
     }
     /* A vlen sequence of a fixed type, or a vlen string: nothing nested. */
@@ -1039,7 +671,7 @@ apr_status_t h5s3_h5_attr_vlen_bytes(apr_uint64_t *bytes, hid_t attr)
     af.storage = H5Aget_storage_size(attr);
     af.nelem = (apr_uint64_t)np;
     af.esize = 4 + (apr_size_t)g.sa + 4;
-    if (!oh_walk(src, &g, g.base + (apr_off_t)oi.addr, attr_msg, &af)
+    if (!h5s3_fmt_ohdr_walk(src, &g, g.base + (apr_off_t)oi.addr, attr_msg, &af)
         || af.found != 1) {
         return APR_ENOTIMPL;    /* dense storage, or not as expected */
     }
@@ -1060,14 +692,14 @@ void h5s3_h5_chunks_free(h5s3_h5_chunks *c)
 }
 
 /* What is wanted of a chunk index. */
-typedef struct want {
+typedef struct h5s3_fmt_want {
     int rank;
     const hsize_t *chunk;
     hsize_t *const *lists;
     const hsize_t *lens;
     int dense;                  /* every chunk of the dataset */
     hsize_t total;              /* wanted chunks: the table's bound */
-} want;
+} h5s3_fmt_want;
 
 /* First i with l[i] > v (strict) or >= v. */
 static hsize_t bound(const hsize_t *l, hsize_t n, hsize_t v, int strict)
@@ -1112,7 +744,7 @@ static int lex_cmp(const hsize_t *a, const hsize_t *b, int n)
  * smallest wanted t >= lo keeps the longest wanted prefix of lo, then
  * takes the next larger wanted index, then the smallest ones.
  */
-static int wanted_between(const want *w, const hsize_t *lo,
+static int wanted_between(const h5s3_fmt_want *w, const hsize_t *lo,
                           const hsize_t *hi)
 {
     hsize_t t[H5S_MAX_RANK];
@@ -1152,7 +784,7 @@ int h5s3_h5_chunks_add(h5s3_h5_chunks *c, int *cap, const hsize_t *coord,
                              * ((apr_uint64_t)c->rank * sizeof(*co)
                                 + sizeof(*ad) + sizeof(*sz) + sizeof(*mk));
 
-        if (ncap > MAX_TABLE || c->rank < 1 || c->rank > H5S_MAX_RANK
+        if (ncap > H5S3_FMT_MAX_TABLE || c->rank < 1 || c->rank > H5S_MAX_RANK
             || h5s3_h5_mem_reserve(bytes - c->reserved) != APR_SUCCESS) {
             return 0;
         }
@@ -1267,10 +899,10 @@ static apr_status_t prefetch_leaves(h5s3_h5_source *src,
  * dims), levels must descend, chunks must come in the index's order (no
  * chunk twice) and the table holds no more chunks than are wanted.
  */
-static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
-                                     h5s3_h5_source *src, const geometry *g,
+static apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
+                                     h5s3_h5_source *src, const h5s3_fmt_geometry *g,
                                      unsigned k, apr_off_t root,
-                                     const want *w)
+                                     const h5s3_fmt_want *w)
 {
     int rank = w->rank, n = 1, depth, i, cap = 0, ok = 0, prev = -1;
     apr_size_t ksize = 8 + 8 * (apr_size_t)(rank + 1);
@@ -1285,22 +917,22 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
     hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK], last[H5S_MAX_RANK];
     apr_status_t rv = APR_SUCCESS;
 
-    nodes = malloc(MAX_NODES * sizeof(*nodes));
-    next = malloc(MAX_NODES * sizeof(*next));
-    lens = malloc(MAX_NODES * sizeof(*lens));
+    nodes = malloc(H5S3_FMT_MAX_NODES * sizeof(*nodes));
+    next = malloc(H5S3_FMT_MAX_NODES * sizeof(*next));
+    lens = malloc(H5S3_FMT_MAX_NODES * sizeof(*lens));
     c = calloc(1, sizeof(*c));
     if (!nodes || !next || !lens || !c) {
         goto cleanup;
     }
     c->rank = rank;
-    for (i = 0; i < MAX_NODES; i++) {
+    for (i = 0; i < H5S3_FMT_MAX_NODES; i++) {
         /* Enough for the entries of most nodes; more is read on demand. */
         lens[i] = nsize < MAX_NODE_PREFETCH ? nsize : MAX_NODE_PREFETCH;
     }
     nodes[0] = root;
     rv = h5s3_h5_prefetch_ranges_src(src, nodes, lens, 1);
 
-    for (depth = 0; rv == APR_SUCCESS && depth < MAX_BTREE_DEPTH; depth++) {
+    for (depth = 0; rv == APR_SUCCESS && depth < H5S3_FMT_MAX_BTREE_DEPTH; depth++) {
         int nn = 0, level = -1;
 
         for (i = 0; i < n; i++) {
@@ -1314,14 +946,14 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
             }
             if (nodes[i] >= src->obj.size
                 || (apr_uint64_t)(src->obj.size - nodes[i]) < hsize
-                || src_read(src, nodes[i], hsize, head) != APR_SUCCESS
+                || h5s3_fmt_read(src, nodes[i], hsize, head) != APR_SUCCESS
                 || memcmp(head, "TREE", 4) != 0 || head[4] != 1
                 || (level >= 0 && head[5] != level)
                 || (prev >= 0 && head[5] != prev - 1)) {
                 goto cleanup;
             }
             level = head[5];
-            used = (unsigned)get_le(head + 6, 2);
+            used = (unsigned)h5s3_fmt_le(head + 6, 2);
             if (used > 2 * k) {
                 goto cleanup;
             }
@@ -1340,18 +972,18 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
                 }
                 bufsize = len;
             }
-            if (src_read(src, nodes[i], len, buf) != APR_SUCCESS) {
+            if (h5s3_fmt_read(src, nodes[i], len, buf) != APR_SUCCESS) {
                 goto cleanup;
             }
             for (e = 0; e < used; e++) {
                 const unsigned char *key = buf + hsize + e * esize;
                 const unsigned char *rkey = key + esize;
-                apr_uint64_t size = get_le(key, 4);
+                apr_uint64_t size = h5s3_fmt_le(key, 4);
                 apr_off_t child;
 
                 for (d = 0; d < rank; d++) {
-                    lo[d] = get_le(key + 8 + 8 * d, 8) / w->chunk[d];
-                    hi[d] = get_le(rkey + 8 + 8 * d, 8) / w->chunk[d];
+                    lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8) / w->chunk[d];
+                    hi[d] = h5s3_fmt_le(rkey + 8 + 8 * d, 8) / w->chunk[d];
                 }
                 if (level == 0) {
                     for (d = 0; d < rank; d++) {
@@ -1363,28 +995,28 @@ static apr_status_t walk_chunk_btree(h5s3_h5_chunks **out,
                         continue;
                     }
                     for (d = 0; d < rank; d++) {
-                        lo[d] = get_le(key + 8 + 8 * d, 8);
+                        lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8);
                     }
                     /* In the index's order, once each, within the
                      * wanted set, stored within the object. */
                     if ((c->n > 0 && lex_cmp(last, lo, rank) >= 0)
                         || (hsize_t)c->n >= w->total
-                        || !file_addr(&child, src, g->base,
-                                      get_le(key + ksize, g->sa), size)
+                        || !h5s3_fmt_addr(&child, src, g->base,
+                                      h5s3_fmt_le(key + ksize, g->sa), size)
                         || !h5s3_h5_chunks_add(c, &cap, lo, child,
                                                (apr_size_t)size,
-                                               (unsigned)get_le(key + 4,
+                                               (unsigned)h5s3_fmt_le(key + 4,
                                                                 4))) {
                         goto cleanup;
                     }
                     memcpy(last, lo, (apr_size_t)rank * sizeof(*lo));
                 }
                 else if (wanted_between(w, lo, hi)) {
-                    if (nn == MAX_NODES) {
+                    if (nn == H5S3_FMT_MAX_NODES) {
                         goto cleanup;
                     }
-                    if (file_addr(&child, src, g->base,
-                                  get_le(key + ksize, g->sa), hsize)) {
+                    if (h5s3_fmt_addr(&child, src, g->base,
+                                  h5s3_fmt_le(key + ksize, g->sa), hsize)) {
                         next[nn++] = child;
                     }
                 }
@@ -1421,7 +1053,7 @@ cleanup:
 
 /* A fixed array index: its header, then its data block (one range). */
 static apr_status_t prefetch_fixed_array(h5s3_h5_source *src,
-                                         const geometry *g, apr_off_t hdr)
+                                         const h5s3_fmt_geometry *g, apr_off_t hdr)
 {
     unsigned char buf[64];
     apr_size_t hlen = 8 + (apr_size_t)(g->ss + g->sa) + 4, len;
@@ -1431,13 +1063,13 @@ static apr_status_t prefetch_fixed_array(h5s3_h5_source *src,
     apr_status_t rv;
 
     rv = h5s3_h5_prefetch_ranges_src(src, &hdr, &hlen, 1);
-    if (rv != APR_SUCCESS || src_read(src, hdr, hlen, buf) != APR_SUCCESS
+    if (rv != APR_SUCCESS || h5s3_fmt_read(src, hdr, hlen, buf) != APR_SUCCESS
         || memcmp(buf, "FAHD", 4) != 0) {
         return rv;
     }
     esize = buf[6];
     bits = buf[7];
-    nent = get_le(buf + 8, g->ss);
+    nent = h5s3_fmt_le(buf + 8, g->ss);
     if (esize == 0 || nent == 0 || nent > PC_HINT_MAX) {
         return APR_SUCCESS;     /* (and no product below can wrap) */
     }
@@ -1448,7 +1080,7 @@ static apr_status_t prefetch_fixed_array(h5s3_h5_source *src,
     len = 6 + (apr_size_t)g->sa + (apr_size_t)((npages + 7) / 8)
           + (apr_size_t)(nent * esize) + 4 * (apr_size_t)(npages + 1);
     if (len > PC_HINT_MAX
-        || !file_addr(&dblk, src, g->base, get_le(buf + 8 + g->ss, g->sa),
+        || !h5s3_fmt_addr(&dblk, src, g->base, h5s3_fmt_le(buf + 8 + g->ss, g->sa),
                       len)) {
         return APR_SUCCESS;
     }
@@ -1462,13 +1094,13 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
                                           const hsize_t *lens)
 {
     H5O_info_t oi;
-    geometry g;
+    h5s3_fmt_geometry g;
     hid_t fid;
     unsigned char msg[256];
     apr_size_t mlen = 0;
     unsigned ik = 0;
     apr_off_t at_off;
-    want w;
+    h5s3_fmt_want w;
     int ok, d;
 
     *out = NULL;
@@ -1484,7 +1116,7 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
     if (fid < 0) {
         return APR_SUCCESS;
     }
-    ok = get_geometry(fid, &g);
+    ok = h5s3_fmt_geometry_get(fid, &g);
     if (ok) {
         hid_t fcpl = H5Fget_create_plist(fid);
 
@@ -1496,7 +1128,7 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
     }
     H5Fclose(fid);
     if (!ok || H5Oget_info2(did, &oi, H5O_INFO_BASIC) < 0
-        || !find_msg(src, &g, g.base + (apr_off_t)oi.addr, LAYOUT_MSG, msg,
+        || !h5s3_fmt_find_msg(src, &g, g.base + (apr_off_t)oi.addr, LAYOUT_MSG, msg,
                      sizeof(msg), &mlen)
         || mlen < 4 || msg[1] != 2) {
         return APR_SUCCESS;     /* not chunked, or a header we do not know */
@@ -1506,7 +1138,7 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
     w.lists = lists;
     w.lens = lens;
     w.dense = 1;
-    if (!h5s3_dims_product(&w.total, lens, rank, 1, MAX_TABLE)) {
+    if (!h5s3_dims_product(&w.total, lens, rank, 1, H5S3_FMT_MAX_TABLE)) {
         return APR_SUCCESS;     /* more than a table holds: ask HDF5 */
     }
     {
@@ -1531,14 +1163,14 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
         if (msg[2] != rank + 1 || mlen < 3 + (apr_size_t)g.sa) {
             return APR_SUCCESS;
         }
-        bt = get_le(msg + 3, g.sa);
+        bt = h5s3_fmt_le(msg + 3, g.sa);
         if (bt == ((apr_uint64_t)-1 >> (64 - 8 * g.sa))) {
             return APR_SUCCESS; /* no chunk written yet */
         }
-        if (!file_addr(&at_off, src, g.base, bt, 8 + 2 * (apr_size_t)g.sa)) {
+        if (!h5s3_fmt_addr(&at_off, src, g.base, bt, 8 + 2 * (apr_size_t)g.sa)) {
             return APR_SUCCESS; /* not in the object: HDF5 will say */
         }
-        return walk_chunk_btree(out, src, &g, ik, at_off,
+        return h5s3_fmt_walk_chunk_btree(out, src, &g, ik, at_off,
                                 &w);
     }
     if (msg[0] == 4 && mlen >= 5) {
@@ -1548,10 +1180,10 @@ apr_status_t h5s3_h5_prefetch_chunk_index(h5s3_h5_chunks **out, hid_t did,
             return APR_SUCCESS;
         }
         if (msg[at] == FA_INDEX) {
-            apr_uint64_t a = get_le(msg + at + 2, g.sa);
+            apr_uint64_t a = h5s3_fmt_le(msg + at + 2, g.sa);
 
             if (a != ((apr_uint64_t)-1 >> (64 - 8 * g.sa))
-                && file_addr(&at_off, src, g.base, a,
+                && h5s3_fmt_addr(&at_off, src, g.base, a,
                              8 + (apr_size_t)(g.ss + g.sa) + 4)) {
                 return prefetch_fixed_array(src, &g, at_off);
             }
