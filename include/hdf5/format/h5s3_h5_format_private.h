@@ -91,4 +91,20 @@ typedef struct h5s3_fmt_batch {
 /* Append [off, off + len); 0 when out of memory. */
 int h5s3_fmt_batch_add(h5s3_fmt_batch *b, apr_off_t off, apr_size_t len);
 
+/* ---- a group's own index (symtab.c, dense.c) -------------------------- */
+
+/*
+ * Fetch the index of group gid of file fid read through src before HDF5
+ * lists it: the B-tree, symbol nodes and local heap of an old-style
+ * group, or the fractal heap and v2 B-tree of a new-style group with
+ * dense link storage.  APR_SUCCESS doing nothing for a group of the other
+ * kind (or a compact one); best effort otherwise: what is unexpected
+ * stops the walk quietly and HDF5 reads the rest.  Errors: a limit of
+ * the request, the memory budget, a failed fetch.
+ */
+apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
+                                      h5s3_h5_source *src);
+apr_status_t h5s3_fmt_prefetch_dense(hid_t gid, hid_t fid,
+                                     h5s3_h5_source *src);
+
 #endif
