@@ -107,4 +107,32 @@ apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
 apr_status_t h5s3_fmt_prefetch_dense(hid_t gid, hid_t fid,
                                      h5s3_h5_source *src);
 
+/* ---- chunk indexes (chunk_table.c, chunk_btree.c) --------------------- */
+
+/* A chunk table holds at most this many chunks. */
+#define H5S3_FMT_MAX_TABLE       (1 << 20)
+
+/* What is wanted of a chunk index. */
+typedef struct h5s3_fmt_want {
+    int rank;
+    const hsize_t *chunk;
+    hsize_t *const *lists;
+    const hsize_t *lens;
+    int dense;                  /* every chunk of the dataset */
+    hsize_t total;              /* wanted chunks: the table's bound */
+} h5s3_fmt_want;
+
+/*
+ * Walk the v1 B-tree of raw data chunks rooted at root (absolute) with
+ * half rank k, one batch per level, down the nodes that may hold a chunk
+ * w wants: *out receives the wanted chunks it holds, in its order.  Best
+ * effort: *out stays NULL on a tree that looks wrong.  Errors: a limit
+ * of the request, the memory budget, a failed fetch.
+ */
+apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
+                                       h5s3_h5_source *src,
+                                       const h5s3_fmt_geometry *g,
+                                       unsigned k, apr_off_t root,
+                                       const h5s3_fmt_want *w);
+
 #endif
