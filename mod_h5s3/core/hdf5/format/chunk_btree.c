@@ -154,6 +154,141 @@ static apr_status_t prefetch_leaves(h5s3_h5_source *src,
     return rv;
 }
 
+/* A walk of a v1 B-tree of chunks, one level at a time. */
+typedef struct chunk_walk {
+    h5s3_h5_source *src;
+    const h5s3_fmt_geometry *g;
+    const h5s3_fmt_want *w;
+    unsigned k;                 /* half rank: a node has 2k entries */
+    apr_size_t ksize;           /* a key: size, mask, rank + 1 offsets */
+    apr_size_t hsize;           /* a node's header */
+    apr_size_t esize;           /* a key and a child's address */
+    unsigned char *buf;         /* the node read (of the memory budget) */
+    apr_size_t bufsize;
+    h5s3_h5_chunks *c;          /* the chunks found */
+    int cap;
+    hsize_t last[H5S_MAX_RANK]; /* the last chunk found */
+    apr_off_t *next;            /* the children to visit at the next level */
+    int nn;
+} chunk_walk;
+
+/*
+ * The entries of the node in cw->buf, on level `level`: a leaf's wanted
+ * chunks go to the table, an inner node's children that may lead to one
+ * to cw->next.  0 when the node breaks a rule of the walk.
+ */
+static int node_entries(chunk_walk *cw, int level, unsigned used)
+{
+    const h5s3_fmt_geometry *g = cw->g;
+    const h5s3_fmt_want *w = cw->w;
+    h5s3_h5_chunks *c = cw->c;
+    hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK];
+    int rank = w->rank, d;
+    unsigned e;
+
+    for (e = 0; e < used; e++) {
+        const unsigned char *key = cw->buf + cw->hsize + e * cw->esize;
+        const unsigned char *rkey = key + cw->esize;
+        apr_uint64_t size = h5s3_fmt_le(key, 4);
+        apr_off_t child;
+
+        for (d = 0; d < rank; d++) {
+            lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8) / w->chunk[d];
+            hi[d] = h5s3_fmt_le(rkey + 8 + 8 * d, 8) / w->chunk[d];
+        }
+        if (level == 0) {
+            for (d = 0; d < rank; d++) {
+                if (!listed(w->lists[d], w->lens[d], lo[d])) {
+                    break;
+                }
+            }
+            if (d < rank) {
+                continue;
+            }
+            for (d = 0; d < rank; d++) {
+                lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8);
+            }
+            /* In the index's order, once each, within the
+             * wanted set, stored within the object. */
+            if ((c->n > 0 && lex_cmp(cw->last, lo, rank) >= 0)
+                || (hsize_t)c->n >= w->total
+                || !h5s3_fmt_addr(&child, cw->src, g->base,
+                                  h5s3_fmt_le(key + cw->ksize, g->sa),
+                                  size)
+                || !h5s3_h5_chunks_add(c, &cw->cap, lo, child,
+                                       (apr_size_t)size,
+                                       (unsigned)h5s3_fmt_le(key + 4, 4))) {
+                return 0;
+            }
+            memcpy(cw->last, lo, (apr_size_t)rank * sizeof(*lo));
+        }
+        else if (wanted_between(w, lo, hi)) {
+            if (cw->nn == H5S3_FMT_MAX_NODES) {
+                return 0;
+            }
+            if (h5s3_fmt_addr(&child, cw->src, g->base,
+                              h5s3_fmt_le(key + cw->ksize, g->sa),
+                              cw->hsize)) {
+                cw->next[cw->nn++] = child;
+            }
+        }
+    }
+    return 1;
+}
+
+/*
+ * Read the node at `at` and take its entries.  *level is the level of
+ * the nodes read so far on this one (-1 for the first), prev the level
+ * above (-1 at the root): a node must agree with both.  1 to go on; 0 to
+ * stop, *rv saying why (APR_SUCCESS: the tree looks wrong, HDF5 looks
+ * chunks up itself).
+ */
+static int walk_node(chunk_walk *cw, apr_off_t at, int *level, int prev,
+                     apr_status_t *rv)
+{
+    h5s3_h5_source *src = cw->src;
+    unsigned char head[8 + 2 * 8];
+    unsigned used;
+    apr_size_t len;
+
+    *rv = h5s3_h5_charge(H5S3_H5_LIMIT_INDEX_NODES, 1);
+    if (*rv != APR_SUCCESS) {
+        return 0;
+    }
+    if (at >= src->obj.size
+        || (apr_uint64_t)(src->obj.size - at) < cw->hsize
+        || h5s3_fmt_read(src, at, cw->hsize, head) != APR_SUCCESS
+        || memcmp(head, "TREE", 4) != 0 || head[4] != 1
+        || (*level >= 0 && head[5] != *level)
+        || (prev >= 0 && head[5] != prev - 1)) {
+        return 0;
+    }
+    *level = head[5];
+    used = (unsigned)h5s3_fmt_le(head + 6, 2);
+    if (used > 2 * cw->k) {
+        return 0;
+    }
+    /* The entries it uses and the key after the last; no more. */
+    len = cw->hsize + (apr_size_t)used * cw->esize + cw->ksize;
+    if ((apr_uint64_t)(src->obj.size - at) < len) {
+        return 0;
+    }
+    if (len > cw->bufsize) {
+        h5s3_h5_mem_free(cw->buf);
+        cw->buf = NULL;
+        cw->bufsize = 0;
+        *rv = h5s3_h5_mem_alloc((void **)&cw->buf, len, 0);
+        if (*rv != APR_SUCCESS) {
+            return 0;
+        }
+        cw->bufsize = len;
+    }
+    if (h5s3_fmt_read(src, at, len, cw->buf) != APR_SUCCESS) {
+        return 0;
+    }
+    return node_entries(cw, *level, used);
+}
+
 /*
  * Walk a v1 B-tree of raw data chunks (node type 1: keys are chunk size,
  * filter mask and one 8-byte offset per dimension plus one for the
@@ -171,27 +306,30 @@ apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
                                        unsigned k, apr_off_t root,
                                        const h5s3_fmt_want *w)
 {
-    int rank = w->rank, n = 1, depth, i, cap = 0, ok = 0, prev = -1;
-    apr_size_t ksize = 8 + 8 * (apr_size_t)(rank + 1);
-    apr_size_t hsize = 8 + 2 * (apr_size_t)g->sa;
-    apr_size_t esize = ksize + (apr_size_t)g->sa;
-    apr_size_t nsize = hsize + 2 * (apr_size_t)k * esize + ksize;
-    apr_size_t bufsize = 0;
-    apr_off_t *nodes = NULL, *next = NULL;
+    chunk_walk cw;
+    int n = 1, depth, i, ok = 0, prev = -1;
+    apr_size_t nsize;
+    apr_off_t *nodes = NULL;
     apr_size_t *lens = NULL;
-    unsigned char *buf = NULL, head[8 + 2 * 8];
-    h5s3_h5_chunks *c = NULL;
-    hsize_t lo[H5S_MAX_RANK], hi[H5S_MAX_RANK], last[H5S_MAX_RANK];
     apr_status_t rv = APR_SUCCESS;
 
+    memset(&cw, 0, sizeof(cw));
+    cw.src = src;
+    cw.g = g;
+    cw.w = w;
+    cw.k = k;
+    cw.ksize = 8 + 8 * (apr_size_t)(w->rank + 1);
+    cw.hsize = 8 + 2 * (apr_size_t)g->sa;
+    cw.esize = cw.ksize + (apr_size_t)g->sa;
+    nsize = cw.hsize + 2 * (apr_size_t)k * cw.esize + cw.ksize;
     nodes = malloc(H5S3_FMT_MAX_NODES * sizeof(*nodes));
-    next = malloc(H5S3_FMT_MAX_NODES * sizeof(*next));
+    cw.next = malloc(H5S3_FMT_MAX_NODES * sizeof(*cw.next));
     lens = malloc(H5S3_FMT_MAX_NODES * sizeof(*lens));
-    c = calloc(1, sizeof(*c));
-    if (!nodes || !next || !lens || !c) {
+    cw.c = calloc(1, sizeof(*cw.c));
+    if (!nodes || !cw.next || !lens || !cw.c) {
         goto cleanup;
     }
-    c->rank = rank;
+    cw.c->rank = w->rank;
     for (i = 0; i < H5S3_FMT_MAX_NODES; i++) {
         /* Enough for the entries of most nodes; more is read on demand. */
         lens[i] = nsize < MAX_NODE_PREFETCH ? nsize : MAX_NODE_PREFETCH;
@@ -201,95 +339,12 @@ apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
 
     for (depth = 0; rv == APR_SUCCESS && depth < H5S3_FMT_MAX_BTREE_DEPTH;
          depth++) {
-        int nn = 0, level = -1;
+        int level = -1;
 
+        cw.nn = 0;
         for (i = 0; i < n; i++) {
-            unsigned used, e;
-            apr_size_t len;
-            int d;
-
-            rv = h5s3_h5_charge(H5S3_H5_LIMIT_INDEX_NODES, 1);
-            if (rv != APR_SUCCESS) {
+            if (!walk_node(&cw, nodes[i], &level, prev, &rv)) {
                 goto cleanup;
-            }
-            if (nodes[i] >= src->obj.size
-                || (apr_uint64_t)(src->obj.size - nodes[i]) < hsize
-                || h5s3_fmt_read(src, nodes[i], hsize, head) != APR_SUCCESS
-                || memcmp(head, "TREE", 4) != 0 || head[4] != 1
-                || (level >= 0 && head[5] != level)
-                || (prev >= 0 && head[5] != prev - 1)) {
-                goto cleanup;
-            }
-            level = head[5];
-            used = (unsigned)h5s3_fmt_le(head + 6, 2);
-            if (used > 2 * k) {
-                goto cleanup;
-            }
-            /* The entries it uses and the key after the last; no more. */
-            len = hsize + (apr_size_t)used * esize + ksize;
-            if ((apr_uint64_t)(src->obj.size - nodes[i]) < len) {
-                goto cleanup;
-            }
-            if (len > bufsize) {
-                h5s3_h5_mem_free(buf);
-                buf = NULL;
-                bufsize = 0;
-                rv = h5s3_h5_mem_alloc((void **)&buf, len, 0);
-                if (rv != APR_SUCCESS) {
-                    goto cleanup;
-                }
-                bufsize = len;
-            }
-            if (h5s3_fmt_read(src, nodes[i], len, buf) != APR_SUCCESS) {
-                goto cleanup;
-            }
-            for (e = 0; e < used; e++) {
-                const unsigned char *key = buf + hsize + e * esize;
-                const unsigned char *rkey = key + esize;
-                apr_uint64_t size = h5s3_fmt_le(key, 4);
-                apr_off_t child;
-
-                for (d = 0; d < rank; d++) {
-                    lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8) / w->chunk[d];
-                    hi[d] = h5s3_fmt_le(rkey + 8 + 8 * d, 8) / w->chunk[d];
-                }
-                if (level == 0) {
-                    for (d = 0; d < rank; d++) {
-                        if (!listed(w->lists[d], w->lens[d], lo[d])) {
-                            break;
-                        }
-                    }
-                    if (d < rank) {
-                        continue;
-                    }
-                    for (d = 0; d < rank; d++) {
-                        lo[d] = h5s3_fmt_le(key + 8 + 8 * d, 8);
-                    }
-                    /* In the index's order, once each, within the
-                     * wanted set, stored within the object. */
-                    if ((c->n > 0 && lex_cmp(last, lo, rank) >= 0)
-                        || (hsize_t)c->n >= w->total
-                        || !h5s3_fmt_addr(&child, src, g->base,
-                                          h5s3_fmt_le(key + ksize, g->sa),
-                                          size)
-                        || !h5s3_h5_chunks_add(c, &cap, lo, child,
-                                               (apr_size_t)size,
-                                               (unsigned)h5s3_fmt_le(key + 4,
-                                                                4))) {
-                        goto cleanup;
-                    }
-                    memcpy(last, lo, (apr_size_t)rank * sizeof(*lo));
-                }
-                else if (wanted_between(w, lo, hi)) {
-                    if (nn == H5S3_FMT_MAX_NODES) {
-                        goto cleanup;
-                    }
-                    if (h5s3_fmt_addr(&child, src, g->base,
-                                      h5s3_fmt_le(key + ksize, g->sa),
-                                      hsize)) {
-                        next[nn++] = child;
-                    }
-                }
             }
         }
         if (level <= 0) {
@@ -298,25 +353,25 @@ apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
         }
         prev = level;
         if (level == 1 && w->dense) {
-            rv = prefetch_leaves(src, next, nn, lens[0]);
+            rv = prefetch_leaves(src, cw.next, cw.nn, lens[0]);
         }
         else {
-            rv = h5s3_h5_prefetch_ranges_src(src, next, lens, nn);
+            rv = h5s3_h5_prefetch_ranges_src(src, cw.next, lens, cw.nn);
         }
-        memcpy(nodes, next, (apr_size_t)nn * sizeof(*nodes));
-        n = nn;
+        memcpy(nodes, cw.next, (apr_size_t)cw.nn * sizeof(*nodes));
+        n = cw.nn;
     }
 
 cleanup:
     free(nodes);
-    free(next);
+    free(cw.next);
     free(lens);
-    h5s3_h5_mem_free(buf);
+    h5s3_h5_mem_free(cw.buf);
     if (ok && rv == APR_SUCCESS) {
-        *out = c;
+        *out = cw.c;
     }
     else {
-        h5s3_h5_chunks_free(c);
+        h5s3_h5_chunks_free(cw.c);
     }
     return rv;
 }
