@@ -1,6 +1,6 @@
 /*
  * The table of the allocated chunks a selection touches, as a chunk
- * index gives them (chunk_btree.c) or HDF5 does (hdf5/read.c): grown
+ * index gives them (chunk_btree.c) or HDF5 does (hdf5/read_ahead.c): grown
  * within the process's memory budget, bounded in length.
  */
 #include <stdlib.h>
