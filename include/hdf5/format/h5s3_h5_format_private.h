@@ -100,7 +100,7 @@ int h5s3_fmt_batch_add(h5s3_fmt_batch *b, apr_off_t off, apr_size_t len);
  * dense link storage.  APR_SUCCESS doing nothing for a group of the other
  * kind (or a compact one); best effort otherwise: what is unexpected
  * stops the walk quietly and HDF5 reads the rest.  Errors: a limit of
- * the request, the memory budget, a failed fetch.
+ * the request, the memory budget (or memory), a failed fetch.
  */
 apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
                                       h5s3_h5_source *src);
@@ -126,8 +126,9 @@ typedef struct h5s3_fmt_want {
  * Walk the v1 B-tree of raw data chunks rooted at root (absolute) with
  * half rank k, one batch per level, down the nodes that may hold a chunk
  * w wants: *out receives the wanted chunks it holds, in its order.  Best
- * effort: *out stays NULL on a tree that looks wrong.  Errors: a limit
- * of the request, the memory budget, a failed fetch.
+ * effort: *out stays NULL on a tree that looks wrong or a table that
+ * cannot grow.  Errors: a limit of the request, the memory budget, a
+ * failed fetch.
  */
 apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
                                        h5s3_h5_source *src,
