@@ -597,27 +597,19 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
-                                     const h5s3_pagecache_object *obj,
-                                     const apr_off_t *offsets,
-                                     const apr_size_t *lens, int n,
-                                     h5s3_pagecache_counts *counts)
+/* Every page any of the n ranges touches, sorted (repeats kept): *out
+ * malloc'ed (NULL when none), *npages of them. */
+static apr_status_t pages_touched(apr_uint64_t **out, apr_size_t *npages,
+                                  const h5s3_pagecache_object *obj,
+                                  apr_size_t ps, const apr_off_t *offsets,
+                                  const apr_size_t *lens, int n)
 {
-    apr_size_t ps;
-    apr_uint64_t max_run, *pages = NULL;
-    apr_size_t npages = 0, cap = 0, i, nmiss = 0, nuniq = 0;
-    unsigned char *bridge = NULL;
-    pc_run *runs = NULL;
-    int nruns = 0, k;
-    apr_status_t rv = APR_SUCCESS;
+    apr_uint64_t *pages = NULL;
+    apr_size_t cap = 0, np = 0;
+    int k;
 
-    if (!pc || n <= 0 || !obj || !obj->fetch) {
-        return APR_SUCCESS;
-    }
-    ps = pc->page_size;
-    max_run = PC_MAX_RUN / ps;
-
-    /* Every page any range touches, sorted and unique. */
+    *out = NULL;
+    *npages = 0;
     for (k = 0; k < n; k++) {
         apr_off_t a = offsets[k], b;
         apr_uint64_t p;
@@ -630,36 +622,44 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
         b = lens[k] >= (apr_uint64_t)(obj->size - a)
             ? obj->size : a + (apr_off_t)lens[k];
         for (p = (apr_uint64_t)a / ps; p <= (apr_uint64_t)(b - 1) / ps; p++) {
-            if (npages == cap) {
-                apr_uint64_t *np;
+            if (np == cap) {
+                apr_uint64_t *more;
 
                 cap = cap ? 2 * cap : 64;
-                np = realloc(pages, cap * sizeof(*pages));
-                if (!np) {
-                    rv = APR_ENOMEM;
-                    goto cleanup;
+                more = realloc(pages, cap * sizeof(*pages));
+                if (!more) {
+                    free(pages);
+                    return APR_ENOMEM;
                 }
-                pages = np;
+                pages = more;
             }
-            pages[npages++] = p;
+            pages[np++] = p;
         }
     }
-    if (!npages) {
-        goto cleanup;
+    if (np) {
+        qsort(pages, np, sizeof(*pages), cmp_u64);
     }
-    qsort(pages, npages, sizeof(*pages), cmp_u64);
-    bridge = calloc(npages, 1);
-    if (!bridge) {
-        rv = APR_ENOMEM;
-        goto cleanup;
-    }
+    *out = pages;
+    *npages = np;
+    return APR_SUCCESS;
+}
 
-    /* Keep the missing ones (one lock for all: no copying, so it is
-     * short), noting for each whether the gap since the previous missing
-     * page may be fetched along: short, and nothing in it cached. */
+/*
+ * Keep the missing ones of the npages sorted pages, in place: *nmiss of
+ * them, of *nuniq distinct pages.  One lock for all (no copying, so it
+ * is short), noting in bridge[i] for the i-th missing page whether the
+ * gap since the previous missing page may be fetched along: short, and
+ * nothing in it cached.
+ */
+static apr_status_t keep_missing(h5s3_pagecache *pc, const unsigned char *fp,
+                                 apr_uint64_t *pages, apr_size_t npages,
+                                 unsigned char *bridge, apr_size_t *nmiss,
+                                 apr_size_t *nuniq)
+{
+    apr_size_t i, nm = 0, nu = 0;
+
     if (!lock(pc)) {
-        rv = APR_EGENERAL;
-        goto cleanup;
+        return APR_EGENERAL;
     }
     for (i = 0; i < npages; i++) {
         /* In-place compaction only writes at or below i, so pages[i - 1]
@@ -667,35 +667,38 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
         if (i > 0 && pages[i] == pages[i - 1]) {
             continue;
         }
-        nuniq++;
-        if (find_slot(pc, obj->fp, pages[i]) < 0) {
-            if (nmiss > 0 && pages[i] - pages[nmiss - 1] - 1 <= PC_GAP_PAGES) {
+        nu++;
+        if (find_slot(pc, fp, pages[i]) < 0) {
+            if (nm > 0 && pages[i] - pages[nm - 1] - 1 <= PC_GAP_PAGES) {
                 apr_uint64_t g;
 
-                bridge[nmiss] = 1;
-                for (g = pages[nmiss - 1] + 1; g < pages[i]; g++) {
-                    if (find_slot(pc, obj->fp, g) >= 0) {
-                        bridge[nmiss] = 0;
+                bridge[nm] = 1;
+                for (g = pages[nm - 1] + 1; g < pages[i]; g++) {
+                    if (find_slot(pc, fp, g) >= 0) {
+                        bridge[nm] = 0;
                         break;
                     }
                 }
             }
-            pages[nmiss++] = pages[i];
+            pages[nm++] = pages[i];
         }
     }
     unlock(pc);
-    if (counts) {
-        counts->hits += (apr_uint32_t)(nuniq - nmiss);
-    }
-    if (!nmiss) {
-        goto cleanup;
-    }
+    *nmiss = nm;
+    *nuniq = nu;
+    return APR_SUCCESS;
+}
 
-    runs = malloc(nmiss * sizeof(*runs));
-    if (!runs) {
-        rv = APR_ENOMEM;
-        goto cleanup;
-    }
+/* The runs of the nmiss missing pages: a page joins the run before it
+ * when the gap between them may be bridged and the run stays within
+ * max_run pages.  Returns how many runs were written to runs. */
+static int runs_of(pc_run *runs, const apr_uint64_t *pages,
+                   const unsigned char *bridge, apr_size_t nmiss,
+                   apr_uint64_t max_run)
+{
+    apr_size_t i;
+    int nruns = 0;
+
     for (i = 0; i < nmiss; i++) {
         pc_run *r = nruns ? &runs[nruns - 1] : NULL;
 
@@ -708,44 +711,98 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
             nruns++;
         }
     }
-    /* Few long runs are cut so that the fetcher's connections share the
-     * transfer instead of one of them carrying it all: pieces of P pages
-     * number at most T/P + R, so P = T/(W - R) keeps them within W. */
-    if (nruns < PC_SPLIT_WAYS) {
-        apr_uint64_t total = 0, piece;
-        pc_run *cut = malloc((apr_size_t)(nruns + PC_SPLIT_WAYS)
-                             * sizeof(*cut));
-        int ncut = 0;
+    return nruns;
+}
 
-        for (k = 0; k < nruns; k++) {
-            total += runs[k].npages;
-        }
-        piece = (total + PC_SPLIT_WAYS - nruns - 1)
-                / (apr_uint64_t)(PC_SPLIT_WAYS - nruns);
-        if (piece < PC_MIN_SPLIT / ps) {
-            piece = PC_MIN_SPLIT / ps;
-        }
-        if (piece < 1) {
-            piece = 1;
-        }
-        for (k = 0; cut && k < nruns; k++) {
-            apr_uint64_t at = 0;
+/*
+ * Few long runs are cut so that the fetcher's connections share the
+ * transfer instead of one of them carrying it all: pieces of P pages
+ * number at most T/P + R, so P = T/(W - R) keeps them within W.  Out of
+ * memory, the runs stay as they are.
+ */
+static void split_runs(pc_run **runs, int *nruns, apr_size_t ps)
+{
+    apr_uint64_t total = 0, piece;
+    pc_run *in = *runs, *cut;
+    int k, n = *nruns, ncut = 0;
 
-            while (at < runs[k].npages && ncut < nruns + PC_SPLIT_WAYS) {
-                apr_uint64_t len = runs[k].npages - at;
+    if (n >= PC_SPLIT_WAYS) {
+        return;
+    }
+    cut = malloc((apr_size_t)(n + PC_SPLIT_WAYS) * sizeof(*cut));
+    for (k = 0; k < n; k++) {
+        total += in[k].npages;
+    }
+    piece = (total + PC_SPLIT_WAYS - n - 1)
+            / (apr_uint64_t)(PC_SPLIT_WAYS - n);
+    if (piece < PC_MIN_SPLIT / ps) {
+        piece = PC_MIN_SPLIT / ps;
+    }
+    if (piece < 1) {
+        piece = 1;
+    }
+    for (k = 0; cut && k < n; k++) {
+        apr_uint64_t at = 0;
 
-                cut[ncut].first = runs[k].first + at;
-                cut[ncut].npages = len < piece ? len : piece;
-                at += cut[ncut].npages;
-                ncut++;
-            }
-        }
-        if (cut) {
-            free(runs);
-            runs = cut;
-            nruns = ncut;
+        while (at < in[k].npages && ncut < n + PC_SPLIT_WAYS) {
+            apr_uint64_t len = in[k].npages - at;
+
+            cut[ncut].first = in[k].first + at;
+            cut[ncut].npages = len < piece ? len : piece;
+            at += cut[ncut].npages;
+            ncut++;
         }
     }
+    if (cut) {
+        free(in);
+        *runs = cut;
+        *nruns = ncut;
+    }
+}
+
+apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
+                                     const h5s3_pagecache_object *obj,
+                                     const apr_off_t *offsets,
+                                     const apr_size_t *lens, int n,
+                                     h5s3_pagecache_counts *counts)
+{
+    apr_size_t ps, npages = 0, nmiss = 0, nuniq = 0;
+    apr_uint64_t *pages = NULL;
+    unsigned char *bridge = NULL;
+    pc_run *runs = NULL;
+    int nruns, k;
+    apr_status_t rv;
+
+    if (!pc || n <= 0 || !obj || !obj->fetch) {
+        return APR_SUCCESS;
+    }
+    ps = pc->page_size;
+    rv = pages_touched(&pages, &npages, obj, ps, offsets, lens, n);
+    if (rv != APR_SUCCESS || !npages) {
+        goto cleanup;
+    }
+    bridge = calloc(npages, 1);
+    if (!bridge) {
+        rv = APR_ENOMEM;
+        goto cleanup;
+    }
+    rv = keep_missing(pc, obj->fp, pages, npages, bridge, &nmiss, &nuniq);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    if (counts) {
+        counts->hits += (apr_uint32_t)(nuniq - nmiss);
+    }
+    if (!nmiss) {
+        goto cleanup;
+    }
+    runs = malloc(nmiss * sizeof(*runs));
+    if (!runs) {
+        rv = APR_ENOMEM;
+        goto cleanup;
+    }
+    nruns = runs_of(runs, pages, bridge, nmiss, PC_MAX_RUN / ps);
+    split_runs(&runs, &nruns, ps);
     if (counts) {
         for (k = 0; k < nruns; k++) {
             counts->misses += (apr_uint32_t)runs[k].npages;
