@@ -43,7 +43,7 @@ rsync -a --delete --exclude='.git' --exclude='*.o' --exclude='*.lo' \
   --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
   --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
   --exclude='/.configured-with' --exclude='.dirstamp' \
-  --exclude='tests/unit/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
+  --exclude='tests/unit/**/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
   --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='__pycache__' \
   --exclude='/run' --exclude='*.log' --exclude='*.trs' \
   "$REPO/" "$BUILD/"
@@ -67,7 +67,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$REPO/tests/sanitize/lsan.supp:print_suppressions=0"
 if ! make -j"$(nproc)" check >check.out 2>&1; then
   grep -E '^(PASS|FAIL|ERROR|# )' check.out || true
-  for log in tests/unit/*.log; do
+  for log in $(find tests/unit -name '*.log' | sort); do
     if grep -qE 'Sanitizer|runtime error:|^FAIL|Failures: [1-9]|Errors: [1-9]' "$log"; then
       echo "---- $log"; tail -n 40 "$log"
     fi
@@ -77,7 +77,7 @@ if ! make -j"$(nproc)" check >check.out 2>&1; then
 fi
 grep -E '^# (TOTAL|PASS|FAIL|ERROR):' check.out || true
 # A sanitizer report in a forked check child need not fail the test.
-if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' tests/unit/*.log; then
+if grep -rlE --include='*.log' 'ERROR: (Address|Leak)Sanitizer|runtime error:' tests/unit; then
   echo "sanitizers: a unit test log has a sanitizer report (files above)"
   exit 1
 fi
