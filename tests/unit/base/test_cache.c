@@ -5,20 +5,7 @@
 #include <apr_general.h>
 #include "base/h5s3_cache.h"
 #include "base/h5s3_errors.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 START_TEST(set_get_remove)
 {
@@ -101,21 +88,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("cache");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("cache", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, set_get_remove);
     tcase_add_test(tc, expired_entries_are_gone);
     tcase_add_test(tc, values_over_the_limit_are_refused);
     tcase_add_test(tc, generations_change_when_bumped);
     tcase_add_test(tc, null_cache_is_a_miss);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -7,20 +7,7 @@
 #include <apr_strings.h>
 #include "base/h5s3_conf_values.h"
 #include "base/h5s3_errors.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 START_TEST(endpoint_accepts_and_normalises)
 {
@@ -158,12 +145,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("conf_values");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("conf_values", "core", &tc,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, endpoint_accepts_and_normalises);
     tcase_add_test(tc, endpoint_refuses_bad_urls);
     tcase_add_test(tc, sizes);
@@ -171,10 +156,5 @@ int main(void)
     tcase_add_test(tc, secrets_from_literal_env_and_file);
     tcase_add_test(tc, bucket_and_alias_names);
     tcase_add_test(tc, booleans);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -5,22 +5,10 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "base/h5s3_token.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static const h5s3_token_key key = {(const unsigned char *)"s3cret-key", 10};
 static const h5s3_token_key other = {(const unsigned char *)"s3cret-kez", 10};
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 START_TEST(b64url_round_trip)
 {
@@ -137,21 +125,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("token");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("token", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, b64url_round_trip);
     tcase_add_test(tc, sign_open_and_tamper);
     tcase_add_test(tc, download_token);
     tcase_add_test(tc, foreign_payload_is_not_a_download_token);
     tcase_add_test(tc, random_keys_differ);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -8,21 +8,9 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "dg/h5s3_dg.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static const h5s3_token_key key = {(const unsigned char *)"k3y", 3};
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 typedef struct fixture_entry {
     const char *key;
@@ -602,12 +590,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("dg_catalog");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("dg_catalog", "core", &tc,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hides_internals_recursive);
     tcase_add_test(tc, delimiter_on_logical_keys);
     tcase_add_test(tc, s3_side_prefixes);
@@ -621,10 +607,5 @@ int main(void)
     tcase_add_test(tc, list_probes_only_what_it_must);
     tcase_add_test(tc, list_hides_folders_of_internals);
     tcase_add_test(tc, stat_resolves_delta_first);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -10,20 +10,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "dg/h5s3_dg.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 #define SCOPE "https://s3.example.com#00112233445566778899aabbccddeeff"
 #define SHA   "abababababababababababababababababababababababababababababababab"
@@ -241,12 +228,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("dg_hostile");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("dg_hostile", "core", &tc,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, cache_name_known_value);
     tcase_add_test(tc, cache_name_depends_on_every_part);
     tcase_add_test(tc, cache_name_parts_do_not_run_together);
@@ -256,10 +241,5 @@ int main(void)
     tcase_add_test(tc, ref_path_length);
     tcase_add_test(tc, ref_path_in_metadata);
     tcase_add_test(tc, other_refusals_say_why);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -4,22 +4,10 @@
 #include <string.h>
 #include <apr_general.h>
 #include "dg/h5s3_dg.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define H2 "ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789"
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 START_TEST(eligible_extensions)
 {
@@ -161,22 +149,14 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("dg_meta");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("dg_meta", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, eligible_extensions);
     tcase_add_test(tc, keys);
     tcase_add_test(tc, alias_order);
     tcase_add_test(tc, delta_meta);
     tcase_add_test(tc, legacy_and_proxy_meta);
     tcase_add_test(tc, kinds_and_bad_values);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

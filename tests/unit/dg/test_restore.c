@@ -18,15 +18,10 @@
 #include <apr_time.h>
 #include <openssl/evp.h>
 #include "dg/h5s3_dg.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static char dir[64];
 static const char *cache;
-
-static void sh(const char *cmd)
-{
-    ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
 
 static const char *path_of(const char *name)
 {
@@ -140,18 +135,17 @@ static h5s3_dg_codec_opts opts;
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup();
     strcpy(dir, "/tmp/h5s3-restore-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     cache = path_of("cache");
-    sh(apr_psprintf(pool, "mkdir %s", cache));
+    unit_sh("mkdir %s", cache);
     /* v1: 3 MB; v2: v1 with edits, an insertion and an append. */
-    sh(apr_psprintf(pool, "cd %s && head -c 3000000 /dev/urandom > v1.zip && "
-                    "(head -c 1000000 v1.zip; echo inserted; "
-                    "tail -c +1000001 v1.zip | head -c 1500000; "
-                    "head -c 70000 /dev/urandom; tail -c 400000 v1.zip) "
-                    "> v2.zip", dir));
+    unit_sh("cd %s && head -c 3000000 /dev/urandom > v1.zip && "
+            "(head -c 1000000 v1.zip; echo inserted; "
+            "tail -c +1000001 v1.zip | head -c 1500000; "
+            "head -c 70000 /dev/urandom; tail -c 400000 v1.zip) "
+            "> v2.zip", dir);
     memset(&store_data, 0, sizeof(store_data));
     store_data.objs = apr_hash_make(pool);
     store.head = l_head;
@@ -180,9 +174,8 @@ static const char *cached_ref(const h5s3_dg_meta *m, int absolute)
 
 static void teardown(void)
 {
-    sh(apr_psprintf(pool, "rm -rf %s", dir));
-    apr_pool_destroy(pool);
-    apr_terminate();
+    unit_sh("rm -rf %s", dir);
+    unit_teardown();
 }
 
 /* v1 as P/reference.bin, delta of target against it as P/<name>.delta. */
@@ -269,12 +262,12 @@ static const char *sink_hex(sink *s)
 /* Change one byte of a file in place (to 255 minus what it was). */
 static void flip_byte(const char *path, apr_off_t at)
 {
-    sh(apr_psprintf(pool, "f=%s; n=%" APR_OFF_T_FMT "; "
-                    "b=$(dd if=$f bs=1 skip=$n count=1 2>/dev/null "
-                    "| od -An -tu1 | tr -d ' '); "
-                    "printf \"\\\\$(printf %%o $((255 - b)))\" "
-                    "| dd of=$f bs=1 seek=$n conv=notrunc 2>/dev/null",
-                    path, at));
+    unit_sh("f=%s; n=%" APR_OFF_T_FMT "; "
+            "b=$(dd if=$f bs=1 skip=$n count=1 2>/dev/null "
+            "| od -An -tu1 | tr -d ' '); "
+            "printf \"\\\\$(printf %%o $((255 - b)))\" "
+            "| dd of=$f bs=1 seek=$n conv=notrunc 2>/dev/null",
+            path, at);
 }
 
 START_TEST(reconstructs_byte_exact)
@@ -325,9 +318,9 @@ START_TEST(far_matches_outside_source_buffer)
     const char *want;
     sink s;
 
-    sh(apr_psprintf(pool, "cd %s && head -c 41943040 /dev/urandom > big1 "
-                    "&& for i in $(seq 39 -1 0); do dd if=big1 bs=1048576 "
-                    "skip=$i count=1 status=none; done > big2", dir));
+    unit_sh("cd %s && head -c 41943040 /dev/urandom > big1 "
+            "&& for i in $(seq 39 -1 0); do dd if=big1 bs=1048576 "
+            "skip=$i count=1 status=none; done > big2", dir);
     want = sha_of("big2", &size);
     m = publish_against("big1", "big2", "big2");
     /* Copies, not literals: the delta really reaches far back. */
@@ -364,7 +357,7 @@ START_TEST(corrupted_reference)
     sink s;
 
     /* (A fixed 'X' left the file intact once in 256 runs.) */
-    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin", dir));
+    unit_sh("cd %s && cp v1.zip bad.bin", dir);
     flip_byte(path_of("bad.bin"), 12345);
     put_local("P/reference.bin", "bad.bin", NULL);
     sink_init(&s);
@@ -398,7 +391,7 @@ START_TEST(cache_is_per_scope_and_bucket)
     ck_assert_str_eq(sink_hex(&s), h2);
     good = cached_ref(m, 1);
     /* The store now holds a corrupted reference under the same key. */
-    sh(apr_psprintf(pool, "cd %s && cp v1.zip bad.bin", dir));
+    unit_sh("cd %s && cp v1.zip bad.bin", dir);
     flip_byte(path_of("bad.bin"), 12345);
     put_local("P/reference.bin", "bad.bin", NULL);
     for (i = 0; i < 2; i++) {
@@ -438,8 +431,8 @@ START_TEST(rotten_cache_is_refetched)
     sink s;
 
     /* A cache file that no longer matches its name is not used. */
-    sh(apr_psprintf(pool, "head -c 3000000 /dev/zero > %s",
-                    cached_ref(m, 1)));
+    unit_sh("head -c 3000000 /dev/zero > %s",
+            cached_ref(m, 1));
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
                                      &opts, sink_data, &s, pool),
@@ -465,8 +458,8 @@ START_TEST(rotten_cache_never_completes)
      * and only the reference's own hash can tell.  Hashing 48 MB takes
      * longer than xdelta3 takes to start streaming, so the check usually
      * fails after the first byte went out (the case it exists for). */
-    sh(apr_psprintf(pool, "cd %s && head -c 48000000 /dev/urandom > big.zip"
-                    " && head -c 2000000 big.zip > p.zip", dir));
+    unit_sh("cd %s && head -c 48000000 /dev/urandom > big.zip"
+            " && head -c 2000000 big.zip > p.zip", dir);
     m = publish_against("big.zip", "p.zip", "p.zip");
     h = sha_of("p.zip", &size);
     sink_init(&s);
@@ -520,7 +513,7 @@ START_TEST(rotten_cache_small_output_all_held)
     /* A 100 KB original is one held piece: a rotten reference (in bytes
      * the delta does not use) is found before anything goes out, and the
      * restore quietly starts over from a fresh copy. */
-    sh(apr_psprintf(pool, "cd %s && head -c 100000 v1.zip > q.zip", dir));
+    unit_sh("cd %s && head -c 100000 v1.zip > q.zip", dir);
     m = publish("q.zip", "q.zip");
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/q.zip.delta", m, NULL,
@@ -554,10 +547,10 @@ START_TEST(tampered_delta_never_succeeds)
     for (at = 40; at < dsize; at += dsize / 5) {
         apr_status_t rv;
         /* Flipped, not set to 0xff: a byte already 0xff is not a change. */
-        sh(apr_psprintf(pool, "cd %s && cp v2.zip.d t.d", dir));
+        unit_sh("cd %s && cp v2.zip.d t.d", dir);
         flip_byte(path_of("t.d"), at);
-        sh(apr_psprintf(pool, "cd %s && cmp -s t.d v2.zip.d; test $? = 1",
-                        dir));
+        unit_sh("cd %s && cmp -s t.d v2.zip.d; test $? = 1",
+                dir);
         put_local("P/v2.zip.delta", "t.d", NULL);
         sink_init(&s);
         rv = h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL, &opts,
@@ -613,8 +606,8 @@ START_TEST(small_output_is_all_held)
     const char *reason;
     sink s;
 
-    sh(apr_psprintf(pool, "cd %s && echo hello > s1.zip && "
-                    "echo hellO > s2.zip", dir));
+    unit_sh("cd %s && echo hello > s1.zip && "
+            "echo hellO > s2.zip", dir);
     put_local("reference.bin", "s1.zip", NULL);
     ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("s1.zip"),
                                            path_of("s2.zip"),
@@ -641,10 +634,10 @@ START_TEST(recompressed_delta_refused)
     h5s3_dg_restore_result res;
     sink s;
 
-    sh(apr_psprintf(pool, "cd %s && mkdir t && cd t && cp ../v1.zip a && "
-                    "tar czf ../v1.tgz a && cp ../v2.zip b && "
-                    "tar czf ../v2.tgz a b && cd .. && "
-                    "xdelta3 -e -f -9 -s v1.tgz v2.tgz g.d 2>/dev/null", dir));
+    unit_sh("cd %s && mkdir t && cd t && cp ../v1.zip a && "
+            "tar czf ../v1.tgz a && cp ../v2.zip b && "
+            "tar czf ../v2.tgz a b && cd .. && "
+            "xdelta3 -e -f -9 -s v1.tgz v2.tgz g.d 2>/dev/null", dir);
     put_local("P/v2.zip.delta", "g.d", NULL);
     sink_init(&s);
     ck_assert_int_eq(h5s3_dg_restore(&res, &store, "P/v2.zip.delta", m, NULL,
@@ -722,7 +715,7 @@ START_TEST(spawned_with_nothing_inherited)
             "grep -E \"^Sig(Blk|Ign)\" /proc/$1/status; } > \"$2\"' "
             "x $$ %s\nexec xdelta3 \"$@\"\n", rec);
     fclose(f);
-    sh(apr_psprintf(pool, "chmod +x %s", wrapper));
+    unit_sh("chmod +x %s", wrapper);
     leak = open("/dev/null", O_RDONLY);          /* no O_CLOEXEC */
     ck_assert_int_ge(leak, 3);
     sigemptyset(&block);
@@ -832,7 +825,7 @@ START_TEST(upload_round_trip)
     h5s3_dg_upload_result *r;
     obj *o;
 
-    sh(apr_psprintf(pool, "cd %s && echo 'some notes' > notes.txt", dir));
+    unit_sh("cd %s && echo 'some notes' > notes.txt", dir);
     ck_assert_int_eq(h5s3_dg_upload_file(&r, &store, "d/v1.zip",
                                          path_of("v1.zip"), &opts, pool),
                      APR_SUCCESS);
@@ -886,12 +879,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("dg_restore");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("dg_restore", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reconstructs_byte_exact);
     tcase_add_test(tc, zero_diff_delta);
@@ -910,10 +900,5 @@ int main(void)
     tcase_add_test(tc, spawned_with_nothing_inherited);
     tcase_add_test(tc, missing_program_and_abandoned_decoder);
     tcase_add_test(tc, upload_round_trip);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -9,33 +9,26 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "dg/h5s3_dg.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static char dir[64];
-
-static void sh(const char *cmd)
-{
-    ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup();
     strcpy(dir, "/tmp/h5s3-vcdiff-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     /* Two related inputs, plain and as gzip'd tarballs. */
-    sh(apr_psprintf(pool, "cd %s && head -c 300000 /dev/urandom > a.bin && "
-                    "(cat a.bin; echo changed) > b.bin && "
-                    "tar czf v1.tgz a.bin && tar czf v2.tgz a.bin b.bin",
-                    dir));
+    unit_sh("cd %s && head -c 300000 /dev/urandom > a.bin && "
+            "(cat a.bin; echo changed) > b.bin && "
+            "tar czf v1.tgz a.bin && tar czf v2.tgz a.bin b.bin",
+            dir);
 }
 
 static void teardown(void)
 {
-    sh(apr_psprintf(pool, "rm -rf %s", dir));
-    apr_pool_destroy(pool);
-    apr_terminate();
+    unit_sh("rm -rf %s", dir);
+    unit_teardown();
 }
 
 static h5s3_dg_vcdiff_header *parse_file(const char *name)
@@ -57,8 +50,8 @@ START_TEST(plain_delta)
 {
     h5s3_dg_vcdiff_header *h;
 
-    sh(apr_psprintf(pool, "cd %s && xdelta3 -e -f -9 -s a.bin b.bin d 2>/dev/null",
-                    dir));
+    unit_sh("cd %s && xdelta3 -e -f -9 -s a.bin b.bin d 2>/dev/null",
+            dir);
     h = parse_file("d");
     ck_assert_int_eq(h->version, 0);
     ck_assert(h->indicator & H5S3_VCD_APPHEADER);
@@ -78,8 +71,8 @@ START_TEST(gzip_without_D_is_recompressed)
 {
     h5s3_dg_vcdiff_header *h;
 
-    sh(apr_psprintf(pool, "cd %s && xdelta3 -e -f -9 -s v1.tgz v2.tgz d "
-                    "2>/dev/null", dir));
+    unit_sh("cd %s && xdelta3 -e -f -9 -s v1.tgz v2.tgz d "
+            "2>/dev/null", dir);
     h = parse_file("d");
     ck_assert_str_eq(h->tgtname, "v2.tgz");
     ck_assert_str_eq(h->tgtcomp, "G");
@@ -93,8 +86,8 @@ START_TEST(gzip_with_D_is_exact)
 {
     h5s3_dg_vcdiff_header *h;
 
-    sh(apr_psprintf(pool, "cd %s && xdelta3 -e -f -9 -D -s v1.tgz v2.tgz d",
-                    dir));
+    unit_sh("cd %s && xdelta3 -e -f -9 -D -s v1.tgz v2.tgz d",
+            dir);
     h = parse_file("d");
     ck_assert_str_eq(h->tgtcomp, "");
     ck_assert_str_eq(h->srccomp, "");
@@ -119,15 +112,15 @@ START_TEST(no_source_no_secondary_no_appheader)
 {
     h5s3_dg_vcdiff_header *h;
 
-    sh(apr_psprintf(pool, "cd %s && xdelta3 -e -f -S none b.bin d1", dir));
+    unit_sh("cd %s && xdelta3 -e -f -S none b.bin d1", dir);
     h = parse_file("d1");
     ck_assert_int_eq(h->secondary_id, -1);
     ck_assert_str_eq(h->appheader, "b.bin/");
     ck_assert_str_eq(h->srcname, "");
     ck_assert(!h5s3_dg_vcdiff_recompressed(h));
 
-    sh(apr_psprintf(pool, "cd %s && xdelta3 -e -f -A -s a.bin b.bin d2",
-                    dir));
+    unit_sh("cd %s && xdelta3 -e -f -A -s a.bin b.bin d2",
+            dir);
     h = parse_file("d2");
     ck_assert_ptr_null(h->appheader);
     ck_assert(!(h->indicator & H5S3_VCD_APPHEADER));
@@ -161,12 +154,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("dg_vcdiff");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("dg_vcdiff", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, plain_delta);
     tcase_add_test(tc, gzip_without_D_is_recompressed);
@@ -174,10 +164,5 @@ int main(void)
     tcase_add_test(tc, our_encoder_uses_D);
     tcase_add_test(tc, no_source_no_secondary_no_appheader);
     tcase_add_test(tc, short_and_bad_input);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -14,21 +14,7 @@
 #include <apr_strings.h>
 
 #include "grove/h5s3_grove.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 static h5s3_grove_buf *newbuf(void)
 {
@@ -200,12 +186,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("grove_encode");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("grove_encode", "core", &tc,
+                          unit_setup_h5, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_strings);
     tcase_add_test(tc, test_values);
@@ -213,10 +197,5 @@ int main(void)
     tcase_add_test(tc, test_npy_header);
     tcase_add_test(tc, test_csv);
     tcase_add_test(tc, test_tiff);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -14,9 +14,10 @@
 
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
-static apr_pool_t *pool;
-static char fname[64];
+static char fname[UNIT_TEMP_PATH];
 static hid_t fid = -1;
 
 static void make_file(void)
@@ -27,9 +28,7 @@ static void make_file(void)
     double fl[3] = {1.5, -2.0, 0.25};
     hsize_t three = 3;
 
-    strcpy(fname, "/tmp/test_grove_entity_XXXXXX");
-    close(mkstemp(fname));
-    f = H5Fcreate(fname, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    f = unit_h5_temp_file(fname);
     g = H5Gcreate2(f, "grp", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     s = H5Screate_simple(2, dims, NULL);
     d = H5Dcreate2(g, "be", H5T_STD_I32BE, s, H5P_DEFAULT, H5P_DEFAULT,
@@ -66,9 +65,7 @@ static void make_file(void)
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    unit_setup_h5();
     make_file();
     fid = H5Fopen(fname, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert_int_ge(fid, 0);
@@ -76,10 +73,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    apr_pool_destroy(pool);     /* datasets close before the file */
+    unit_teardown();            /* datasets close before the file */
     H5Fclose(fid);
     unlink(fname);
-    apr_terminate();
 }
 
 static const char *meta(const char *path, h5s3_grove_links links,
@@ -225,20 +221,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("grove_entity");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("grove_entity", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_meta);
     tcase_add_test(tc, test_attr_paths);
     tcase_add_test(tc, test_data);
     tcase_add_test(tc, test_stats);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -12,21 +12,9 @@
 
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static const hsize_t shape3[3] = {4, 5, 6};
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 static h5s3_grove_sel parse_ok(const char *text, int ndim,
                                const hsize_t *shape)
@@ -186,22 +174,15 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("grove_select");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("grove_select", "core", &tc,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_all);
     tcase_add_test(tc, test_h5web_plane);
     tcase_add_test(tc, test_slices);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_bool_arg);
     tcase_add_test(tc, test_counts_do_not_wrap);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
 #include <apr_general.h>
 #include <apr_thread_proc.h>
@@ -20,88 +18,32 @@
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "base/h5s3_errors.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
 #define PS (64 * 1024)
 
-static apr_pool_t *pool;
 static char dir[] = "/tmp/h5s3-chunks-XXXXXX";
 static char path_v1[128], path_latest[128];
 
-typedef struct file_src {
-    int fd;
-    apr_uint32_t calls;
-    apr_uint32_t ranges;
-    apr_uint64_t bytes;
-} file_src;
-
-static apr_status_t file_fetch(void *baton, h5s3_s3_range *r, int n,
-                               apr_pool_t *p)
-{
-    file_src *s = baton;
-    int i;
-
-    s->calls++;
-    s->ranges += (apr_uint32_t)n;
-    for (i = 0; i < n; i++) {
-        ssize_t got = pread(s->fd, r[i].buf, r[i].len, r[i].offset);
-
-        r[i].got = got > 0 ? (apr_size_t)got : 0;
-        r[i].status = APR_SUCCESS;
-        s->bytes += r[i].got;
-    }
-    return APR_SUCCESS;
-}
-
 static void make_fixture(char *path, const char *kind)
 {
-    const char *srcdir = getenv("srcdir");
-    char cmd[512];
+    char args[512];
 
     snprintf(path, 128, "%s/%s.h5", dir, kind);
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/fixtures/"
-             "make_chunk_fixtures.py %s %s", srcdir ? srcdir : ".", kind,
-             path);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "fixture generator failed: %s\n", cmd);
+    snprintf(args, sizeof(args), "%s %s", kind, path);
+    if (unit_fixture_script("make_chunk_fixtures.py", args) != 0) {
         exit(EXIT_FAILURE);
     }
 }
 
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(h5s3_h5_global_init(), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
 /* The file at path opened through the driver over a fresh cache. */
-static hid_t open_file(h5s3_h5_source *src, file_src *fs, const char *path)
+static hid_t open_file(h5s3_h5_source *src, unit_file_src *fs,
+                       const char *path)
 {
-    apr_size_t size = h5s3_pagecache_segment_size(PS, 512);
-    void *mem = apr_pcalloc(pool, size + 8);
-    h5s3_pagecache *pc;
-    struct stat st;
     hid_t fid;
 
-    ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, PS, NULL, 1, pool),
-                     APR_SUCCESS);
-    memset(fs, 0, sizeof(*fs));
-    fs->fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fs->fd, 0);
-    ck_assert_int_eq(fstat(fs->fd, &st), 0);
-    memset(src, 0, sizeof(*src));
-    src->cache = pc;
-    h5s3_pagecache_fingerprint(src->obj.fp, "", "b", path, "e");
-    src->obj.size = st.st_size;
-    src->obj.fetch = file_fetch;
-    src->obj.baton = fs;
-    src->name = path;
+    unit_h5_source(src, fs, path, unit_heap_cache(PS, 512));
     /* Small open read: the chunk index is not fetched by chance. */
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, src, 4096), APR_SUCCESS);
     return fid;
@@ -186,7 +128,7 @@ START_TEST(btree_table_is_what_hdf5_finds)
     static const char *names[] = { "/gz", "/plain", "/many", "/partial" };
     static const int expect[] = { 16 * 22, 5 * 5 * 6, 5000, 2 };
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
     int i;
 
@@ -213,7 +155,7 @@ END_TEST
 START_TEST(btree_walk_is_one_batch_per_level)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
     hid_t did = H5Dopen2(fid, "/many", H5P_DEFAULT);
     h5s3_h5_chunks *c = NULL;
@@ -244,7 +186,7 @@ END_TEST
 START_TEST(btree_walk_reads_only_wanted_subtrees)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
     hid_t did = H5Dopen2(fid, "/many", H5P_DEFAULT);
     h5s3_h5_chunks *c = NULL;
@@ -273,7 +215,7 @@ END_TEST
 START_TEST(fixed_array_is_fetched_in_two_batches)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_latest);
     hid_t did = H5Dopen2(fid, "/fa", H5P_DEFAULT);
     h5s3_h5_chunks *c = NULL;
@@ -377,7 +319,7 @@ static apr_status_t decode_vs_hdf5(hid_t fid, h5s3_h5_source *src,
 START_TEST(decoded_selections_equal_hdf5)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
 
     {
@@ -420,7 +362,7 @@ END_TEST
 START_TEST(other_pipelines_and_types_are_left_to_hdf5)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
     hsize_t st[] = { 0, 0 }, sd[] = { 1, 1 }, ct[] = { 20, 20 };
 
@@ -477,7 +419,7 @@ static void prepare(prepared *pr, hid_t fid, h5s3_h5_source *src,
 START_TEST(decoding_a_lying_chunk_table_stays_in_bounds)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_v1);
     prepared pr;
     apr_size_t bytes;
@@ -554,7 +496,7 @@ static void *APR_THREAD_FUNC decode_thread(apr_thread_t *t, void *data)
 START_TEST(decoding_progresses_when_the_pool_is_saturated)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid;
     prepared pr;
     apr_thread_t *th[6];
@@ -609,7 +551,7 @@ static herr_t count_link(hid_t g, const char *name, const H5L_info_t *info,
 START_TEST(dense_group_links_are_prefetched)
 {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid = open_file(&src, &fs, path_latest), gid;
     apr_uint32_t before;
     hsize_t idx = 0;
@@ -636,17 +578,16 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_chunks");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_chunks", "core", &tc, unit_setup_h5_io,
+                          unit_teardown);
+    int rv;
 
     if (!mkdtemp(dir)) {
         return EXIT_FAILURE;
     }
     make_fixture(path_v1, "v1");
     make_fixture(path_latest, "latest");
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, btree_table_is_what_hdf5_finds);
     tcase_add_test(tc, btree_walk_is_one_batch_per_level);
@@ -657,13 +598,9 @@ int main(void)
     tcase_add_test(tc, dense_group_links_are_prefetched);
     tcase_add_test(tc, decoding_a_lying_chunk_table_stays_in_bounds);
     tcase_add_test(tc, decoding_progresses_when_the_pool_is_saturated);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rv = unit_run(s);
     unlink(path_v1);
     unlink(path_latest);
     rmdir(dir);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rv;
 }

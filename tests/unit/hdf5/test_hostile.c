@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -26,35 +24,13 @@
 #include "viewer/h5s3_h5_values.h"
 #include "viewer/h5s3_h5_view.h"
 #include "json/h5s3_json.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
 #define PS (64 * 1024)
 
-static apr_pool_t *pool;
 static char dir[] = "/tmp/h5s3-hostile-XXXXXX";
 static char capi[160];
-
-typedef struct file_src {
-    int fd;
-    apr_uint32_t calls;
-    apr_uint64_t bytes;
-} file_src;
-
-static apr_status_t file_fetch(void *baton, h5s3_s3_range *r, int n,
-                               apr_pool_t *p)
-{
-    file_src *s = baton;
-    int i;
-
-    s->calls++;
-    for (i = 0; i < n; i++) {
-        ssize_t got = pread(s->fd, r[i].buf, r[i].len, r[i].offset);
-
-        r[i].got = got > 0 ? (apr_size_t)got : 0;
-        r[i].status = APR_SUCCESS;
-        s->bytes += r[i].got;
-    }
-    return APR_SUCCESS;
-}
 
 /* Files HDF5 writes itself (no patch needed): a shape whose element
  * count wraps, and an attribute of (2^32, 2^32) that HDF5 counts as 0. */
@@ -87,35 +63,25 @@ static void write_capi(const char *path)
 
 static void setup(void)
 {
-    const char *srcdir = getenv("srcdir");
-    char cmd[512];
-
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(h5s3_h5_global_init(), APR_SUCCESS);
+    unit_setup_h5_io();
     ck_assert_ptr_nonnull(mkdtemp(dir));
     /* The small variant: a 16 KiB string behind every vlen element. */
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/fixtures/"
-             "make_hostile_fixtures.py %s --small", srcdir ? srcdir : ".",
-             dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(unit_fixture_script("make_hostile_fixtures.py",
+                                         apr_pstrcat(pool, dir, " --small",
+                                                     NULL)), 0);
     snprintf(capi, sizeof(capi), "%s/capi.h5", dir);
     write_capi(capi);
 }
 
 static void teardown(void)
 {
-    char cmd[256];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    apr_pool_destroy(pool);
-    apr_terminate();
+    unit_sh("rm -rf %s", dir);
+    unit_teardown();
 }
 
 typedef struct opened {
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid;
 } opened;
 
@@ -123,25 +89,11 @@ typedef struct opened {
 static opened *open_h5(const char *name)
 {
     opened *o = apr_pcalloc(pool, sizeof(*o));
-    apr_size_t size = h5s3_pagecache_segment_size(PS, 256);
-    void *mem = apr_pcalloc(pool, size + 8);
     const char *path = name[0] == '/' ? name
                                       : apr_pstrcat(pool, dir, "/", name,
                                                     NULL);
-    h5s3_pagecache *pc;
-    struct stat st;
 
-    ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, PS, NULL, 1, pool),
-                     APR_SUCCESS);
-    o->fs.fd = open(path, O_RDONLY);
-    ck_assert_int_ge(o->fs.fd, 0);
-    ck_assert_int_eq(fstat(o->fs.fd, &st), 0);
-    o->src.cache = pc;
-    h5s3_pagecache_fingerprint(o->src.obj.fp, "", "b", path, "e");
-    o->src.obj.size = st.st_size;
-    o->src.obj.fetch = file_fetch;
-    o->src.obj.baton = &o->fs;
-    o->src.name = path;
+    unit_h5_source(&o->src, &o->fs, path, unit_heap_cache(PS, 256));
     ck_assert_int_eq(h5s3_h5_vfd_open(&o->fid, &o->src, 4096), APR_SUCCESS);
     return o;
 }
@@ -551,13 +503,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_hostile");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_hostile", "core", &tc, setup, teardown);
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, wrapping_shapes_are_refused_on_every_value_core);
     tcase_add_test(tc, a_huge_shape_that_fits_previews_small);
     tcase_add_test(tc, wrapping_chunk_sizes_are_refused);
@@ -566,10 +515,5 @@ int main(void)
     tcase_add_test(tc, vlen_dataset_reads_are_charged);
     tcase_add_test(tc, vlen_attributes_are_sized_before_reading);
     tcase_add_test(tc, attributes_whose_count_wraps_are_not_walked);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -12,21 +12,7 @@
 
 #include "base/h5s3_errors.h"
 #include "hdf5/h5s3_h5_types.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 static const char *dstr(hid_t t)
 {
@@ -271,12 +257,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_types");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_types", "core", &tc,
+                          unit_setup_h5, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_float16);
     tcase_add_test(tc, test_bool_and_enum);
@@ -286,10 +270,5 @@ int main(void)
     tcase_add_test(tc, test_type_info);
     tcase_add_test(tc, test_grove_type);
     tcase_add_test(tc, test_invalid);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

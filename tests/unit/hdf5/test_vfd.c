@@ -10,63 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <apr_atomic.h>
 
 #include "hdf5/h5s3_h5_file.h"
 #include "base/h5s3_errors.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
 #define PS (64 * 1024)
 
-static apr_pool_t *pool;
 static char dir[] = "/tmp/h5s3-vfd-XXXXXX";
-
-/* Local-file fetch seam counting calls, ranges and bytes. */
-typedef struct file_src {
-    int fd;
-    apr_status_t fail;          /* != 0: fail every fetch with this */
-    int fail_after;             /* > 0: only fetches after this many */
-    apr_uint32_t calls;
-    apr_uint32_t ranges;
-    apr_uint64_t bytes;
-} file_src;
-
-static apr_status_t file_fetch(void *baton, h5s3_s3_range *r, int n,
-                               apr_pool_t *p)
-{
-    file_src *s = baton;
-    apr_status_t rv = APR_SUCCESS;
-    int i;
-
-    s->calls++;
-    s->ranges += (apr_uint32_t)n;
-    for (i = 0; i < n; i++) {
-        ssize_t got;
-
-        if (s->fail && (int)s->calls > s->fail_after) {
-            r[i].got = 0;
-            r[i].status = rv = s->fail;
-            continue;
-        }
-        got = pread(s->fd, r[i].buf, r[i].len, r[i].offset);
-        r[i].got = got > 0 ? (apr_size_t)got : 0;
-        r[i].status = APR_SUCCESS;
-        s->bytes += r[i].got;
-    }
-    return rv;
-}
 
 /* Generated once, in the parent, before the forked tests run. */
 static const char *fixture(const char *kind, const char *extra)
 {
     static char paths[3][128];
     static const char *kinds[3] = { "basic", "big", "wide" };
-    const char *srcdir = getenv("srcdir");
-    char cmd[512];
+    char args[512];
     int i;
 
     for (i = 0; i < 2 && strcmp(kinds[i], kind) != 0; i++) {
@@ -75,56 +37,12 @@ static const char *fixture(const char *kind, const char *extra)
         return paths[i];
     }
     snprintf(paths[i], sizeof(paths[i]), "%s/%s.h5", dir, kind);
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/fixtures/"
-             "make_vfd_fixtures.py %s %s %s", srcdir ? srcdir : ".", kind,
-             paths[i], extra ? extra : "");
-    if (system(cmd) != 0) {
-        fprintf(stderr, "fixture generator failed: %s\n", cmd);
+    snprintf(args, sizeof(args), "%s %s %s", kind, paths[i],
+             extra ? extra : "");
+    if (unit_fixture_script("make_vfd_fixtures.py", args) != 0) {
         exit(EXIT_FAILURE);
     }
     return paths[i];
-}
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    ck_assert_int_eq(h5s3_h5_global_init(), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
-
-static h5s3_pagecache *heap_cache(apr_uint32_t pages)
-{
-    apr_size_t size = h5s3_pagecache_segment_size(PS, pages);
-    void *mem = apr_pcalloc(pool, size + 8);
-    h5s3_pagecache *pc;
-
-    ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, PS, NULL, 1, pool),
-                     APR_SUCCESS);
-    return pc;
-}
-
-static void make_source(h5s3_h5_source *src, file_src *fs, const char *path,
-                        h5s3_pagecache *pc)
-{
-    struct stat st;
-
-    memset(fs, 0, sizeof(*fs));
-    fs->fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fs->fd, 0);
-    ck_assert_int_eq(fstat(fs->fd, &st), 0);
-    memset(src, 0, sizeof(*src));
-    src->cache = pc;
-    src->name = path;
-    src->obj.size = st.st_size;
-    src->obj.fetch = file_fetch;
-    src->obj.baton = fs;
-    h5s3_pagecache_fingerprint(src->obj.fp, "", "bucket", path, "etag");
 }
 
 static void read_doubles(hid_t fid, const char *name, double *out)
@@ -139,16 +57,16 @@ static void read_doubles(hid_t fid, const char *name, double *out)
 
 START_TEST(reads_h5py_file)
 {
-    h5s3_pagecache *pc = heap_cache(32);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 32);
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     h5s3_h5_request rq = {0};
     hid_t fid, d, a;
     double data[1000];
     int ints[100][7], r, c, i, version = 0;
     char *s = NULL;
 
-    make_source(&src, &fs, fixture("basic", NULL), pc);
+    unit_h5_source(&src, &fs, fixture("basic", NULL), pc);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &src, 128 * 1024), APR_SUCCESS);
     /* The whole (21 KB) file came in the single open read. */
@@ -200,20 +118,20 @@ END_TEST
 
 START_TEST(reopen_hits_the_cache)
 {
-    h5s3_pagecache *pc = heap_cache(32);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 32);
     h5s3_h5_source s1, s2;
-    file_src f1, f2;
+    unit_file_src f1, f2;
     hid_t fid;
     double data[1000];
 
-    make_source(&s1, &f1, fixture("basic", NULL), pc);
+    unit_h5_source(&s1, &f1, fixture("basic", NULL), pc);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &s1, 4096), APR_SUCCESS);
     read_doubles(fid, "/data", data);
     H5Fclose(fid);
     ck_assert_uint_gt(f1.calls, 0);
 
     /* Another source for the same object (another process, say). */
-    make_source(&s2, &f2, fixture("basic", NULL), pc);
+    unit_h5_source(&s2, &f2, fixture("basic", NULL), pc);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &s2, 4096), APR_SUCCESS);
     read_doubles(fid, "/data", data);
     ck_assert_double_eq(data[999], 999 * 0.5);
@@ -226,14 +144,14 @@ END_TEST
 
 START_TEST(small_read_of_a_big_file)
 {
-    h5s3_pagecache *pc = heap_cache(64);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 64);
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid;
     double tail[100];
     int i;
 
-    make_source(&src, &fs, fixture("big", "8"), pc);
+    unit_h5_source(&src, &fs, fixture("big", "8"), pc);
     ck_assert_int_gt(src.obj.size, 8 * 1024 * 1024);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &src, 128 * 1024), APR_SUCCESS);
     read_doubles(fid, "/tail", tail);
@@ -250,11 +168,11 @@ END_TEST
 
 static apr_status_t open_path(const char *path, hid_t *fid)
 {
-    h5s3_pagecache *pc = heap_cache(16);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 16);
     h5s3_h5_source *src = apr_pcalloc(pool, sizeof(*src));
-    file_src *fs = apr_pcalloc(pool, sizeof(*fs));
+    unit_file_src *fs = apr_pcalloc(pool, sizeof(*fs));
 
-    make_source(src, fs, path, pc);
+    unit_h5_source(src, fs, path, pc);
     return h5s3_h5_vfd_open(fid, src, 128 * 1024);
 }
 
@@ -313,15 +231,15 @@ END_TEST
 
 START_TEST(failed_read_reports_s3_status)
 {
-    h5s3_pagecache *pc = heap_cache(32);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 32);
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     h5s3_h5_request rq = {0};
     hid_t fid, d;
     double tail[100];
 
     /* The open read works, the dataset read at the end of 8 MB fails. */
-    make_source(&src, &fs, fixture("big", "8"), pc);
+    unit_h5_source(&src, &fs, fixture("big", "8"), pc);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &src, 128 * 1024), APR_SUCCESS);
     fs.fail = H5S3_E_TIMEOUT;
@@ -353,12 +271,12 @@ END_TEST
 
 START_TEST(failed_open_reports_s3_status)
 {
-    h5s3_pagecache *pc = heap_cache(32);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 32);
     h5s3_h5_source src;
-    file_src fs;
+    unit_file_src fs;
     hid_t fid;
 
-    make_source(&src, &fs, fixture("basic", NULL), pc);
+    unit_h5_source(&src, &fs, fixture("basic", NULL), pc);
     fs.fail = H5S3_E_UNREACHABLE;
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &src, 128 * 1024),
                      H5S3_E_UNREACHABLE);
@@ -420,15 +338,15 @@ static void describe_children(hid_t fid, const char *path, int *ndatasets)
 
 START_TEST(group_prefetch_makes_describe_hit)
 {
-    h5s3_pagecache *pc = heap_cache(128);
+    h5s3_pagecache *pc = unit_heap_cache(PS, 128);
     h5s3_h5_source a, b;
-    file_src fa, fb;
+    unit_file_src fa, fb;
     h5s3_h5_request rq = {0};
     hid_t fid;
     int n, before;
 
     /* Without prefetch: each child's header is a miss, one at a time. */
-    make_source(&a, &fa, fixture("wide", NULL), pc);
+    unit_h5_source(&a, &fa, fixture("wide", NULL), pc);
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &a, 128 * 1024), APR_SUCCESS);
     describe_children(fid, "/wide", &n);
     ck_assert_int_eq(n, 200);
@@ -436,7 +354,7 @@ START_TEST(group_prefetch_makes_describe_hit)
     ck_assert_uint_ge(fa.calls, 20);
 
     /* With prefetch (another ETag, so a cold cache). */
-    make_source(&b, &fb, fixture("wide", NULL), pc);
+    unit_h5_source(&b, &fb, fixture("wide", NULL), pc);
     h5s3_pagecache_fingerprint(b.obj.fp, "", "bucket", "wide", "etag2");
     ck_assert_int_eq(h5s3_h5_vfd_open(&fid, &b, 128 * 1024), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_prefetch_group_src(fid, &b, "/wide", 0, 0),
@@ -464,11 +382,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_vfd");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
+    TCase *tc;
+    Suite *s = unit_suite("h5_vfd", "core", &tc, unit_setup_h5_io,
+                          unit_teardown);
     char cmd[128];
-    int failed;
+    int rv;
 
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -478,7 +396,6 @@ int main(void)
     fixture("big", "8");
     fixture("wide", NULL);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, reads_h5py_file);
     tcase_add_test(tc, reopen_hits_the_cache);
@@ -488,14 +405,10 @@ int main(void)
     tcase_add_test(tc, failed_read_reports_s3_status);
     tcase_add_test(tc, failed_open_reports_s3_status);
     tcase_add_test(tc, group_prefetch_makes_describe_hit);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rv = unit_run(s);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
         fprintf(stderr, "could not remove %s\n", dir);
     }
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rv;
 }

@@ -7,62 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 
 #include <apr_general.h>
-#include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_global_mutex.h>
 #include <apr_thread_proc.h>
 
 #include "pagecache/h5s3_pagecache.h"
 #include "base/h5s3_errors.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
 #define PS 4096
 #define OBJ_SIZE (256 * PS + 123)       /* short last page on purpose */
 
-static apr_pool_t *pool;
 static char tmpl[] = "/tmp/h5s3-pc-XXXXXX";
 static char path_a[64], path_b[64];
 static char *content_a, *content_b;
-
-/* Local-file fetch seam that counts what it is asked. */
-typedef struct file_src {
-    int fd;
-    apr_status_t fail;          /* != 0: every range fails with this */
-    apr_uint32_t calls;
-    apr_uint32_t ranges;
-    apr_uint32_t last_n;
-    apr_size_t last_len0;
-} file_src;
-
-static apr_status_t file_fetch(void *baton, h5s3_s3_range *r, int n,
-                               apr_pool_t *p)
-{
-    file_src *s = baton;
-    apr_status_t rv = APR_SUCCESS;
-    int i;
-
-    apr_atomic_inc32(&s->calls);
-    apr_atomic_add32(&s->ranges, (apr_uint32_t)n);
-    s->last_n = (apr_uint32_t)n;
-    s->last_len0 = r[0].len;
-    for (i = 0; i < n; i++) {
-        ssize_t got;
-
-        if (s->fail) {
-            r[i].got = 0;
-            r[i].status = s->fail;
-            rv = s->fail;
-            continue;
-        }
-        got = pread(s->fd, r[i].buf, r[i].len, r[i].offset);
-        r[i].got = got > 0 ? (apr_size_t)got : 0;
-        r[i].status = APR_SUCCESS;
-    }
-    return rv;
-}
 
 static char *make_file(char *path)
 {
@@ -82,8 +44,7 @@ static char *make_file(char *path)
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup();
     srand(42);
     content_a = make_file(path_a);
     content_b = make_file(path_b);
@@ -95,21 +56,14 @@ static void teardown(void)
     unlink(path_b);
     free(content_a);
     free(content_b);
-    apr_pool_destroy(pool);
-    apr_terminate();
+    unit_teardown();
 }
 
-static void open_obj(h5s3_pagecache_object *obj, file_src *src,
+static void open_obj(h5s3_pagecache_object *obj, unit_file_src *src,
                      const char *path, const char *etag)
 {
-    memset(src, 0, sizeof(*src));
-    src->fd = open(path, O_RDONLY);
-    ck_assert_int_ge(src->fd, 0);
-    memset(obj, 0, sizeof(*obj));
-    h5s3_pagecache_fingerprint(obj->fp, "", "bucket", "key", etag);
+    unit_file_object(obj, src, path, "key", etag);
     obj->size = OBJ_SIZE;
-    obj->fetch = file_fetch;
-    obj->baton = src;
 }
 
 static h5s3_pagecache *heap_cache(apr_uint32_t pages, void **mem)
@@ -128,7 +82,7 @@ START_TEST(hit_after_miss)
     void *mem;
     h5s3_pagecache *pc = heap_cache(64, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_counts c = {0};
     h5s3_pagecache_stats st;
     char buf[300];
@@ -168,7 +122,7 @@ START_TEST(adjacent_missing_pages_are_one_range)
     void *mem;
     h5s3_pagecache *pc = heap_cache(64, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_counts c = {0};
     char *buf = malloc(8 * PS);
 
@@ -208,7 +162,7 @@ START_TEST(prefetch_coalesces_and_then_hits)
     void *mem;
     h5s3_pagecache *pc = heap_cache(64, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_counts c = {0};
     apr_off_t offs[] = { 20 * PS + 5, 3 * PS, 21 * PS + 100, 23 * PS, 40 * PS };
     apr_size_t lens[] = { 100, 10, PS, 8, 1 };
@@ -250,7 +204,7 @@ START_TEST(prefetch_never_refetches_cached_pages)
     void *mem;
     h5s3_pagecache *pc = heap_cache(64, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_counts c = {0};
     apr_off_t off = 5 * PS, span = 4 * PS, gap = 12 * PS;
     apr_size_t one = 10, len = 3 * PS, glen = 4 * PS;
@@ -298,7 +252,7 @@ START_TEST(big_prefetch_is_split_for_concurrency)
     char path[64];
     h5s3_pagecache *pc;
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_counts c = {0};
     apr_off_t off = 0;
     apr_size_t len = big;
@@ -339,7 +293,7 @@ START_TEST(end_of_object)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     char buf[400];
     char zeros[200] = {0};
 
@@ -367,7 +321,7 @@ START_TEST(put_stores_whole_pages_and_the_end)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     apr_off_t last = (OBJ_SIZE / PS) * PS;
     char *buf = malloc(2 * PS);
 
@@ -403,7 +357,7 @@ START_TEST(eviction_under_pressure)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_stats st;
     char buf[64];
     int round, p;
@@ -433,7 +387,7 @@ START_TEST(hot_pages_survive_a_scan)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     char buf[8];
     int p;
 
@@ -459,7 +413,7 @@ START_TEST(etag_change_never_serves_stale_pages)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object v1, v2;
-    file_src s1, s2;
+    unit_file_src s1, s2;
     char buf[100];
 
     /* Same bucket and key; the object was overwritten (new ETag). */
@@ -487,7 +441,7 @@ START_TEST(failed_fetch_reports_and_caches_nothing)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     h5s3_pagecache_stats st;
     char buf[100];
 
@@ -514,7 +468,7 @@ START_TEST(short_answer_is_an_error)
     void *mem;
     h5s3_pagecache *pc = heap_cache(16, &mem);
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     char buf[100];
 
     /* The object claims to be longer than what the origin returns. */
@@ -530,7 +484,7 @@ END_TEST
 START_TEST(no_cache_reads_through)
 {
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     char buf[100];
 
     open_obj(&obj, &src, path_a, "etag1");
@@ -550,7 +504,7 @@ START_TEST(attach_checks_the_segment)
     void *mem = calloc(1, size);
     h5s3_pagecache *pc, *pc2;
     h5s3_pagecache_object obj;
-    file_src src;
+    unit_file_src src;
     char buf[10];
 
     ck_assert_int_eq(h5s3_pagecache_init(&pc, mem, size, PS, NULL, 0, pool),
@@ -622,7 +576,7 @@ START_TEST(threads_share_one_cache)
     h5s3_pagecache *pc;
     h5s3_pagecache_object obj;
     h5s3_pagecache_stats st;
-    file_src src;
+    unit_file_src src;
     apr_thread_t *th[8];
     worker w[8];
     apr_status_t trv;
@@ -661,7 +615,7 @@ START_TEST(forked_processes_share_one_segment)
     h5s3_pagecache *pc;
     h5s3_pagecache_object obj;
     h5s3_pagecache_stats st;
-    file_src src;
+    unit_file_src src;
     char buf[16];
     pid_t kids[4];
     int i, status;
@@ -712,12 +666,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pagecache");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("pagecache", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, hit_after_miss);
     tcase_add_test(tc, adjacent_missing_pages_are_one_range);
@@ -735,10 +686,5 @@ int main(void)
     tcase_add_test(tc, attach_checks_the_segment);
     tcase_add_test(tc, threads_share_one_cache);
     tcase_add_test(tc, forked_processes_share_one_segment);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

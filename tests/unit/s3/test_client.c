@@ -12,21 +12,14 @@
 
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static apr_socket_t *held;
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
+    unit_setup();
     ck_assert_int_eq(h5s3_s3_global_init(), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
 }
 
 /* A loopback port that is bound but not listening: connections refused. */
@@ -180,26 +173,19 @@ END_TEST
 
 static Suite *client_suite(void)
 {
-    Suite *s = suite_create("s3_client");
-    TCase *t = tcase_create("offline");
+    TCase *t;
+    Suite *s = unit_suite("s3_client", "offline", &t,
+                          setup, unit_teardown);
 
-    tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 20);
     tcase_add_test(t, config_checked);
     tcase_add_test(t, arguments_checked);
     tcase_add_test(t, refused_is_unreachable);
     tcase_add_test(t, forget_then_reuse);
-    suite_add_tcase(s, t);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(client_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(client_suite());
 }

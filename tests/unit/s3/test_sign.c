@@ -13,20 +13,7 @@
 
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3_sign.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 /* ---- aws-sig-v4-test-suite ---------------------------------------- */
 
@@ -468,10 +455,10 @@ END_TEST
 
 static Suite *sign_suite(void)
 {
-    Suite *s = suite_create("s3_sign");
-    TCase *t = tcase_create("vectors");
+    TCase *t;
+    Suite *s = unit_suite("s3_sign", "vectors", &t,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, suite_get_vanilla);
     tcase_add_test(t, suite_post_vanilla);
     tcase_add_test(t, suite_query_order_key_case);
@@ -495,17 +482,10 @@ static Suite *sign_suite(void)
     tcase_add_test(t, duplicate_headers_joined);
     tcase_add_test(t, rejects_bad_input);
     tcase_add_test(t, cached_key_gives_same_signature);
-    suite_add_tcase(s, t);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sign_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(sign_suite());
 }

@@ -10,20 +10,7 @@
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3.h"
 #include "s3/h5s3_s3_xml.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 #define ENTRY(pg, i) (&APR_ARRAY_IDX((pg)->entries, (i), h5s3_s3_entry))
 #define PREFIX(pg, i) APR_ARRAY_IDX((pg)->prefixes, (i), const char *)
@@ -261,10 +248,10 @@ END_TEST
 
 static Suite *xml_suite(void)
 {
-    Suite *s = suite_create("s3_xml");
-    TCase *t = tcase_create("docs");
+    TCase *t;
+    Suite *s = unit_suite("s3_xml", "docs", &t,
+                          unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, aws_sample);
     tcase_add_test(t, rgw_truncated_with_prefixes);
     tcase_add_test(t, no_namespace_and_char_refs);
@@ -273,17 +260,10 @@ static Suite *xml_suite(void)
     tcase_add_test(t, malformed_rejected);
     tcase_add_test(t, error_documents);
     tcase_add_test(t, iso8601);
-    suite_add_tcase(s, t);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(xml_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(xml_suite());
 }

@@ -11,22 +11,10 @@
 #include <apr_pools.h>
 
 #include "viewer/h5s3_csv.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static char out[4096];
 static apr_size_t outlen;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 static apr_status_t sink(void *baton, const char *buf, apr_size_t len)
 {
@@ -120,20 +108,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("csv");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("csv", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_cells);
     tcase_add_test(tc, test_plain_number);
     tcase_add_test(tc, test_float_repr);
     tcase_add_test(tc, test_names);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s);
 }

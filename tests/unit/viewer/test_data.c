@@ -19,9 +19,10 @@
 #include "viewer/h5s3_h5_stats.h"
 #include "viewer/h5s3_h5_view.h"
 #include "json/h5s3_json.h"
+#include "unit_common.h"
+#include "unit_files.h"
 
-static apr_pool_t *pool;
-static char fname[] = "/tmp/h5s3_test_data_XXXXXX";
+static char fname[UNIT_TEMP_PATH];
 static hid_t fid = -1;
 
 static void make_file(void)
@@ -29,10 +30,9 @@ static void make_file(void)
     hsize_t d2[2] = {30, 20}, d3[3] = {4, 30, 20}, d1[1] = {10}, ch[2] = {7, 6};
     hid_t sp, ds, dcpl;
     double *v = malloc(4 * 30 * 20 * sizeof(double));
-    int i, fd = mkstemp(fname);
+    int i;
 
-    close(fd);
-    fid = H5Fcreate(fname, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    fid = unit_h5_temp_file(fname);
     for (i = 0; i < 4 * 30 * 20; i++) {
         v[i] = i;
     }
@@ -75,18 +75,15 @@ static void make_file(void)
 
 static void setup(void)
 {
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    unit_setup_h5();
     make_file();
 }
 
 static void teardown(void)
 {
-    apr_pool_destroy(pool);
+    unit_teardown();
     H5Fclose(fid);
     unlink(fname);
-    apr_terminate();
 }
 
 /* The payload as a client sees it: numeric arrays are raw text that
@@ -297,21 +294,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_data");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_data", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_matrix_strided_transposed);
     tcase_add_test(tc, test_heatmap_and_line);
     tcase_add_test(tc, test_stats_finite_only);
     tcase_add_test(tc, test_preview);
     tcase_add_test(tc, test_csv_stream);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s);
 }

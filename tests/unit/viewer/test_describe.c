@@ -14,8 +14,8 @@
 
 #include "base/h5s3_errors.h"
 #include "viewer/h5s3_h5_describe.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static hid_t file = -1;
 
 static void add_attr_double(hid_t obj, const char *name, double v)
@@ -35,9 +35,7 @@ static void setup(void)
     hsize_t dims[1] = { 100 }, chunk[1] = { 10 };
     int i;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    unit_setup_h5();
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_core(fapl, 1 << 16, 0);
     file = H5Fcreate("mem.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -72,8 +70,7 @@ static void setup(void)
 static void teardown(void)
 {
     H5Fclose(file);
-    apr_pool_destroy(pool);
-    apr_terminate();
+    unit_teardown();
 }
 
 static char *dump(json_t *j)
@@ -239,12 +236,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_describe");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_describe", "core", &tc, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_root_children);
     tcase_add_test(tc, test_dataset_child_fields);
     tcase_add_test(tc, test_meta_dataset_and_nan);
@@ -252,10 +246,5 @@ int main(void)
     tcase_add_test(tc, test_missing_paths);
     tcase_add_test(tc, test_children_of_non_group);
     tcase_add_test(tc, test_filter_names);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

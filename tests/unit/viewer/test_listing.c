@@ -4,20 +4,7 @@
 #include <string.h>
 #include <apr_general.h>
 #include "viewer/h5s3_listing.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 static h5s3_s3_entry entry(const char *key, apr_off_t size)
 {
@@ -141,22 +128,14 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("listing");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("listing", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, files_then_sorted_folders);
     tcase_add_test(tc, file_row_fields);
     tcase_add_test(tc, no_folders_when_disabled);
     tcase_add_test(tc, folders_only_under_prefix);
     tcase_add_test(tc, truncated_at_max_items);
     tcase_add_test(tc, s3_prefix_drops_leading_slashes);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -10,21 +10,9 @@
 
 #include "base/h5s3_errors.h"
 #include "viewer/h5s3_h5_select.h"
+#include "unit_common.h"
 
-static apr_pool_t *pool;
 static const hsize_t shape4[4] = {3, 4, 5, 6};
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 START_TEST(test_parse_int)
 {
@@ -158,21 +146,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_select");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_select", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_parse_int);
     tcase_add_test(tc, test_lenient_defaults);
     tcase_add_test(tc, test_lenient_drops_bad_parts);
     tcase_add_test(tc, test_strict_messages);
     tcase_add_test(tc, test_strict_wraps);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s);
 }

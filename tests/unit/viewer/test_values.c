@@ -14,21 +14,7 @@
 
 #include "json/h5s3_json.h"
 #include "viewer/h5s3_h5_values.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 /* Serialise and compare: also proves the JSON is valid (jansson refuses
  * to dump NaN). */
@@ -202,12 +188,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("h5_values");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("h5_values", "core", &tc,
+                          unit_setup_h5, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_non_finite_is_null);
     tcase_add_test(tc, test_py_float_repr);
     tcase_add_test(tc, test_py_complex_str);
@@ -216,10 +200,5 @@ int main(void)
     tcase_add_test(tc, test_ints_and_scalar);
     tcase_add_test(tc, test_compound_complex_bool_strings);
     tcase_add_test(tc, test_vlen_and_array);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }
