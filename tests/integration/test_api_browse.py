@@ -7,9 +7,9 @@ import urllib.parse
 
 import pytest
 
-from api_common import (HOST, MANY_BUCKET, api_conf, api_json,
-                        assert_api_error, logical, many_bucket)
-from common import q, vhost
+from harness.api_common import (HOST, MANY_BUCKET, api_conf, api_json,
+                                assert_api_error, logical, many_bucket)
+from harness.common import q, vhost
 from harness.s3server import closed_port
 
 OTHER = "other.test"

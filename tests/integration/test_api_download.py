@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from api_common import (HOST, LOC, SECRET, api_conf, api_json,
-                        assert_api_error, dg_meta, forge_token, logical,
-                        prepare, rgw_refcache_name, sha256, token_payload,
-                        xdelta)
+from harness.api_common import (HOST, LOC, SECRET, api_conf, api_json,
+                                assert_api_error, dg_meta, forge_token,
+                                logical, prepare, rgw_refcache_name, sha256,
+                                token_payload, xdelta)
 
 BUCKET = "dgapi"        # this module's own objects
 

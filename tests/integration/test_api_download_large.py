@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from api_common import (HOST, LOC, api_conf, prepare, release_and_patch,
-                        sha256_file)
+from harness.api_common import (HOST, LOC, api_conf, prepare,
+                                release_and_patch, sha256_file)
 
 BUCKET = "dgbig"
 MB = 1024 * 1024

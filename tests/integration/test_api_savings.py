@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from api_common import (MANY_BUCKET, api_conf, api_json, assert_api_error,
-                        many_bucket, python_savings, wait_savings)
+from harness.api_common import (MANY_BUCKET, api_conf, api_json,
+                                assert_api_error, many_bucket, python_savings,
+                                wait_savings)
 
 
 @pytest.fixture(scope="module")

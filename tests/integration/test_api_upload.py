@@ -10,8 +10,8 @@ import urllib.parse
 
 import pytest
 
-from api_common import (HOST, LOC, api_conf, api_json, assert_api_error,
-                        prepare, sha256)
+from harness.api_common import (HOST, LOC, api_conf, api_json,
+                                assert_api_error, prepare, sha256)
 
 BUCKET = "dgupload"
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from common import vhost
+from harness.common import vhost
 from harness.httpd import HttpdError
 
 GOOD = "H5S3Endpoint http://127.0.0.1:7480\nH5S3Bucket h5data\n"

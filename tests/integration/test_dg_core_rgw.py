@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from api_common import python_savings, refcache_name
+from harness.api_common import python_savings, refcache_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))

@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import schema
-from common import vhost
+from harness import schema
+from harness.common import vhost
 from harness.httpd import Httpd, default_module_so
 from harness.plugin import selected_mpms
 

@@ -13,9 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-import grove_oracle as go
-from common import vhost
-from h5oracle import walk
+from harness import grove_oracle as go
+from harness.common import vhost
+from harness.h5oracle import walk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures")

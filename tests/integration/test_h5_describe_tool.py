@@ -17,7 +17,7 @@ import sys
 import h5py
 import pytest
 
-from h5oracle import expected_child, expected_meta, walk
+from harness.h5oracle import expected_child, expected_meta, walk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))

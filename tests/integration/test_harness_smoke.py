@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness import Httpd, closed_port, silent_port
-from harness.s3server import PYTHON
+from harness.s3server import PYTHON, REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# Where the package harness is: the inner pytest runs below imports it.
+INTEGRATION = os.path.join(REPO, "tests", "integration")
 
 
 def count_keys(s3, bucket):
@@ -234,10 +235,8 @@ def test_teardown_fails_on_unexpected_errors(tmp_path):
     workdirs = tempfile.mkdtemp(prefix="h5s3-inner-")
     os.chmod(workdirs, 0o755)
     (tmp_path / "conftest.py").write_text(textwrap.dedent("""
-        import sys
-        sys.path.insert(0, %r)
-        from harness.plugin import *
-        """ % HERE))
+        pytest_plugins = ["harness.plugin"]
+        """))
     (tmp_path / "test_inner.py").write_text(textwrap.dedent("""
         import pytest
         CONF = '<Location /denied>\\n  Require all denied\\n</Location>\\n'
@@ -249,11 +248,13 @@ def test_teardown_fails_on_unexpected_errors(tmp_path):
             h = make_httpd(CONF, module_so=None)
             assert h.get("/denied/z")[0] == 403
         """))
+    env = dict(os.environ, H5S3_HTTPD_TMP=workdirs)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (INTEGRATION, os.environ.get("PYTHONPATH")) if p)
     r = subprocess.run([PYTHON, "-m", "pytest", "-q", "-p",
                         "no:cacheprovider", "--mpm", "prefork",
                         str(tmp_path)], capture_output=True, text=True,
-                       cwd=str(tmp_path), timeout=120,
-                       env=dict(os.environ, H5S3_HTTPD_TMP=workdirs))
+                       cwd=str(tmp_path), timeout=120, env=env)
     out = r.stdout + r.stderr
     shutil.rmtree(workdirs)
     assert r.returncode == 1, out

@@ -4,57 +4,30 @@ cold and a warm listing of a wide group cost in S3 requests.
 The file: 200 datasets of 100 kB written one after another with HDF5's
 metadata aggregation off, so each object header sits right before its own
 data and the root group's symbol-table leaves are spread over the file
-(the layout bench/bench_children.py uses, 50 times smaller).
+(harness/h5files.py: the layout bench/bench_children.py uses, 50 times
+smaller).
 """
 
-import ctypes
 import http.client
 import json
 import math
 import os
-import re
 import struct
-import sys
 import time
 
 import h5py
-import numpy as np
 import pytest
 
-from common import get_json, vhost
-from h5oracle import expected_child
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "bench"))
-from delay_proxy import DelayProxy  # noqa: E402
+from harness.common import get_json, vhost
+from harness.delay_proxy import DelayProxy
+from harness.h5files import NCHILD, write_wide
+from harness.h5oracle import expected_child
 
 BUCKET = "h5wide"
 KEY = "wide/200.h5"
 A = "wide.test"
 CHILDREN = "/hdf/files/%s/children?path=/" % KEY
-NCHILD = 200
 PAGE = 64 * 1024                # the module's page size
-
-
-def _set_meta_block_size(fapl, size):
-    with open("/proc/self/maps") as f:
-        lib = re.search(r"/\S*libhdf5(_serial)?\.so[.\d]*\b", f.read())
-    hdf5 = ctypes.CDLL(lib.group(0))
-    hdf5.H5Pset_meta_block_size.argtypes = [ctypes.c_int64, ctypes.c_uint64]
-    assert hdf5.H5Pset_meta_block_size(fapl.id, size) >= 0
-
-
-def write_wide(path):
-    rng = np.random.default_rng(7)
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    _set_meta_block_size(fapl, 0)
-    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl)
-    with h5py.File(fid) as f:
-        for i in range(NCHILD):
-            d = f.create_dataset("d%03d" % i,
-                                 data=rng.random(25000, dtype=np.float32))
-            d.attrs["index"] = i
-            d.attrs["units"] = "m/s"
 
 
 def symbol_table_pages(path):

@@ -21,7 +21,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from common import q, vhost
+from harness.common import q, vhost
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, "..", "fixtures", "make_hostile_fixtures.py")

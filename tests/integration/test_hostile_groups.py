@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from common import vhost
+from harness.common import vhost
 
 BUCKET = "hostile-groups"
 A = "groups.test"

@@ -19,8 +19,9 @@ import h5py
 import numpy as np
 import pytest
 
-from common import vhost
-from hostile import FileWatch, contains_marker, describe_routes, value_routes
+from harness.common import vhost
+from harness.hostile import (FileWatch, contains_marker, describe_routes,
+                             value_routes)
 
 BUCKET = "hostile-local"
 A = "hostile.test"

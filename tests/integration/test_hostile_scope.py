@@ -16,8 +16,8 @@ import threading
 
 import pytest
 
-from common import vhost
-from test_hdf5_resilience import write_wide
+from harness.common import vhost
+from harness.h5files import write_wide
 
 BUCKET = "scope-pages"
 KEY = "wide.h5"

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-import schema
-from common import vhost
+from harness import schema
+from harness.common import vhost
 
 REPO = schema.REPO
 SPEC = schema.SPEC

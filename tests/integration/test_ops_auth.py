@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ops_util import load, ops_vhost
+from harness.ops_util import load, ops_vhost
 
 AUTH_MODULES = load("authn_core", "authn_file", "auth_basic", "authz_user")
 

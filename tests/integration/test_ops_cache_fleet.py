@@ -4,8 +4,9 @@ redis-server / memcached on loopback."""
 
 import pytest
 
-from common import get_json, q
-from ops_util import load, memcached, ops_vhost, redis_server, status_auto
+from harness.common import get_json, q
+from harness.ops_util import (load, memcached, ops_vhost, redis_server,
+                              status_auto)
 
 A = "a.test"
 H5KEY = "samples/grid.h5"

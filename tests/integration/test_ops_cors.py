@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ops_util import ops_vhost
+from harness.ops_util import ops_vhost
 
 A = "a.test"
 GOOD = "https://viewer.example.org"

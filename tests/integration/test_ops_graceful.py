@@ -10,7 +10,7 @@ import threading
 import time
 
 from harness.httpd import _clean_env
-from ops_util import ops_vhost, status_auto
+from harness.ops_util import ops_vhost, status_auto
 
 A = "a.test"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"

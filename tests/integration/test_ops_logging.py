@@ -9,9 +9,9 @@ import socket
 
 import pytest
 
-from common import q
+from harness.common import q
 from harness.s3server import REPO
-from ops_util import ops_vhost
+from harness.ops_util import ops_vhost
 
 A = "a.test"
 JSON_CONF = os.path.join(REPO, "conf", "h5s3-json-log.conf")

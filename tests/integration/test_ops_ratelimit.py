@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ops_util import REMOTEIP, hammer, one_request, ops_vhost, status_auto
+from harness.ops_util import (REMOTEIP, hammer, one_request, ops_vhost,
+                              status_auto)
 
 A = "a.test"
 # More prefork children than the harness's 3, so that one client's requests

@@ -3,8 +3,8 @@ with figures that add up to what the requests reported."""
 
 import time
 
-from common import q
-from ops_util import ops_vhost, status_auto
+from harness.common import q
+from harness.ops_util import ops_vhost, status_auto
 
 A = "a.test"
 

@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pytest
 
-from common import vhost
-from datafx import sanitize
+from harness.common import vhost
+from harness.datafx import sanitize
 from harness.httpd import Httpd, default_module_so
 from harness.plugin import selected_mpms
 

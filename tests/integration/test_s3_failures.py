@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from common import get_json, vhost
+from harness.common import get_json, vhost
 from harness import closed_port, silent_port
 
 A = "a.test"

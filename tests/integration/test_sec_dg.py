@@ -11,18 +11,14 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 
 import pytest
 
-from api_common import (HOST, LOC, api_conf, assert_api_error, dg_meta,
-                        prepare, rgw_refcache_name, sha256, xdelta)
-from ops_util import status_auto
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "bench"))
-from delay_proxy import DelayProxy  # noqa: E402
+from harness.api_common import (HOST, LOC, api_conf, assert_api_error, dg_meta,
+                                prepare, rgw_refcache_name, sha256, xdelta)
+from harness.delay_proxy import DelayProxy
+from harness.ops_util import status_auto
 
 A, B = "dgseca", "dgsecb"       # this module's own buckets
 REF = "rel/reference.bin"

@@ -16,9 +16,9 @@ import urllib.parse
 
 import pytest
 
-from api_common import logical
+from harness.api_common import logical
 from harness.plugin import s3_directives
-from ops_util import REMOTEIP, ops_vhost
+from harness.ops_util import REMOTEIP, ops_vhost
 
 HOST = "sec.test"
 LOC = "/hdf"

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from datafx import HOST, err, files, h5, sanitize, srv, url  # noqa: F401
+from harness.datafx import HOST, err, files, h5, sanitize, srv, url  # noqa: F401
 
 
 def export(srv, **params):

@@ -7,7 +7,8 @@ import uuid
 import numpy as np
 import pytest
 
-from datafx import (err, files, get, h5, ok, sanitize, srv)  # noqa: F401
+from harness.datafx import (err, files, get, h5, ok, sanitize,  # noqa: F401
+                            srv)
 
 TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
          "uint64", "float16", "float32", "float64", "big_f8", "big_i4",

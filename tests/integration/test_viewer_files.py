@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from common import get_json, s3_keys, vhost
+from harness.common import get_json, s3_keys, vhost
 
 A, B = "a.test", "b.test"
 

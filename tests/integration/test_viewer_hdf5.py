@@ -9,8 +9,8 @@ import time
 import h5py
 import pytest
 
-from common import get_json, q, vhost
-from h5oracle import expected_child, expected_meta, walk
+from harness.common import get_json, q, vhost
+from harness.h5oracle import expected_child, expected_meta, walk
 from harness import closed_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))

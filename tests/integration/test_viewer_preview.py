@@ -7,8 +7,8 @@ import uuid
 import numpy as np
 import pytest
 
-from datafx import (err, files, finite_stats, get, h5, ok,  # noqa: F401
-                    sanitize, srv)
+from harness.datafx import (err, files, finite_stats, get, h5, ok,  # noqa: F401
+                            sanitize, srv)
 
 LIMIT_KEYS = {"max_elements": 250000, "max_line_points": 5000,
               "table_1d_max": 1000, "table_2d_max": 200}

@@ -13,7 +13,7 @@ import time
 
 from botocore.config import Config
 
-from common import vhost
+from .common import vhost
 
 SECRET = "api-integration-secret-0123456789"
 HOST = "api.test"

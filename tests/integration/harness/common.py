@@ -3,7 +3,7 @@
 import json
 import urllib.parse
 
-from harness.plugin import s3_directives
+from .plugin import s3_directives
 
 
 def vhost(rgw, name, buckets, location="/hdf", extra="", creds=True,

@@ -27,8 +27,8 @@ import jsonschema
 import yaml
 from jsonschema import validators
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from .s3server import REPO
+
 SPEC = os.path.join(REPO, "openapi.yaml")
 
 # Media types whose bodies are JSON documents.

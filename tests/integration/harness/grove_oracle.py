@@ -12,7 +12,7 @@ import os
 import h5py
 import numpy as np
 
-from h5oracle import grove_type
+from .h5oracle import grove_type
 
 
 def type_meta(tid):

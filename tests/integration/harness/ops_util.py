@@ -12,9 +12,9 @@ import subprocess
 import threading
 import time
 
-from harness.httpd import MODULES_DIR, builtin_modules
-from harness.plugin import s3_directives
-from harness.s3server import free_port
+from .httpd import MODULES_DIR, builtin_modules
+from .plugin import s3_directives
+from .s3server import free_port
 
 
 def load(*names):

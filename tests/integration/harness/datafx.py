@@ -13,12 +13,11 @@ import h5py
 import numpy as np
 import pytest
 
-from common import vhost
-from harness.httpd import Httpd, default_module_so
-from harness.plugin import selected_mpms
+from .common import vhost
+from .httpd import Httpd, default_module_so
+from .plugin import selected_mpms
+from .s3server import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 GEN = os.path.join(REPO, "tests", "fixtures", "make_data_fixtures.py")
 BUCKET = "h5values"
 HOST = "values.test"
