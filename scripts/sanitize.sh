@@ -30,10 +30,11 @@ case "${1:-}" in
   --unit-only) unit_only=1; shift ;;
   --full) full=1; shift ;;
 esac
-SUBSET=(test_viewer_hdf5 test_viewer_data test_viewer_preview test_viewer_csv
-        test_viewer_files test_grove_api test_api_download test_api_upload
-        test_api_savings test_dg_core_rgw test_s3_failures
-        test_hdf5_resilience)
+# Files below tests/integration/, without .py.
+SUBSET=(viewer/test_hdf5 viewer/test_data viewer/test_preview viewer/test_csv
+        viewer/test_files grove/test_grove_api api/test_download
+        api/test_upload api/test_savings core/test_dg_core_rgw
+        viewer/test_s3_failures viewer/test_resilience)
 t0=$(date +%s)
 
 echo "== sanitizers: build (gcc, ASan + UBSan) in $BUILD"
@@ -92,7 +93,7 @@ unset H5S3_MODULE
 if [ "$full" = 1 ]; then
   # test_run_and_install checks the run/install scripts, not the module.
   tests=(tests/integration
-         --deselect tests/integration/test_run_and_install.py)
+         --deselect tests/integration/ops/test_run_and_install.py)
 else
   tests=()
   for t in "${SUBSET[@]}"; do

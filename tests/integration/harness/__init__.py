@@ -15,6 +15,7 @@ datafx        viewer values: h5py fixtures in the RGW, the NumPy oracle
 h5oracle      the viewer's description of an HDF5 object, from h5py
 grove_oracle  the h5grove answers, from h5py
 hostile       hostile files: a watch on local files, the value routes
+h5files       HDF5 files in layouts h5py does not write by itself
 ops_util      operations: module loads, vhosts, load, redis, memcached
 """
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the /api tests (test_api_*.py): vhost configs, the
+"""Helpers shared by the /api tests (api/, hostile/test_sec_*.py and the
+DeltaGlider core tool's core/test_dg_core_rgw.py): vhost configs, the
 manifest views, token forging and a bucket with many objects."""
 
 import base64

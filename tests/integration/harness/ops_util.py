@@ -1,4 +1,4 @@
-"""Helpers for the operations tests (test_ops_*.py): vhost blocks with
+"""Helpers for the operations tests (ops/): vhost blocks with
 per-Location directives, loads of modules the harness does not load, and
 a load generator that opens a new connection per request so that several
 httpd processes serve it."""

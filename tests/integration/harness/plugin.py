@@ -1,7 +1,8 @@
 """pytest fixtures and hooks for the integration tests.
 
-Imported by tests/integration/conftest.py (`from harness.plugin import *`)
-so that a throwaway conftest can reuse them too (the harness self-test).
+Loaded by tests/integration/conftest.py (`pytest_plugins =
+["harness.plugin"]`), and so by a throwaway conftest too (the harness
+self-test).
 
 Fixtures:
   rgw          session-wide Ceph RGW, seeded once by tests/s3/seed.py;

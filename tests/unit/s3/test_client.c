@@ -1,7 +1,8 @@
 /*
  * The S3 client without a server: configuration checks, argument checks,
  * and the transport failures (refused connection) with their accounting.
- * Exchanges with a real S3 are in tests/integration/test_s3_client_rgw.py.
+ * Exchanges with a real S3 are in
+ * tests/integration/core/test_s3_client_rgw.py.
  */
 #include <check.h>
 #include <string.h>

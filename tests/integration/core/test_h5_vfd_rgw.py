@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+from harness.s3server import REPO
+
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
 TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-h5cat")
 GEN = os.path.join(REPO, "tests", "fixtures", "make_vfd_fixtures.py")

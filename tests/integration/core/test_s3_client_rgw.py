@@ -10,10 +10,8 @@ import time
 
 import pytest
 
-from harness.s3server import closed_port, silent_port
+from harness.s3server import REPO, closed_port, silent_port
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
 TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-s3")
 

@@ -10,9 +10,8 @@ import subprocess
 import pytest
 
 from harness.api_common import python_savings, refcache_name
+from harness.s3server import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
 TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-dg")
 

@@ -63,7 +63,7 @@ def test_upload_then_download(rgw, make_httpd, mpm, bucket, tmp_path):
     assert status == 200 and r2["compressed"] is True
     assert r2["stored_bytes"] < 20000 and r2["original_bytes"] == len(v2)
     # A file's own media type does as well as octet-stream (text/plain
-    # is a form type: test_sec_web.py).
+    # is a form type: hostile/test_sec_web.py).
     status, _, r3 = upload(h, prefix + "notes.txt", notes,
                            headers={"Content-Type": "text/markdown"})
     assert status == 200 and r3["compressed"] is False

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import urllib.request
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from harness.s3server import REPO
 
 
 def test_run_command_serves_files():

@@ -21,8 +21,8 @@ import botocore.credentials
 from botocore.awsrequest import AWSRequest
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+from harness.s3server import REPO
+
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
 SIGN_TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-sign")
 

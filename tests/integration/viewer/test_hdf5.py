@@ -12,9 +12,9 @@ import pytest
 from harness.common import get_json, q, vhost
 from harness.h5oracle import expected_child, expected_meta, walk
 from harness import closed_port
+from harness.s3server import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_FIXTURES = os.path.join(HERE, "..", "fixtures", "make_h5_fixtures.py")
+MAKE_FIXTURES = os.path.join(REPO, "tests", "fixtures", "make_h5_fixtures.py")
 FILES = ("types.h5", "filters.h5", "links.h5", "attrs.h5")
 BUCKET = "h5fix"
 A = "a.test"

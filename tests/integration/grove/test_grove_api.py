@@ -16,9 +16,9 @@ import pytest
 from harness import grove_oracle as go
 from harness.common import vhost
 from harness.h5oracle import walk
+from harness.s3server import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "fixtures")
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 H5FILES = ("types.h5", "links.h5", "attrs.h5", "filters.h5")
 BUCKET = "grovefix"
 A = "grove.test"

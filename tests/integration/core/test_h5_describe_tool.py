@@ -18,9 +18,8 @@ import h5py
 import pytest
 
 from harness.h5oracle import expected_child, expected_meta, walk
+from harness.s3server import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
 TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-describe")
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "make_h5_fixtures.py")

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from harness.common import q, vhost
+from harness.s3server import REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(HERE, "..", "fixtures", "make_hostile_fixtures.py")
+GEN = os.path.join(REPO, "tests", "fixtures", "make_hostile_fixtures.py")
 BUCKET = "hostile"
 A = "hostile.test"
 FILES = ("wrap_shape.h5", "chunk_wrap.h5", "chunk_wrap_v2.h5",
