@@ -17,6 +17,7 @@ from harness.api_common import (HOST, LOC, SECRET, api_conf, api_json,
                                 assert_api_error, dg_meta, forge_token,
                                 logical, prepare, rgw_refcache_name, sha256,
                                 token_payload, xdelta)
+from harness.common import make_bucket
 
 BUCKET = "dgapi"        # this module's own objects
 
@@ -28,10 +29,7 @@ def objects(rgw, tmp_path_factory):
     object and a non-ASCII name."""
     s3 = rgw.client()
     tmp = str(tmp_path_factory.mktemp("dgapi"))
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    make_bucket(s3, BUCKET)
     rnd = hashlib.sha256(b"seed").digest()
     base = b"".join(hashlib.sha256(rnd + i.to_bytes(4, "big")).digest()
                     for i in range(3 * 1024 * 1024 // 32))

@@ -18,6 +18,7 @@ import pytest
 
 from harness.api_common import (HOST, LOC, api_conf, prepare,
                                 release_and_patch, sha256_file)
+from harness.common import make_bucket
 
 BUCKET = "dgbig"
 MB = 1024 * 1024
@@ -53,11 +54,7 @@ def big(rgw, tmp_path_factory):
     subprocess.run(["xdelta3", "-e", "-f", "-9", "-s", str(v1), str(v2),
                     str(delta)], check=True, capture_output=True)
     h1, h2 = sha256_file(v1), sha256_file(v2)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     s3.upload_file(str(v1), BUCKET, "rel/reference.bin", ExtraArgs={
         "Metadata": {"dg-tool": "test/1", "dg-file-sha256": h1,
                      "dg-file-size": str(SIZE), "dg-note": "reference"}})

@@ -12,18 +12,14 @@ import pytest
 
 from harness.api_common import (HOST, LOC, api_conf, api_json,
                                 assert_api_error, prepare, sha256)
+from harness.common import make_bucket
 
 BUCKET = "dgupload"
 
 
 @pytest.fixture(scope="module")
 def bucket(rgw):
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return s3
+    return make_bucket(rgw.client(), BUCKET)
 
 
 def conf(rgw, upload="On", limit="2M"):

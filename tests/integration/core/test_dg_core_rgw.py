@@ -3,36 +3,27 @@ RGW seeded by tests/s3/seed.py (buckets dgdata and dgedge), with boto3,
 hashlib and the xdelta3 CLI as independent oracles."""
 
 import hashlib
-import json
 import os
 import subprocess
 
 import pytest
 
-from harness.api_common import python_savings, refcache_name
-from harness.s3server import REPO
-
-BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
-TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-dg")
+from harness.api_common import (logical, python_savings, refcache_name,
+                                sha256_file)
+from harness.common import make_bucket
+from harness.tools import built_tool, run_json
 
 BUCKET = "dgtest"       # this module's own bucket for uploads
 
 
 @pytest.fixture(scope="module")
 def tool():
-    assert os.access(TOOL, os.X_OK), (
-        "%s is missing: run make (or set H5S3_BUILDDIR)" % TOOL)
-    return TOOL
+    return built_tool("h5s3-dg")
 
 
 @pytest.fixture(scope="module")
 def s3(rgw):
-    client = rgw.client()
-    try:
-        client.create_bucket(Bucket=BUCKET)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return client
+    return make_bucket(rgw.client(), BUCKET)
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +33,8 @@ def cache(tmp_path_factory):
 
 def run(tool, rgw, *args, timeout=120):
     """(exit code, parsed JSON) of one h5s3-dg command."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "H5S3_ENDPOINT": rgw.endpoint, "H5S3_REGION": rgw.region,
-           "H5S3_ACCESS_KEY": rgw.access_key,
-           "H5S3_SECRET_KEY": rgw.secret_key,
-           "H5S3_TOKEN_SECRET": "integration-secret"}
-    r = subprocess.run([tool] + list(args), env=env, capture_output=True,
-                       timeout=timeout)
-    assert r.returncode in (0, 1), r.stderr.decode(errors="replace")
-    out = json.loads(r.stdout)
-    assert (r.returncode == 0) == (out["status"] == "ok"), out
-    return r.returncode, out
-
-
-def manifest(rgw, bucket):
-    return [o for o in rgw.manifest["objects"] if o["bucket"] == bucket]
-
-
-def logical(rgw, bucket):
-    """logical key -> manifest entry, for what a user should see."""
-    return {o["logical_key"]: o for o in manifest(rgw, bucket)
-            if o.get("logical_key")}
-
-
-def sha_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return run_json(tool, rgw, *args, timeout=timeout,
+                    env={"H5S3_TOKEN_SECRET": "integration-secret"})
 
 
 # ------------------------------------------------------------ listing ----
@@ -219,7 +183,7 @@ def test_every_dgdata_object_downloads_byte_exact(tool, rgw, cache,
         rc, out = run(tool, rgw, "get", "dgdata", key, "-o", str(dest),
                       "--cache", cache, "--chunk", "65536")
         assert rc == 0, (key, out)
-        assert sha_file(dest) == m["original_sha256"], key
+        assert sha256_file(dest) == m["original_sha256"], key
         assert out["sha256"] == m["original_sha256"]
         assert out["delivered"] == out["bytes"] == m["original_size"]
         assert out["compressed"] is (m["kind"] == "dg-delta")
@@ -233,7 +197,7 @@ def test_every_dgdata_object_downloads_byte_exact(tool, rgw, cache,
     assert sorted(f for f in os.listdir(cache) if f.startswith("ref-")) \
         == sorted(want)
     for f, h in want.items():
-        assert sha_file(os.path.join(cache, f)) == h
+        assert sha256_file(os.path.join(cache, f)) == h
 
 
 def test_corrupted_reference_detected(tool, rgw, cache, tmp_path):
@@ -309,12 +273,12 @@ def test_upload_then_download_round_trip(tool, rgw, s3, cache, tmp_path):
                                          "v2.zip.delta")]
     ref = s3.head_object(Bucket=BUCKET, Key=prefix + "reference.bin")
     assert ref["Metadata"]["dg-note"] == "reference"
-    assert ref["Metadata"]["dg-file-sha256"] == sha_file(v1)
+    assert ref["Metadata"]["dg-file-sha256"] == sha256_file(v1)
     d2 = s3.head_object(Bucket=BUCKET, Key=prefix + "v2.zip.delta")["Metadata"]
-    assert d2["dg-file-sha256"] == sha_file(v2)
+    assert d2["dg-file-sha256"] == sha256_file(v2)
     assert d2["dg-file-size"] == str(v2.stat().st_size)
     assert d2["dg-ref-key"] == prefix + "reference.bin"
-    assert d2["dg-ref-sha256"] == sha_file(v1)
+    assert d2["dg-ref-sha256"] == sha256_file(v1)
     z = s3.head_object(Bucket=BUCKET, Key=prefix + "v1.zip.delta")["Metadata"]
     assert z["dg-note"] == "zero-diff (reference identical)"
     n = s3.head_object(Bucket=BUCKET, Key=prefix + "notes.txt")["Metadata"]
@@ -325,7 +289,7 @@ def test_upload_then_download_round_trip(tool, rgw, s3, cache, tmp_path):
     s3.download_file(BUCKET, prefix + "reference.bin", rp)
     s3.download_file(BUCKET, prefix + "v2.zip.delta", dp)
     subprocess.run(["xdelta3", "-d", "-f", "-s", rp, dp, op], check=True)
-    assert sha_file(op) == sha_file(v2)
+    assert sha256_file(op) == sha256_file(v2)
 
     for name, src in (("v1.zip", v1), ("v2.zip", v2), ("notes.txt", notes),
                       ("a.tgz", tgz1)):
@@ -333,7 +297,7 @@ def test_upload_then_download_round_trip(tool, rgw, s3, cache, tmp_path):
         rc, out = run(tool, rgw, "get", BUCKET, prefix + name, "-o",
                       str(dest), "--cache", cache)
         assert rc == 0, (name, out)
-        assert sha_file(dest) == sha_file(src), name
+        assert sha256_file(dest) == sha256_file(src), name
 
     rc, out = run(tool, rgw, "list", BUCKET, "-P", prefix, "--all")
     assert sorted(o["key"] for o in out["objects"]) == [
@@ -358,4 +322,4 @@ def test_cache_holds_only_verified_references(rgw, cache):
                 known[refcache_name(rgw.endpoint, bucket, o["Key"], h)] = h
     for f in names:
         assert f in known, f
-        assert sha_file(os.path.join(cache, f)) == known[f], f
+        assert sha256_file(os.path.join(cache, f)) == known[f], f

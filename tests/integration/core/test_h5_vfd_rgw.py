@@ -11,10 +11,10 @@ import h5py
 import numpy as np
 import pytest
 
+from harness.common import make_bucket
 from harness.s3server import REPO
+from harness.tools import built_tool, tool_env
 
-BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
-TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-h5cat")
 GEN = os.path.join(REPO, "tests", "fixtures", "make_vfd_fixtures.py")
 PYTHON = "/usr/bin/python3"
 
@@ -23,9 +23,7 @@ BUCKET = "vfdtest"      # this module's own bucket
 
 @pytest.fixture(scope="module")
 def tool():
-    assert os.access(TOOL, os.X_OK), (
-        "%s is missing: run make (or set H5S3_BUILDDIR)" % TOOL)
-    return TOOL
+    return built_tool("h5s3-h5cat")
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +45,15 @@ def files(rgw, tmp_path_factory):
     with open(out["text"], "w") as f:
         f.write("not an HDF5 file\n" * 100)
 
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     for name, path in out.items():
         s3.upload_file(path, BUCKET, os.path.basename(path))
     return out
 
 
-def env_for(rgw):
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "H5S3_ENDPOINT": rgw.endpoint, "H5S3_REGION": rgw.region,
-            "H5S3_ACCESS_KEY": rgw.access_key,
-            "H5S3_SECRET_KEY": rgw.secret_key}
-
-
 def run(tool, rgw, *args, timeout=120):
     """The JSON lines (one per pass) of one h5s3-h5cat run."""
-    r = subprocess.run([tool] + list(args), env=env_for(rgw),
+    r = subprocess.run([tool] + list(args), env=tool_env(rgw),
                        capture_output=True, timeout=timeout)
     assert r.returncode in (0, 1), r.stderr.decode(errors="replace")
     passes = [json.loads(ln) for ln in r.stdout.decode().splitlines()]
@@ -174,7 +161,7 @@ def test_etag_change_reopens_without_stale_pages(tool, rgw, files,
     key = "changing.h5"
     upload_variant(rgw, key, tmp_path, 1.0)
     proc = subprocess.Popen([tool, "-t", "0", "--wait", "--passes", "2",
-                             BUCKET, key, "/data"], env=env_for(rgw),
+                             BUCKET, key, "/data"], env=tool_env(rgw),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -203,7 +190,7 @@ def test_change_mid_read_fails_then_recovers(tool, rgw, files, tmp_path):
     # No page cache: every read goes to S3.
     proc = subprocess.Popen([tool, "-c", "0", "--wait", "--passes", "3",
                              BUCKET, key, "1:/data", "2:/group/ints",
-                             "3:/group/ints"], env=env_for(rgw),
+                             "3:/group/ints"], env=tool_env(rgw),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:

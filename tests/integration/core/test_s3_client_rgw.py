@@ -5,15 +5,13 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import time
 
 import pytest
 
-from harness.s3server import REPO, closed_port, silent_port
-
-BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
-TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-s3")
+from harness.common import make_bucket
+from harness.s3server import closed_port, silent_port
+from harness.tools import built_tool, run_json
 
 BUCKET = "s3client"     # this module's own bucket: writes stay out of others'
 
@@ -31,38 +29,17 @@ ODD_KEYS = [
 
 @pytest.fixture(scope="module")
 def tool():
-    assert os.access(TOOL, os.X_OK), (
-        "%s is missing: run make (or set H5S3_BUILDDIR)" % TOOL)
-    return TOOL
+    return built_tool("h5s3-s3")
 
 
 @pytest.fixture(scope="module")
 def s3(rgw):
-    client = rgw.client()
-    try:
-        client.create_bucket(Bucket=BUCKET)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return client
+    return make_bucket(rgw.client(), BUCKET)
 
 
 def run(tool, rgw, *args, env=None, timeout=60):
     """(exit code, parsed JSON) of one h5s3-s3 command."""
-    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-         "H5S3_ENDPOINT": rgw.endpoint, "H5S3_REGION": rgw.region,
-         "H5S3_ACCESS_KEY": rgw.access_key,
-         "H5S3_SECRET_KEY": rgw.secret_key}
-    for k, v in (env or {}).items():
-        if v is None:
-            e.pop(k, None)
-        else:
-            e[k] = v
-    r = subprocess.run([tool] + list(args), env=e, capture_output=True,
-                       timeout=timeout)
-    assert r.returncode in (0, 1), r.stderr.decode(errors="replace")
-    out = json.loads(r.stdout)
-    assert (r.returncode == 0) == (out["status"] == "ok"), out
-    return r.returncode, out
+    return run_json(tool, rgw, *args, env=env, timeout=timeout)
 
 
 def boto_keys(s3, bucket, **kw):

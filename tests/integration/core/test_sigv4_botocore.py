@@ -9,7 +9,6 @@ Authorization headers, and the encoded path and query, must be identical.
 import datetime
 import hashlib
 import json
-import os
 import subprocess
 import urllib.parse
 from unittest import mock
@@ -21,10 +20,7 @@ import botocore.credentials
 from botocore.awsrequest import AWSRequest
 import pytest
 
-from harness.s3server import REPO
-
-BUILD = os.environ.get("H5S3_BUILDDIR", REPO)
-SIGN_TOOL = os.path.join(BUILD, "tests", "tools", "h5s3-sign")
+from harness.tools import built_tool
 
 HOST = "127.0.0.1:7480"
 ACCESS = "AKIDH5S3BOTOCORE01"
@@ -39,10 +35,7 @@ TOKEN = "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="
 
 @pytest.fixture(scope="module")
 def sign_tool():
-    # A missing tool is a broken build: fail, never skip.
-    assert os.access(SIGN_TOOL, os.X_OK), (
-        "%s is missing: run make (or set H5S3_BUILDDIR)" % SIGN_TOOL)
-    return SIGN_TOOL
+    return built_tool("h5s3-sign")
 
 
 def h5s3_sign(tool, method, host, path, query, headers, payload_hash,

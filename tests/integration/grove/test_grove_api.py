@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harness import grove_oracle as go
-from harness.common import vhost
+from harness.common import make_bucket, vhost
 from harness.h5oracle import walk
 from harness.s3server import REPO
 
@@ -33,11 +33,7 @@ def fix(rgw, tmp_path_factory):
     subprocess.run(["/usr/bin/python3",
                     os.path.join(FIXTURES, "make_data_fixtures.py"), d],
                    check=True)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     for name in H5FILES + ("values.h5",):
         s3.upload_file(os.path.join(d, name), BUCKET, name)
     s3.upload_file(os.path.join(d, "types.h5"), BUCKET, "sub dir/t+1.h5")

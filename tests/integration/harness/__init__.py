@@ -6,10 +6,12 @@ harness only (stdlib + boto3); the other modules are imported by name.
 
 s3server      a real S3 server (private Ceph RGW) and port helpers
 httpd         a private Apache httpd with a generated config
-plugin        the pytest fixtures and hooks (rgw, make_httpd, mpm, ...)
+plugin        the pytest fixtures and hooks (rgw, make_httpd, mpm, ...),
+              module_httpd (a private httpd for a whole test module)
 schema        openapi.yaml, the contract every response is checked against
 delay_proxy   a latency (and fault) proxy between an S3 client and S3
-common        vhosts, JSON requests, path segments, S3 keys
+common        vhosts, JSON requests, path segments, S3 keys, own buckets
+tools         the tools built from the core (tests/tools/h5s3-*)
 api_common    /api and DeltaGlider: configs, metadata, tokens, savings
 datafx        viewer values: h5py fixtures in the RGW, the NumPy oracle
 h5oracle      the viewer's description of an HDF5 object, from h5py

@@ -14,7 +14,7 @@ import time
 
 from botocore.config import Config
 
-from .common import vhost
+from .common import make_bucket, vhost
 
 SECRET = "api-integration-secret-0123456789"
 HOST = "api.test"
@@ -177,11 +177,7 @@ def many_bucket(rgw):
     """MANY_BUCKET with MANY_PLAIN plain objects and MANY_DELTAS small
     fake deltas (dg-file-size metadata, never downloaded) spread over
     folders; idempotent, so every module may call it."""
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=MANY_BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), MANY_BUCKET)
     have = 0
     for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=MANY_BUCKET):

@@ -1,4 +1,5 @@
-"""Helpers shared by the route tests: vhost configs and JSON requests."""
+"""Helpers shared by the route tests: vhost configs, JSON requests, keys
+and buckets of a test module's own."""
 
 import json
 import urllib.parse
@@ -41,3 +42,14 @@ def s3_keys(rgw, bucket, prefix=""):
             Bucket=bucket, Prefix=prefix):
         out.extend(page.get("Contents", []))
     return out
+
+
+def make_bucket(s3, *buckets):
+    """s3 (a boto3 client), after creating each of `buckets` that does not
+    exist yet: the buckets a test module keeps its own objects in."""
+    for b in buckets:
+        try:
+            s3.create_bucket(Bucket=b)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    return s3

@@ -13,9 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from .common import vhost
-from .httpd import Httpd, default_module_so
-from .plugin import selected_mpms
+from .common import make_bucket, vhost
+from .plugin import module_httpd, selected_mpms
 from .s3server import REPO
 
 GEN = os.path.join(REPO, "tests", "fixtures", "make_data_fixtures.py")
@@ -27,11 +26,7 @@ HOST = "values.test"
 def files(rgw, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("datafx"))
     subprocess.run(["/usr/bin/python3", GEN, out], check=True)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     for name in ("values.h5", "stride.h5"):
         s3.upload_file(os.path.join(out, name), BUCKET, name)
     return out
@@ -39,19 +34,14 @@ def files(rgw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    so = default_module_so()
-    if not os.path.isfile(so):
-        pytest.fail("mod_h5s3 not built: %s" % so)
-    h = Httpd(so, mpm=selected_mpms(request.config)[0])
-    # Payloads are large: the default shmcb (512 KiB) takes 8 KiB entries.
-    h.conf_body = ("H5S3Cache shmcb:%s/payloads(67108864)\n"
-                   % h.workdir) + vhost(rgw, HOST, [BUCKET])
-    h.start()
-    yield h
-    h.stop()
-    bad = h.error_log_problems()
-    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
-    h.cleanup()
+    def conf(h):
+        # Payloads are large: the default shmcb (512 KiB) takes 8 KiB
+        # entries.
+        return ("H5S3Cache shmcb:%s/payloads(67108864)\n"
+                % h.workdir) + vhost(rgw, HOST, [BUCKET])
+
+    with module_httpd(selected_mpms(request.config)[0], conf) as h:
+        yield h
 
 
 @pytest.fixture(scope="module")

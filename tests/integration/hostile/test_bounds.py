@@ -21,7 +21,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from harness.common import q, vhost
+from harness.common import make_bucket, q, vhost
 from harness.s3server import REPO
 
 GEN = os.path.join(REPO, "tests", "fixtures", "make_hostile_fixtures.py")
@@ -43,11 +43,7 @@ VLEN = "limit vlen-bytes"
 def fix(rgw, tmp_path_factory):
     d = str(tmp_path_factory.mktemp("hostile"))
     subprocess.run(["/usr/bin/python3", GEN, d], check=True)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     for name in FILES:
         with open(os.path.join(d, name), "rb") as f:
             s3.put_object(Bucket=BUCKET, Key=name, Body=f.read())

@@ -28,9 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import schema
-from harness.common import vhost
-from harness.httpd import Httpd, default_module_so
-from harness.plugin import selected_mpms
+from harness.common import make_bucket, vhost
+from harness.plugin import module_httpd
 
 HOST = "fuzz.test"
 UP_HOST = "up.fuzz.test"        # uploads: only the scratch bucket mapped
@@ -196,15 +195,7 @@ class Fuzz:
 
 @pytest.fixture(scope="module")
 def fz(rgw):
-    so = default_module_so()
-    if not os.path.isfile(so):
-        pytest.fail("mod_h5s3 not built: %s" % so)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=UPLOAD_BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    h = Httpd(so, mpm="prefork")
+    make_bucket(rgw.client(), UPLOAD_BUCKET)
     extra = ("    H5S3TokenSecret %s\n" % SECRET)
     body = vhost(rgw, HOST, [("h5data", "main"), ("dgdata", "data")],
                  location=LOC, extra=extra).replace(
@@ -218,40 +209,39 @@ def fz(rgw):
         "        H5S3DebugHeaders On\n",
         "        H5S3DebugHeaders On\n        H5S3Upload On\n"
         "        H5S3MaxUploadSize 64K\n")
-    # 10 KB values must reach the module, not httpd's request-line limit.
-    h.conf_body = ("LimitRequestLine 65536\nLimitRequestFieldSize 65536\n"
-                   "H5S3Cache shmcb:%s/cache(16777216)\n" % h.workdir
-                   + body)
+
+    def conf(h):
+        # 10 KB values must reach the module, not httpd's request-line
+        # limit.
+        return ("LimitRequestLine 65536\nLimitRequestFieldSize 65536\n"
+                "H5S3Cache shmcb:%s/cache(16777216)\n" % h.workdir + body)
+
     # httpd's core logs the malformed escapes the fuzzer sends on purpose
-    # (and answers 400 before any module runs).
-    h.expect_errors(r"\[core:error\] .* AH10244: invalid URI path")
-    # A generated path with ".." can leave the module's Location; httpd's
-    # core then maps it to a file and logs over-long names itself.
-    h.expect_errors(r"\[core:error\] .* AH00036: access to .* failed")
-    h.start()
-    dg = sorted(o["logical_key"] for o in rgw.manifest["objects"]
-                if o["bucket"] == "dgdata" and o.get("logical_key"))
-    f = Fuzz(h, dg)
-    # Warm up every route family, then take the memory baseline.
-    for _ in range(3):
-        for key in H5_KEYS[:4]:
-            k = urllib.parse.quote(key)
-            for r in ("children?path=/", "meta?path=/",
-                      "preview?path=/group1/values",
-                      "data?path=/group1/subgroup/matrix&mode=matrix"):
-                f.send("GET", "%s/files/%s/%s" % (LOC, k, r))
-            f.send("GET", "%s/h5grove/meta/?file=%s" % (LOC, k))
-        f.send("GET", LOC + "/files")
-        f.send("GET", LOC + "/api/objects?bucket=data")
-    time.sleep(0.3)
-    f.kids0 = set(h.child_pids())
-    f.rss0 = rss_anon(f.kids0)
-    f.t0 = time.monotonic()
-    yield f
-    h.stop()
-    bad = h.error_log_problems()
-    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
-    h.cleanup()
+    # (and answers 400 before any module runs).  A generated path with
+    # ".." can leave the module's Location; httpd's core then maps it to
+    # a file and logs over-long names itself.
+    expected = (r"\[core:error\] .* AH10244: invalid URI path",
+                r"\[core:error\] .* AH00036: access to .* failed")
+    with module_httpd("prefork", conf, expected) as h:
+        dg = sorted(o["logical_key"] for o in rgw.manifest["objects"]
+                    if o["bucket"] == "dgdata" and o.get("logical_key"))
+        f = Fuzz(h, dg)
+        # Warm up every route family, then take the memory baseline.
+        for _ in range(3):
+            for key in H5_KEYS[:4]:
+                k = urllib.parse.quote(key)
+                for r in ("children?path=/", "meta?path=/",
+                          "preview?path=/group1/values",
+                          "data?path=/group1/subgroup/matrix&mode=matrix"):
+                    f.send("GET", "%s/files/%s/%s" % (LOC, k, r))
+                f.send("GET", "%s/h5grove/meta/?file=%s" % (LOC, k))
+            f.send("GET", LOC + "/files")
+            f.send("GET", LOC + "/api/objects?bucket=data")
+        time.sleep(0.3)
+        f.kids0 = set(h.child_pids())
+        f.rss0 = rss_anon(f.kids0)
+        f.t0 = time.monotonic()
+        yield f
 
 
 # ---- properties -------------------------------------------------------------

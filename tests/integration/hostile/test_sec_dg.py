@@ -17,6 +17,7 @@ import pytest
 
 from harness.api_common import (HOST, LOC, api_conf, assert_api_error, dg_meta,
                                 prepare, rgw_refcache_name, sha256, xdelta)
+from harness.common import make_bucket
 from harness.delay_proxy import DelayProxy
 from harness.ops_util import status_auto
 
@@ -32,11 +33,7 @@ def hostile(rgw, tmp_path_factory):
     one byte flipped (its own metadata still claims the good hash)."""
     s3 = rgw.client()
     tmp = str(tmp_path_factory.mktemp("dgsec"))
-    for b in (A, B):
-        try:
-            s3.create_bucket(Bucket=b)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
+    make_bucket(s3, A, B)
     seed = hashlib.sha256(b"sec").digest()
     base = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest()
                     for i in range(1024 * 1024 // 32))
@@ -283,11 +280,7 @@ def test_savings_job_records_stay_bounded(rgw, make_httpd, mpm):
     """Thousands of compute-savings POSTs on one keep-alive connection
     (so one process takes them all): finished jobs are forgotten, and
     mod_status's exact count of job records never grows."""
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=SAV)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), SAV)
     s3.put_object(Bucket=SAV, Key="notes.txt", Body=b"small\n")
     h = make_httpd("KeepAlive On\nMaxKeepAliveRequests 0\n"
                    "KeepAliveTimeout 30\n"

@@ -17,6 +17,7 @@ import urllib.parse
 import pytest
 
 from harness.api_common import logical
+from harness.common import make_bucket
 from harness.plugin import s3_directives
 from harness.ops_util import REMOTEIP, ops_vhost
 
@@ -67,12 +68,7 @@ def sec_conf(rgw):
 
 @pytest.fixture(scope="module")
 def s3(rgw):
-    client = rgw.client()
-    try:
-        client.create_bucket(Bucket=UP_BUCKET)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    return client
+    return make_bucket(rgw.client(), UP_BUCKET)
 
 
 def unique(name):

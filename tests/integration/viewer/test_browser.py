@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
+from harness.common import make_bucket
 from harness.plugin import s3_directives
 from harness.s3server import REPO
 
@@ -75,11 +76,7 @@ def demo_bucket(rgw, tmp_path_factory):
                          compression="gzip")
         g.create_dataset("trace", data=np.sin(np.linspace(0, 12, 500)))
         f.create_dataset("counts", data=np.arange(10, dtype="<i4"))
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     s3.upload_file(path, BUCKET, KEY)
     s3.upload_file(path, BUCKET, OTHER)
     s3.put_object(Bucket=BUCKET, Key="notes.txt", Body=b"not HDF5\n")

@@ -9,7 +9,7 @@ import time
 import h5py
 import pytest
 
-from harness.common import get_json, q, vhost
+from harness.common import get_json, make_bucket, q, vhost
 from harness.h5oracle import expected_child, expected_meta, walk
 from harness import closed_port
 from harness.s3server import REPO
@@ -26,11 +26,7 @@ ODD = "dir with space/été+100%.h5"
 def fix(rgw, tmp_path_factory):
     d = tmp_path_factory.mktemp("h5fix")
     subprocess.run(["/usr/bin/python3", MAKE_FIXTURES, str(d)], check=True)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     for name in FILES:
         s3.upload_file(os.path.join(d, name), BUCKET, name)
     s3.upload_file(os.path.join(d, "types.h5"), BUCKET, ODD)

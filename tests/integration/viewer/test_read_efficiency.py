@@ -12,10 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-from harness.common import vhost
+from harness.common import make_bucket, vhost
 from harness.datafx import sanitize
-from harness.httpd import Httpd, default_module_so
-from harness.plugin import selected_mpms
+from harness.plugin import module_httpd, selected_mpms
 
 BUCKET = "h5effic"
 HOST = "effic.test"
@@ -48,27 +47,15 @@ def files(rgw, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("effic"))
     write(os.path.join(out, "v1.h5"))
     write(os.path.join(out, "latest.h5"), libver="latest")
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    make_bucket(rgw.client(), BUCKET)
     return out
 
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    so = default_module_so()
-    if not os.path.isfile(so):
-        pytest.fail("mod_h5s3 not built: %s" % so)
-    h = Httpd(so, mpm=selected_mpms(request.config)[0])
-    h.conf_body = "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])
-    h.start()
-    yield h
-    h.stop()
-    bad = h.error_log_problems()
-    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
-    h.cleanup()
+    with module_httpd(selected_mpms(request.config)[0],
+                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+        yield h
 
 
 def upload(rgw, files, name):

@@ -18,7 +18,7 @@ import time
 import h5py
 import pytest
 
-from harness.common import get_json, vhost
+from harness.common import get_json, make_bucket, vhost
 from harness.delay_proxy import DelayProxy
 from harness.h5files import NCHILD, write_wide
 from harness.h5oracle import expected_child
@@ -71,11 +71,7 @@ def symbol_table_pages(path):
 def wide(rgw, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("wide") / "wide.h5")
     write_wide(path)
-    s3 = rgw.client()
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    s3 = make_bucket(rgw.client(), BUCKET)
     s3.upload_file(path, BUCKET, KEY)
     with h5py.File(path, "r") as f:
         want = [expected_child(f, "/", n) for n in f["/"].keys()]
