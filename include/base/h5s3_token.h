@@ -30,7 +30,11 @@ typedef struct h5s3_token_key {
 /* Base64url without padding (RFC 4648 section 5). */
 const char *h5s3_token_b64url_encode(const unsigned char *data,
                                      apr_size_t len, apr_pool_t *p);
-/* H5S3_E_INVALID on a character outside the alphabet. */
+/*
+ * H5S3_E_INVALID on anything but the one spelling the encoder writes: a
+ * character outside the alphabet ('+', '/', '=', spaces), a length no
+ * encoding has, or unused low bits set in the last character.
+ */
 apr_status_t h5s3_token_b64url_decode(unsigned char **out, apr_size_t *outlen,
                                       const char *in, apr_pool_t *p);
 

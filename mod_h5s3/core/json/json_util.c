@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <apr_escape.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -46,7 +47,6 @@ static raw_reg *raw_reg_make(apr_pool_t *p)
     void *v = NULL;
     raw_reg *r;
     unsigned char rnd[8];
-    int i;
 
     apr_pool_userdata_get(&v, RAW_KEY, p);
     if (v != NULL) {
@@ -59,11 +59,7 @@ static raw_reg *raw_reg_make(apr_pool_t *p)
 
         memcpy(rnd, &x, sizeof(rnd));
     }
-    for (i = 0; i < 8; i++) {
-        r->nonce[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
-        r->nonce[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
-    }
-    r->nonce[16] = '\0';
+    apr_escape_hex(r->nonce, rnd, sizeof(rnd), 0, NULL);
     r->frags = apr_array_make(p, 4, sizeof(raw_frag));
     apr_pool_userdata_setn(r, RAW_KEY, raw_cleanup, p);
     return r;

@@ -12,8 +12,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-#define PREFIX_MAX 1024                 /* S3's key length limit */
-
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
 
@@ -314,8 +312,9 @@ static const char *prefix_problem(const char *prefix)
 {
     const unsigned char *c;
 
-    if (strlen(prefix) > PREFIX_MAX) {
-        return "The prefix is longer than 1024 bytes";
+    if (strlen(prefix) > H5S3_S3_KEY_MAX) {
+        return "The prefix is longer than " APR_STRINGIFY(H5S3_S3_KEY_MAX)
+               " bytes";
     }
     for (c = (const unsigned char *)prefix; *c; c++) {
         if (*c < 0x20 || *c == 0x7f) {
@@ -459,7 +458,7 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return rc;
     }
     q->key = key;
-    if (strlen(key) > PREFIX_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);

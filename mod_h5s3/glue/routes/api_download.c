@@ -16,8 +16,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-#define S3_KEY_MAX 1024                 /* bytes, S3's limit */
-
 /* ------------------------------------------------------------------ */
 /* POST /api/download/prepare                                           */
 
@@ -73,7 +71,7 @@ int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
         return rc;
     }
     q->key = key;
-    if (strlen(key) > S3_KEY_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);

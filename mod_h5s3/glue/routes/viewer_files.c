@@ -104,7 +104,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     apr_status_t rv;
 
     /* Too long for any key, or not listable (S3 refuses: a 502). */
-    if (strlen(prefix) > 1024 || has_control(prefix)) {
+    if (strlen(prefix) > H5S3_S3_KEY_MAX || has_control(prefix)) {
         return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                  "Invalid prefix parameter");
     }
