@@ -93,7 +93,7 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r, "H5S3-0110: %s: "
                       "unexpected failure (%s)%s%s", q->route,
-                      h5s3_status_name(rv), reason ? ": " : "",
+                      h5s3_error_name(rv), reason ? ": " : "",
                       reason ? reason : "");
         return h5s3_api_error(q, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                               "Internal server error", NULL);
@@ -405,7 +405,7 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0111: "
                       "listing %s/%s failed: %s (S3 HTTP %d %s)", m->bucket,
-                      prefix, h5s3_status_name(rv), q->call.http_status,
+                      prefix, h5s3_error_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }

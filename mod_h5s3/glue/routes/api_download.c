@@ -268,7 +268,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     if (!d.started) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "H5S3-0130: "
                       "download of %s/%s refused: %s", m->bucket, o->key,
-                      res.reason ? res.reason : h5s3_status_name(rv));
+                      res.reason ? res.reason : h5s3_error_name(rv));
         if (o->compressed && (rv == H5S3_E_NOTFOUND || rv == APR_ENOENT)
             && reference_problem(res.reason)) {
             rv = H5S3_E_INTEGRITY;      /* the reference is gone */
@@ -284,7 +284,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "H5S3-0132: download of "
                       "%s/%s aborted after %" APR_OFF_T_FMT " bytes: %s",
                       m->bucket, o->key, d.sent,
-                      res.reason ? res.reason : h5s3_status_name(rv));
+                      res.reason ? res.reason : h5s3_error_name(rv));
     }
     /* Close short of Content-Length: never a complete, plausible file. */
     r->connection->keepalive = AP_CONN_CLOSE;

@@ -191,7 +191,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
     else {
         json_t *j = json_pack("{s:s, s:s, s:s}", "code",
                               rv == H5S3_E_TIMEOUT ? "timeout" : "sdk_error",
-                              "message", h5s3_status_name(rv),
+                              "message", h5s3_error_name(rv),
                               "task_id", jb->task_id);
         char *text = json_dumps(j, JSON_COMPACT);
 
@@ -203,7 +203,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
         json_decref(j);
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, jb->server, "H5S3-0122: "
                      "savings of bucket %s (task %s) failed: %s (S3 HTTP %d "
-                     "%s)", jb->bucket, jb->task_id, h5s3_status_name(rv),
+                     "%s)", jb->bucket, jb->task_id, h5s3_error_name(rv),
                      jb->call.http_status,
                      jb->call.error_code ? jb->call.error_code : "");
     }

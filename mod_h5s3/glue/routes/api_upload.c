@@ -149,7 +149,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "H5S3-0141: upload "
                       "of %s/%s failed: %s", m->bucket, key,
-                      h5s3_status_name(rv));
+                      h5s3_error_name(rv));
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }
     /* Listings of this bucket, in every process, are out of date now. */
