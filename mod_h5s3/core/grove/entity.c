@@ -14,6 +14,7 @@
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
+#include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_types.h"
@@ -178,66 +179,15 @@ static json_t *space_shape(hid_t space)
 
 /* ---- attributes -------------------------------------------------------- */
 
-typedef struct {
+/* Attribute names in h5py's attrs order, or by name (metadata()), as
+ * many as the entries budget allows: dense attribute storage can hold
+ * millions.  On a failure the names listed so far are the answer. */
+static apr_array_header_t *attr_names(hid_t obj, int by_name, apr_pool_t *p)
+{
     apr_array_header_t *names;
-    apr_pool_t *p;
-} name_list;
 
-static herr_t collect_attr(hid_t loc, const char *name,
-                           const H5A_info_t *info, void *op)
-{
-    name_list *nl = op;
-
-    (void)loc;
-    (void)info;
-    /* Dense attribute storage can hold millions: the entries budget. */
-    if (h5s3_h5_charge(H5S3_H5_LIMIT_ENTRIES, 1) != APR_SUCCESS) {
-        return 1;
-    }
-    APR_ARRAY_PUSH(nl->names, const char *) = apr_pstrdup(nl->p, name);
-    return 0;
-}
-
-static hid_t object_cpl(hid_t obj)
-{
-    switch (H5Iget_type(obj)) {
-    case H5I_GROUP:
-        return H5Gget_create_plist(obj);
-    case H5I_DATASET:
-        return H5Dget_create_plist(obj);
-    case H5I_DATATYPE:
-        return H5Tget_create_plist(obj);
-    default:
-        return -1;
-    }
-}
-
-/* Attribute names, in h5py's attrs order (creation order when tracked)
- * or sorted (metadata()). */
-static apr_array_header_t *attr_names(hid_t obj, int sorted, apr_pool_t *p)
-{
-    name_list nl;
-    hsize_t n = 0;
-    H5_index_t idx = H5_INDEX_NAME;
-    hid_t cpl;
-    unsigned flags = 0;
-
-    nl.names = apr_array_make(p, 8, sizeof(const char *));
-    nl.p = p;
-    if (!sorted && (cpl = object_cpl(obj)) >= 0) {
-        if (H5Pget_attr_creation_order(cpl, &flags) >= 0
-            && (flags & H5P_CRT_ORDER_TRACKED)) {
-            idx = H5_INDEX_CRT_ORDER;
-        }
-        H5Pclose(cpl);
-    }
-    if (H5Aiterate2(obj, idx, H5_ITER_INC, &n, collect_attr, &nl) < 0
-        && idx == H5_INDEX_CRT_ORDER) {
-        nl.names->nelts = 0;
-        n = 0;
-        H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &n, collect_attr, &nl);
-    }
-    return nl.names;
+    (void)h5s3_h5_attr_names(&names, obj, 0, by_name, p);
+    return names;
 }
 
 static int cmp_str(const void *a, const void *b)
