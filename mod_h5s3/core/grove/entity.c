@@ -366,45 +366,36 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
     return o;
 }
 
-/* A child link resolved the only_valid way. */
+/* A child link resolved the only_valid way; left as an object with no
+ * handle (skipped) when it cannot be read or is user-defined.  An
+ * external link whose value is damaged is still listed, with no target. */
 static void child_resolve(entity_t *e, hid_t g, const char *name,
                           hid_t lapl, apr_pool_t *p)
 {
-    H5L_info_t li;
+    h5s3_h5_obj c;
+    apr_status_t rv = h5s3_h5_open_link(&c, g, name, lapl, p);
 
     memset(e, 0, sizeof(*e));
     e->obj = -1;
-    if (H5Lget_info(g, name, &li, lapl) < 0) {
+    if (rv != APR_SUCCESS && c.kind != H5S3_H5_LINK_EXTERNAL) {
         return;
     }
-    if (li.type == H5L_TYPE_SOFT || li.type == H5L_TYPE_EXTERNAL) {
-        char *val = apr_palloc(p, li.u.val_size + 1);
-
-        if (H5Lget_val(g, name, val, li.u.val_size, lapl) < 0) {
-            return;
-        }
-        val[li.u.val_size] = '\0';
-        if (li.type == H5L_TYPE_EXTERNAL) {
-            const char *file = NULL, *path = NULL;
-            unsigned flags;
-
-            e->as = AS_EXTERNAL;
-            if (H5Lunpack_elink_val(val, li.u.val_size, &flags, &file,
-                                    &path) >= 0) {
-                e->ext_file = apr_pstrdup(p, file ? file : "");
-                e->ext_path = apr_pstrdup(p, path ? path : "");
-            }
-            return;
-        }
-        e->soft_target = val;
-        if (H5Oexists_by_name(g, name, lapl) <= 0) {
-            e->as = AS_SOFT;
-            return;
-        }
-    }
-    e->obj = H5Oopen(g, name, lapl);
-    if (e->obj < 0 && e->soft_target) {
+    switch (c.kind) {
+    case H5S3_H5_LINK_EXTERNAL:
+        e->as = AS_EXTERNAL;
+        e->ext_file = c.ext_file;
+        e->ext_path = c.ext_path;
+        break;
+    case H5S3_H5_LINK_DANGLING:
         e->as = AS_SOFT;
+        e->soft_target = c.soft_target;
+        break;
+    case H5S3_H5_LINK_OBJECT:
+        e->obj = c.obj;
+        e->soft_target = c.soft_target;
+        break;
+    default:
+        break;
     }
 }
 

@@ -13,6 +13,7 @@
 #include "base/h5s3_errors.h"
 #include "viewer/h5s3_h5_describe.h"
 #include "hdf5/h5s3_h5_file.h"
+#include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "viewer/h5s3_h5_values.h"
@@ -197,78 +198,54 @@ static json_t *child_entry(hid_t g, const char *name, const char *cpath,
 {
     json_t *o = json_pack("{s:o, s:o}", "name", jstr(name, p),
                           "path", jstr(cpath, p));
-    H5L_info_t li;
-    const char *target = NULL;
-    hid_t obj;
+    h5s3_h5_obj c;
 
     if (!o)
         return NULL;
-    if (H5Lget_info(g, name, &li, lapl) < 0) {
+    /* Unreadable links are listed as "unknown", never fail the list. */
+    if (h5s3_h5_open_link(&c, g, name, lapl, p) != APR_SUCCESS) {
         set(o, "type", json_string("unknown"));
         return o;
     }
-    if (li.type == H5L_TYPE_SOFT || li.type == H5L_TYPE_EXTERNAL) {
-        char *val = apr_palloc(p, li.u.val_size + 1);
-
-        if (H5Lget_val(g, name, val, li.u.val_size, lapl) < 0) {
-            set(o, "type", json_string("unknown"));
-            return o;
-        }
-        val[li.u.val_size] = '\0';
-        if (li.type == H5L_TYPE_EXTERNAL) {
-            const char *file = NULL, *path = NULL;
-            unsigned flags;
-
-            if (H5Lunpack_elink_val(val, li.u.val_size, &flags, &file,
-                                    &path) < 0) {
-                set(o, "type", json_string("unknown"));
-                return o;
-            }
-            set(o, "type", json_string("external_link"));
-            set(o, "target_file", jstr(file ? file : "", p));
-            set(o, "target_path", jstr(path ? path : "", p));
-            return o;
-        }
-        target = val;
-        if (H5Oexists_by_name(g, name, lapl) <= 0) {
-            set(o, "type", json_string("soft_link"));
-            set(o, "target", jstr(target, p));
-            return o;
-        }
-    } else if (li.type != H5L_TYPE_HARD) {
+    switch (c.kind) {
+    case H5S3_H5_LINK_EXTERNAL:
+        set(o, "type", json_string("external_link"));
+        set(o, "target_file", jstr(c.ext_file, p));
+        set(o, "target_path", jstr(c.ext_path, p));
+        return o;
+    case H5S3_H5_LINK_DANGLING:
+        set(o, "type", json_string("soft_link"));
+        set(o, "target", jstr(c.soft_target, p));
+        return o;
+    case H5S3_H5_LINK_USER:
         set(o, "type", json_string("unknown"));
         return o;
+    default:
+        break;
     }
-    obj = H5Oopen(g, name, lapl);
-    if (obj < 0) {
-        set(o, "type", json_string(target ? "soft_link" : "unknown"));
-        if (target)
-            set(o, "target", jstr(target, p));
-        return o;
-    }
-    if (target) {
+    if (c.soft_target) {
         set(o, "link", json_string("soft"));
-        set(o, "target", jstr(target, p));
+        set(o, "target", jstr(c.soft_target, p));
     }
-    switch (H5Iget_type(obj)) {
+    switch (c.type) {
     case H5I_GROUP:
         set(o, "type", json_string("group"));
-        set(o, "num_children", num_children(obj));
+        set(o, "num_children", num_children(c.obj));
         break;
     case H5I_DATASET:
         set(o, "type", json_string("dataset"));
-        dataset_fields(o, obj, 0, p);
-        child_attrs(o, obj, p);
+        dataset_fields(o, c.obj, 0, p);
+        child_attrs(o, c.obj, p);
         break;
     case H5I_DATATYPE:
         set(o, "type", json_string("datatype"));
-        set(o, "dtype", jstr(dtype_or_void(obj, p), p));
+        set(o, "dtype", jstr(dtype_or_void(c.obj, p), p));
         break;
     default:
         set(o, "type", json_string("unknown"));
         break;
     }
-    H5Oclose(obj);
+    h5s3_h5_obj_close(&c);
     return o;
 }
 
