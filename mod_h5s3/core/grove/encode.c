@@ -14,6 +14,7 @@
 
 #include "base/h5s3_checked.h"
 #include "grove/h5s3_grove.h"
+#include "grove/h5s3_grove_dataset.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "json/h5s3_json_numbers.h"
 
@@ -320,60 +321,14 @@ static void put_int(h5s3_grove_buf *b, const unsigned char *ptr,
                     size_t size, int sgn)
 {
     char s[H5S3_NUM_TEXT_MAX];
+    apr_uint64_t v;
 
-    if (sgn) {
-        long long v = 0;
-
-        switch (size) {
-        case 1: { signed char x; memcpy(&x, ptr, 1); v = x; break; }
-        case 2: { short x; memcpy(&x, ptr, 2); v = x; break; }
-        case 4: { int x; memcpy(&x, ptr, 4); v = x; break; }
-        case 8: memcpy(&v, ptr, 8); break;
-        default: h5s3_grove_buf_add(b, "null", 4); return;
-        }
-        h5s3_grove_buf_add(b, s, h5s3_num_i64(s, v));
+    if (!h5s3_grove_int_at(&v, ptr, size, sgn)) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
     }
-    else {
-        unsigned long long v = 0;
-
-        switch (size) {
-        case 1: v = *ptr; break;
-        case 2: { unsigned short x; memcpy(&x, ptr, 2); v = x; break; }
-        case 4: { unsigned int x; memcpy(&x, ptr, 4); v = x; break; }
-        case 8: memcpy(&v, ptr, 8); break;
-        default: h5s3_grove_buf_add(b, "null", 4); return;
-        }
-        h5s3_grove_buf_add(b, s, h5s3_num_u64(s, v));
-    }
-}
-
-static long long int_value(const unsigned char *ptr, size_t size, int sgn)
-{
-    switch (size) {
-    case 1:
-        return sgn ? (long long)*(const signed char *)ptr : (long long)*ptr;
-    case 2: {
-        short s;
-        unsigned short u;
-        memcpy(&s, ptr, 2);
-        memcpy(&u, ptr, 2);
-        return sgn ? s : u;
-    }
-    case 4: {
-        int s;
-        unsigned int u;
-        memcpy(&s, ptr, 4);
-        memcpy(&u, ptr, 4);
-        return sgn ? s : (long long)u;
-    }
-    case 8: {
-        long long v;
-        memcpy(&v, ptr, 8);
-        return v;
-    }
-    default:
-        return 0;
-    }
+    h5s3_grove_buf_add(b, s, sgn ? h5s3_num_i64(s, (apr_int64_t)v)
+                                 : h5s3_num_u64(s, v));
 }
 
 static void put_float_at(h5s3_grove_buf *b, const unsigned char *ptr,
@@ -448,9 +403,10 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
         break;
     case H5T_ENUM:
         if (d->is_bool) {
-            h5s3_grove_buf_puts(b, int_value(ptr, d->base->size,
-                                             d->base->sgn) ? "true"
-                                                           : "false");
+            apr_uint64_t v;
+
+            h5s3_grove_int_at(&v, ptr, d->base->size, d->base->sgn);
+            h5s3_grove_buf_puts(b, v ? "true" : "false");
         }
         else {
             put_int(b, ptr, d->base->size, d->base->sgn);

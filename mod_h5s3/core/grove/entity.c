@@ -14,6 +14,7 @@
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
+#include "grove/h5s3_grove_dataset.h"
 #include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_file.h"
@@ -44,20 +45,6 @@ static apr_status_t quiet_off(quiet_t *q, apr_status_t rv)
 
     H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
     return s3 != APR_SUCCESS ? s3 : rv;
-}
-
-static const char *base_name(const char *file)
-{
-    const char *s = strrchr(file, '/');
-
-    return s ? s + 1 : file;
-}
-
-static const char *last_segment(const char *path)
-{
-    const char *s = strrchr(path, '/');
-
-    return s ? s + 1 : path;
 }
 
 const char *h5s3_grove_path_join(const char *prefix, const char *name,
@@ -428,7 +415,7 @@ static json_t *children_json(hid_t g, const char *path,
         if (e.as == AS_OBJECT && e.obj < 0) {
             continue;           /* user-defined or damaged link */
         }
-        c = entity_json(&e, last_segment(cpath), cpath, 0, NULL, p);
+        c = entity_json(&e, h5s3_grove_basename(cpath), cpath, 0, NULL, p);
         if (e.obj >= 0) {
             H5Oclose(e.obj);
         }
@@ -504,7 +491,7 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
         || (rv == APR_SUCCESS && o.kind == H5S3_H5_LINK_USER)) {
         h5s3_h5_obj_close(&o);
         *err = apr_psprintf(p, "%s is not a valid path in %s", path,
-                            base_name(file));
+                            h5s3_grove_basename(file));
         return H5S3_E_NOPATH;
     }
     if (rv != APR_SUCCESS) {
@@ -528,7 +515,7 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
                            e->ext_path, e->ext_file);
 
         *err = apr_psprintf(p, "Cannot resolve %s at %s of %s", repr, path,
-                            base_name(file));
+                            h5s3_grove_basename(file));
         return H5S3_E_NOTFOUND;
     }
     return APR_SUCCESS;
@@ -553,7 +540,7 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
     quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, links, p);
     if (rv == APR_SUCCESS) {
-        o = entity_json(&e, last_segment(path), path, 1,
+        o = entity_json(&e, h5s3_grove_basename(path), path, 1,
                         ahead ? *ahead : NULL, p);
         rv = o ? dump(json, o, p) : APR_ENOMEM;
     }
@@ -675,7 +662,7 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *li,
             }
         }
         v->err = apr_psprintf(v->p, "Cannot resolve %s at %s of %s", repr,
-                              full, base_name(v->file));
+                              full, h5s3_grove_basename(v->file));
         return 1;
     }
     h5s3_grove_buf_add(v->b, ",", 1);
