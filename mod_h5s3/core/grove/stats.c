@@ -163,7 +163,205 @@ static void stats_json(h5s3_grove_buf *b, const acc_t *a)
     h5s3_grove_buf_puts(b, "}");
 }
 
-/* ---- the request -------------------------------------------------------- */
+/* ---- the walk --------------------------------------------------------- */
+
+/* The memory type blocks of D are read with. */
+static hid_t stats_mem_type(const h5s3_h5_dset *d, h5s3_grove_kind k,
+                            const acc_t *a)
+{
+    hid_t mt;
+
+    if (k == H5S3_GROVE_INT && a->exact) {
+        return H5Tcopy(a->sgn ? H5T_NATIVE_LLONG : H5T_NATIVE_ULLONG);
+    }
+    if (k == H5S3_GROVE_FLOAT) {
+        return H5Tcopy(H5T_NATIVE_DOUBLE);
+    }
+    if (k == H5S3_GROVE_BITFIELD) {
+        mt = H5Tcopy(d->ftype);
+        H5Tset_order(mt, H5T_ORDER_LE);
+        return mt;
+    }
+    return H5Tget_native_type(d->ftype, H5T_DIR_ASCEND);
+}
+
+/* The N elements of R into A. */
+static void acc_block(acc_t *a, const h5s3_grove_read *r, hsize_t n)
+{
+    h5s3_grove_numfmt nf;
+    hsize_t e;
+
+    h5s3_grove_numfmt_of(&nf, r->dc.mtype);
+    for (e = 0; e < n && r->buf; e++) {
+        const unsigned char *ptr = (const unsigned char *)r->buf
+                                   + e * r->dc.msize;
+
+        if (a->exact && a->sgn) {
+            long long v;
+            memcpy(&v, ptr, 8);
+            acc_ll(a, v);
+        }
+        else if (a->exact) {
+            unsigned long long v;
+            memcpy(&v, ptr, 8);
+            acc_ull(a, v);
+        }
+        else if (a->is_float) {
+            double v;
+            memcpy(&v, ptr, 8);
+            acc_double(a, v);
+        }
+        else {
+            double v = h5s3_grove_num_at(ptr, H5T_INTEGER, nf.size, nf.sgn);
+            acc_ll(a, (long long)(nf.is_bool ? v != 0 : v));
+        }
+    }
+}
+
+/* One block (START, STRIDE, COUNT: N elements) read and accumulated,
+ * in a pool of its own so that its buffer goes at once. */
+static apr_status_t stats_block(acc_t *a, const h5s3_h5_dset *d,
+                                h5s3_grove_kind k, const hsize_t *start,
+                                const hsize_t *stride, const hsize_t *count,
+                                hsize_t n, apr_pool_t *p)
+{
+    hid_t mt = stats_mem_type(d, k, a);
+    h5s3_grove_read *r;
+    apr_pool_t *sub;
+    apr_status_t rv;
+
+    if (mt < 0) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    apr_pool_create(&sub, p);
+    rv = h5s3_grove_read_sel(&r, d, mt, start, stride, count, n, sub);
+    if (rv == APR_SUCCESS) {
+        acc_block(a, r, n);
+    }
+    apr_pool_destroy(sub);
+    return rv;
+}
+
+/* Blocks: every index of the dims before *SPLIT, *STEP indices of
+ * *SPLIT at a time, the dims after it whole, at most
+ * H5S3_GROVE_STATS_BLOCK elements when the inner dims allow. */
+static apr_status_t block_plan(int *split, hsize_t *step,
+                               const h5s3_grove_sel *sel, int nd)
+{
+    hsize_t inner = 1;
+    int i;
+
+    *split = 0;
+    for (i = 0; i < nd; i++) {
+        /* At most nelem (checked), or 0 with a count of 0. */
+        if (!h5s3_dims_product(&inner, sel->count + i + 1, nd - i - 1, 1,
+                               UINT64_MAX)) {
+            return H5S3_E_TOOLARGE;
+        }
+        *split = i;
+        if (inner <= H5S3_GROVE_STATS_BLOCK) {
+            break;
+        }
+    }
+    *step = inner ? H5S3_GROVE_STATS_BLOCK / inner : 1;
+    if (*step < 1) {
+        *step = 1;
+    }
+    return APR_SUCCESS;
+}
+
+/* Every block of SEL of D into A, in order. */
+static apr_status_t stats_walk(acc_t *a, const h5s3_h5_dset *d,
+                               h5s3_grove_kind k, const h5s3_grove_sel *sel,
+                               int split, hsize_t step, apr_pool_t *p)
+{
+    hsize_t bstart[H5S3_H5_RANK_MAX], bcount[H5S3_H5_RANK_MAX];
+    hsize_t idx[H5S3_H5_RANK_MAX], j;
+    int i, nd = d->ndim;
+    apr_status_t rv;
+
+    for (i = 0; i < nd; i++) {
+        idx[i] = 0;
+        bstart[i] = sel->start[i];
+        bcount[i] = sel->count[i];
+    }
+    for (;;) {
+        hsize_t total = nd > 0 ? sel->count[split] : 1;
+
+        for (i = 0; i < split; i++) {
+            bstart[i] = sel->start[i] + idx[i] * sel->stride[i];
+            bcount[i] = 1;
+        }
+        for (j = 0; j < total; j += step) {
+            hsize_t n = 1;
+
+            if (nd > 0) {
+                bstart[split] = sel->start[split] + j * sel->stride[split];
+                bcount[split] = total - j < step ? total - j : step;
+                for (i = 0; i < nd; i++) {
+                    n *= bcount[i];
+                }
+            }
+            rv = stats_block(a, d, k, bstart, sel->stride, bcount, n, p);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            if (nd == 0) {
+                break;
+            }
+        }
+        for (i = split - 1; i >= 0; i--) {
+            if (++idx[i] < sel->count[i]) {
+                break;
+            }
+            idx[i] = 0;
+        }
+        if (i < 0) {
+            return APR_SUCCESS;
+        }
+    }
+}
+
+/* ---- the request ------------------------------------------------------ */
+
+static apr_status_t stats_answer(char **json, const acc_t *a, apr_pool_t *p)
+{
+    h5s3_grove_buf *b = h5s3_grove_buf_make(p);
+
+    stats_json(b, a);
+    if (b->oom) {
+        return APR_ENOMEM;
+    }
+    *json = apr_pstrmemdup(p, b->data, b->len);
+    return APR_SUCCESS;
+}
+
+/* The selection SEL of D may be walked: parsed, filters there, within
+ * the cap. */
+static apr_status_t stats_select(h5s3_grove_sel *sel, const char **err,
+                                 const h5s3_h5_dset *d,
+                                 const char *selection, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    rv = h5s3_grove_sel_parse(sel, err, selection, d->ndim, d->shape, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = h5s3_grove_filters_ok(d, err, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (sel->nelem > H5S3_GROVE_STATS_MAX_ELEMENTS) {
+        *err = apr_psprintf(p, "The selection has %" APR_UINT64_T_FMT
+                            " elements, more than the %d this server "
+                            "computes statistics over: ask for a smaller "
+                            "selection", (apr_uint64_t)sel->nelem,
+                            H5S3_GROVE_STATS_MAX_ELEMENTS);
+        return H5S3_E_TOOLARGE;
+    }
+    return APR_SUCCESS;
+}
 
 apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
                               struct h5s3_h5_file *f, const char *file_name,
@@ -174,11 +372,8 @@ apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
     h5s3_grove_sel sel;
     h5s3_grove_kind k;
     acc_t a;
-    h5s3_grove_buf *b;
-    hsize_t bstart[H5S3_H5_RANK_MAX], bcount[H5S3_H5_RANK_MAX];
-    hsize_t idx[H5S3_H5_RANK_MAX], inner = 1, step, j;
-    int split, i, nd;
-    h5s3_grove_numfmt nf;
+    hsize_t step;
+    int split;
     apr_status_t rv;
 
     if (path == NULL) {
@@ -196,150 +391,18 @@ apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
     }
     memset(&a, 0, sizeof(a));
     a.is_float = k == H5S3_GROVE_FLOAT;
-    b = h5s3_grove_buf_make(p);
     if (d->empty_space) {
-        stats_json(b, &a);
-        *json = apr_pstrmemdup(p, b->data, b->len);
-        return APR_SUCCESS;
+        return stats_answer(json, &a, p);
     }
-    rv = h5s3_grove_sel_parse(&sel, err, selection, d->ndim, d->shape, p);
+    rv = stats_select(&sel, err, d, selection, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = h5s3_grove_filters_ok(d, err, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (sel.nelem > H5S3_GROVE_STATS_MAX_ELEMENTS) {
-        *err = apr_psprintf(p, "The selection has %" APR_UINT64_T_FMT
-                            " elements, more than the %d this server "
-                            "computes statistics over: ask for a smaller "
-                            "selection", (apr_uint64_t)sel.nelem,
-                            H5S3_GROVE_STATS_MAX_ELEMENTS);
-        return H5S3_E_TOOLARGE;
-    }
-    if (k == H5S3_GROVE_INT && H5Tget_size(d->ftype) == 8) {
-        a.exact = 1;
-    }
+    a.exact = k == H5S3_GROVE_INT && H5Tget_size(d->ftype) == 8;
     a.sgn = k == H5S3_GROVE_INT && H5Tget_sign(d->ftype) != H5T_SGN_NONE;
-
-    /* Blocks: every index of the dims before SPLIT, STEP indices of SPLIT
-     * at a time, the dims after it whole. */
-    nd = d->ndim;
-    split = 0;
-    for (i = 0; i < nd; i++) {
-        /* At most nelem (checked), or 0 with a count of 0. */
-        if (!h5s3_dims_product(&inner, sel.count + i + 1, nd - i - 1, 1,
-                               UINT64_MAX)) {
-            return H5S3_E_TOOLARGE;
-        }
-        split = i;
-        if (inner <= H5S3_GROVE_STATS_BLOCK) {
-            break;
-        }
+    rv = block_plan(&split, &step, &sel, d->ndim);
+    if (rv == APR_SUCCESS && sel.nelem > 0) {
+        rv = stats_walk(&a, d, k, &sel, split, step, p);
     }
-    step = inner ? H5S3_GROVE_STATS_BLOCK / inner : 1;
-    if (step < 1) {
-        step = 1;
-    }
-    for (i = 0; i < nd; i++) {
-        idx[i] = 0;
-        bstart[i] = sel.start[i];
-        bcount[i] = sel.count[i];
-    }
-    if (sel.nelem == 0) {
-        stats_json(b, &a);
-        *json = apr_pstrmemdup(p, b->data, b->len);
-        return APR_SUCCESS;
-    }
-    for (;;) {
-        hsize_t total = nd > 0 ? sel.count[split] : 1;
-
-        for (i = 0; i < split; i++) {
-            bstart[i] = sel.start[i] + idx[i] * sel.stride[i];
-            bcount[i] = 1;
-        }
-        for (j = 0; j < total; j += step) {
-            hid_t mt;
-            h5s3_grove_read *r;
-            hsize_t n = 1, e;
-            apr_pool_t *sub;
-
-            if (nd > 0) {
-                bstart[split] = sel.start[split] + j * sel.stride[split];
-                bcount[split] = total - j < step ? total - j : step;
-                for (i = 0; i < nd; i++) {
-                    n *= bcount[i];
-                }
-            }
-            if (k == H5S3_GROVE_INT && a.exact) {
-                mt = H5Tcopy(a.sgn ? H5T_NATIVE_LLONG : H5T_NATIVE_ULLONG);
-            }
-            else if (k == H5S3_GROVE_FLOAT) {
-                mt = H5Tcopy(H5T_NATIVE_DOUBLE);
-            }
-            else if (k == H5S3_GROVE_BITFIELD) {
-                mt = H5Tcopy(d->ftype);
-                H5Tset_order(mt, H5T_ORDER_LE);
-            }
-            else {
-                mt = H5Tget_native_type(d->ftype, H5T_DIR_ASCEND);
-            }
-            if (mt < 0) {
-                return H5S3_E_UNSUPPORTED;
-            }
-            apr_pool_create(&sub, p);
-            rv = h5s3_grove_read_sel(&r, d, mt, bstart, sel.stride, bcount,
-                                     n, sub);
-            if (rv != APR_SUCCESS) {
-                apr_pool_destroy(sub);
-                return rv;
-            }
-            h5s3_grove_numfmt_of(&nf, mt);
-            for (e = 0; e < n && r->buf; e++) {
-                const unsigned char *ptr = (const unsigned char *)r->buf
-                                           + e * r->dc.msize;
-
-                if (a.exact && a.sgn) {
-                    long long v;
-                    memcpy(&v, ptr, 8);
-                    acc_ll(&a, v);
-                }
-                else if (a.exact) {
-                    unsigned long long v;
-                    memcpy(&v, ptr, 8);
-                    acc_ull(&a, v);
-                }
-                else if (a.is_float) {
-                    double v;
-                    memcpy(&v, ptr, 8);
-                    acc_double(&a, v);
-                }
-                else {
-                    double v = h5s3_grove_num_at(ptr, H5T_INTEGER, nf.size,
-                                                 nf.sgn);
-                    acc_ll(&a, (long long)(nf.is_bool ? v != 0 : v));
-                }
-            }
-            apr_pool_destroy(sub);
-            if (nd == 0) {
-                break;
-            }
-        }
-        for (i = split - 1; i >= 0; i--) {
-            if (++idx[i] < sel.count[i]) {
-                break;
-            }
-            idx[i] = 0;
-        }
-        if (i < 0) {
-            break;
-        }
-    }
-    stats_json(b, &a);
-    if (b->oom) {
-        return APR_ENOMEM;
-    }
-    *json = apr_pstrmemdup(p, b->data, b->len);
-    return APR_SUCCESS;
+    return rv == APR_SUCCESS ? stats_answer(json, &a, p) : rv;
 }
