@@ -11,7 +11,6 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
-#include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
 #include "grove/h5s3_grove_dataset.h"
@@ -19,7 +18,6 @@
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_types.h"
-#include "hdf5/h5s3_h5_vlen.h"
 #include "json/h5s3_text.h"
 
 /* HDF5's automatic error printing off for the call; the S3 driver's
@@ -211,64 +209,19 @@ static json_t *attrs_meta(hid_t obj, apr_pool_t *p)
     return a;
 }
 
-/* One attribute's value as JSON text (null for a null dataspace). */
+/* One attribute's value as JSON text: null for a null dataspace, and
+ * for what cannot be read. */
 static void attr_value(h5s3_grove_buf *b, hid_t attr)
 {
-    hid_t space = H5Aget_space(attr), ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK], n = 0;
-    hssize_t np;
-    int rank, after = 0;
-    void *buf = NULL;
+    h5s3_h5_attr_values v;
 
-    if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) {
-        goto null;
+    if (h5s3_h5_attr_read(&v, attr) == APR_SUCCESS && !v.null_space) {
+        h5s3_grove_values_json(b, v.mt, v.buf, v.rank, v.dims, 0);
     }
-    rank = H5Sget_simple_extent_ndims(space);
-    np = H5Sget_simple_extent_npoints(space);
-    /* HDF5's count is an unchecked product of the dims: one that wrapped
-     * would size the buffer for fewer elements than the dims walk. */
-    if (rank < 0 || rank > H5S_MAX_RANK || np < 0
-        || H5Sget_simple_extent_dims(space, dims, NULL) < 0
-        || !h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)
-        || n != (hsize_t)np) {
-        goto null;
+    else {
+        h5s3_grove_buf_add(b, "null", 4);
     }
-    ftype = H5Aget_type(attr);
-    mt = ftype >= 0 ? h5s3_h5_mem_type(ftype) : -1;
-    if (mt < 0 || H5Tget_size(mt) == 0) {
-        goto null;
-    }
-    /* H5Aread allocates every element's vlen data: charged first (over
-     * the limit the request fails with it). */
-    if (h5s3_h5_attr_vlen_charge(attr, mt, n, &after) != APR_SUCCESS) {
-        goto null;
-    }
-    buf = calloc(np ? (size_t)np : 1, H5Tget_size(mt));
-    if (!buf || H5Aread(attr, mt, buf) < 0) {
-        goto null;
-    }
-    if (after) {
-        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
-    }
-    h5s3_grove_values_json(b, mt, buf, rank, dims, 0);
-    if (H5Tdetect_class(mt, H5T_VLEN) > 0
-        || H5Tdetect_class(mt, H5T_STRING) > 0) {
-        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
-    }
-    goto done;
-null:
-    h5s3_grove_buf_add(b, "null", 4);
-done:
-    free(buf);
-    if (mt >= 0) {
-        H5Tclose(mt);
-    }
-    if (ftype >= 0) {
-        H5Tclose(ftype);
-    }
-    if (space >= 0) {
-        H5Sclose(space);
-    }
+    h5s3_h5_attr_values_free(&v);
 }
 
 /* ---- entities ---------------------------------------------------------- */

@@ -1,10 +1,18 @@
 /*
- * Attribute names in h5py's order (see include/hdf5/h5s3_h5_attrs.h).
+ * Attribute names in h5py's order and attribute values read within the
+ * request's budgets (see include/hdf5/h5s3_h5_attrs.h).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_strings.h>
 
+#include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "hdf5/h5s3_h5_attrs.h"
+#include "hdf5/h5s3_h5_read.h"
+#include "hdf5/h5s3_h5_types.h"
+#include "hdf5/h5s3_h5_vlen.h"
 #include "hdf5/io/h5s3_h5_io.h"
 
 hid_t h5s3_h5_object_cpl(hid_t obj)
@@ -85,4 +93,89 @@ apr_status_t h5s3_h5_attr_names(apr_array_header_t **out, hid_t obj,
         }
     }
     return rv;
+}
+
+/* The dataspace of V: rank, dims and a checked element count. */
+static apr_status_t attr_space(h5s3_h5_attr_values *v)
+{
+    hssize_t npoints;
+
+    if (H5Sget_simple_extent_type(v->space) == H5S_NULL) {
+        v->null_space = 1;
+        return APR_SUCCESS;
+    }
+    v->rank = H5Sget_simple_extent_ndims(v->space);
+    npoints = H5Sget_simple_extent_npoints(v->space);
+    if (v->rank < 0 || v->rank > H5S_MAX_RANK || npoints < 0
+        || H5Sget_simple_extent_dims(v->space, v->dims, NULL) < 0) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    /* A count that wrapped would size the buffer for fewer elements than
+     * the dims walk. */
+    if (!h5s3_dims_product(&v->n, v->dims, v->rank, 1,
+                           H5S3_H5_MAX_ATTR_ELEMENTS)) {
+        return H5S3_E_TOOLARGE;
+    }
+    return v->n == (hsize_t)npoints ? APR_SUCCESS : H5S3_E_UNSUPPORTED;
+}
+
+apr_status_t h5s3_h5_attr_read(h5s3_h5_attr_values *v, hid_t attr)
+{
+    apr_status_t rv;
+    size_t esize;
+    int after = 0;
+
+    memset(v, 0, sizeof(*v));
+    v->ftype = v->mt = -1;
+    v->space = H5Aget_space(attr);
+    if (v->space < 0) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    rv = attr_space(v);
+    if (rv != APR_SUCCESS || v->null_space) {
+        return rv;
+    }
+    v->ftype = H5Aget_type(attr);
+    v->mt = v->ftype >= 0 ? h5s3_h5_mem_type(v->ftype) : -1;
+    esize = v->mt >= 0 ? H5Tget_size(v->mt) : 0;
+    if (esize == 0) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    rv = h5s3_h5_attr_vlen_charge(attr, v->mt, v->n, &after);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    v->buf = calloc(v->n ? (size_t)v->n : 1, esize);
+    if (v->buf == NULL) {
+        return APR_ENOMEM;
+    }
+    if (H5Aread(attr, v->mt, v->buf) < 0) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    v->loaded = 1;
+    if (after) {
+        h5s3_h5_attr_vlen_charge_read(v->mt, v->buf, v->n);
+    }
+    return APR_SUCCESS;
+}
+
+void h5s3_h5_attr_values_free(h5s3_h5_attr_values *v)
+{
+    if (v->loaded && (H5Tdetect_class(v->mt, H5T_VLEN) > 0
+                      || H5Tdetect_class(v->mt, H5T_STRING) > 0)) {
+        H5Dvlen_reclaim(v->mt, v->space, H5P_DEFAULT, v->buf);
+    }
+    free(v->buf);
+    if (v->mt >= 0) {
+        H5Tclose(v->mt);
+    }
+    if (v->ftype >= 0) {
+        H5Tclose(v->ftype);
+    }
+    if (v->space >= 0) {
+        H5Sclose(v->space);
+    }
+    v->buf = NULL;
+    v->loaded = 0;
+    v->mt = v->ftype = v->space = -1;
 }
