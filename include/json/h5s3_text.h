@@ -14,6 +14,10 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+/* The length of the well-formed UTF-8 sequence at S (N > 0 bytes left),
+ * or 0 when the byte there starts none. */
+size_t h5s3_utf8_seq_len(const unsigned char *s, size_t n);
+
 /* N bytes at S as a JSON string, invalid UTF-8 dropped (NULL: no memory). */
 json_t *h5s3_json_utf8(const char *s, size_t n);
 

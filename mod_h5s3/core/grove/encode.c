@@ -17,6 +17,7 @@
 #include "grove/h5s3_grove_dataset.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "json/h5s3_json_numbers.h"
+#include "json/h5s3_text.h"
 
 #define MAX_DEPTH 16
 
@@ -94,51 +95,6 @@ void h5s3_grove_put_float(h5s3_grove_buf *b, float v)
     h5s3_grove_buf_add(b, s, h5s3_num_g_float(s, v));
 }
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), 0 if invalid. */
-static int utf8_len(const unsigned char *s, apr_size_t n)
-{
-    unsigned char c = s[0];
-    int len, i;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) {
-            lo = 0xA0;
-        }
-        else if (c == 0xED) {
-            hi = 0x9F;
-        }
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) {
-            lo = 0x90;
-        }
-        else if (c == 0xF4) {
-            hi = 0x8F;
-        }
-    }
-    else {
-        return 0;
-    }
-    if ((apr_size_t)len > n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return len;
-}
-
 void h5s3_grove_put_string(h5s3_grove_buf *b, const char *str, apr_size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -147,7 +103,8 @@ void h5s3_grove_put_string(h5s3_grove_buf *b, const char *str, apr_size_t n)
 
     h5s3_grove_buf_add(b, "\"", 1);
     while (i < n) {
-        int len = utf8_len(s + i, n - i);
+        /* ASCII inline: most strings are all of it. */
+        int len = s[i] < 0x80 ? 1 : (int)h5s3_utf8_seq_len(s + i, n - i);
 
         if (len == 1 && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
             i++;

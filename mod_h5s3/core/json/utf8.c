@@ -10,9 +10,8 @@
 
 #include "json/h5s3_text.h"
 
-/* Length of the well-formed UTF-8 sequence at S (at most N bytes), or 0
- * when the byte there starts no valid sequence (RFC 3629 table). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* RFC 3629's table of well-formed sequences. */
+size_t h5s3_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len, i;
@@ -62,7 +61,7 @@ json_t *h5s3_json_utf8(const char *s, size_t n)
     /* With errors='ignore' every byte outside a valid sequence is
      * dropped, so skipping one byte at a time gives Python's result. */
     while (i < n) {
-        size_t len = utf8_seq(u + i, n - i);
+        size_t len = h5s3_utf8_seq_len(u + i, n - i);
 
         if (len == 0) {
             i++;
