@@ -16,32 +16,17 @@
 #include "grove/h5s3_grove_dataset.h"
 #include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_path.h"
+#include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "json/h5s3_text.h"
 
-/* HDF5's automatic error printing off for the call; the S3 driver's
- * failure, if any, wins over whatever HDF5 made of it. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_t;
-
-static void quiet_on(quiet_t *q)
+/* The end of a public call: the S3 driver's failure, if any, wins over
+ * whatever HDF5 made of it. */
+static apr_status_t quiet_off(h5s3_h5_quiet *q, apr_status_t rv)
 {
-    (void)h5s3_h5_request_status(APR_SUCCESS);
-    if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
-        q->fn = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
+    apr_status_t s3 = h5s3_h5_quiet_off(q);
 
-static apr_status_t quiet_off(quiet_t *q, apr_status_t rv)
-{
-    apr_status_t s3 = h5s3_h5_request_status(APR_SUCCESS);
-
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
     return s3 != APR_SUCCESS ? s3 : rv;
 }
 
@@ -479,7 +464,7 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
                              const char *file_name, const char *path,
                              h5s3_grove_links links, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     json_t *o = NULL;
     apr_status_t rv;
@@ -490,7 +475,7 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
     if (ahead) {
         *ahead = apr_array_make(p, 16, sizeof(h5s3_grove_ahead));
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, links, p);
     if (rv == APR_SUCCESS) {
         o = entity_json(&e, h5s3_grove_basename(path), path, 1,
@@ -510,7 +495,7 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
                              const char *file_name, const char *path,
                              const apr_array_header_t *keys, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     h5s3_grove_buf *b;
     const apr_array_header_t *names;
@@ -520,7 +505,7 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
     if (path == NULL) {
         path = "/";
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, H5S3_GROVE_LINKS_ONLY_VALID,
                  p);
     if (rv != APR_SUCCESS) {
@@ -627,7 +612,7 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
                               const char *file_name, const char *path,
                               h5s3_grove_links links, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     h5s3_grove_buf *b;
     visit_t v;
@@ -637,7 +622,7 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
     if (path == NULL) {
         path = "/";
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, links, p);
     if (rv != APR_SUCCESS) {
         return quiet_off(&q, rv);

@@ -14,35 +14,19 @@
 #include "viewer/h5s3_h5_describe.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_path.h"
+#include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "viewer/h5s3_h5_values.h"
 
-/* HDF5 prints its error stack by default; a library must not. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_t;
-
-/* Entry and exit of a public call.  Many HDF5 failures below are
- * absorbed into the answer ("<unreadable>", type "unknown"); when the
- * cause was the S3 driver failing to fetch bytes, that answer must not be
- * served or cached, so the driver's status wins over a success. */
-static void quiet_on(quiet_t *q)
+/* The end of a public call (see include/hdf5/h5s3_h5_quiet.h): an
+ * answer that HDF5 failures shaped, or a failure, gives way to the S3
+ * driver's failure, if any, and is not kept. */
+static apr_status_t quiet_off(h5s3_h5_quiet *q, apr_status_t rv,
+                              json_t **out)
 {
-    (void)h5s3_h5_request_status(APR_SUCCESS);   /* clear a stale one */
-    if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
-        q->fn = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
+    apr_status_t s3 = h5s3_h5_quiet_off(q);
 
-static apr_status_t quiet_off(quiet_t *q, apr_status_t rv, json_t **out)
-{
-    apr_status_t s3 = h5s3_h5_request_status(APR_SUCCESS);
-
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
     if (s3 != APR_SUCCESS && (rv == APR_SUCCESS || rv == H5S3_E_NOTHDF5
                               || rv == H5S3_E_NOPATH)) {
         if (*out) {
@@ -265,7 +249,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
     h5s3_h5_obj target;
     apr_array_header_t *names;
     apr_status_t rv;
-    quiet_t q;
+    h5s3_h5_quiet q;
     json_t *arr = NULL;
     hid_t lapl = -1;
     const char *prefix;
@@ -277,7 +261,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
         memset(pg, 0, sizeof(*pg));
     if (!path || !p)
         return H5S3_E_INVALID;
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&target, file, path, p);
     if (rv != APR_SUCCESS)
         goto done;
@@ -359,14 +343,14 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
 {
     h5s3_h5_obj t;
     apr_status_t rv;
-    quiet_t q;
+    h5s3_h5_quiet q;
     json_t *o = NULL;
     const char *slash, *name;
 
     *out = NULL;
     if (!path || !p)
         return H5S3_E_INVALID;
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&t, file, path, p);
     if (rv != APR_SUCCESS)
         goto done;
