@@ -68,24 +68,16 @@ apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, const char **err,
                                    apr_pool_t *p)
 {
     hid_t dcpl = H5Dget_create_plist(d->did);
-    int i, n = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
     apr_status_t rv = APR_SUCCESS;
+    H5Z_filter_t id;
+    const char *name;
+    int i;
 
-    for (i = 0; i < n; i++) {
-        unsigned flags = 0, cd[32];
-        size_t ncd = 32;
-        char name[256] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd,
-                                         cd, sizeof(name), name, NULL);
-
-        if (id >= 0 && H5Zfilter_avail(id) <= 0) {
-            *err = apr_psprintf(p, "Dataset %s is compressed with the '%s' "
-                                "filter (id %d), which is not available on "
-                                "this server", d->path,
-                                h5s3_h5_filter_name(id, name, p), (int)id);
-            rv = H5S3_E_UNSUPPORTED;
-            break;
-        }
+    if (dcpl >= 0 && h5s3_h5_filter_missing(&id, &name, dcpl, p)) {
+        *err = apr_psprintf(p, "Dataset %s is compressed with the '%s' "
+                            "filter (id %d), which is not available on "
+                            "this server", d->path, name, (int)id);
+        rv = H5S3_E_UNSUPPORTED;
     }
     if (dcpl >= 0) {
         H5Pclose(dcpl);
