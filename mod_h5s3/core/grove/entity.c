@@ -17,6 +17,7 @@
 #include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_quiet.h"
+#include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "json/h5s3_text.h"
@@ -260,19 +261,10 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
 {
     hid_t space = H5Dget_space(d), type = H5Dget_type(d);
     hid_t dcpl = H5Dget_create_plist(d);
-    json_t *chunks = json_null(), *o;
+    json_t *chunks = h5s3_h5_chunks_json(dcpl), *o;
 
-    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        hsize_t c[H5S_MAX_RANK];
-        int i, n = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
-
-        if (n > 0) {
-            json_decref(chunks);
-            chunks = json_array();
-            for (i = 0; i < n; i++) {
-                json_array_append_new(chunks, json_integer((json_int_t)c[i]));
-            }
-        }
+    if (chunks == NULL) {
+        chunks = json_null();
     }
     o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
                   "attributes", attrs_meta(d, p), "chunks", chunks,

@@ -154,3 +154,23 @@ void h5s3_h5_storage_json(json_t *o, hid_t dcpl, apr_pool_t *p)
     }
     json_object_set_new(o, "layout", json_string(name));
 }
+
+json_t *h5s3_h5_chunks_json(hid_t dcpl)
+{
+    hsize_t c[H5S_MAX_RANK];
+    json_t *chunks;
+    int i, n;
+
+    if (dcpl < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED) {
+        return NULL;
+    }
+    n = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
+    if (n <= 0) {
+        return NULL;
+    }
+    chunks = json_array();
+    for (i = 0; i < n; i++) {
+        json_array_append_new(chunks, json_integer((json_int_t)c[i]));
+    }
+    return chunks;
+}

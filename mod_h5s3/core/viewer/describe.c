@@ -98,25 +98,15 @@ static void dataset_fields(json_t *o, hid_t dset, int for_meta,
     hid_t type = H5Dget_type(dset), space = H5Dget_space(dset);
     hid_t dcpl = H5Dget_create_plist(dset);
     const char *comp = NULL;
-    json_t *filters = NULL, *copts = NULL;
+    json_t *filters = NULL, *copts = NULL, *chunks;
 
     if (space >= 0)
         space_fields(o, space);
     if (type >= 0)
         set(o, "dtype", jstr(dtype_or_void(type, p), p));
-    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        hsize_t cdims[H5S_MAX_RANK];
-        int i, n = H5Pget_chunk(dcpl, H5S_MAX_RANK, cdims);
-
-        if (n > 0) {
-            json_t *chunks = json_array();
-
-            for (i = 0; i < n; i++)
-                json_array_append_new(chunks,
-                                      json_integer((json_int_t)cdims[i]));
-            set(o, "chunks", chunks);
-        }
-    }
+    chunks = h5s3_h5_chunks_json(dcpl);
+    if (chunks)
+        set(o, "chunks", chunks);
     if (dcpl >= 0)
         h5s3_h5_filters(for_meta ? &filters : NULL, &comp,
                         for_meta ? &copts : NULL, dcpl, p);
