@@ -24,6 +24,10 @@ json_t *h5s3_json_utf8(const char *s, size_t n);
 /* The same for a C string, as a string of P ("" for NULL). */
 const char *h5s3_utf8_clean(const char *s, apr_pool_t *p);
 
+/* A C string from a file (a name, a link target) as a JSON string,
+ * invalid UTF-8 dropped ("" for NULL). */
+json_t *h5s3_json_str(const char *s, apr_pool_t *p);
+
 /* Python's repr(float(v)) ("1.0", "1e+100", "nan"). */
 const char *h5s3_py_float_repr(double v, apr_pool_t *p);
 

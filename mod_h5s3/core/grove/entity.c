@@ -83,11 +83,6 @@ static apr_status_t dump(char **out, json_t *j, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
-static json_t *jstr(const char *s, apr_pool_t *p)
-{
-    return json_string(h5s3_utf8_clean(s ? s : "", p));
-}
-
 /* ---- type objects ------------------------------------------------------ */
 
 /* h5grove 4.0 lists compound members as [{name, ...type}]. */
@@ -180,7 +175,7 @@ static json_t *attrs_meta(hid_t obj, apr_pool_t *p)
         hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
 
         json_array_append_new(a, json_pack(
-            "{s:o, s:o, s:o}", "name", jstr(name, p),
+            "{s:o, s:o, s:o}", "name", h5s3_json_str(name, p),
             "shape", space_shape(space), "type", type_json(type, p)));
         if (type >= 0) {
             H5Tclose(type);
@@ -225,13 +220,13 @@ static json_t *link_json(const entity_t *e, const char *name, apr_pool_t *p)
 {
     if (e->as == AS_SOFT) {
         return json_pack("{s:s, s:o, s:o}", "kind", "soft_link",
-                         "name", jstr(name, p),
-                         "target_path", jstr(e->soft_target, p));
+                         "name", h5s3_json_str(name, p),
+                         "target_path", h5s3_json_str(e->soft_target, p));
     }
     return json_pack("{s:s, s:o, s:o, s:o}", "kind", "external_link",
-                     "name", jstr(name, p),
-                     "target_file", jstr(e->ext_file, p),
-                     "target_path", jstr(e->ext_path, p));
+                     "name", h5s3_json_str(name, p),
+                     "target_file", h5s3_json_str(e->ext_file, p),
+                     "target_path", h5s3_json_str(e->ext_path, p));
 }
 
 static json_t *filters_json(hid_t dcpl)
@@ -269,7 +264,7 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
     o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
                   "attributes", attrs_meta(d, p), "chunks", chunks,
                   "filters", filters_json(dcpl), "kind", "dataset",
-                  "name", jstr(name, p), "shape", space_shape(space),
+                  "name", h5s3_json_str(name, p), "shape", space_shape(space),
                   "type", type_json(type, p));
     if (dcpl >= 0) {
         H5Pclose(dcpl);
@@ -384,21 +379,22 @@ static json_t *entity_json(const entity_t *e, const char *name,
         if (depth <= 0) {
             return json_pack("{s:o, s:s, s:o}", "attributes",
                              attrs_meta(e->obj, p), "kind", "group",
-                             "name", jstr(name, p));
+                             "name", h5s3_json_str(name, p));
         }
         return json_pack("{s:o, s:o, s:s, s:o}", "attributes",
                          attrs_meta(e->obj, p), "children",
                          children_json(e->obj, path, ahead, p),
-                         "kind", "group", "name", jstr(name, p));
+                         "kind", "group", "name", h5s3_json_str(name, p));
     case H5I_DATASET:
         return dataset_json(e->obj, name, p);
     case H5I_DATATYPE:
         return json_pack("{s:o, s:s, s:o, s:o}", "attributes",
                          attrs_meta(e->obj, p), "kind", "datatype",
-                         "name", jstr(name, p), "type",
+                         "name", h5s3_json_str(name, p), "type",
                          type_json(e->obj, p));
     default:
-        o = json_pack("{s:s, s:o}", "kind", "other", "name", jstr(name, p));
+        o = json_pack("{s:s, s:o}", "kind", "other",
+                      "name", h5s3_json_str(name, p));
         return o;
     }
 }

@@ -89,3 +89,8 @@ const char *h5s3_utf8_clean(const char *s, apr_pool_t *p)
         json_decref(j);
     return r;
 }
+
+json_t *h5s3_json_str(const char *s, apr_pool_t *p)
+{
+    return json_string(h5s3_utf8_clean(s, p));
+}

@@ -43,11 +43,6 @@ static void set(json_t *o, const char *key, json_t *val)
     json_object_set_new(o, key, val);
 }
 
-static json_t *jstr(const char *s, apr_pool_t *p)
-{
-    return json_string(h5s3_utf8_clean(s, p));
-}
-
 /* shape, size, ndim as h5py gives them: a null dataspace has shape and
  * size None and ndim 0; a scalar has shape () and size 1. */
 static void space_fields(json_t *o, hid_t space)
@@ -103,7 +98,7 @@ static void dataset_fields(json_t *o, hid_t dset, int for_meta,
     if (space >= 0)
         space_fields(o, space);
     if (type >= 0)
-        set(o, "dtype", jstr(dtype_or_void(type, p), p));
+        set(o, "dtype", h5s3_json_str(dtype_or_void(type, p), p));
     chunks = h5s3_h5_chunks_json(dcpl);
     if (chunks)
         set(o, "chunks", chunks);
@@ -170,8 +165,8 @@ static void child_attrs(json_t *o, hid_t obj, apr_pool_t *p)
 static json_t *child_entry(hid_t g, const char *name, const char *cpath,
                            hid_t lapl, apr_pool_t *p)
 {
-    json_t *o = json_pack("{s:o, s:o}", "name", jstr(name, p),
-                          "path", jstr(cpath, p));
+    json_t *o = json_pack("{s:o, s:o}", "name", h5s3_json_str(name, p),
+                          "path", h5s3_json_str(cpath, p));
     h5s3_h5_obj c;
 
     if (!o)
@@ -184,12 +179,12 @@ static json_t *child_entry(hid_t g, const char *name, const char *cpath,
     switch (c.kind) {
     case H5S3_H5_LINK_EXTERNAL:
         set(o, "type", json_string("external_link"));
-        set(o, "target_file", jstr(c.ext_file, p));
-        set(o, "target_path", jstr(c.ext_path, p));
+        set(o, "target_file", h5s3_json_str(c.ext_file, p));
+        set(o, "target_path", h5s3_json_str(c.ext_path, p));
         return o;
     case H5S3_H5_LINK_DANGLING:
         set(o, "type", json_string("soft_link"));
-        set(o, "target", jstr(c.soft_target, p));
+        set(o, "target", h5s3_json_str(c.soft_target, p));
         return o;
     case H5S3_H5_LINK_USER:
         set(o, "type", json_string("unknown"));
@@ -199,7 +194,7 @@ static json_t *child_entry(hid_t g, const char *name, const char *cpath,
     }
     if (c.soft_target) {
         set(o, "link", json_string("soft"));
-        set(o, "target", jstr(c.soft_target, p));
+        set(o, "target", h5s3_json_str(c.soft_target, p));
     }
     switch (c.type) {
     case H5I_GROUP:
@@ -213,7 +208,7 @@ static json_t *child_entry(hid_t g, const char *name, const char *cpath,
         break;
     case H5I_DATATYPE:
         set(o, "type", json_string("datatype"));
-        set(o, "dtype", jstr(dtype_or_void(c.obj, p), p));
+        set(o, "dtype", h5s3_json_str(dtype_or_void(c.obj, p), p));
         break;
     default:
         set(o, "type", json_string("unknown"));
@@ -347,25 +342,26 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
     /* path.split('/')[-1] if path != '/' else '' */
     slash = strrchr(path, '/');
     name = strcmp(path, "/") == 0 ? "" : (slash ? slash + 1 : path);
-    o = json_pack("{s:o, s:o}", "name", jstr(name, p), "path", jstr(path, p));
+    o = json_pack("{s:o, s:o}", "name", h5s3_json_str(name, p),
+                  "path", h5s3_json_str(path, p));
     if (!o) {
         rv = APR_ENOMEM;
         goto done;
     }
     if (t.soft_target && t.kind == H5S3_H5_LINK_OBJECT) {
         set(o, "link", json_string("soft"));
-        set(o, "target", jstr(t.soft_target, p));
+        set(o, "target", h5s3_json_str(t.soft_target, p));
     }
     switch (t.kind) {
     case H5S3_H5_LINK_DANGLING:
         kind(o, "soft_link");
-        set(o, "target", jstr(t.soft_target, p));
+        set(o, "target", h5s3_json_str(t.soft_target, p));
         meta_attrs(o, -1, p);
         goto done;
     case H5S3_H5_LINK_EXTERNAL:
         kind(o, "external_link");
-        set(o, "target_file", jstr(t.ext_file, p));
-        set(o, "target_path", jstr(t.ext_path, p));
+        set(o, "target_file", h5s3_json_str(t.ext_file, p));
+        set(o, "target_path", h5s3_json_str(t.ext_path, p));
         meta_attrs(o, -1, p);
         goto done;
     case H5S3_H5_LINK_USER:
@@ -390,7 +386,7 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
         json_t *tinfo = NULL, *raw = NULL, *grove = NULL;
 
         kind(o, "datatype");
-        set(o, "dtype", jstr(dtype_or_void(t.obj, p), p));
+        set(o, "dtype", h5s3_json_str(dtype_or_void(t.obj, p), p));
         if (h5s3_h5_type_info(&tinfo, &raw, t.obj, p) == APR_SUCCESS) {
             set(o, "type", tinfo);
             set(o, "rawType", raw);
