@@ -343,11 +343,115 @@ static void put_nested(h5s3_grove_buf *b, const tdesc *d,
     }
 }
 
-static void put_elem(h5s3_grove_buf *b, const tdesc *d,
-                     const unsigned char *ptr, int inline_array)
+/* Bytes without their trailing NULs: NumPy 'S' values lose them, and
+ * np.void.tolist() is bytes, which lose them too. */
+static void put_bytes(h5s3_grove_buf *b, const unsigned char *ptr,
+                      size_t n)
+{
+    while (n > 0 && ptr[n - 1] == '\0') {
+        n--;
+    }
+    h5s3_grove_put_string(b, (const char *)ptr, n);
+}
+
+static void put_enum(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr)
+{
+    apr_uint64_t v;
+
+    if (!d->is_bool) {
+        put_int(b, ptr, d->base->size, d->base->sgn);
+        return;
+    }
+    h5s3_grove_int_at(&v, ptr, d->base->size, d->base->sgn);
+    h5s3_grove_buf_puts(b, v ? "true" : "false");
+}
+
+/* A compound as a list of its members; a complex number as [re, im]. */
+static void put_compound(h5s3_grove_buf *b, const tdesc *d,
+                         const unsigned char *ptr)
 {
     int i;
 
+    h5s3_grove_buf_add(b, "[", 1);
+    if (d->is_complex && d->nmembers == 2) {
+        put_float_at(b, ptr + d->offsets[0], d->members[0].size);
+        h5s3_grove_buf_add(b, ",", 1);
+        put_float_at(b, ptr + d->offsets[1], d->members[1].size);
+    }
+    else {
+        for (i = 0; i < d->nmembers; i++) {
+            if (i) {
+                h5s3_grove_buf_add(b, ",", 1);
+            }
+            put_elem(b, &d->members[i], ptr + d->offsets[i], 0);
+        }
+    }
+    h5s3_grove_buf_add(b, "]", 1);
+}
+
+/* An array element nested per its dims, or INLINE: np.ravel, the
+ * subarray's values joining the flat list (as many as describe() found
+ * the element holds). */
+static void put_array(h5s3_grove_buf *b, const tdesc *d,
+                      const unsigned char *ptr, int inline_array)
+{
+    const unsigned char *q = ptr;
+    hsize_t n = 0, k;
+
+    if (d->ndims == 0 || !d->base) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
+    }
+    if (!inline_array) {
+        put_nested(b, d->base, &q, d->ndims, d->adims, 1);
+        return;
+    }
+    h5s3_dims_product(&n, d->adims, d->ndims, 1, UINT64_MAX);
+    for (k = 0; k < n; k++) {
+        if (k) {
+            h5s3_grove_buf_add(b, ",", 1);
+        }
+        put_elem(b, d->base, q, 0);
+        q += d->base->size;
+    }
+}
+
+static void put_vlen(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr)
+{
+    hvl_t v;
+    const unsigned char *q;
+    hsize_t n;
+
+    memcpy(&v, ptr, sizeof(v));
+    q = v.p;
+    n = v.p ? (hsize_t)v.len : 0;
+    if (!d->base) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
+    }
+    put_nested(b, d->base, &q, 1, &n, 1);
+}
+
+/* References as h5py's str() of them. */
+static void put_reference(h5s3_grove_buf *b, const tdesc *d,
+                          const unsigned char *ptr)
+{
+    size_t k;
+
+    for (k = 0; k < d->size && ptr[k] == 0; k++) {
+    }
+    h5s3_grove_buf_puts(b, d->region
+        ? (k == d->size ? "\"<HDF5 region reference (null)>\""
+                        : "\"<HDF5 region reference>\"")
+        : (k == d->size ? "\"<HDF5 object reference (null)>\""
+                        : "\"<HDF5 object reference>\""));
+}
+
+static void put_elem(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr, int inline_array)
+{
     switch (d->cls) {
     case H5T_INTEGER:
         put_int(b, ptr, d->size, d->sgn);
@@ -359,15 +463,7 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
         put_float_at(b, ptr, d->size);
         break;
     case H5T_ENUM:
-        if (d->is_bool) {
-            apr_uint64_t v;
-
-            h5s3_grove_int_at(&v, ptr, d->base->size, d->base->sgn);
-            h5s3_grove_buf_puts(b, v ? "true" : "false");
-        }
-        else {
-            put_int(b, ptr, d->base->size, d->base->sgn);
-        }
+        put_enum(b, d, ptr);
         break;
     case H5T_STRING:
         if (d->vlen_str) {
@@ -377,94 +473,24 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
             h5s3_grove_put_string(b, s ? s : "", s ? strlen(s) : 0);
         }
         else {
-            size_t n = d->size;
-
-            /* NumPy 'S' values lose their trailing NULs. */
-            while (n > 0 && ptr[n - 1] == '\0') {
-                n--;
-            }
-            h5s3_grove_put_string(b, (const char *)ptr, n);
+            put_bytes(b, ptr, d->size);
         }
         break;
-    case H5T_OPAQUE: {
-        size_t n = d->size;
-
-        /* np.void.tolist() is bytes, and bytes lose trailing NULs too. */
-        while (n > 0 && ptr[n - 1] == '\0') {
-            n--;
-        }
-        h5s3_grove_put_string(b, (const char *)ptr, n);
+    case H5T_OPAQUE:
+        put_bytes(b, ptr, d->size);
         break;
-    }
     case H5T_COMPOUND:
-        h5s3_grove_buf_add(b, "[", 1);
-        if (d->is_complex && d->nmembers == 2) {
-            put_float_at(b, ptr + d->offsets[0], d->members[0].size);
-            h5s3_grove_buf_add(b, ",", 1);
-            put_float_at(b, ptr + d->offsets[1], d->members[1].size);
-        }
-        else {
-            for (i = 0; i < d->nmembers; i++) {
-                if (i) {
-                    h5s3_grove_buf_add(b, ",", 1);
-                }
-                put_elem(b, &d->members[i], ptr + d->offsets[i], 0);
-            }
-        }
-        h5s3_grove_buf_add(b, "]", 1);
+        put_compound(b, d, ptr);
         break;
-    case H5T_ARRAY: {
-        const unsigned char *q = ptr;
-
-        if (d->ndims == 0 || !d->base) {
-            h5s3_grove_buf_add(b, "null", 4);
-            break;
-        }
-        if (inline_array) {
-            /* np.ravel: the subarray's values join the flat list (as
-             * many as describe() found the element holds). */
-            hsize_t n = 0, k;
-
-            h5s3_dims_product(&n, d->adims, d->ndims, 1, UINT64_MAX);
-            for (k = 0; k < n; k++) {
-                if (k) {
-                    h5s3_grove_buf_add(b, ",", 1);
-                }
-                put_elem(b, d->base, q, 0);
-                q += d->base->size;
-            }
-            break;
-        }
-        put_nested(b, d->base, &q, d->ndims, d->adims, 1);
+    case H5T_ARRAY:
+        put_array(b, d, ptr, inline_array);
         break;
-    }
-    case H5T_VLEN: {
-        hvl_t v;
-        const unsigned char *q;
-        hsize_t n;
-
-        memcpy(&v, ptr, sizeof(v));
-        q = v.p;
-        n = v.p ? (hsize_t)v.len : 0;
-        if (!d->base) {
-            h5s3_grove_buf_add(b, "null", 4);
-            break;
-        }
-        put_nested(b, d->base, &q, 1, &n, 1);
+    case H5T_VLEN:
+        put_vlen(b, d, ptr);
         break;
-    }
-    case H5T_REFERENCE: {
-        size_t k;
-
-        for (k = 0; k < d->size && ptr[k] == 0; k++) {
-        }
-        h5s3_grove_buf_puts(b, d->region
-            ? (k == d->size ? "\"<HDF5 region reference (null)>\""
-                            : "\"<HDF5 region reference>\"")
-            : (k == d->size ? "\"<HDF5 object reference (null)>\""
-                            : "\"<HDF5 object reference>\""));
+    case H5T_REFERENCE:
+        put_reference(b, d, ptr);
         break;
-    }
     default:
         h5s3_grove_buf_add(b, "null", 4);
         break;
