@@ -59,6 +59,10 @@ apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
                           const char *mode, apr_table_t *args,
                           apr_pool_t *p);
 
+/* An argument's text as the upstream compares it: surrounding white
+ * space dropped, lower case (Python's s.strip().lower()), in P. */
+char *h5s3_h5_arg_lower(const char *s, apr_pool_t *p);
+
 /* Shared by /data and /export/csv: an integer argument with a default
  * and a minimum ("Invalid <name> parameter", "<name> must be >= <min>").
  * *set tells whether it was given (may be NULL). */

@@ -209,7 +209,9 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
                                    apr_pool_t *p)
 {
     hid_t dcpl;
-    int i, n;
+    int i;
+    H5Z_filter_t id;
+    const char *name;
     hsize_t chunk_bytes = 0;
 
     if (H5Tdetect_class(d->ftype, H5T_REFERENCE) > 0) {
@@ -249,25 +251,12 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
     if (dcpl < 0) {
         return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
     }
-    n = H5Pget_nfilters(dcpl);
-    for (i = 0; i < n; i++) {
-        unsigned flags = 0, cd[32];
-        size_t ncd = 32;
-        char name[256] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd,
-                                         cd, sizeof(name), name, NULL);
-
-        if (id < 0) {
-            continue;
-        }
-        if (H5Zfilter_avail(id) <= 0) {
-            *err = apr_psprintf(p, "Dataset '%s' is compressed with the "
-                                "'%s' filter (id %d), which is not "
-                                "available on this server", d->path,
-                                h5s3_h5_filter_name(id, name, p), (int)id);
-            H5Pclose(dcpl);
-            return H5S3_E_UNSUPPORTED;
-        }
+    if (h5s3_h5_filter_missing(&id, &name, dcpl, p)) {
+        *err = apr_psprintf(p, "Dataset '%s' is compressed with the '%s' "
+                            "filter (id %d), which is not available on this "
+                            "server", d->path, name, (int)id);
+        H5Pclose(dcpl);
+        return H5S3_E_UNSUPPORTED;
     }
     H5Pclose(dcpl);
     return APR_SUCCESS;

@@ -10,6 +10,7 @@
 #include "base/h5s3_conf_values.h"
 #include "base/h5s3_errors.h"
 #include "json/h5s3_json.h"
+#include "json/h5s3_text.h"
 #include "viewer/h5s3_listing.h"
 
 APLOG_USE_MODULE(h5s3);
