@@ -19,7 +19,7 @@
 #define H5S3_E_EXPIRED       (H5S3_E_BASE + 40)
 #endif
 
-/* Lifetime of a download token (seed 004: 5 minutes). */
+/* Lifetime of a download token (docs/browser-api.md §7.2: 5 minutes). */
 #define H5S3_TOKEN_DOWNLOAD_TTL apr_time_from_sec(300)
 
 typedef struct h5s3_token_key {

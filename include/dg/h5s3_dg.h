@@ -343,7 +343,7 @@ apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
  * The xdelta3 program (dg/xdelta.c), run with posix_spawn and nothing
  * but its three standard descriptors.  Encoding
  * passes -D so gzip/bzip2/xz inputs are diffed as they are and decode
- * byte-exactly (docs/deltaglider-format.md, upstream issue #4).
+ * byte-exactly (docs/deltaglider-format.md §5.3, upstream issue #4).
  */
 apr_status_t h5s3_dg_xdelta_encode(const char **reason,
                                    const h5s3_dg_codec_opts *opts,

@@ -3,7 +3,7 @@
  * the same double (or float) (json/shortest_digits.c), laid out as
  * Python's repr() does (json/number_text.c), and whole numeric arrays
  * written as JSON text in one pass, with no per-value allocation and no
- * HDF5 call per element (json/number_arrays.c; hdf-viewer-api.md §0,
+ * HDF5 call per element (json/number_arrays.c; docs/viewer-api.md §0.1,
  * §3.3).
  */
 #ifndef H5S3_JSON_NUMBERS_H

@@ -1,6 +1,6 @@
 /*
  * DeltaGlider object metadata, with the spellings older writers and the
- * Rust proxy use (docs/deltaglider-format.md "Object metadata").
+ * Rust proxy use (docs/deltaglider-format.md §3).
  */
 #include <errno.h>
 #include <string.h>

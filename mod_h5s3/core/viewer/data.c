@@ -1,5 +1,5 @@
 /*
- * GET /files/{key}/data (hdf-viewer-api.md §1.8): matrix, heatmap and
+ * GET /files/{key}/data (docs/viewer-api.md §1.8): matrix, heatmap and
  * line slices with the contract's strict validation, caps and fields.
  */
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * GET /files/{key}/preview (hdf-viewer-api.md §1.7): a table, a plot
+ * GET /files/{key}/preview (docs/viewer-api.md §1.7): a table, a plot
  * (line or strided heatmap), a row profile and sample statistics, each a
  * bounded strided read.  Unlike upstream, scalar datasets preview (as a
  * one-value table and line).

@@ -1,6 +1,6 @@
 /*
  * HDF5 values -> JSON, sanitised so the output is always valid JSON and
- * reads like what the HDF Viewer's Python sanitiser produces (§3.3).
+ * reads like what the HDF Viewer's Python sanitiser produces (docs/viewer-api.md §3.3).
  */
 #include <limits.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * Bucket browser API (seed 004, RFC-DG-UI-0001): the RFC error envelope,
+ * Bucket browser API (docs/browser-api.md): the error envelope of §2,
  * helpers the /api routes share, and the read-only routes: buckets,
  * logical object listing and object metadata.
  */

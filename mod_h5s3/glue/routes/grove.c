@@ -1,5 +1,5 @@
 /*
- * The h5grove-compatible API under /h5grove/ (docs/h5grove-contract.md),
+ * The h5grove-compatible API under /h5grove/ (docs/h5grove.md),
  * so H5Web's H5GroveProvider is a viewer for mod_h5s3: /, /meta/,
  * /attr/, /data/, /stats/, /paths/, with file = object key in the
  * vhost's default bucket (bucket= may name another mapped alias).

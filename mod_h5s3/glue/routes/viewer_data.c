@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that serve dataset values: /files/{key}/preview,
- * /files/{key}/data and /files/{key}/export/csv (hdf-viewer-api.md
+ * /files/{key}/data and /files/{key}/export/csv (docs/viewer-api.md
  * §1.7-1.9).  Preview and data payloads are cached in the shared cache
  * keyed by (endpoint, bucket, key, ETag, every argument that shapes the
  * output) for H5S3MetaTTL; the CSV export is streamed, never cached.

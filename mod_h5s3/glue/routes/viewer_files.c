@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that do not open HDF5 files: service info, health,
- * the bucket listing and its refresh (hdf-viewer-api.md §1.1-1.4).
+ * the bucket listing and its refresh (docs/viewer-api.md §1.1-1.4).
  */
 #include <string.h>
 #include <apr_lib.h>

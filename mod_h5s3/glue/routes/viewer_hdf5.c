@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that look inside HDF5 files: /files/{key}/children and
- * /files/{key}/meta (hdf-viewer-api.md §1.5-1.6).  Payloads are cached in
+ * /files/{key}/meta (docs/viewer-api.md §1.5-1.6).  Payloads are cached in
  * the shared cache keyed by (bucket, key, ETag, path); the ETag itself is
  * trusted for H5S3ValidateTTL, so a warm request costs no S3 request.
  */
