@@ -14,6 +14,8 @@ exits 1 when:
   - an include names a header that does not exist;
   - a function of the core is longer than MAX_FUNCTION_LINES lines
     (a function that long does several jobs: split it).
+  - a file outside a layer folder includes that layer's private header
+    (include/<layer>/*_internal.h: the glue, tests and tools included).
 
     tools/check-layers.py [REPO]
 """
@@ -65,6 +67,26 @@ def layer_of(rel):
     return None
 
 
+def private_includes(repo):
+    """Includes of a layer's *_internal.h from outside that layer."""
+    problems = []
+    for top in ("mod_h5s3", "include", "tests"):
+        for d, _, names in os.walk(os.path.join(repo, top)):
+            for n in names:
+                if not n.endswith((".c", ".h")):
+                    continue
+                rel = os.path.relpath(os.path.join(d, n), repo)
+                with open(os.path.join(repo, rel), errors="replace") as f:
+                    src = f.read()
+                for kind, name in INC.findall(src):
+                    if kind == '"' and name.endswith("_internal.h") \
+                            and os.path.dirname(name) != layer_of(rel):
+                        problems.append("%s includes %s, private to the "
+                                        "layer %s" % (rel, name,
+                                                      os.path.dirname(name)))
+    return problems
+
+
 def main(repo):
     problems, arrows = [], {}
     files = []
@@ -101,6 +123,7 @@ def main(repo):
             dep = os.path.dirname(name)
             if dep != layer:
                 arrows[layer].add(dep)
+    problems += private_includes(repo)
     # Cycles, by depth-first search over the folder graph.
     state, stack = {}, []
 

@@ -32,6 +32,6 @@
 #define H5S3_E_BUSY          (H5S3_E_BASE + 16)
 
 /* A short, stable name for a status ("not_found", "timeout", ...). */
-const char *h5s3_status_name(apr_status_t rv);
+const char *h5s3_error_name(apr_status_t rv);
 
 #endif

@@ -19,7 +19,7 @@
 #define H5S3_E_EXPIRED       (H5S3_E_BASE + 40)
 #endif
 
-/* Lifetime of a download token (seed 004: 5 minutes). */
+/* Lifetime of a download token (docs/browser-api.md §7.2: 5 minutes). */
 #define H5S3_TOKEN_DOWNLOAD_TTL apr_time_from_sec(300)
 
 typedef struct h5s3_token_key {
@@ -30,7 +30,11 @@ typedef struct h5s3_token_key {
 /* Base64url without padding (RFC 4648 section 5). */
 const char *h5s3_token_b64url_encode(const unsigned char *data,
                                      apr_size_t len, apr_pool_t *p);
-/* H5S3_E_INVALID on a character outside the alphabet. */
+/*
+ * H5S3_E_INVALID on anything but the one spelling the encoder writes: a
+ * character outside the alphabet ('+', '/', '=', spaces), a length no
+ * encoding has, or unused low bits set in the last character.
+ */
 apr_status_t h5s3_token_b64url_decode(unsigned char **out, apr_size_t *outlen,
                                       const char *in, apr_pool_t *p);
 

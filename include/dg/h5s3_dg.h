@@ -21,7 +21,6 @@
 #define H5S3_DG_DELTA_SUFFIX   ".delta"
 #define H5S3_DG_INTERNAL_DIR   ".deltaglider/"
 #define H5S3_DG_TOOL           "mod_h5s3/0.1.0"
-#define H5S3_DG_KEY_MAX        1024     /* bytes: S3's longest key */
 
 /* ------------------------------------------------------------------ */
 /* Key classification (dg/keys.c)                                       */
@@ -89,7 +88,7 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
  * Why a delta's dg-ref-path may not be followed, NULL if it may (or is
  * NULL).  It is relative to the delta's deltaspace and must stay in it:
  * not empty, no leading '/', no empty, "." or ".." segment, no
- * backslash, no control character, at most H5S3_DG_KEY_MAX bytes.
+ * backslash, no control character, at most H5S3_S3_KEY_MAX bytes.
  */
 const char *h5s3_dg_ref_path_problem(const char *ref_path);
 
@@ -344,7 +343,7 @@ apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
  * The xdelta3 program (dg/xdelta.c), run with posix_spawn and nothing
  * but its three standard descriptors.  Encoding
  * passes -D so gzip/bzip2/xz inputs are diffed as they are and decode
- * byte-exactly (docs/deltaglider-format.md, upstream issue #4).
+ * byte-exactly (docs/deltaglider-format.md §5.3, upstream issue #4).
  */
 apr_status_t h5s3_dg_xdelta_encode(const char **reason,
                                    const h5s3_dg_codec_opts *opts,

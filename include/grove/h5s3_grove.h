@@ -1,6 +1,6 @@
 /*
  * The h5grove-compatible API (h5grove 4.0, as H5Web's H5GroveProvider
- * uses it: docs/h5grove-contract.md): selections, entity JSON, value
+ * uses it: docs/h5grove.md): selections, entity JSON, value
  * encodings (json, bin, npy, csv, tiff) and statistics, from an open
  * HDF5 file.  No httpd here: the glue (glue/routes/grove.c) maps the statuses
  * to HTTP and *err to the {"message": ...} body.

@@ -26,4 +26,10 @@ apr_status_t h5s3_h5_filters(json_t **filters, const char **compression,
 const char *h5s3_h5_filter_name(H5Z_filter_t id, const char *hdf5_name,
                                 apr_pool_t *p);
 
+/* The first filter of DCPL that HDF5 cannot apply on this server (its
+ * plugin is missing): 1, with its id in *ID and its short name
+ * (h5s3_h5_filter_name) in *NAME; 0 when every filter is available. */
+int h5s3_h5_filter_missing(H5Z_filter_t *id, const char **name, hid_t dcpl,
+                           apr_pool_t *p);
+
 #endif

@@ -36,6 +36,17 @@ apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
                                const char *path, apr_pool_t *p);
 void h5s3_h5_obj_close(h5s3_h5_obj *o);
 
+/*
+ * The link NAME in the group LOC, as the last step of a path: followed
+ * when it is hard or a soft link to an object, otherwise described
+ * (dangling soft, external, user-defined).  H5S3_E_NOPATH when LOC has
+ * no such link, H5S3_E_NOTHDF5 when it cannot be read; an external link
+ * whose value cannot be unpacked gives H5S3_E_NOTHDF5 with kind
+ * H5S3_H5_LINK_EXTERNAL and no target.  Release with h5s3_h5_obj_close().
+ */
+apr_status_t h5s3_h5_open_link(h5s3_h5_obj *out, hid_t loc,
+                               const char *name, hid_t lapl, apr_pool_t *p);
+
 /* A link access property list that refuses to cross external links
  * (close with H5Pclose). */
 hid_t h5s3_h5_lapl_no_external(void);

@@ -31,4 +31,8 @@ apr_status_t h5s3_h5_storage_check(const char **err, hid_t dcpl,
  */
 void h5s3_h5_storage_json(json_t *o, hid_t dcpl, apr_pool_t *p);
 
+/* The chunk shape of a chunked layout as a JSON list of integers; NULL
+ * for another layout, a DCPL < 0 or a shape HDF5 cannot tell. */
+json_t *h5s3_h5_chunks_json(hid_t dcpl);
+
 #endif

@@ -1,9 +1,11 @@
-/* JSON helpers shared by every route: one way to serialise, one way to own. */
+/*
+ * JSON helpers shared by every route: one way to serialise, one way to own
+ * (json/dump.c), reals as Python writes them (json/reals.c).
+ */
 #ifndef H5S3_JSON_H
 #define H5S3_JSON_H
 
 #include <apr_pools.h>
-#include <apr_time.h>
 #include <jansson.h>
 
 /*
@@ -40,8 +42,5 @@ json_t *h5s3_json_pool_own(apr_pool_t *p, json_t *j);
 
 /* A real, or null when the value is NaN or infinite. */
 json_t *h5s3_json_real_or_null(double v);
-
-/* Python's datetime.isoformat() for an aware UTC time: 2026-01-10T12:47:55.906000+00:00 */
-const char *h5s3_time_isoformat(apr_pool_t *p, apr_time_t t, int with_offset);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * Numbers as text, fast: the shortest decimal digits that read back as
- * the same double (or float), laid out as Python's repr() does, and whole
- * numeric arrays written as JSON text in one pass, with no per-value
- * allocation and no HDF5 call per element (hdf-viewer-api.md §0, §3.3).
+ * the same double (or float) (json/shortest_digits.c), laid out as
+ * Python's repr() does (json/number_text.c), and whole numeric arrays
+ * written as JSON text in one pass, with no per-value allocation and no
+ * HDF5 call per element (json/number_arrays.c; docs/viewer-api.md §0.1,
+ * §3.3).
  */
 #ifndef H5S3_JSON_NUMBERS_H
 #define H5S3_JSON_NUMBERS_H
@@ -27,6 +29,9 @@ int h5s3_num_shortest(apr_uint64_t *d, int *exp10, double v);
 
 /* The same for a float: digits that read back as V through strtof. */
 int h5s3_num_shortest_f(apr_uint64_t *d, int *exp10, float v);
+
+/* The number of decimal digits of V (1 for 0). */
+int h5s3_num_digits(apr_uint64_t v);
 
 /* Layout flags of h5s3_num_py_format. */
 #define H5S3_NUM_DOT0 1         /* integral values end in ".0" (repr) */

@@ -11,6 +11,14 @@
 #include <apr_time.h>
 #include "base/h5s3_errors.h"
 
+/*
+ * The longest key S3 stores, in bytes (UTF-8).  A longer key names no
+ * object, and S3 refuses a request for one (400), which would read as a
+ * gateway failure: callers refuse it first.  A plain number, so that
+ * APR_STRINGIFY() can put it in messages.
+ */
+#define H5S3_S3_KEY_MAX 1024
+
 /* Where and how to reach one S3 service; one per virtual host. */
 typedef struct h5s3_s3_config {
     const char *endpoint;       /* http(s)://host[:port], no trailing slash */

@@ -1,5 +1,5 @@
 /*
- * CSV export (hdf-viewer-api.md §1.9): a buffered writer with the
+ * CSV export (docs/viewer-api.md §1.9): a buffered writer with the
  * contract's cell rules (quoting, formula-injection guard that leaves
  * plain numbers alone), file names, and the streamed export of a matrix
  * window or of a line with compare datasets, in constant memory.

@@ -21,7 +21,7 @@
 #define H5S3_H5_META_ATTRS  20  /* attributes shown by /meta */
 
 /*
- * The JSON array of the children of the group at PATH (HDF Viewer §1.5),
+ * The JSON array of the children of the group at PATH (docs/viewer-api.md §1.5),
  * in h5py keys() order (creation order when the group tracks it, else
  * name order).  Each child's path is PATH.rstrip('/') + '/' + name.
  *   group:   {name, path, type:"group", num_children}
@@ -58,7 +58,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
                                    apr_pool_t *p);
 
 /*
- * The "metadata" object of /meta (§1.6) for the object at PATH: name,
+ * The "metadata" object of /meta (docs/viewer-api.md §1.6) for the object at PATH: name,
  * path, kind, attributes ([{name, value}], at most 20), num_attributes,
  * attributes_truncated (only when more than 20); groups: type:"group",
  * num_children; datasets: shape, dtype, size, ndim, type, rawType,

@@ -2,7 +2,7 @@
  * Which plane of an N-d dataset a viewer request shows: display_dims
  * (the row and column dims) and fixed_indices (the index of every other
  * dim), parsed the lenient way of /preview or the strict way of /data
- * and /export/csv (hdf-viewer-api.md §1.7, §1.8 step 6).  Pure functions.
+ * and /export/csv (docs/viewer-api.md §1.7, §1.8.2).  Pure functions.
  */
 #ifndef H5S3_H5_SELECT_H
 #define H5S3_H5_SELECT_H

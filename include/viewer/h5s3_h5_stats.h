@@ -1,7 +1,7 @@
 /*
  * Summary statistics of dataset values over the finite values only
- * (SPEC: one ±inf must not turn min and max into null): the strided
- * sample of /preview (hdf-viewer-api.md §3.2) and min/max of a plane.
+ * (docs/viewer-api.md §3.2, §6: one ±inf must not turn min and max into null): the strided
+ * sample of /preview (docs/viewer-api.md §3.2) and min/max of a plane.
  */
 #ifndef H5S3_H5_STATS_H
 #define H5S3_H5_STATS_H

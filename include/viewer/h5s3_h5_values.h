@@ -1,6 +1,6 @@
 /*
  * HDF5 values as JSON that is always valid: the sanitisation rules of the
- * HDF Viewer contract (§3.3): non-finite floats become null, bytes are
+ * HDF Viewer API (docs/viewer-api.md §3.3): non-finite floats become null, bytes are
  * decoded as UTF-8 dropping invalid sequences, complex numbers are
  * Python's str() ("(1+2j)"), compound records become lists, enums their
  * integer (bool enums true/false), references the referenced path.

@@ -1,6 +1,6 @@
 /*
  * The cores of GET /files/{key}/preview and GET /files/{key}/data
- * (hdf-viewer-api.md §1.7, §1.8): query arguments in, the payload JSON
+ * (docs/viewer-api.md §1.7, §1.8): query arguments in, the payload JSON
  * out (without key, cached, cache_version and success, which the glue
  * adds).  Validation failures are H5S3_E_INVALID with *err the
  * contract's exact text; unservable data is H5S3_E_UNSUPPORTED (*err
@@ -59,6 +59,10 @@ apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
                           const char *mode, apr_table_t *args,
                           apr_pool_t *p);
 
+/* An argument's text as the upstream compares it: surrounding white
+ * space dropped, lower case (Python's s.strip().lower()), in P. */
+char *h5s3_h5_arg_lower(const char *s, apr_pool_t *p);
+
 /* Shared by /data and /export/csv: an integer argument with a default
  * and a minimum ("Invalid <name> parameter", "<name> must be >= <min>").
  * *set tells whether it was given (may be NULL). */
@@ -68,7 +72,7 @@ apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
                              apr_pool_t *p);
 
 /* Which dim a line varies along and where every other dim stands, from
- * line_dim and line_index (§1.8 line; shared with the CSV export). */
+ * line_dim and line_index (docs/viewer-api.md §1.8.5; shared with the CSV export). */
 typedef struct h5s3_h5_line_plan_t {
     int vary;
     hsize_t pos[H5S3_H5_RANK_MAX];

@@ -1,6 +1,6 @@
 /*
  * The HDF Viewer's /files listing: a recursive S3 listing turned into file
- * and folder rows (hdf-viewer-api.md §1.3).  Pure logic plus one paging
+ * and folder rows (docs/viewer-api.md §1.3).  Pure logic plus one paging
  * loop over the S3 client.
  */
 #ifndef H5S3_LISTING_H

@@ -4,6 +4,7 @@
  * value instead of a request failing later.
  */
 #include <string.h>
+#include <apr_escape.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
@@ -542,16 +543,13 @@ static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
     const char *a = sc->access_key ? sc->access_key : "";
     const char *k = sc->secret_key ? sc->secret_key : "";
     char hex[33];
-    int i;
 
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, a, strlen(a) + 1);
     EVP_DigestUpdate(ctx, k, strlen(k));
     EVP_DigestFinal_ex(ctx, md, &n);
     EVP_MD_CTX_free(ctx);
-    for (i = 0; i < 16; i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    }
+    apr_escape_hex(hex, md, 16, 0, NULL);
     return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
 }
 

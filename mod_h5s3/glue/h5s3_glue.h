@@ -425,7 +425,7 @@ int h5s3_route_preview(h5s3_req *q, const char *key);
 int h5s3_route_data(h5s3_req *q, const char *key);
 int h5s3_route_export_csv(h5s3_req *q, const char *key);
 
-/* Bucket browser API under /api (h5s3_api*.c, seed 004). */
+/* Bucket browser API under /api (glue/routes/api*.c, docs/browser-api.md). */
 const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
                                       const char *spec);
 const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
@@ -433,7 +433,7 @@ const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
 const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);
 const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dc,
                                     const char *arg);
-/* RFC envelope {"error": {code, message, details}}; details (may be
+/* /api error envelope (docs/browser-api.md §2) {"error": {code, message, details}}; details (may be
  * NULL) is stolen. */
 int h5s3_api_error(h5s3_req *q, int status, const char *code,
                    const char *msg, json_t *details);

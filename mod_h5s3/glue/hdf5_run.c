@@ -14,12 +14,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-/*
- * S3 keys are at most 1024 bytes: no object has a longer one, and S3
- * refuses the request (400), which would read as a gateway failure (502).
- */
-#define S3_KEY_MAX 1024
-
 /* Remember what was validated, so opening the file needs no second HEAD. */
 static void remember(h5s3_req *q, const char *bucket, const char *key,
                      const char *etag, apr_off_t size)
@@ -80,7 +74,7 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
     apr_size_t len;
     apr_status_t rv;
 
-    if (strlen(key) > S3_KEY_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         return H5S3_E_NOTFOUND;
     }
     /* The entry is "SIZE\nETAG": both are needed to open the file. */
@@ -120,7 +114,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
     if (files == NULL || q->sc->client == NULL) {
         return APR_EGENERAL;
     }
-    if (strlen(key) > S3_KEY_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         return H5S3_E_NOTFOUND;
     }
     memset(&rq, 0, sizeof(rq));

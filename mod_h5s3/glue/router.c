@@ -403,7 +403,7 @@ int h5s3_handler(request_rec *r)
         }
         goto done;
     }
-    /* The /api routes speak the RFC envelope, also when there is none. */
+    /* The /api routes speak the /api error envelope, also when there is none. */
     is_api = !strncmp(q->rel, "/api/", 5) || !strcmp(q->rel, "/api");
     if (allowed) {
         apr_table_setn(r->headers_out, "Allow", allow_header(r->pool, allowed));

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             && (h5s3_dg_ref_path_problem(ref_path)
                 || (!h5s3_dg_meta_get(meta, "ref-key", p)
                     && (strncmp(m->ref_key, space, strlen(space)) != 0
-                        || strlen(m->ref_key) > H5S3_DG_KEY_MAX)))) {
+                        || strlen(m->ref_key) > H5S3_S3_KEY_MAX)))) {
             fprintf(stderr, "followed dg-ref-path '%s' to '%s'\n",
                     ref_path, m->ref_key);
             abort();

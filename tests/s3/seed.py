@@ -8,7 +8,7 @@ Buckets:
   h5data  HDF5 files written by h5py in nested prefixes, awkward key names
           (space, unicode, %, +), a non-HDF5 object and a folder object.
   dgdata  DeltaGlider objects made with the real xdelta3, as described in
-          docs/deltaglider-format.md "Making test fixtures by hand": the
+          docs/deltaglider-format.md §9 "Making test objects by hand": the
           canonical layout (releases/v1/), a legacy bare-metadata variant
           (legacy/v1/) and a proxy-style dg-ref-path variant (proxy/v1/).
   dgedge  DeltaGlider failure cases: corrupted reference, tampered delta,

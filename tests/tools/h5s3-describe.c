@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     h5s3_h5_global_init();
     file = open_local(&src, argv[1], pool);
     if (file < 0) {
-        printf("%s\n", h5s3_status_name(H5S3_E_NOTHDF5));
+        printf("%s\n", h5s3_error_name(H5S3_E_NOTHDF5));
         goto done;
     }
     if (strcmp(argv[3], "children") == 0)
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         rv = h5s3_h5_meta(&out, file, argv[2], pool);
     H5Fclose(file);
     if (rv != APR_SUCCESS) {
-        printf("%s\n", h5s3_status_name(rv));
+        printf("%s\n", h5s3_error_name(rv));
         code = rv == H5S3_E_NOPATH ? 2 : 3;
         goto done;
     }

@@ -60,7 +60,7 @@ static int finish(json_t *out, apr_status_t rv, const char *reason)
     char *text;
 
     json_object_set_new(out, "status", json_string(
-        rv == APR_SUCCESS ? "ok" : h5s3_status_name(rv)));
+        rv == APR_SUCCESS ? "ok" : h5s3_error_name(rv)));
     if (reason)
         json_object_set_new(out, "reason", json_string(reason));
     text = json_dumps(out, JSON_COMPACT);

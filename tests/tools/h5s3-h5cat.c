@@ -262,7 +262,7 @@ static apr_status_t one_request(json_t **res, const run_ctx *x, int pass)
     h5s3_h5_request_end();
     json_object_set_new(out, "pass", json_integer(pass));
     json_object_set_new(out, "status", json_string(
-        rv == APR_SUCCESS ? "ok" : h5s3_status_name(rv)));
+        rv == APR_SUCCESS ? "ok" : h5s3_error_name(rv)));
     json_object_set_new(out, "paths", jpaths);
     json_object_set_new(out, "s3_requests", json_integer(call.requests));
     json_object_set_new(out, "s3_bytes", json_integer((json_int_t)call.bytes));

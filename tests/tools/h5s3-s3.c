@@ -67,7 +67,7 @@ static int has_flag(int argc, char **argv, const char *flag)
 static int finish(json_t *out, apr_status_t rv, const h5s3_s3_call *call)
 {
     json_object_set_new(out, "status", json_string(
-        rv == APR_SUCCESS ? "ok" : h5s3_status_name(rv)));
+        rv == APR_SUCCESS ? "ok" : h5s3_error_name(rv)));
     json_object_set_new(out, "requests", json_integer(call->requests));
     json_object_set_new(out, "bytes", json_integer((json_int_t)call->bytes));
     json_object_set_new(out, "errors", json_integer(call->errors));
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
             json_array_append_new(arr, json_pack("{s:I, s:s}",
                 "got", (json_int_t)r[i].got,
                 "status", r[i].status == APR_SUCCESS
-                          ? "ok" : h5s3_status_name(r[i].status)));
+                          ? "ok" : h5s3_error_name(r[i].status)));
             if (f) {
                 fwrite(r[i].buf, 1, r[i].got, f);
             }

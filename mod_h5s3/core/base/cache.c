@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <apr_escape.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -89,15 +90,12 @@ apr_status_t h5s3_cache_bump_generation(h5s3_cache *c, const char *family,
 {
     unsigned char rnd[8];
     char hex[17];
-    int i;
 
     /* Random, not a counter: no read-modify-write race between processes. */
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
         return APR_EGENERAL;
     }
-    for (i = 0; i < 8; i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-    }
+    apr_escape_hex(hex, rnd, sizeof(rnd), 0, NULL);
     return h5s3_cache_set(c, "gen", family, hex, 16, GEN_TTL, p);
 }
 

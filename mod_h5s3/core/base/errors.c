@@ -1,7 +1,7 @@
 /* Stable short names for core status codes, used in logs and JSON errors. */
 #include "base/h5s3_errors.h"
 
-const char *h5s3_status_name(apr_status_t rv)
+const char *h5s3_error_name(apr_status_t rv)
 {
     switch (rv) {
     case APR_SUCCESS:         return "ok";

@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_encode.h>
 #include <apr_strings.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,75 +14,48 @@
 
 #include "base/h5s3_token.h"
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
+/*
+ * Base64url without padding (RFC 4648 section 5), as APR writes it with
+ * APR_ENCODE_BASE64URL.  tests/integration/api_common.py makes the same
+ * text (urlsafe_b64encode, '=' stripped) to forge tokens.
+ */
 const char *h5s3_token_b64url_encode(const unsigned char *data,
                                      apr_size_t len, apr_pool_t *p)
 {
-    char *out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
-    char *o = out;
-    apr_size_t i;
+    const char *out;
 
-    for (i = 0; i + 2 < len; i += 3) {
-        *o++ = b64url[data[i] >> 2];
-        *o++ = b64url[((data[i] & 3) << 4) | (data[i + 1] >> 4)];
-        *o++ = b64url[((data[i + 1] & 15) << 2) | (data[i + 2] >> 6)];
-        *o++ = b64url[data[i + 2] & 63];
-    }
-    if (len - i == 1) {
-        *o++ = b64url[data[i] >> 2];
-        *o++ = b64url[(data[i] & 3) << 4];
-    }
-    else if (len - i == 2) {
-        *o++ = b64url[data[i] >> 2];
-        *o++ = b64url[((data[i] & 3) << 4) | (data[i + 1] >> 4)];
-        *o++ = b64url[(data[i + 1] & 15) << 2];
-    }
-    *o = '\0';
-    return out;
+    if (len == 0)
+        return "";
+    out = apr_pencode_base64_binary(p, data, (apr_ssize_t)len,
+                                    APR_ENCODE_BASE64URL, NULL);
+    return out ? out : "";
 }
 
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
+/*
+ * APR's decoder is lenient where a token must not be: it takes the
+ * standard alphabet ('+', '/') and padding too, and ignores the unused
+ * low bits of the last character.  A token has one spelling, the one
+ * h5s3_token_b64url_encode writes (its MAC covers that text), so an
+ * input that does not encode back to itself byte for byte is refused.
+ */
 apr_status_t h5s3_token_b64url_decode(unsigned char **out, apr_size_t *outlen,
                                       const char *in, apr_pool_t *p)
 {
-    apr_size_t n = strlen(in), i, o = 0;
+    apr_ssize_t n = (apr_ssize_t)strlen(in);
+    apr_size_t size = 0, len = 0;
     unsigned char *buf;
-    apr_uint32_t acc = 0;
-    int bits = 0;
 
-    /* A lone trailing character carries fewer than 8 bits: not base64. */
-    if (n % 4 == 1)
+    if (apr_decode_base64_binary(NULL, in, n, APR_ENCODE_NONE, &size)
+        != APR_SUCCESS)
         return H5S3_E_INVALID;
-    buf = apr_palloc(p, n * 3 / 4 + 1);
-    for (i = 0; i < n; i++) {
-        int v = b64url_value(in[i]);
-        if (v < 0)
-            return H5S3_E_INVALID;
-        acc = (acc << 6) | (apr_uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* Non-zero leftover bits mean a non-canonical (altered) encoding. */
-    if (acc != 0)
+    buf = apr_palloc(p, size + 1);
+    if (apr_decode_base64_binary(buf, in, n, APR_ENCODE_NONE, &len)
+        != APR_SUCCESS || len > size
+        || strcmp(h5s3_token_b64url_encode(buf, len, p), in) != 0)
         return H5S3_E_INVALID;
-    buf[o] = '\0';
+    buf[len] = '\0';
     *out = buf;
-    *outlen = o;
+    *outlen = len;
     return APR_SUCCESS;
 }
 

@@ -7,7 +7,7 @@
 
 #include "dg/h5s3_dg.h"
 
-/* docs/deltaglider-format.md "Storage layout"; compound ones end in these. */
+/* docs/deltaglider-format.md §2.6; compound ones end in these. */
 static const char *const eligible[] = {
     ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".dmg",
     ".iso", ".pkg", ".deb", ".rpm", ".apk", ".jar", ".war", ".ear", NULL

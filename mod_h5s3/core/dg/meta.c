@@ -1,6 +1,6 @@
 /*
  * DeltaGlider object metadata, with the spellings older writers and the
- * Rust proxy use (docs/deltaglider-format.md "Object metadata").
+ * Rust proxy use (docs/deltaglider-format.md §3).
  */
 #include <errno.h>
 #include <string.h>
@@ -90,7 +90,7 @@ const char *h5s3_dg_ref_path_problem(const char *ref_path)
         if (*c == '\\')
             return "dg-ref-path contains a backslash";
     }
-    if (strlen(ref_path) > H5S3_DG_KEY_MAX)
+    if (strlen(ref_path) > H5S3_S3_KEY_MAX)
         return "dg-ref-path is longer than an S3 key can be";
     if (*ref_path == '/')
         return "dg-ref-path is absolute: it must be relative to the "
@@ -164,7 +164,7 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
         /* The proxy's ref-path is relative to the delta's deltaspace. */
         if (!m->ref_key && ref_path) {
             space = h5s3_dg_deltaspace(s3key, p);
-            if (strlen(space) + strlen(ref_path) > H5S3_DG_KEY_MAX)
+            if (strlen(space) + strlen(ref_path) > H5S3_S3_KEY_MAX)
                 return refuse(why, "dg-ref-path is longer than an S3 key "
                               "can be");
             m->ref_key = apr_pstrcat(p, space, ref_path, NULL);

@@ -28,28 +28,13 @@
 /* Internal: the cached reference failed before any byte went out. */
 #define REF_RETRY     (H5S3_E_INTEGRITY + 1000)
 
-static const char *hex_of(const unsigned char *md, unsigned int n,
-                          apr_pool_t *p)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 2 * n + 1);
-    unsigned int i;
-
-    for (i = 0; i < n; i++) {
-        s[2 * i] = digits[md[i] >> 4];
-        s[2 * i + 1] = digits[md[i] & 15];
-    }
-    s[2 * n] = '\0';
-    return s;
-}
-
 static const char *md_final_hex(EVP_MD_CTX *ctx, apr_pool_t *p)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
     EVP_DigestFinal_ex(ctx, md, &n);
-    return hex_of(md, n, p);
+    return apr_pescape_hex(p, md, n, 0);
 }
 
 /*
@@ -113,7 +98,7 @@ apr_status_t h5s3_dg_file_sha256(const char **hex, apr_off_t *size,
     rv = hash_file(md, size, f, apr_palloc(p, IO_BUF), NULL);
     apr_file_close(f);
     if (rv == APR_SUCCESS)
-        *hex = hex_of(md, 32, p);
+        *hex = apr_pescape_hex(p, md, 32, 0);
     return rv;
 }
 
@@ -392,8 +377,7 @@ static apr_status_t ref_check_start(ref_check *rc, const char *path,
 /* 1 matched, -1 failed, 0 not known yet (wait: block until known). */
 static int ref_check_state(ref_check *rc, int wait)
 {
-    static const char digits[] = "0123456789abcdef";
-    int i;
+    char got[65];
 
     if (!wait && !apr_atomic_read32(&rc->done))
         return 0;
@@ -401,11 +385,10 @@ static int ref_check_state(ref_check *rc, int wait)
     ref_check_join(rc);
     if (rc->rv != APR_SUCCESS)
         return -1;
-    for (i = 0; i < 32; i++)
-        if (rc->want[2 * i] != digits[rc->md[i] >> 4]
-            || rc->want[2 * i + 1] != digits[rc->md[i] & 15])
-            return -1;
-    return 1;
+    /* want is lower-case hex (dg/meta.c lowers it), as is what
+     * apr_escape_hex writes. */
+    apr_escape_hex(got, rc->md, 32, 0, NULL);
+    return strncmp(rc->want, got, 64) == 0 ? 1 : -1;
 }
 
 static const char *ref_check_reason(ref_check *rc, apr_pool_t *p)
@@ -414,7 +397,8 @@ static const char *ref_check_reason(ref_check *rc, apr_pool_t *p)
         return apr_psprintf(p, "cached reference %s could not be read",
                             rc->path);
     return apr_psprintf(p, "cached reference %s has SHA-256 %s, the delta "
-                        "expects %s", rc->path, hex_of(rc->md, 32, p),
+                        "expects %s", rc->path,
+                        apr_pescape_hex(p, rc->md, 32, 0),
                         rc->want);
 }
 

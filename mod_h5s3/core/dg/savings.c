@@ -1,5 +1,5 @@
 /*
- * Bucket savings the way deltaglider-format.md "Sizes and savings" counts
+ * Bucket savings the way docs/deltaglider-format.md §7 counts
  * them: references count only where their deltaspace has a delta.
  */
 #include <string.h>

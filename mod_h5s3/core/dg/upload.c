@@ -1,5 +1,5 @@
 /*
- * Uploads stored the way DeltaGlider stores them (deltaglider-format.md):
+ * Uploads stored the way DeltaGlider stores them (docs/deltaglider-format.md §8):
  * direct by extension, else reference.bin + zero-diff delta for the first
  * file of a deltaspace, else a delta against that reference.
  */

@@ -296,7 +296,7 @@ apr_status_t h5s3_dg_xdelta_encode(const char **reason,
 
 /*
  * The decoder's source buffer (-B).  xdelta3's default is 64 MiB, all of
- * it touched; the RFC bounds a download to 8-32 MB buffers.  Decoding
+ * it touched; a download's memory stays bounded (docs/deltaglider-format.md §5.5).  Decoding
  * does not depend on it (a match outside the buffer is read again from
  * the seekable reference), and a small one is faster: fewer pages to
  * fault in and zero.

@@ -14,8 +14,10 @@
 
 #include "base/h5s3_checked.h"
 #include "grove/h5s3_grove.h"
+#include "grove/h5s3_grove_dataset.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "json/h5s3_json_numbers.h"
+#include "json/h5s3_text.h"
 
 #define MAX_DEPTH 16
 
@@ -93,51 +95,6 @@ void h5s3_grove_put_float(h5s3_grove_buf *b, float v)
     h5s3_grove_buf_add(b, s, h5s3_num_g_float(s, v));
 }
 
-/* Length of the valid UTF-8 sequence at S (N bytes left), 0 if invalid. */
-static int utf8_len(const unsigned char *s, apr_size_t n)
-{
-    unsigned char c = s[0];
-    int len, i;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) {
-            lo = 0xA0;
-        }
-        else if (c == 0xED) {
-            hi = 0x9F;
-        }
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) {
-            lo = 0x90;
-        }
-        else if (c == 0xF4) {
-            hi = 0x8F;
-        }
-    }
-    else {
-        return 0;
-    }
-    if ((apr_size_t)len > n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return len;
-}
-
 void h5s3_grove_put_string(h5s3_grove_buf *b, const char *str, apr_size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -146,7 +103,8 @@ void h5s3_grove_put_string(h5s3_grove_buf *b, const char *str, apr_size_t n)
 
     h5s3_grove_buf_add(b, "\"", 1);
     while (i < n) {
-        int len = utf8_len(s + i, n - i);
+        /* ASCII inline: most strings are all of it. */
+        int len = s[i] < 0x80 ? 1 : (int)h5s3_utf8_seq_len(s + i, n - i);
 
         if (len == 1 && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
             i++;
@@ -320,60 +278,14 @@ static void put_int(h5s3_grove_buf *b, const unsigned char *ptr,
                     size_t size, int sgn)
 {
     char s[H5S3_NUM_TEXT_MAX];
+    apr_uint64_t v;
 
-    if (sgn) {
-        long long v = 0;
-
-        switch (size) {
-        case 1: { signed char x; memcpy(&x, ptr, 1); v = x; break; }
-        case 2: { short x; memcpy(&x, ptr, 2); v = x; break; }
-        case 4: { int x; memcpy(&x, ptr, 4); v = x; break; }
-        case 8: memcpy(&v, ptr, 8); break;
-        default: h5s3_grove_buf_add(b, "null", 4); return;
-        }
-        h5s3_grove_buf_add(b, s, h5s3_num_i64(s, v));
+    if (!h5s3_grove_int_at(&v, ptr, size, sgn)) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
     }
-    else {
-        unsigned long long v = 0;
-
-        switch (size) {
-        case 1: v = *ptr; break;
-        case 2: { unsigned short x; memcpy(&x, ptr, 2); v = x; break; }
-        case 4: { unsigned int x; memcpy(&x, ptr, 4); v = x; break; }
-        case 8: memcpy(&v, ptr, 8); break;
-        default: h5s3_grove_buf_add(b, "null", 4); return;
-        }
-        h5s3_grove_buf_add(b, s, h5s3_num_u64(s, v));
-    }
-}
-
-static long long int_value(const unsigned char *ptr, size_t size, int sgn)
-{
-    switch (size) {
-    case 1:
-        return sgn ? (long long)*(const signed char *)ptr : (long long)*ptr;
-    case 2: {
-        short s;
-        unsigned short u;
-        memcpy(&s, ptr, 2);
-        memcpy(&u, ptr, 2);
-        return sgn ? s : u;
-    }
-    case 4: {
-        int s;
-        unsigned int u;
-        memcpy(&s, ptr, 4);
-        memcpy(&u, ptr, 4);
-        return sgn ? s : (long long)u;
-    }
-    case 8: {
-        long long v;
-        memcpy(&v, ptr, 8);
-        return v;
-    }
-    default:
-        return 0;
-    }
+    h5s3_grove_buf_add(b, s, sgn ? h5s3_num_i64(s, (apr_int64_t)v)
+                                 : h5s3_num_u64(s, v));
 }
 
 static void put_float_at(h5s3_grove_buf *b, const unsigned char *ptr,
@@ -431,11 +343,115 @@ static void put_nested(h5s3_grove_buf *b, const tdesc *d,
     }
 }
 
-static void put_elem(h5s3_grove_buf *b, const tdesc *d,
-                     const unsigned char *ptr, int inline_array)
+/* Bytes without their trailing NULs: NumPy 'S' values lose them, and
+ * np.void.tolist() is bytes, which lose them too. */
+static void put_bytes(h5s3_grove_buf *b, const unsigned char *ptr,
+                      size_t n)
+{
+    while (n > 0 && ptr[n - 1] == '\0') {
+        n--;
+    }
+    h5s3_grove_put_string(b, (const char *)ptr, n);
+}
+
+static void put_enum(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr)
+{
+    apr_uint64_t v;
+
+    if (!d->is_bool) {
+        put_int(b, ptr, d->base->size, d->base->sgn);
+        return;
+    }
+    h5s3_grove_int_at(&v, ptr, d->base->size, d->base->sgn);
+    h5s3_grove_buf_puts(b, v ? "true" : "false");
+}
+
+/* A compound as a list of its members; a complex number as [re, im]. */
+static void put_compound(h5s3_grove_buf *b, const tdesc *d,
+                         const unsigned char *ptr)
 {
     int i;
 
+    h5s3_grove_buf_add(b, "[", 1);
+    if (d->is_complex && d->nmembers == 2) {
+        put_float_at(b, ptr + d->offsets[0], d->members[0].size);
+        h5s3_grove_buf_add(b, ",", 1);
+        put_float_at(b, ptr + d->offsets[1], d->members[1].size);
+    }
+    else {
+        for (i = 0; i < d->nmembers; i++) {
+            if (i) {
+                h5s3_grove_buf_add(b, ",", 1);
+            }
+            put_elem(b, &d->members[i], ptr + d->offsets[i], 0);
+        }
+    }
+    h5s3_grove_buf_add(b, "]", 1);
+}
+
+/* An array element nested per its dims, or INLINE: np.ravel, the
+ * subarray's values joining the flat list (as many as describe() found
+ * the element holds). */
+static void put_array(h5s3_grove_buf *b, const tdesc *d,
+                      const unsigned char *ptr, int inline_array)
+{
+    const unsigned char *q = ptr;
+    hsize_t n = 0, k;
+
+    if (d->ndims == 0 || !d->base) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
+    }
+    if (!inline_array) {
+        put_nested(b, d->base, &q, d->ndims, d->adims, 1);
+        return;
+    }
+    h5s3_dims_product(&n, d->adims, d->ndims, 1, UINT64_MAX);
+    for (k = 0; k < n; k++) {
+        if (k) {
+            h5s3_grove_buf_add(b, ",", 1);
+        }
+        put_elem(b, d->base, q, 0);
+        q += d->base->size;
+    }
+}
+
+static void put_vlen(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr)
+{
+    hvl_t v;
+    const unsigned char *q;
+    hsize_t n;
+
+    memcpy(&v, ptr, sizeof(v));
+    q = v.p;
+    n = v.p ? (hsize_t)v.len : 0;
+    if (!d->base) {
+        h5s3_grove_buf_add(b, "null", 4);
+        return;
+    }
+    put_nested(b, d->base, &q, 1, &n, 1);
+}
+
+/* References as h5py's str() of them. */
+static void put_reference(h5s3_grove_buf *b, const tdesc *d,
+                          const unsigned char *ptr)
+{
+    size_t k;
+
+    for (k = 0; k < d->size && ptr[k] == 0; k++) {
+    }
+    h5s3_grove_buf_puts(b, d->region
+        ? (k == d->size ? "\"<HDF5 region reference (null)>\""
+                        : "\"<HDF5 region reference>\"")
+        : (k == d->size ? "\"<HDF5 object reference (null)>\""
+                        : "\"<HDF5 object reference>\""));
+}
+
+static void put_elem(h5s3_grove_buf *b, const tdesc *d,
+                     const unsigned char *ptr, int inline_array)
+{
     switch (d->cls) {
     case H5T_INTEGER:
         put_int(b, ptr, d->size, d->sgn);
@@ -447,14 +463,7 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
         put_float_at(b, ptr, d->size);
         break;
     case H5T_ENUM:
-        if (d->is_bool) {
-            h5s3_grove_buf_puts(b, int_value(ptr, d->base->size,
-                                             d->base->sgn) ? "true"
-                                                           : "false");
-        }
-        else {
-            put_int(b, ptr, d->base->size, d->base->sgn);
-        }
+        put_enum(b, d, ptr);
         break;
     case H5T_STRING:
         if (d->vlen_str) {
@@ -464,94 +473,24 @@ static void put_elem(h5s3_grove_buf *b, const tdesc *d,
             h5s3_grove_put_string(b, s ? s : "", s ? strlen(s) : 0);
         }
         else {
-            size_t n = d->size;
-
-            /* NumPy 'S' values lose their trailing NULs. */
-            while (n > 0 && ptr[n - 1] == '\0') {
-                n--;
-            }
-            h5s3_grove_put_string(b, (const char *)ptr, n);
+            put_bytes(b, ptr, d->size);
         }
         break;
-    case H5T_OPAQUE: {
-        size_t n = d->size;
-
-        /* np.void.tolist() is bytes, and bytes lose trailing NULs too. */
-        while (n > 0 && ptr[n - 1] == '\0') {
-            n--;
-        }
-        h5s3_grove_put_string(b, (const char *)ptr, n);
+    case H5T_OPAQUE:
+        put_bytes(b, ptr, d->size);
         break;
-    }
     case H5T_COMPOUND:
-        h5s3_grove_buf_add(b, "[", 1);
-        if (d->is_complex && d->nmembers == 2) {
-            put_float_at(b, ptr + d->offsets[0], d->members[0].size);
-            h5s3_grove_buf_add(b, ",", 1);
-            put_float_at(b, ptr + d->offsets[1], d->members[1].size);
-        }
-        else {
-            for (i = 0; i < d->nmembers; i++) {
-                if (i) {
-                    h5s3_grove_buf_add(b, ",", 1);
-                }
-                put_elem(b, &d->members[i], ptr + d->offsets[i], 0);
-            }
-        }
-        h5s3_grove_buf_add(b, "]", 1);
+        put_compound(b, d, ptr);
         break;
-    case H5T_ARRAY: {
-        const unsigned char *q = ptr;
-
-        if (d->ndims == 0 || !d->base) {
-            h5s3_grove_buf_add(b, "null", 4);
-            break;
-        }
-        if (inline_array) {
-            /* np.ravel: the subarray's values join the flat list (as
-             * many as describe() found the element holds). */
-            hsize_t n = 0, k;
-
-            h5s3_dims_product(&n, d->adims, d->ndims, 1, UINT64_MAX);
-            for (k = 0; k < n; k++) {
-                if (k) {
-                    h5s3_grove_buf_add(b, ",", 1);
-                }
-                put_elem(b, d->base, q, 0);
-                q += d->base->size;
-            }
-            break;
-        }
-        put_nested(b, d->base, &q, d->ndims, d->adims, 1);
+    case H5T_ARRAY:
+        put_array(b, d, ptr, inline_array);
         break;
-    }
-    case H5T_VLEN: {
-        hvl_t v;
-        const unsigned char *q;
-        hsize_t n;
-
-        memcpy(&v, ptr, sizeof(v));
-        q = v.p;
-        n = v.p ? (hsize_t)v.len : 0;
-        if (!d->base) {
-            h5s3_grove_buf_add(b, "null", 4);
-            break;
-        }
-        put_nested(b, d->base, &q, 1, &n, 1);
+    case H5T_VLEN:
+        put_vlen(b, d, ptr);
         break;
-    }
-    case H5T_REFERENCE: {
-        size_t k;
-
-        for (k = 0; k < d->size && ptr[k] == 0; k++) {
-        }
-        h5s3_grove_buf_puts(b, d->region
-            ? (k == d->size ? "\"<HDF5 region reference (null)>\""
-                            : "\"<HDF5 region reference>\"")
-            : (k == d->size ? "\"<HDF5 object reference (null)>\""
-                            : "\"<HDF5 object reference>\""));
+    case H5T_REFERENCE:
+        put_reference(b, d, ptr);
         break;
-    }
     default:
         h5s3_grove_buf_add(b, "null", 4);
         break;

@@ -11,52 +11,24 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 
-#include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "grove/h5s3_grove.h"
+#include "grove/h5s3_grove_dataset.h"
+#include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_path.h"
+#include "hdf5/h5s3_h5_quiet.h"
+#include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_types.h"
-#include "hdf5/h5s3_h5_vlen.h"
 #include "json/h5s3_text.h"
 
-/* HDF5's automatic error printing off for the call; the S3 driver's
- * failure, if any, wins over whatever HDF5 made of it. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_t;
-
-static void quiet_on(quiet_t *q)
+/* The end of a public call: the S3 driver's failure, if any, wins over
+ * whatever HDF5 made of it. */
+static apr_status_t quiet_off(h5s3_h5_quiet *q, apr_status_t rv)
 {
-    (void)h5s3_h5_request_status(APR_SUCCESS);
-    if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
-        q->fn = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
+    apr_status_t s3 = h5s3_h5_quiet_off(q);
 
-static apr_status_t quiet_off(quiet_t *q, apr_status_t rv)
-{
-    apr_status_t s3 = h5s3_h5_request_status(APR_SUCCESS);
-
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
     return s3 != APR_SUCCESS ? s3 : rv;
-}
-
-static const char *base_name(const char *file)
-{
-    const char *s = strrchr(file, '/');
-
-    return s ? s + 1 : file;
-}
-
-static const char *last_segment(const char *path)
-{
-    const char *s = strrchr(path, '/');
-
-    return s ? s + 1 : path;
 }
 
 const char *h5s3_grove_path_join(const char *prefix, const char *name,
@@ -109,11 +81,6 @@ static apr_status_t dump(char **out, json_t *j, apr_pool_t *p)
     buf[n] = '\0';
     *out = buf;
     return APR_SUCCESS;
-}
-
-static json_t *jstr(const char *s, apr_pool_t *p)
-{
-    return json_string(h5s3_utf8_clean(s ? s : "", p));
 }
 
 /* ---- type objects ------------------------------------------------------ */
@@ -178,66 +145,15 @@ static json_t *space_shape(hid_t space)
 
 /* ---- attributes -------------------------------------------------------- */
 
-typedef struct {
+/* Attribute names in h5py's attrs order, or by name (metadata()), as
+ * many as the entries budget allows: dense attribute storage can hold
+ * millions.  On a failure the names listed so far are the answer. */
+static apr_array_header_t *attr_names(hid_t obj, int by_name, apr_pool_t *p)
+{
     apr_array_header_t *names;
-    apr_pool_t *p;
-} name_list;
 
-static herr_t collect_attr(hid_t loc, const char *name,
-                           const H5A_info_t *info, void *op)
-{
-    name_list *nl = op;
-
-    (void)loc;
-    (void)info;
-    /* Dense attribute storage can hold millions: the entries budget. */
-    if (h5s3_h5_charge(H5S3_H5_LIMIT_ENTRIES, 1) != APR_SUCCESS) {
-        return 1;
-    }
-    APR_ARRAY_PUSH(nl->names, const char *) = apr_pstrdup(nl->p, name);
-    return 0;
-}
-
-static hid_t object_cpl(hid_t obj)
-{
-    switch (H5Iget_type(obj)) {
-    case H5I_GROUP:
-        return H5Gget_create_plist(obj);
-    case H5I_DATASET:
-        return H5Dget_create_plist(obj);
-    case H5I_DATATYPE:
-        return H5Tget_create_plist(obj);
-    default:
-        return -1;
-    }
-}
-
-/* Attribute names, in h5py's attrs order (creation order when tracked)
- * or sorted (metadata()). */
-static apr_array_header_t *attr_names(hid_t obj, int sorted, apr_pool_t *p)
-{
-    name_list nl;
-    hsize_t n = 0;
-    H5_index_t idx = H5_INDEX_NAME;
-    hid_t cpl;
-    unsigned flags = 0;
-
-    nl.names = apr_array_make(p, 8, sizeof(const char *));
-    nl.p = p;
-    if (!sorted && (cpl = object_cpl(obj)) >= 0) {
-        if (H5Pget_attr_creation_order(cpl, &flags) >= 0
-            && (flags & H5P_CRT_ORDER_TRACKED)) {
-            idx = H5_INDEX_CRT_ORDER;
-        }
-        H5Pclose(cpl);
-    }
-    if (H5Aiterate2(obj, idx, H5_ITER_INC, &n, collect_attr, &nl) < 0
-        && idx == H5_INDEX_CRT_ORDER) {
-        nl.names->nelts = 0;
-        n = 0;
-        H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &n, collect_attr, &nl);
-    }
-    return nl.names;
+    (void)h5s3_h5_attr_names(&names, obj, 0, by_name, p);
+    return names;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -259,7 +175,7 @@ static json_t *attrs_meta(hid_t obj, apr_pool_t *p)
         hid_t type = attr >= 0 ? H5Aget_type(attr) : -1;
 
         json_array_append_new(a, json_pack(
-            "{s:o, s:o, s:o}", "name", jstr(name, p),
+            "{s:o, s:o, s:o}", "name", h5s3_json_str(name, p),
             "shape", space_shape(space), "type", type_json(type, p)));
         if (type >= 0) {
             H5Tclose(type);
@@ -274,64 +190,19 @@ static json_t *attrs_meta(hid_t obj, apr_pool_t *p)
     return a;
 }
 
-/* One attribute's value as JSON text (null for a null dataspace). */
+/* One attribute's value as JSON text: null for a null dataspace, and
+ * for what cannot be read. */
 static void attr_value(h5s3_grove_buf *b, hid_t attr)
 {
-    hid_t space = H5Aget_space(attr), ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK], n = 0;
-    hssize_t np;
-    int rank, after = 0;
-    void *buf = NULL;
+    h5s3_h5_attr_values v;
 
-    if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) {
-        goto null;
+    if (h5s3_h5_attr_read(&v, attr) == APR_SUCCESS && !v.null_space) {
+        h5s3_grove_values_json(b, v.mt, v.buf, v.rank, v.dims, 0);
     }
-    rank = H5Sget_simple_extent_ndims(space);
-    np = H5Sget_simple_extent_npoints(space);
-    /* HDF5's count is an unchecked product of the dims: one that wrapped
-     * would size the buffer for fewer elements than the dims walk. */
-    if (rank < 0 || rank > H5S_MAX_RANK || np < 0
-        || H5Sget_simple_extent_dims(space, dims, NULL) < 0
-        || !h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)
-        || n != (hsize_t)np) {
-        goto null;
+    else {
+        h5s3_grove_buf_add(b, "null", 4);
     }
-    ftype = H5Aget_type(attr);
-    mt = ftype >= 0 ? h5s3_h5_mem_type(ftype) : -1;
-    if (mt < 0 || H5Tget_size(mt) == 0) {
-        goto null;
-    }
-    /* H5Aread allocates every element's vlen data: charged first (over
-     * the limit the request fails with it). */
-    if (h5s3_h5_attr_vlen_charge(attr, mt, n, &after) != APR_SUCCESS) {
-        goto null;
-    }
-    buf = calloc(np ? (size_t)np : 1, H5Tget_size(mt));
-    if (!buf || H5Aread(attr, mt, buf) < 0) {
-        goto null;
-    }
-    if (after) {
-        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
-    }
-    h5s3_grove_values_json(b, mt, buf, rank, dims, 0);
-    if (H5Tdetect_class(mt, H5T_VLEN) > 0
-        || H5Tdetect_class(mt, H5T_STRING) > 0) {
-        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
-    }
-    goto done;
-null:
-    h5s3_grove_buf_add(b, "null", 4);
-done:
-    free(buf);
-    if (mt >= 0) {
-        H5Tclose(mt);
-    }
-    if (ftype >= 0) {
-        H5Tclose(ftype);
-    }
-    if (space >= 0) {
-        H5Sclose(space);
-    }
+    h5s3_h5_attr_values_free(&v);
 }
 
 /* ---- entities ---------------------------------------------------------- */
@@ -349,13 +220,13 @@ static json_t *link_json(const entity_t *e, const char *name, apr_pool_t *p)
 {
     if (e->as == AS_SOFT) {
         return json_pack("{s:s, s:o, s:o}", "kind", "soft_link",
-                         "name", jstr(name, p),
-                         "target_path", jstr(e->soft_target, p));
+                         "name", h5s3_json_str(name, p),
+                         "target_path", h5s3_json_str(e->soft_target, p));
     }
     return json_pack("{s:s, s:o, s:o, s:o}", "kind", "external_link",
-                     "name", jstr(name, p),
-                     "target_file", jstr(e->ext_file, p),
-                     "target_path", jstr(e->ext_path, p));
+                     "name", h5s3_json_str(name, p),
+                     "target_file", h5s3_json_str(e->ext_file, p),
+                     "target_path", h5s3_json_str(e->ext_path, p));
 }
 
 static json_t *filters_json(hid_t dcpl)
@@ -385,24 +256,15 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
 {
     hid_t space = H5Dget_space(d), type = H5Dget_type(d);
     hid_t dcpl = H5Dget_create_plist(d);
-    json_t *chunks = json_null(), *o;
+    json_t *chunks = h5s3_h5_chunks_json(dcpl), *o;
 
-    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        hsize_t c[H5S_MAX_RANK];
-        int i, n = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
-
-        if (n > 0) {
-            json_decref(chunks);
-            chunks = json_array();
-            for (i = 0; i < n; i++) {
-                json_array_append_new(chunks, json_integer((json_int_t)c[i]));
-            }
-        }
+    if (chunks == NULL) {
+        chunks = json_null();
     }
     o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
                   "attributes", attrs_meta(d, p), "chunks", chunks,
                   "filters", filters_json(dcpl), "kind", "dataset",
-                  "name", jstr(name, p), "shape", space_shape(space),
+                  "name", h5s3_json_str(name, p), "shape", space_shape(space),
                   "type", type_json(type, p));
     if (dcpl >= 0) {
         H5Pclose(dcpl);
@@ -416,45 +278,36 @@ static json_t *dataset_json(hid_t d, const char *name, apr_pool_t *p)
     return o;
 }
 
-/* A child link resolved the only_valid way. */
+/* A child link resolved the only_valid way; left as an object with no
+ * handle (skipped) when it cannot be read or is user-defined.  An
+ * external link whose value is damaged is still listed, with no target. */
 static void child_resolve(entity_t *e, hid_t g, const char *name,
                           hid_t lapl, apr_pool_t *p)
 {
-    H5L_info_t li;
+    h5s3_h5_obj c;
+    apr_status_t rv = h5s3_h5_open_link(&c, g, name, lapl, p);
 
     memset(e, 0, sizeof(*e));
     e->obj = -1;
-    if (H5Lget_info(g, name, &li, lapl) < 0) {
+    if (rv != APR_SUCCESS && c.kind != H5S3_H5_LINK_EXTERNAL) {
         return;
     }
-    if (li.type == H5L_TYPE_SOFT || li.type == H5L_TYPE_EXTERNAL) {
-        char *val = apr_palloc(p, li.u.val_size + 1);
-
-        if (H5Lget_val(g, name, val, li.u.val_size, lapl) < 0) {
-            return;
-        }
-        val[li.u.val_size] = '\0';
-        if (li.type == H5L_TYPE_EXTERNAL) {
-            const char *file = NULL, *path = NULL;
-            unsigned flags;
-
-            e->as = AS_EXTERNAL;
-            if (H5Lunpack_elink_val(val, li.u.val_size, &flags, &file,
-                                    &path) >= 0) {
-                e->ext_file = apr_pstrdup(p, file ? file : "");
-                e->ext_path = apr_pstrdup(p, path ? path : "");
-            }
-            return;
-        }
-        e->soft_target = val;
-        if (H5Oexists_by_name(g, name, lapl) <= 0) {
-            e->as = AS_SOFT;
-            return;
-        }
-    }
-    e->obj = H5Oopen(g, name, lapl);
-    if (e->obj < 0 && e->soft_target) {
+    switch (c.kind) {
+    case H5S3_H5_LINK_EXTERNAL:
+        e->as = AS_EXTERNAL;
+        e->ext_file = c.ext_file;
+        e->ext_path = c.ext_path;
+        break;
+    case H5S3_H5_LINK_DANGLING:
         e->as = AS_SOFT;
+        e->soft_target = c.soft_target;
+        break;
+    case H5S3_H5_LINK_OBJECT:
+        e->obj = c.obj;
+        e->soft_target = c.soft_target;
+        break;
+    default:
+        break;
     }
 }
 
@@ -487,7 +340,7 @@ static json_t *children_json(hid_t g, const char *path,
         if (e.as == AS_OBJECT && e.obj < 0) {
             continue;           /* user-defined or damaged link */
         }
-        c = entity_json(&e, last_segment(cpath), cpath, 0, NULL, p);
+        c = entity_json(&e, h5s3_grove_basename(cpath), cpath, 0, NULL, p);
         if (e.obj >= 0) {
             H5Oclose(e.obj);
         }
@@ -526,21 +379,22 @@ static json_t *entity_json(const entity_t *e, const char *name,
         if (depth <= 0) {
             return json_pack("{s:o, s:s, s:o}", "attributes",
                              attrs_meta(e->obj, p), "kind", "group",
-                             "name", jstr(name, p));
+                             "name", h5s3_json_str(name, p));
         }
         return json_pack("{s:o, s:o, s:s, s:o}", "attributes",
                          attrs_meta(e->obj, p), "children",
                          children_json(e->obj, path, ahead, p),
-                         "kind", "group", "name", jstr(name, p));
+                         "kind", "group", "name", h5s3_json_str(name, p));
     case H5I_DATASET:
         return dataset_json(e->obj, name, p);
     case H5I_DATATYPE:
         return json_pack("{s:o, s:s, s:o, s:o}", "attributes",
                          attrs_meta(e->obj, p), "kind", "datatype",
-                         "name", jstr(name, p), "type",
+                         "name", h5s3_json_str(name, p), "type",
                          type_json(e->obj, p));
     default:
-        o = json_pack("{s:s, s:o}", "kind", "other", "name", jstr(name, p));
+        o = json_pack("{s:s, s:o}", "kind", "other",
+                      "name", h5s3_json_str(name, p));
         return o;
     }
 }
@@ -563,7 +417,7 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
         || (rv == APR_SUCCESS && o.kind == H5S3_H5_LINK_USER)) {
         h5s3_h5_obj_close(&o);
         *err = apr_psprintf(p, "%s is not a valid path in %s", path,
-                            base_name(file));
+                            h5s3_grove_basename(file));
         return H5S3_E_NOPATH;
     }
     if (rv != APR_SUCCESS) {
@@ -587,7 +441,7 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
                            e->ext_path, e->ext_file);
 
         *err = apr_psprintf(p, "Cannot resolve %s at %s of %s", repr, path,
-                            base_name(file));
+                            h5s3_grove_basename(file));
         return H5S3_E_NOTFOUND;
     }
     return APR_SUCCESS;
@@ -598,7 +452,7 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
                              const char *file_name, const char *path,
                              h5s3_grove_links links, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     json_t *o = NULL;
     apr_status_t rv;
@@ -609,10 +463,10 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
     if (ahead) {
         *ahead = apr_array_make(p, 16, sizeof(h5s3_grove_ahead));
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, links, p);
     if (rv == APR_SUCCESS) {
-        o = entity_json(&e, last_segment(path), path, 1,
+        o = entity_json(&e, h5s3_grove_basename(path), path, 1,
                         ahead ? *ahead : NULL, p);
         rv = o ? dump(json, o, p) : APR_ENOMEM;
     }
@@ -629,7 +483,7 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
                              const char *file_name, const char *path,
                              const apr_array_header_t *keys, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     h5s3_grove_buf *b;
     const apr_array_header_t *names;
@@ -639,7 +493,7 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
     if (path == NULL) {
         path = "/";
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, H5S3_GROVE_LINKS_ONLY_VALID,
                  p);
     if (rv != APR_SUCCESS) {
@@ -734,7 +588,7 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *li,
             }
         }
         v->err = apr_psprintf(v->p, "Cannot resolve %s at %s of %s", repr,
-                              full, base_name(v->file));
+                              full, h5s3_grove_basename(v->file));
         return 1;
     }
     h5s3_grove_buf_add(v->b, ",", 1);
@@ -746,7 +600,7 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
                               const char *file_name, const char *path,
                               h5s3_grove_links links, apr_pool_t *p)
 {
-    quiet_t q;
+    h5s3_h5_quiet q;
     entity_t e;
     h5s3_grove_buf *b;
     visit_t v;
@@ -756,7 +610,7 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
     if (path == NULL) {
         path = "/";
     }
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = resolve(&e, err, fid, file_name, path, links, p);
     if (rv != APR_SUCCESS) {
         return quiet_off(&q, rv);

@@ -25,6 +25,7 @@
 
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
+#include "base/h5s3_once.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_read.h"
 
@@ -79,7 +80,7 @@ typedef struct batch_sync {
 static apr_thread_pool_t *decode_pool;
 static int decode_max = H5S3_H5_DEFAULT_DECODE_THREADS;
 static volatile apr_uint32_t pool_state;        /* 0 none, 1 making, 2 made */
-static volatile apr_uint32_t lazy_state;        /* made on first use once */
+static h5s3_once lazy_once = H5S3_ONCE_INIT;   /* made on first use once */
 
 static int get_pipeline(pipeline *pl, const h5s3_h5_dset *d)
 {
@@ -331,28 +332,31 @@ apr_status_t h5s3_h5_decode_threads_init(int n, apr_pool_t *p)
 }
 
 /*
- * The pool, made with the default size on first use when the glue did
- * not make it (tests, tools); NULL if it cannot be: decode alone.  It
- * lives as long as the process; its allocator is kept here, so leak
- * checkers see it held.
+ * The pool made with the default size on first use when the glue did not
+ * make it (tests, tools).  It lives as long as the process; its allocator
+ * is kept here, so leak checkers see it held.
  */
+static apr_allocator_t *lazy_allocator;
+
+static void make_lazy_pool(void)
+{
+    apr_pool_t *p = NULL;
+
+    if (apr_allocator_create(&lazy_allocator) == APR_SUCCESS
+        && apr_pool_create_unmanaged_ex(&p, NULL, lazy_allocator)
+           == APR_SUCCESS) {
+        apr_allocator_owner_set(lazy_allocator, p);
+        h5s3_h5_decode_threads_init(H5S3_H5_DEFAULT_DECODE_THREADS, p);
+    }
+}
+
+/* The process's decode pool, or NULL if there is none: decode alone. */
 static apr_thread_pool_t *get_pool(void)
 {
-    static apr_allocator_t *lazy_allocator;
-    apr_uint32_t st = apr_atomic_read32(&pool_state);
-
-    if (st == 0 && apr_atomic_cas32(&lazy_state, 1, 0) == 0) {
-        apr_pool_t *p = NULL;
-
-        if (apr_allocator_create(&lazy_allocator) == APR_SUCCESS
-            && apr_pool_create_unmanaged_ex(&p, NULL, lazy_allocator)
-               == APR_SUCCESS) {
-            apr_allocator_owner_set(lazy_allocator, p);
-            h5s3_h5_decode_threads_init(H5S3_H5_DEFAULT_DECODE_THREADS, p);
-        }
-        st = apr_atomic_read32(&pool_state);
+    if (apr_atomic_read32(&pool_state) == 0) {
+        h5s3_once_run(&lazy_once, make_lazy_pool);
     }
-    return st == 2 ? decode_pool : NULL;
+    return apr_atomic_read32(&pool_state) == 2 ? decode_pool : NULL;
 }
 
 static void sync_unref(batch_sync *bs)

@@ -7,12 +7,11 @@
  */
 #include <string.h>
 
-#include <apr_atomic.h>
 #include <apr_strings.h>
-#include <apr_time.h>
 
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
+#include "base/h5s3_once.h"
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_filters.h"
 #include "hdf5/h5s3_h5_file.h"
@@ -20,37 +19,34 @@
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_types.h"
 
-static volatile apr_uint32_t plugins_state;
+static h5s3_once plugins_once = H5S3_ONCE_INIT;
+
+static void add_plugin_dir(void)
+{
+    unsigned int i, n = 0;
+    int found = 0;
+
+    h5s3_h5_global_init();
+    /* HDF5_PLUGIN_PATH, when set, replaces HDF5's default list: keep
+     * it first and add Debian's directory after it. */
+    if (H5PLsize(&n) >= 0) {
+        for (i = 0; i < n && !found; i++) {
+            char buf[512];
+
+            if (H5PLget(i, buf, sizeof(buf)) > 0
+                && strcmp(buf, H5S3_H5_PLUGIN_DIR) == 0) {
+                found = 1;
+            }
+        }
+    }
+    if (!found) {
+        H5PLappend(H5S3_H5_PLUGIN_DIR);
+    }
+}
 
 void h5s3_h5_plugins_init(void)
 {
-    if (apr_atomic_cas32(&plugins_state, 1, 0) == 0) {
-        unsigned int i, n = 0;
-        int found = 0;
-
-        h5s3_h5_global_init();
-        /* HDF5_PLUGIN_PATH, when set, replaces HDF5's default list: keep
-         * it first and add Debian's directory after it. */
-        if (H5PLsize(&n) >= 0) {
-            for (i = 0; i < n && !found; i++) {
-                char buf[512];
-
-                if (H5PLget(i, buf, sizeof(buf)) > 0
-                    && strcmp(buf, H5S3_H5_PLUGIN_DIR) == 0) {
-                    found = 1;
-                }
-            }
-        }
-        if (!found) {
-            H5PLappend(H5S3_H5_PLUGIN_DIR);
-        }
-        apr_atomic_set32(&plugins_state, 2);
-    }
-    else {
-        while (apr_atomic_read32(&plugins_state) != 2) {
-            apr_sleep(1000);
-        }
-    }
+    h5s3_once_run(&plugins_once, add_plugin_dir);
 }
 
 static apr_status_t dset_cleanup(void *data)
@@ -213,7 +209,9 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
                                    apr_pool_t *p)
 {
     hid_t dcpl;
-    int i, n;
+    int i;
+    H5Z_filter_t id;
+    const char *name;
     hsize_t chunk_bytes = 0;
 
     if (H5Tdetect_class(d->ftype, H5T_REFERENCE) > 0) {
@@ -253,25 +251,12 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
     if (dcpl < 0) {
         return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
     }
-    n = H5Pget_nfilters(dcpl);
-    for (i = 0; i < n; i++) {
-        unsigned flags = 0, cd[32];
-        size_t ncd = 32;
-        char name[256] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd,
-                                         cd, sizeof(name), name, NULL);
-
-        if (id < 0) {
-            continue;
-        }
-        if (H5Zfilter_avail(id) <= 0) {
-            *err = apr_psprintf(p, "Dataset '%s' is compressed with the "
-                                "'%s' filter (id %d), which is not "
-                                "available on this server", d->path,
-                                h5s3_h5_filter_name(id, name, p), (int)id);
-            H5Pclose(dcpl);
-            return H5S3_E_UNSUPPORTED;
-        }
+    if (h5s3_h5_filter_missing(&id, &name, dcpl, p)) {
+        *err = apr_psprintf(p, "Dataset '%s' is compressed with the '%s' "
+                            "filter (id %d), which is not available on this "
+                            "server", d->path, name, (int)id);
+        H5Pclose(dcpl);
+        return H5S3_E_UNSUPPORTED;
     }
     H5Pclose(dcpl);
     return APR_SUCCESS;

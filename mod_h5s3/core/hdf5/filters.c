@@ -55,6 +55,27 @@ const char *h5s3_h5_filter_name(H5Z_filter_t id, const char *hdf5_name,
     return apr_psprintf(p, "filter_%d", (int)id);
 }
 
+int h5s3_h5_filter_missing(H5Z_filter_t *id, const char **name, hid_t dcpl,
+                           apr_pool_t *p)
+{
+    int i, n = H5Pget_nfilters(dcpl);
+
+    for (i = 0; i < n; i++) {
+        unsigned flags = 0, cd[MAX_CD];
+        size_t ncd = MAX_CD;
+        char hname[256] = "";
+        H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd,
+                                        sizeof(hname), hname, NULL);
+
+        if (f >= 0 && H5Zfilter_avail(f) <= 0) {
+            *id = f;
+            *name = h5s3_h5_filter_name(f, hname, p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 typedef struct {
     H5Z_filter_t id;
     unsigned cd[MAX_CD];

@@ -116,14 +116,14 @@ void h5s3_h5_obj_close(h5s3_h5_obj *o)
     }
 }
 
-/* The final link NAME in LOC: follow it when it is hard or a valid soft
- * link, otherwise describe it. */
-static apr_status_t open_last(h5s3_h5_obj *out, hid_t loc, const char *name,
-                              hid_t lapl, apr_pool_t *p)
+apr_status_t h5s3_h5_open_link(h5s3_h5_obj *out, hid_t loc,
+                               const char *name, hid_t lapl, apr_pool_t *p)
 {
     H5L_info_t li;
     char *val;
 
+    memset(out, 0, sizeof(*out));
+    out->obj = -1;
     if (H5Lget_info(loc, name, &li, lapl) < 0)
         return H5S3_E_NOPATH;
     if (li.type == H5L_TYPE_SOFT || li.type == H5L_TYPE_EXTERNAL) {
@@ -135,10 +135,10 @@ static apr_status_t open_last(h5s3_h5_obj *out, hid_t loc, const char *name,
             const char *file = NULL, *obj = NULL;
             unsigned flags;
 
+            out->kind = H5S3_H5_LINK_EXTERNAL;  /* also when damaged */
             if (H5Lunpack_elink_val(val, li.u.val_size, &flags, &file,
                                     &obj) < 0)
                 return H5S3_E_NOTHDF5;
-            out->kind = H5S3_H5_LINK_EXTERNAL;
             out->ext_file = apr_pstrdup(p, file ? file : "");
             out->ext_path = apr_pstrdup(p, obj ? obj : "");
             return APR_SUCCESS;
@@ -206,7 +206,7 @@ apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
             goto done;
         }
         if (i == n - 1) {
-            rv = open_last(out, loc, parts[i], lapl, p);
+            rv = h5s3_h5_open_link(out, loc, parts[i], lapl, p);
             goto done;
         }
         if (H5Oexists_by_name(loc, parts[i], lapl) <= 0) {

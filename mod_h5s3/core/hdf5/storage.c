@@ -54,12 +54,6 @@ apr_status_t h5s3_h5_storage_check(const char **err, hid_t dcpl,
     return APR_SUCCESS;
 }
 
-/* A name from the file as a JSON string: valid UTF-8, bounded. */
-static json_t *name_json(const char *s, apr_pool_t *p)
-{
-    return json_string(h5s3_utf8_clean(s, p));
-}
-
 static void external_json(json_t *o, hid_t dcpl, int n, apr_pool_t *p)
 {
     json_t *list = json_array();
@@ -77,7 +71,7 @@ static void external_json(json_t *o, hid_t dcpl, int n, apr_pool_t *p)
         }
         name[NAME_MAX_LEN - 1] = '\0';
         json_array_append_new(list, json_pack(
-            "{s:o, s:I, s:I}", "name", name_json(name, p),
+            "{s:o, s:I, s:I}", "name", h5s3_json_str(name, p),
             "offset", (json_int_t)offset,
             /* H5F_UNLIMITED (all ones) reads as -1: "to the end". */
             "size", (json_int_t)size));
@@ -113,8 +107,9 @@ static void virtual_json(json_t *o, hid_t dcpl, apr_pool_t *p)
     }
     for (i = 0; i < n && i < LIST_MAX; i++) {
         json_array_append_new(list, json_pack(
-            "{s:o, s:o}", "file", name_json(virtual_name(dcpl, i, 0, p), p),
-            "dataset", name_json(virtual_name(dcpl, i, 1, p), p)));
+            "{s:o, s:o}",
+            "file", h5s3_json_str(virtual_name(dcpl, i, 0, p), p),
+            "dataset", h5s3_json_str(virtual_name(dcpl, i, 1, p), p)));
     }
     json_object_set_new(o, "virtual_sources", list);
     if (n > LIST_MAX) {
@@ -153,4 +148,24 @@ void h5s3_h5_storage_json(json_t *o, hid_t dcpl, apr_pool_t *p)
         break;
     }
     json_object_set_new(o, "layout", json_string(name));
+}
+
+json_t *h5s3_h5_chunks_json(hid_t dcpl)
+{
+    hsize_t c[H5S_MAX_RANK];
+    json_t *chunks;
+    int i, n;
+
+    if (dcpl < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED) {
+        return NULL;
+    }
+    n = H5Pget_chunk(dcpl, H5S_MAX_RANK, c);
+    if (n <= 0) {
+        return NULL;
+    }
+    chunks = json_array();
+    for (i = 0; i < n; i++) {
+        json_array_append_new(chunks, json_integer((json_int_t)c[i]));
+    }
+    return chunks;
 }

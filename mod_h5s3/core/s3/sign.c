@@ -9,14 +9,15 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <apr_lib.h>
+#include <apr_escape.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3_sign.h"
 
+/* Percent-escapes are upper case (SigV4's canonical form). */
 static const char hexu[] = "0123456789ABCDEF";
-static const char hexl[] = "0123456789abcdef";
 
 static int is_unreserved(unsigned char c)
 {
@@ -52,24 +53,14 @@ char *h5s3_s3_uri_encode(apr_pool_t *p, const char *s, int encode_slash)
     return out;
 }
 
-static void to_hex(char *out, const unsigned char *in, apr_size_t len)
-{
-    apr_size_t i;
-
-    for (i = 0; i < len; i++) {
-        out[2 * i] = hexl[in[i] >> 4];
-        out[2 * i + 1] = hexl[in[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
-}
-
 void h5s3_s3_sha256_hex(char out[65], const void *data, apr_size_t len)
 {
     unsigned char md[32];
     unsigned int mdlen = sizeof(md);
 
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    to_hex(out, md, 32);
+    /* Lower-case hex, NUL-terminated: SigV4's form of a hash. */
+    apr_escape_hex(out, md, 32, 0, NULL);
 }
 
 static int hmac(unsigned char out[32], const void *key, apr_size_t klen,
@@ -315,7 +306,7 @@ apr_status_t h5s3_s3_sign(h5s3_s3_signature **out,
         return APR_EGENERAL;
     }
     OPENSSL_cleanse(key, sizeof(key));
-    to_hex(sighex, mac, 32);
+    apr_escape_hex(sighex, mac, 32, 0, NULL);
     sig->signature = apr_pstrdup(p, sighex);
     sig->authorization = apr_pstrcat(p, "AWS4-HMAC-SHA256 Credential=",
                                      req->access_key, "/", scope,

@@ -1,5 +1,5 @@
 /*
- * CSV text: a buffered writer, the contract's cell rules (§1.9) and file
+ * CSV text: a buffered writer, the cell rules of docs/viewer-api.md §1.9 and file
  * names.  The formula-injection guard prefixes a quote to cells starting
  * with = + - @, except plain numbers (upstream turns -5 into '-5).
  */

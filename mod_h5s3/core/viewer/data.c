@@ -1,5 +1,5 @@
 /*
- * GET /files/{key}/data (hdf-viewer-api.md §1.8): matrix, heatmap and
+ * GET /files/{key}/data (docs/viewer-api.md §1.8): matrix, heatmap and
  * line slices with the contract's strict validation, caps and fields.
  */
 #include <math.h>
@@ -19,7 +19,7 @@
 #include "viewer/h5s3_h5_view.h"
 #include "json/h5s3_json.h"
 
-static char *lower_trim(const char *s, apr_pool_t *p)
+char *h5s3_h5_arg_lower(const char *s, apr_pool_t *p)
 {
     char *c, *e;
 
@@ -74,7 +74,7 @@ apr_status_t h5s3_h5_data_mode(const char **mode, const char **err,
         *err = "Missing required parameter: mode";
         return H5S3_E_INVALID;
     }
-    m = lower_trim(raw ? raw : "", p);
+    m = h5s3_h5_arg_lower(raw ? raw : "", p);
     if (strcmp(m, "matrix") && strcmp(m, "heatmap") && strcmp(m, "line")) {
         *err = "Invalid mode parameter";
         return H5S3_E_INVALID;
@@ -199,8 +199,9 @@ static apr_status_t data_heatmap(json_t *o, const char **err,
         *err = "max_size exceeds 1024";
         return H5S3_E_INVALID;
     }
-    if (inc && *inc && h5s3_conf_parse_bool(&include, lower_trim(inc, p))
-                           != APR_SUCCESS) {
+    if (inc && *inc
+        && h5s3_conf_parse_bool(&include, h5s3_h5_arg_lower(inc, p))
+           != APR_SUCCESS) {
         *err = "Invalid include_stats parameter";
         return H5S3_E_INVALID;
     }
@@ -266,7 +267,7 @@ apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
     memset(lp, 0, sizeof(*lp));
     lp->index = -1;
     if (ld && *ld) {
-        const char *l = lower_trim(ld, p);
+        const char *l = h5s3_h5_arg_lower(ld, p);
 
         if (!strcmp(l, "row")) {
             mode = 0;
@@ -341,7 +342,7 @@ static apr_status_t data_line(json_t *o, const char **err,
     apr_status_t rv;
 
     if (qs && *qs) {
-        quality = lower_trim(qs, p);
+        quality = h5s3_h5_arg_lower(qs, p);
         if (strcmp(quality, "auto") && strcmp(quality, "overview")
             && strcmp(quality, "exact")) {
             *err = "Invalid quality parameter";

@@ -13,35 +13,20 @@
 #include "base/h5s3_errors.h"
 #include "viewer/h5s3_h5_describe.h"
 #include "hdf5/h5s3_h5_file.h"
+#include "hdf5/h5s3_h5_path.h"
+#include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_types.h"
 #include "viewer/h5s3_h5_values.h"
 
-/* HDF5 prints its error stack by default; a library must not. */
-typedef struct {
-    H5E_auto2_t fn;
-    void *data;
-} quiet_t;
-
-/* Entry and exit of a public call.  Many HDF5 failures below are
- * absorbed into the answer ("<unreadable>", type "unknown"); when the
- * cause was the S3 driver failing to fetch bytes, that answer must not be
- * served or cached, so the driver's status wins over a success. */
-static void quiet_on(quiet_t *q)
+/* The end of a public call (see include/hdf5/h5s3_h5_quiet.h): an
+ * answer that HDF5 failures shaped, or a failure, gives way to the S3
+ * driver's failure, if any, and is not kept. */
+static apr_status_t quiet_off(h5s3_h5_quiet *q, apr_status_t rv,
+                              json_t **out)
 {
-    (void)h5s3_h5_request_status(APR_SUCCESS);   /* clear a stale one */
-    if (H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data) < 0) {
-        q->fn = NULL;
-        q->data = NULL;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
+    apr_status_t s3 = h5s3_h5_quiet_off(q);
 
-static apr_status_t quiet_off(quiet_t *q, apr_status_t rv, json_t **out)
-{
-    apr_status_t s3 = h5s3_h5_request_status(APR_SUCCESS);
-
-    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
     if (s3 != APR_SUCCESS && (rv == APR_SUCCESS || rv == H5S3_E_NOTHDF5
                               || rv == H5S3_E_NOPATH)) {
         if (*out) {
@@ -56,11 +41,6 @@ static apr_status_t quiet_off(quiet_t *q, apr_status_t rv, json_t **out)
 static void set(json_t *o, const char *key, json_t *val)
 {
     json_object_set_new(o, key, val);
-}
-
-static json_t *jstr(const char *s, apr_pool_t *p)
-{
-    return json_string(h5s3_utf8_clean(s, p));
 }
 
 /* shape, size, ndim as h5py gives them: a null dataspace has shape and
@@ -113,25 +93,15 @@ static void dataset_fields(json_t *o, hid_t dset, int for_meta,
     hid_t type = H5Dget_type(dset), space = H5Dget_space(dset);
     hid_t dcpl = H5Dget_create_plist(dset);
     const char *comp = NULL;
-    json_t *filters = NULL, *copts = NULL;
+    json_t *filters = NULL, *copts = NULL, *chunks;
 
     if (space >= 0)
         space_fields(o, space);
     if (type >= 0)
-        set(o, "dtype", jstr(dtype_or_void(type, p), p));
-    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        hsize_t cdims[H5S_MAX_RANK];
-        int i, n = H5Pget_chunk(dcpl, H5S_MAX_RANK, cdims);
-
-        if (n > 0) {
-            json_t *chunks = json_array();
-
-            for (i = 0; i < n; i++)
-                json_array_append_new(chunks,
-                                      json_integer((json_int_t)cdims[i]));
-            set(o, "chunks", chunks);
-        }
-    }
+        set(o, "dtype", h5s3_json_str(dtype_or_void(type, p), p));
+    chunks = h5s3_h5_chunks_json(dcpl);
+    if (chunks)
+        set(o, "chunks", chunks);
     if (dcpl >= 0)
         h5s3_h5_filters(for_meta ? &filters : NULL, &comp,
                         for_meta ? &copts : NULL, dcpl, p);
@@ -195,80 +165,56 @@ static void child_attrs(json_t *o, hid_t obj, apr_pool_t *p)
 static json_t *child_entry(hid_t g, const char *name, const char *cpath,
                            hid_t lapl, apr_pool_t *p)
 {
-    json_t *o = json_pack("{s:o, s:o}", "name", jstr(name, p),
-                          "path", jstr(cpath, p));
-    H5L_info_t li;
-    const char *target = NULL;
-    hid_t obj;
+    json_t *o = json_pack("{s:o, s:o}", "name", h5s3_json_str(name, p),
+                          "path", h5s3_json_str(cpath, p));
+    h5s3_h5_obj c;
 
     if (!o)
         return NULL;
-    if (H5Lget_info(g, name, &li, lapl) < 0) {
+    /* Unreadable links are listed as "unknown", never fail the list. */
+    if (h5s3_h5_open_link(&c, g, name, lapl, p) != APR_SUCCESS) {
         set(o, "type", json_string("unknown"));
         return o;
     }
-    if (li.type == H5L_TYPE_SOFT || li.type == H5L_TYPE_EXTERNAL) {
-        char *val = apr_palloc(p, li.u.val_size + 1);
-
-        if (H5Lget_val(g, name, val, li.u.val_size, lapl) < 0) {
-            set(o, "type", json_string("unknown"));
-            return o;
-        }
-        val[li.u.val_size] = '\0';
-        if (li.type == H5L_TYPE_EXTERNAL) {
-            const char *file = NULL, *path = NULL;
-            unsigned flags;
-
-            if (H5Lunpack_elink_val(val, li.u.val_size, &flags, &file,
-                                    &path) < 0) {
-                set(o, "type", json_string("unknown"));
-                return o;
-            }
-            set(o, "type", json_string("external_link"));
-            set(o, "target_file", jstr(file ? file : "", p));
-            set(o, "target_path", jstr(path ? path : "", p));
-            return o;
-        }
-        target = val;
-        if (H5Oexists_by_name(g, name, lapl) <= 0) {
-            set(o, "type", json_string("soft_link"));
-            set(o, "target", jstr(target, p));
-            return o;
-        }
-    } else if (li.type != H5L_TYPE_HARD) {
+    switch (c.kind) {
+    case H5S3_H5_LINK_EXTERNAL:
+        set(o, "type", json_string("external_link"));
+        set(o, "target_file", h5s3_json_str(c.ext_file, p));
+        set(o, "target_path", h5s3_json_str(c.ext_path, p));
+        return o;
+    case H5S3_H5_LINK_DANGLING:
+        set(o, "type", json_string("soft_link"));
+        set(o, "target", h5s3_json_str(c.soft_target, p));
+        return o;
+    case H5S3_H5_LINK_USER:
         set(o, "type", json_string("unknown"));
         return o;
+    default:
+        break;
     }
-    obj = H5Oopen(g, name, lapl);
-    if (obj < 0) {
-        set(o, "type", json_string(target ? "soft_link" : "unknown"));
-        if (target)
-            set(o, "target", jstr(target, p));
-        return o;
-    }
-    if (target) {
+    if (c.soft_target) {
         set(o, "link", json_string("soft"));
-        set(o, "target", jstr(target, p));
+        set(o, "target", h5s3_json_str(c.soft_target, p));
     }
-    switch (H5Iget_type(obj)) {
+    switch (c.type) {
     case H5I_GROUP:
         set(o, "type", json_string("group"));
-        set(o, "num_children", num_children(obj));
+        set(o, "num_children", num_children(c.obj));
         break;
     case H5I_DATASET:
         set(o, "type", json_string("dataset"));
-        dataset_fields(o, obj, 0, p);
-        child_attrs(o, obj, p);
+        dataset_fields(o, c.obj, 0, p);
+        child_attrs(o, c.obj, p);
         break;
     case H5I_DATATYPE:
         set(o, "type", json_string("datatype"));
-        set(o, "dtype", jstr(dtype_or_void(obj, p), p));
+        set(o, "dtype", h5s3_json_str(dtype_or_void(c.obj, p), p));
         break;
     default:
         set(o, "type", json_string("unknown"));
         break;
     }
-    H5Oclose(obj);
+    h5s3_h5_obj_close(&c);
     return o;
 }
 
@@ -288,7 +234,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
     h5s3_h5_obj target;
     apr_array_header_t *names;
     apr_status_t rv;
-    quiet_t q;
+    h5s3_h5_quiet q;
     json_t *arr = NULL;
     hid_t lapl = -1;
     const char *prefix;
@@ -300,7 +246,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
         memset(pg, 0, sizeof(*pg));
     if (!path || !p)
         return H5S3_E_INVALID;
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&target, file, path, p);
     if (rv != APR_SUCCESS)
         goto done;
@@ -382,39 +328,40 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
 {
     h5s3_h5_obj t;
     apr_status_t rv;
-    quiet_t q;
+    h5s3_h5_quiet q;
     json_t *o = NULL;
     const char *slash, *name;
 
     *out = NULL;
     if (!path || !p)
         return H5S3_E_INVALID;
-    quiet_on(&q);
+    h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&t, file, path, p);
     if (rv != APR_SUCCESS)
         goto done;
     /* path.split('/')[-1] if path != '/' else '' */
     slash = strrchr(path, '/');
     name = strcmp(path, "/") == 0 ? "" : (slash ? slash + 1 : path);
-    o = json_pack("{s:o, s:o}", "name", jstr(name, p), "path", jstr(path, p));
+    o = json_pack("{s:o, s:o}", "name", h5s3_json_str(name, p),
+                  "path", h5s3_json_str(path, p));
     if (!o) {
         rv = APR_ENOMEM;
         goto done;
     }
     if (t.soft_target && t.kind == H5S3_H5_LINK_OBJECT) {
         set(o, "link", json_string("soft"));
-        set(o, "target", jstr(t.soft_target, p));
+        set(o, "target", h5s3_json_str(t.soft_target, p));
     }
     switch (t.kind) {
     case H5S3_H5_LINK_DANGLING:
         kind(o, "soft_link");
-        set(o, "target", jstr(t.soft_target, p));
+        set(o, "target", h5s3_json_str(t.soft_target, p));
         meta_attrs(o, -1, p);
         goto done;
     case H5S3_H5_LINK_EXTERNAL:
         kind(o, "external_link");
-        set(o, "target_file", jstr(t.ext_file, p));
-        set(o, "target_path", jstr(t.ext_path, p));
+        set(o, "target_file", h5s3_json_str(t.ext_file, p));
+        set(o, "target_path", h5s3_json_str(t.ext_path, p));
         meta_attrs(o, -1, p);
         goto done;
     case H5S3_H5_LINK_USER:
@@ -439,7 +386,7 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
         json_t *tinfo = NULL, *raw = NULL, *grove = NULL;
 
         kind(o, "datatype");
-        set(o, "dtype", jstr(dtype_or_void(t.obj, p), p));
+        set(o, "dtype", h5s3_json_str(dtype_or_void(t.obj, p), p));
         if (h5s3_h5_type_info(&tinfo, &raw, t.obj, p) == APR_SUCCESS) {
             set(o, "type", tinfo);
             set(o, "rawType", raw);

@@ -1,5 +1,5 @@
 /*
- * GET /files/{key}/export/csv (§1.9): everything is validated before the
+ * GET /files/{key}/export/csv (docs/viewer-api.md §1.9): everything is validated before the
  * first byte; then the window is read in strips of chunk_rows rows (fewer
  * when rows are wide: memory stays under H5S3_CSV_BUDGET_BYTES whatever
  * the window) and written as it is formatted.

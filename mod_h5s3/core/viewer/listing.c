@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "json/h5s3_json.h"
+#include "json/h5s3_text.h"
 #include "viewer/h5s3_listing.h"
 
 struct h5s3_listing {

@@ -1,5 +1,5 @@
 /*
- * GET /files/{key}/preview (hdf-viewer-api.md §1.7): a table, a plot
+ * GET /files/{key}/preview (docs/viewer-api.md §1.7): a table, a plot
  * (line or strided heatmap), a row profile and sample statistics, each a
  * bounded strided read.  Unlike upstream, scalar datasets preview (as a
  * one-value table and line).
@@ -20,23 +20,6 @@
 #include "viewer/h5s3_h5_values.h"
 #include "viewer/h5s3_h5_view.h"
 #include "json/h5s3_json.h"
-
-static char *trim_lower(const char *s, apr_pool_t *p)
-{
-    char *c, *e;
-
-    while (apr_isspace(*s)) {
-        s++;
-    }
-    c = apr_pstrdup(p, s);
-    for (e = c; *e; e++) {
-        *e = (char)apr_tolower(*e);
-    }
-    while (e > c && apr_isspace(e[-1])) {
-        *--e = '\0';
-    }
-    return c;
-}
 
 apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
                                         const char **err, apr_table_t *args,
@@ -61,7 +44,7 @@ apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
         }
     }
     o->detail = "full";
-    if (detail && *(detail = trim_lower(detail, p))) {
+    if (detail && *(detail = h5s3_h5_arg_lower(detail, p))) {
         if (strcmp(detail, "fast") && strcmp(detail, "full")) {
             *err = "Invalid detail parameter";
             return H5S3_E_INVALID;
@@ -69,7 +52,7 @@ apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
         o->detail = detail;
     }
     o->include_stats = !strcmp(o->detail, "full");
-    if (stats && *(stats = trim_lower(stats, p))
+    if (stats && *(stats = h5s3_h5_arg_lower(stats, p))
         && h5s3_conf_parse_bool(&o->include_stats, stats) != APR_SUCCESS) {
         *err = "Invalid include_stats parameter";
         return H5S3_E_INVALID;

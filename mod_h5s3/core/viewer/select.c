@@ -1,6 +1,6 @@
 /*
  * display_dims / fixed_indices: the lenient rules of /preview and the
- * strict ones of /data (hdf-viewer-api.md §1.7, §1.8).
+ * strict ones of /data (docs/viewer-api.md §1.7, §1.8).
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * Statistics over finite values: the preview's strided sample (§3.2),
+ * Statistics over finite values: the preview's strided sample (docs/viewer-api.md §3.2),
  * read as at most ndim hyperslabs holding exactly the first 100000 values
  * of the strided grid in C order, so a huge dataset costs a bounded read.
  */

@@ -1,6 +1,6 @@
 /*
  * HDF5 values -> JSON, sanitised so the output is always valid JSON and
- * reads like what the HDF Viewer's Python sanitiser produces (§3.3).
+ * reads like what the HDF Viewer's Python sanitiser produces (docs/viewer-api.md §3.3).
  */
 #include <limits.h>
 #include <math.h>
@@ -12,6 +12,7 @@
 
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
+#include "hdf5/h5s3_h5_attrs.h"
 #include "hdf5/h5s3_h5_file.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "hdf5/h5s3_h5_types.h"
@@ -388,72 +389,16 @@ apr_status_t h5s3_h5_buf_json_raw(json_t **out, const h5s3_h5_dset *d,
 apr_status_t h5s3_h5_attr_value(json_t **out, hid_t loc, hid_t attr,
                                 apr_pool_t *p)
 {
-    hid_t space = -1, ftype = -1, mt = -1;
-    hsize_t dims[H5S_MAX_RANK], n = 0;
-    hssize_t npoints;
-    int rank;
-    void *buf = NULL;
-    apr_status_t rv = H5S3_E_UNSUPPORTED;
-    size_t esize;
-    int after = 0;
+    h5s3_h5_attr_values v;
+    apr_status_t rv;
 
     *out = NULL;
-    space = H5Aget_space(attr);
-    if (space < 0)
-        goto done;
-    if (H5Sget_simple_extent_type(space) == H5S_NULL) {
+    rv = h5s3_h5_attr_read(&v, attr);
+    if (rv == APR_SUCCESS && v.null_space)
         *out = json_null();   /* h5py.Empty */
-        rv = APR_SUCCESS;
-        goto done;
-    }
-    rank = H5Sget_simple_extent_ndims(space);
-    npoints = H5Sget_simple_extent_npoints(space);
-    if (rank < 0 || rank > H5S_MAX_RANK || npoints < 0
-        || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
-        goto done;
-    /* HDF5's count is an unchecked product of the dims: one that wrapped
-     * would size the buffer for fewer elements than the dims walk. */
-    if (!h5s3_dims_product(&n, dims, rank, 1, H5S3_H5_MAX_ATTR_ELEMENTS)) {
-        rv = H5S3_E_TOOLARGE;
-        goto done;
-    }
-    if (n != (hsize_t)npoints)
-        goto done;
-    ftype = H5Aget_type(attr);
-    if (ftype < 0)
-        goto done;
-    mt = h5s3_h5_mem_type(ftype);
-    if (mt < 0)
-        goto done;
-    esize = H5Tget_size(mt);
-    if (esize == 0)
-        goto done;
-    /* H5Aread allocates every element's vlen data: known first. */
-    rv = h5s3_h5_attr_vlen_charge(attr, mt, n, &after);
-    if (rv != APR_SUCCESS)
-        goto done;
-    rv = H5S3_E_UNSUPPORTED;
-    buf = calloc(npoints ? (size_t)npoints : 1, esize);
-    if (!buf) {
-        rv = APR_ENOMEM;
-        goto done;
-    }
-    if (H5Aread(attr, mt, buf) < 0)
-        goto done;
-    if (after)
-        h5s3_h5_attr_vlen_charge_read(mt, buf, n);
-    rv = h5s3_h5_values_json(out, loc, mt, buf, rank, dims, p);
-    if (H5Tdetect_class(mt, H5T_VLEN) > 0
-        || H5Tdetect_class(mt, H5T_STRING) > 0)
-        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
-done:
-    free(buf);
-    if (mt >= 0)
-        H5Tclose(mt);
-    if (ftype >= 0)
-        H5Tclose(ftype);
-    if (space >= 0)
-        H5Sclose(space);
+    else if (rv == APR_SUCCESS)
+        rv = h5s3_h5_values_json(out, loc, v.mt, v.buf, v.rank, v.dims, p);
+    h5s3_h5_attr_values_free(&v);
     return rv;
 }
 

@@ -4,11 +4,13 @@
  *
  * The buckets live in a fixed table of slots in anonymous shared memory,
  * addressed by index (never by pointer), updated under one global mutex.
- * A slot is found by a keyed hash (HMAC-SHA-256 with a random key made
- * when the table is created), so clients cannot aim their addresses at one
- * slot and push others out.  Lookups probe a small window of slots; when
- * it is full, a bucket that has refilled completely (it then carries no
- * state) or else the least recently used one is taken over.
+ * A slot is found by a keyed hash (SipHash-2-4, apr_siphash24), so
+ * clients cannot aim their addresses at one slot and push others out.
+ * Its key is random, made with the table and kept in the table's header,
+ * so every generation that keeps the table hashes a client alike.
+ * Lookups probe a small window of slots; when it is full, a bucket that
+ * has refilled completely (it then carries no state) or else the least
+ * recently used one is taken over.
  *
  * The table and its mutex are made once per server life, in the process
  * pool, and kept in the module's retained block (glue/state.c) across
@@ -17,12 +19,11 @@
  */
 #include <string.h>
 #include <netinet/in.h>
+#include <apr_general.h>
 #include <apr_shm.h>
+#include <apr_siphash.h>
 #include <apr_strings.h>
 #include <util_mutex.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <http_core.h>
 
@@ -32,10 +33,11 @@
 APLOG_USE_MODULE(h5s3);
 
 #define MUTEX_TYPE "h5s3-ratelimit"
-#define TABLE_MAGIC 0x68357331726c0001ULL   /* "h5s1rl" + layout version */
+/* "h5s1rl" + layout version: 2 since the key is SipHash's 16 bytes. */
+#define TABLE_MAGIC 0x68357331726c0002ULL
 #define TABLE_SLOTS 8192                    /* 256 KiB; power of two */
 #define PROBE 8
-#define HASH_KEY_LEN 32
+#define HASH_KEY_LEN APR_SIPHASH_KSIZE
 #define MAX_RATE 1e6
 #define MAX_BURST 1e7
 
@@ -149,7 +151,7 @@ static apr_status_t create_table(h5s3_ratelimit_table *t, server_rec *s)
     }
     h = apr_shm_baseaddr_get(t->shm);
     memset(h, 0, size);
-    if (RAND_bytes(h->key, HASH_KEY_LEN) != 1) {
+    if (apr_generate_random_bytes(h->key, HASH_KEY_LEN) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "H5S3-0602: no random "
                      "bytes for the rate-limit hash key");
         return APR_EGENERAL;
@@ -245,18 +247,13 @@ static apr_uint64_t client_tag(request_rec *r, const h5s3_ratelimit_conf *c,
                                const char *client)
 {
     const rl_header *h = header();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
     const char *id = apr_psprintf(r->pool, "%s\n%u\n%s\n%s",
                                   r->server->server_hostname
                                   ? r->server->server_hostname : "",
                                   (unsigned)r->server->port, c->zone,
                                   client);
-    apr_uint64_t tag;
+    apr_uint64_t tag = apr_siphash24(id, strlen(id), h->key);
 
-    HMAC(EVP_sha256(), h->key, HASH_KEY_LEN, (const unsigned char *)id,
-         strlen(id), md, &mdlen);
-    memcpy(&tag, md, sizeof(tag));
     return tag ? tag : 1;
 }
 

@@ -1,5 +1,5 @@
 /*
- * Bucket browser API (seed 004, RFC-DG-UI-0001): the RFC error envelope,
+ * Bucket browser API (docs/browser-api.md): the error envelope of §2,
  * helpers the /api routes share, and the read-only routes: buckets,
  * logical object listing and object metadata.
  */
@@ -11,8 +11,6 @@
 #include "json/h5s3_json.h"
 
 APLOG_USE_MODULE(h5s3);
-
-#define PREFIX_MAX 1024                 /* S3's key length limit */
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -95,7 +93,7 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, q->r, "H5S3-0110: %s: "
                       "unexpected failure (%s)%s%s", q->route,
-                      h5s3_status_name(rv), reason ? ": " : "",
+                      h5s3_error_name(rv), reason ? ": " : "",
                       reason ? reason : "");
         return h5s3_api_error(q, HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                               "Internal server error", NULL);
@@ -314,8 +312,9 @@ static const char *prefix_problem(const char *prefix)
 {
     const unsigned char *c;
 
-    if (strlen(prefix) > PREFIX_MAX) {
-        return "The prefix is longer than 1024 bytes";
+    if (strlen(prefix) > H5S3_S3_KEY_MAX) {
+        return "The prefix is longer than " APR_STRINGIFY(H5S3_S3_KEY_MAX)
+               " bytes";
     }
     for (c = (const unsigned char *)prefix; *c; c++) {
         if (*c < 0x20 || *c == 0x7f) {
@@ -406,7 +405,7 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0111: "
                       "listing %s/%s failed: %s (S3 HTTP %d %s)", m->bucket,
-                      prefix, h5s3_status_name(rv), q->call.http_status,
+                      prefix, h5s3_error_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }
@@ -459,7 +458,7 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return rc;
     }
     q->key = key;
-    if (strlen(key) > PREFIX_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);

@@ -16,8 +16,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-#define S3_KEY_MAX 1024                 /* bytes, S3's limit */
-
 /* ------------------------------------------------------------------ */
 /* POST /api/download/prepare                                           */
 
@@ -73,7 +71,7 @@ int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
         return rc;
     }
     q->key = key;
-    if (strlen(key) > S3_KEY_MAX) {
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
         /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);
@@ -270,7 +268,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     if (!d.started) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "H5S3-0130: "
                       "download of %s/%s refused: %s", m->bucket, o->key,
-                      res.reason ? res.reason : h5s3_status_name(rv));
+                      res.reason ? res.reason : h5s3_error_name(rv));
         if (o->compressed && (rv == H5S3_E_NOTFOUND || rv == APR_ENOENT)
             && reference_problem(res.reason)) {
             rv = H5S3_E_INTEGRITY;      /* the reference is gone */
@@ -286,7 +284,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "H5S3-0132: download of "
                       "%s/%s aborted after %" APR_OFF_T_FMT " bytes: %s",
                       m->bucket, o->key, d.sent,
-                      res.reason ? res.reason : h5s3_status_name(rv));
+                      res.reason ? res.reason : h5s3_error_name(rv));
     }
     /* Close short of Content-Length: never a complete, plausible file. */
     r->connection->keepalive = AP_CONN_CLOSE;

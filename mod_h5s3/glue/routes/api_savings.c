@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <apr_atomic.h>
+#include <apr_escape.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -190,7 +191,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
     else {
         json_t *j = json_pack("{s:s, s:s, s:s}", "code",
                               rv == H5S3_E_TIMEOUT ? "timeout" : "sdk_error",
-                              "message", h5s3_status_name(rv),
+                              "message", h5s3_error_name(rv),
                               "task_id", jb->task_id);
         char *text = json_dumps(j, JSON_COMPACT);
 
@@ -202,7 +203,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
         json_decref(j);
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, jb->server, "H5S3-0122: "
                      "savings of bucket %s (task %s) failed: %s (S3 HTTP %d "
-                     "%s)", jb->bucket, jb->task_id, h5s3_status_name(rv),
+                     "%s)", jb->bucket, jb->task_id, h5s3_error_name(rv),
                      jb->call.http_status,
                      jb->call.error_code ? jb->call.error_code : "");
     }
@@ -401,18 +402,13 @@ static void claim_unlock(void)
 static const char *new_task_id(apr_pool_t *p)
 {
     unsigned char raw[12];
-    char *hex = apr_palloc(p, 2 * sizeof(raw) + 1);
-    apr_size_t i;
 
     if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS) {
         /* Unique enough for a task id, which guards nothing. */
         return apr_psprintf(p, "%" APR_TIME_T_FMT "-%" APR_PID_T_FMT,
                             apr_time_now(), getpid());
     }
-    for (i = 0; i < sizeof(raw); i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    }
-    return hex;
+    return apr_pescape_hex(p, raw, sizeof(raw), 0);
 }
 
 int h5s3_route_api_compute_savings(h5s3_req *q, const char *alias)

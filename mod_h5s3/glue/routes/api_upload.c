@@ -13,8 +13,6 @@
 
 APLOG_USE_MODULE(h5s3);
 
-#define S3_KEY_MAX 1024                 /* bytes, S3's limit */
-
 #define READ_BLOCK (64 * 1024)
 
 static int too_large(h5s3_req *q, apr_off_t max)
@@ -100,11 +98,12 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     }
     if (key == NULL || *key == '\0' || *key == '/'
         || key[strlen(key) - 1] == '/' || has_control(key)
-        || strlen(key) > S3_KEY_MAX) {
+        || strlen(key) > H5S3_S3_KEY_MAX) {
         return h5s3_api_error(q, HTTP_BAD_REQUEST, "invalid_parameter",
                               "key is required: the object's logical key, "
                               "not starting or ending with '/', without "
-                              "control characters, at most 1024 bytes",
+                              "control characters, at most "
+                              APR_STRINGIFY(H5S3_S3_KEY_MAX) " bytes",
                               json_pack("{s:s}", "parameter", "key"));
     }
     if ((m = h5s3_api_bucket(q, apr_table_get(q->args, "bucket"), &rc))
@@ -150,7 +149,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "H5S3-0141: upload "
                       "of %s/%s failed: %s", m->bucket, key,
-                      h5s3_status_name(rv));
+                      h5s3_error_name(rv));
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }
     /* Listings of this bucket, in every process, are out of date now. */

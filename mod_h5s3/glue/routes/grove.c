@@ -1,5 +1,5 @@
 /*
- * The h5grove-compatible API under /h5grove/ (docs/h5grove-contract.md),
+ * The h5grove-compatible API under /h5grove/ (docs/h5grove.md),
  * so H5Web's H5GroveProvider is a viewer for mod_h5s3: /, /meta/,
  * /attr/, /data/, /stats/, /paths/, with file = object key in the
  * vhost's default bucket (bucket= may name another mapped alias).
@@ -71,7 +71,7 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0070: "
                       "h5grove %s of %s in bucket %s failed: %s (S3 HTTP %d "
                       "%s)", q->route, q->key, q->bucket,
-                      h5s3_status_name(rv), q->call.http_status,
+                      h5s3_error_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));

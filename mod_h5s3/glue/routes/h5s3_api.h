@@ -1,5 +1,5 @@
 /*
- * Private declarations of the bucket browser API (/api, seed 004): the
+ * Private declarations of the bucket browser API (/api, docs/browser-api.md): the
  * pieces h5s3_api*.c share.  Routes and directive handlers the rest of
  * the glue needs are declared in glue/h5s3_glue.h.
  */
@@ -29,7 +29,7 @@ void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
 
 /*
  * The mapped bucket a request names by alias (NULL or "": the default);
- * NULL after an RFC error response was sent (*rc).
+ * NULL after an /api error response was sent (*rc).
  */
 const h5s3_bucket_map *h5s3_api_bucket(h5s3_req *q, const char *alias,
                                        int *rc);
@@ -53,7 +53,7 @@ apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
                                apr_pool_t *p);
 
 /*
- * An RFC error for a failed core call: the status and code that fit rv
+ * An /api error for a failed core call: the status and code that fit rv
  * (S3 down: 503/504 with Retry-After), what names the object concerned
  * for not-found ("bucket" or "key").
  */

@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that serve dataset values: /files/{key}/preview,
- * /files/{key}/data and /files/{key}/export/csv (hdf-viewer-api.md
+ * /files/{key}/data and /files/{key}/export/csv (docs/viewer-api.md
  * §1.7-1.9).  Preview and data payloads are cached in the shared cache
  * keyed by (endpoint, bucket, key, ETag, every argument that shapes the
  * output) for H5S3MetaTTL; the CSV export is streamed, never cached.
@@ -65,7 +65,7 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0060: "
                       "reading values of %s in %s from bucket %s failed: "
                       "%s (S3 HTTP %d %s)", w->path, w->key, q->bucket,
-                      h5s3_status_name(rv), q->call.http_status,
+                      h5s3_error_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
@@ -334,7 +334,7 @@ int h5s3_route_export_csv(h5s3_req *q, const char *key)
         if (!q->r->connection->aborted) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0061: "
                           "CSV export of %s in %s failed while streaming: "
-                          "%s", w.path, key, h5s3_status_name(rv));
+                          "%s", w.path, key, h5s3_error_name(rv));
         }
         abort_stream(q->r);
     }

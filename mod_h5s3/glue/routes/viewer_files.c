@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that do not open HDF5 files: service info, health,
- * the bucket listing and its refresh (hdf-viewer-api.md §1.1-1.4).
+ * the bucket listing and its refresh (docs/viewer-api.md §1.1-1.4).
  */
 #include <string.h>
 #include <apr_lib.h>
@@ -10,6 +10,7 @@
 #include "base/h5s3_conf_values.h"
 #include "base/h5s3_errors.h"
 #include "json/h5s3_json.h"
+#include "json/h5s3_text.h"
 #include "viewer/h5s3_listing.h"
 
 APLOG_USE_MODULE(h5s3);
@@ -104,7 +105,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     apr_status_t rv;
 
     /* Too long for any key, or not listable (S3 refuses: a 502). */
-    if (strlen(prefix) > 1024 || has_control(prefix)) {
+    if (strlen(prefix) > H5S3_S3_KEY_MAX || has_control(prefix)) {
         return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                  "Invalid prefix parameter");
     }
@@ -142,7 +143,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
-                      m->bucket, h5s3_status_name(rv), q->call.http_status,
+                      m->bucket, h5s3_error_name(rv), q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));

@@ -1,6 +1,6 @@
 /*
  * HDF Viewer routes that look inside HDF5 files: /files/{key}/children and
- * /files/{key}/meta (hdf-viewer-api.md §1.5-1.6).  Payloads are cached in
+ * /files/{key}/meta (docs/viewer-api.md §1.5-1.6).  Payloads are cached in
  * the shared cache keyed by (bucket, key, ETag, path); the ETag itself is
  * trusted for H5S3ValidateTTL, so a warm request costs no S3 request.
  */
@@ -83,7 +83,7 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
         /* rv is ours, not an APR error: the message names it instead. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0050: "
                       "reading %s from bucket %s failed: %s (S3 HTTP %d %s)",
-                      key, q->bucket, h5s3_status_name(rv),
+                      key, q->bucket, h5s3_error_name(rv),
                       q->call.http_status,
                       q->call.error_code ? q->call.error_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),

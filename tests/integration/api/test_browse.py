@@ -173,7 +173,7 @@ def test_ten_thousand_objects_paged(server, many):
     _, _, top = listing(server, bucket="many")
     assert top["common_prefixes"] == ["deltas/", "plain/"]
     assert top["objects"] == []
-    # Default limit is 200 (seed 004).
+    # Default limit is 200 (docs/browser-api.md §5.1).
     _, _, first = listing(server, bucket="many", delimiter="")
     assert len(first["objects"]) == 200 and first["cursor"]
 

@@ -389,6 +389,11 @@ def test_refcache_dir_directive(rgw, make_httpd, objects):
         h = make_httpd("H5S3RefCacheDir %s\n" % cache + conf(rgw))
         download_ok(h, "api", "good/app-2.zip", objects["good_sha"],
                     objects["good_size"])
+        # The download's spools go just after its last byte reached us:
+        # give them a moment, then only the verified reference is left.
+        end = time.monotonic() + 5
+        while len(os.listdir(cache)) != 1 and time.monotonic() < end:
+            time.sleep(0.05)
         names = os.listdir(cache)
         assert len(names) == 1 and names[0].startswith("ref-")
         assert not os.path.exists(h.path("h5s3-refcache"))

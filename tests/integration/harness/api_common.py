@@ -137,7 +137,7 @@ def api_json(h, method, path, body=None, host=HOST, headers=None):
 
 
 def assert_api_error(body, code):
-    """The RFC envelope, exactly."""
+    """The /api error envelope (docs/browser-api.md §2), exactly."""
     assert set(body) == {"error"}, body
     err = body["error"]
     assert set(err) == {"code", "message", "details"}, err
@@ -223,7 +223,7 @@ def many_bucket(rgw):
 
 
 def python_savings(s3, bucket):
-    """deltaglider-format.md "Sizes and savings", computed with boto3: the
+    """docs/deltaglider-format.md §7, computed with boto3: the
     independent oracle of both the core tool and the /api savings jobs."""
     objs = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

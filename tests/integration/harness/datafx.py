@@ -1,7 +1,7 @@
 """Shared by viewer/test_preview, test_data and test_csv: fixtures written
 by h5py (tests/fixtures/make_data_fixtures.py), uploaded to bucket
 `h5values` of the real RGW, one httpd per module, and the contract's
-sanitisation of NumPy values (§3.3) as the oracle."""
+sanitisation of NumPy values (docs/viewer-api.md §3.3) as the oracle."""
 
 import json
 import math

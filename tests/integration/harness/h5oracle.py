@@ -1,5 +1,5 @@
 """The oracle for /children and /meta: what h5py reports for an object,
-under the upstream reader's rules (hdf-viewer-api.md §1.5-1.6), plus
+under the upstream reader's rules (docs/viewer-api.md §1.5-1.6), plus
 h5grove's type object.  Shared by the core tool test and the route test."""
 
 import math

@@ -1,5 +1,5 @@
 """GET /files/{key}/export/csv: streamed CSV parsed back and compared with
-h5py; validation errors as JSON before any CSV (hdf-viewer-api.md §1.9)."""
+h5py; validation errors as JSON before any CSV (docs/viewer-api.md §1.9)."""
 
 import csv
 import io

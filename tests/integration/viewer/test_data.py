@@ -1,5 +1,5 @@
 """GET /files/{key}/data (matrix, heatmap, line) against a real httpd and
-RGW, compared element by element with h5py (hdf-viewer-api.md §1.8)."""
+RGW, compared element by element with h5py (docs/viewer-api.md §1.8)."""
 
 import math
 import uuid

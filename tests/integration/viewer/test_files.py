@@ -1,5 +1,5 @@
 """GET /health, GET /files, POST /files/refresh against a real httpd and a
-real, signature-checking S3 (hdf-viewer-api.md §1.2-1.4)."""
+real, signature-checking S3 (docs/viewer-api.md §1.2-1.4)."""
 
 import http.client
 import json

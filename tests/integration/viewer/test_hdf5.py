@@ -1,6 +1,6 @@
 """GET /files/{key}/children and /meta through httpd, S3 (Ceph RGW) and the
-S3 HDF5 driver, compared field by field with h5py (hdf-viewer-api.md
-§1.5-1.6, with the fixes SPEC.md lists)."""
+S3 HDF5 driver, compared field by field with h5py (docs/viewer-api.md
+§1.5-1.6, with the fixes of §6)."""
 
 import os
 import subprocess

@@ -1,5 +1,5 @@
 """GET /files/{key}/preview against a real httpd and RGW, values compared
-with h5py on the same file (hdf-viewer-api.md §1.7, §3)."""
+with h5py on the same file (docs/viewer-api.md §1.7, §3)."""
 
 import math
 import uuid

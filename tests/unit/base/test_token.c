@@ -37,6 +37,81 @@ START_TEST(b64url_round_trip)
 }
 END_TEST
 
+/*
+ * Fixed vectors, computed outside the module the way
+ * tests/integration/api_common.py forges tokens (Python's hmac and
+ * base64.urlsafe_b64encode with '=' stripped): the format is byte for
+ * byte the same whoever encodes it.
+ */
+START_TEST(b64url_fixed_vectors)
+{
+    static const unsigned char edge[] = {0xfb, 0xff, 0xbf, 0x00, 0xff};
+    const char *dl = "{\"t\":\"dl\",\"b\":\"bkt\",\"k\":\"dir/a b/x.zip\","
+                     "\"e\":\"etag-1\",\"x\":1700000300}";
+    const char *tok, *payload;
+    unsigned char *back;
+    apr_size_t len;
+
+    /* The two characters that differ from standard base64. */
+    ck_assert_str_eq(h5s3_token_b64url_encode(edge, sizeof(edge), pool),
+                     "-_-_AP8");
+    ck_assert_int_eq(h5s3_token_b64url_decode(&back, &len, "-_-_AP8", pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(len, sizeof(edge));
+    ck_assert(memcmp(back, edge, sizeof(edge)) == 0);
+    ck_assert_str_eq(h5s3_token_b64url_encode(edge, 0, pool), "");
+    ck_assert_int_eq(h5s3_token_b64url_decode(&back, &len, "", pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(len, 0);
+
+    ck_assert_int_eq(h5s3_token_sign(&tok, &key, "hello", 5, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(tok, "aGVsbG8.IqB84wqZRgluV7vIKGKm323mfuf0a3TGdqY7G265J0Y");
+    ck_assert_int_eq(h5s3_token_sign(&tok, &key, dl, strlen(dl), pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(tok, "eyJ0IjoiZGwiLCJiIjoiYmt0IiwiayI6ImRpci9hIGIveC56"
+                     "aXAiLCJlIjoiZXRhZy0xIiwieCI6MTcwMDAwMDMwMH0."
+                     "v5oxNIIpw9_P75uJXiJj4axDXg8YrIk7N4G2AUrcyb0");
+    ck_assert_int_eq(h5s3_token_open(&payload, &len, &key, tok, pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(len, strlen(dl));
+    ck_assert_str_eq(payload, dl);
+}
+END_TEST
+
+/* Only the encoder's own spelling decodes: a token has one text. */
+START_TEST(b64url_one_spelling)
+{
+    static const char *const refused[] = {
+        "Zm9vYg==",             /* padding */
+        "Zm9vYg=",
+        "Zm9v+g",               /* the standard alphabet */
+        "Zm9v/g",
+        "+_-_",
+        "Zm9vYh",               /* unused low bits set */
+        "Zm9vYmF",
+        "Zm9vY",                /* a lone last character */
+        "Z",
+        "Zm9v Yg",              /* spaces, controls, non-ASCII */
+        " Zm9vYg",
+        "Zm9vYg\n",
+        "Zm9v\377g",
+        "Zm9v.Yg",
+    };
+    unsigned char *back;
+    apr_size_t len, i;
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        ck_assert_msg(h5s3_token_b64url_decode(&back, &len, refused[i], pool)
+                      == H5S3_E_INVALID, "'%s' was decoded", refused[i]);
+    }
+    ck_assert_int_eq(h5s3_token_b64url_decode(&back, &len, "Zm9vYg", pool),
+                     APR_SUCCESS);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_str_eq((const char *)back, "foob");
+}
+END_TEST
+
 START_TEST(sign_open_and_tamper)
 {
     const char *tok, *payload;
@@ -129,6 +204,8 @@ int main(void)
     Suite *s = unit_suite("token", "core", &tc, unit_setup, unit_teardown);
 
     tcase_add_test(tc, b64url_round_trip);
+    tcase_add_test(tc, b64url_fixed_vectors);
+    tcase_add_test(tc, b64url_one_spelling);
     tcase_add_test(tc, sign_open_and_tamper);
     tcase_add_test(tc, download_token);
     tcase_add_test(tc, foreign_payload_is_not_a_download_token);

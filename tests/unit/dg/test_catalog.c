@@ -19,7 +19,7 @@ typedef struct fixture_entry {
     const char *file_size;      /* dg-file-size of deltas, NULL: none */
 } fixture_entry;
 
-/* The deltaglider-format.md fixture plus the variants it lists. */
+/* The fixture of docs/deltaglider-format.md §9 plus the variants it lists. */
 static const fixture_entry bucket[] = {
     {".deltaglider/stats_quick.json", 50, 1, NULL},
     {"P/notes.txt", 100, 5, NULL},

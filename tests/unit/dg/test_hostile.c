@@ -145,13 +145,13 @@ END_TEST
 
 START_TEST(ref_path_length)
 {
-    char *p = apr_palloc(pool, H5S3_DG_KEY_MAX + 2);
+    char *p = apr_palloc(pool, H5S3_S3_KEY_MAX + 2);
 
-    memset(p, 'a', H5S3_DG_KEY_MAX);
-    p[H5S3_DG_KEY_MAX] = '\0';
+    memset(p, 'a', H5S3_S3_KEY_MAX);
+    p[H5S3_S3_KEY_MAX] = '\0';
     ck_assert_ptr_null(h5s3_dg_ref_path_problem(p));
-    p[H5S3_DG_KEY_MAX] = 'a';
-    p[H5S3_DG_KEY_MAX + 1] = '\0';
+    p[H5S3_S3_KEY_MAX] = 'a';
+    p[H5S3_S3_KEY_MAX + 1] = '\0';
     ck_assert_ptr_nonnull(strstr(h5s3_dg_ref_path_problem(p), "longer"));
 }
 END_TEST
@@ -181,9 +181,9 @@ START_TEST(ref_path_in_metadata)
                      H5S3_E_INVALID);
     ck_assert_ptr_nonnull(strstr(why, "absolute"));
     /* Short enough alone, too long once put after the deltaspace. */
-    longer = apr_palloc(pool, H5S3_DG_KEY_MAX + 1);
-    memset(longer, 'r', H5S3_DG_KEY_MAX - 4);
-    longer[H5S3_DG_KEY_MAX - 4] = '\0';
+    longer = apr_palloc(pool, H5S3_S3_KEY_MAX + 1);
+    memset(longer, 'r', H5S3_S3_KEY_MAX - 4);
+    longer[H5S3_S3_KEY_MAX - 4] = '\0';
     m = apr_table_make(pool, 4);
     apr_table_set(m, "dg-ref-path", longer);
     ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "v2.zip.delta", m, pool),

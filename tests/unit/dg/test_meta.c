@@ -1,4 +1,4 @@
-/* DeltaGlider metadata and key conventions (deltaglider-format.md). */
+/* DeltaGlider metadata and key conventions (docs/deltaglider-format.md §2, §3). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

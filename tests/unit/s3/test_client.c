@@ -13,6 +13,7 @@
 
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3.h"
+#include "pagecache/h5s3_pagecache.h"
 #include "unit_common.h"
 
 static apr_socket_t *held;
@@ -81,6 +82,31 @@ START_TEST(config_checked)
     ck_assert_int_eq(h5s3_s3_client_create(&c, &cfg, pool), APR_SUCCESS);
     cfg.endpoint = "https://[::1]:8443/prefix/";
     ck_assert_int_eq(h5s3_s3_client_create(&c, &cfg, pool), APR_SUCCESS);
+}
+END_TEST
+
+/* The scope caches are keyed by (endpoint and credentials) is the one the
+ * configuration names, kept by the client: without it two vhosts on one
+ * endpoint with different credentials would share cached pages. */
+START_TEST(scope_is_kept)
+{
+    h5s3_s3_config cfg;
+    h5s3_s3_client *c, *d;
+    char scope[] = "http://127.0.0.1:7480#0123abcd";
+    unsigned char fa[H5S3_PAGECACHE_FP_LEN], fb[H5S3_PAGECACHE_FP_LEN];
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.endpoint = "http://127.0.0.1:7480";
+    ck_assert_int_eq(h5s3_s3_client_create(&c, &cfg, pool), APR_SUCCESS);
+    ck_assert_str_eq(h5s3_s3_client_scope(c), "http://127.0.0.1:7480");
+    cfg.scope = scope;
+    ck_assert_int_eq(h5s3_s3_client_create(&d, &cfg, pool), APR_SUCCESS);
+    scope[0] = 'X';             /* the client keeps its own copy */
+    ck_assert_str_eq(h5s3_s3_client_scope(d),
+                     "http://127.0.0.1:7480#0123abcd");
+    h5s3_pagecache_fingerprint(fa, h5s3_s3_client_scope(c), "b", "k", "e");
+    h5s3_pagecache_fingerprint(fb, h5s3_s3_client_scope(d), "b", "k", "e");
+    ck_assert(memcmp(fa, fb, sizeof(fa)) != 0);
 }
 END_TEST
 
@@ -180,6 +206,7 @@ static Suite *client_suite(void)
 
     tcase_set_timeout(t, 20);
     tcase_add_test(t, config_checked);
+    tcase_add_test(t, scope_is_kept);
     tcase_add_test(t, arguments_checked);
     tcase_add_test(t, refused_is_unreachable);
     tcase_add_test(t, forget_then_reuse);

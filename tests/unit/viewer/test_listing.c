@@ -1,4 +1,4 @@
-/* /files rows from S3 entries (hdf-viewer-api.md §1.3). */
+/* /files rows from S3 entries (docs/viewer-api.md §1.3). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

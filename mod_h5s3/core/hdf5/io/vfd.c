@@ -6,12 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_atomic.h>
-#include <apr_time.h>
-
 #include "hdf5/io/h5s3_h5_io.h"
 #include "base/h5s3_errors.h"
 #include "base/h5s3_log.h"
+#include "base/h5s3_once.h"
 
 /* What H5Pset_driver stores in a file access property list. */
 typedef struct vfd_fapl {
@@ -28,7 +26,7 @@ typedef struct vfd_file {
 
 static hid_t driver_id = H5I_INVALID_HID;
 static apr_status_t init_rv = APR_SUCCESS;
-static volatile apr_uint32_t init_state;       /* 0 none, 1 running, 2 done */
+static h5s3_once init_once = H5S3_ONCE_INIT;
 
 /* The request current on this thread, and the last S3 failure the driver
  * saw on it (kept even without a request). */
@@ -272,30 +270,26 @@ void h5s3_h5_thread_init(void)
     }
 }
 
+/* The library and our driver, once per process (init_rv: how it went). */
+static void init_hdf5(void)
+{
+    if (H5open() < 0) {
+        init_rv = H5S3_E_UNSUPPORTED;
+        return;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    driver_id = H5FDregister(&vfd_class);
+    if (driver_id < 0) {
+        init_rv = H5S3_E_UNSUPPORTED;
+    }
+}
+
 apr_status_t h5s3_h5_global_init(void)
 {
-    if (apr_atomic_read32(&init_state) != 2) {
-        if (apr_atomic_cas32(&init_state, 1, 0) == 0) {
-            if (H5open() < 0) {
-                init_rv = H5S3_E_UNSUPPORTED;
-            }
-            else {
-                H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-                driver_id = H5FDregister(&vfd_class);
-                if (driver_id < 0) {
-                    init_rv = H5S3_E_UNSUPPORTED;
-                }
-            }
-            apr_atomic_set32(&init_state, 2);
-        }
-        else {
-            while (apr_atomic_read32(&init_state) != 2) {
-                apr_sleep(1000);
-            }
-        }
-    }
+    apr_status_t rv = h5s3_once_run(&init_once, init_hdf5);
+
     h5s3_h5_thread_init();
-    return init_rv;
+    return rv != APR_SUCCESS ? rv : init_rv;
 }
 
 hid_t h5s3_h5_driver_id(void)

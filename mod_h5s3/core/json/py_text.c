@@ -1,10 +1,9 @@
 /*
- * Text the way JSON and Python want it (see include/json/h5s3_text.h):
- * bytes decoded as UTF-8 dropping invalid sequences, floats and complex
- * numbers as Python prints them.
+ * Text as Python prints it (see include/json/h5s3_text.h): floats and
+ * complex numbers as repr() and str() write them, int() of a string, and
+ * datetime.isoformat().
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <apr_lib.h>
@@ -14,87 +13,6 @@
 
 #include "json/h5s3_json_numbers.h"
 #include "json/h5s3_text.h"
-
-/* Length of the well-formed UTF-8 sequence at S (at most N bytes), or 0
- * when the byte there starts no valid sequence (RFC 3629 table). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len, i;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;      /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
-json_t *h5s3_json_utf8(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    char *buf, *o;
-    size_t i = 0;
-    json_t *j;
-
-    if (!s)
-        return json_string("");
-    buf = malloc(n + 1);
-    if (!buf)
-        return NULL;
-    o = buf;
-    /* With errors='ignore' every byte outside a valid sequence is
-     * dropped, so skipping one byte at a time gives Python's result. */
-    while (i < n) {
-        size_t len = utf8_seq(u + i, n - i);
-
-        if (len == 0) {
-            i++;
-            continue;
-        }
-        memcpy(o, u + i, len);
-        o += len;
-        i += len;
-    }
-    j = json_stringn(buf, (size_t)(o - buf));
-    free(buf);
-    return j;
-}
-
-const char *h5s3_utf8_clean(const char *s, apr_pool_t *p)
-{
-    json_t *j;
-    const char *r;
-
-    if (!s)
-        return "";
-    j = h5s3_json_utf8(s, strlen(s));
-    r = j ? apr_pstrdup(p, json_string_value(j)) : "";
-    if (j)
-        json_decref(j);
-    return r;
-}
 
 /* Python's format of V in repr mode, optionally signed and with ".0". */
 static const char *py_float(double v, int always_sign, int add_dot0,
@@ -168,4 +86,19 @@ apr_status_t h5s3_py_parse_int(apr_int64_t *out, const char *s)
     }
     *out = neg ? -(apr_int64_t)v : (apr_int64_t)v;
     return APR_SUCCESS;
+}
+
+const char *h5s3_time_isoformat(apr_pool_t *p, apr_time_t t, int with_offset)
+{
+    apr_time_exp_t x;
+    char *s;
+
+    apr_time_exp_gmt(&x, t);
+    s = apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d", x.tm_year + 1900,
+                     x.tm_mon + 1, x.tm_mday, x.tm_hour, x.tm_min, x.tm_sec);
+    /* isoformat() leaves out the fraction when it is zero. */
+    if (x.tm_usec) {
+        s = apr_psprintf(p, "%s.%06d", s, x.tm_usec);
+    }
+    return with_offset ? apr_pstrcat(p, s, "+00:00", NULL) : s;
 }

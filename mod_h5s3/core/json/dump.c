@@ -1,12 +1,15 @@
-/* JSON helpers (see include/json/h5s3_json.h). */
-#include <math.h>
+/*
+ * Serialising JSON (see include/json/h5s3_json.h): the dump the viewer
+ * API answers with, the raw texts spliced into it, and references owned
+ * by a pool.
+ */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_escape.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "json/h5s3_json.h"
-#include "json/h5s3_json_numbers.h"
 #include "base/h5s3_errors.h"
 
 /*
@@ -46,7 +49,6 @@ static raw_reg *raw_reg_make(apr_pool_t *p)
     void *v = NULL;
     raw_reg *r;
     unsigned char rnd[8];
-    int i;
 
     apr_pool_userdata_get(&v, RAW_KEY, p);
     if (v != NULL) {
@@ -59,11 +61,7 @@ static raw_reg *raw_reg_make(apr_pool_t *p)
 
         memcpy(rnd, &x, sizeof(rnd));
     }
-    for (i = 0; i < 8; i++) {
-        r->nonce[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
-        r->nonce[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
-    }
-    r->nonce[16] = '\0';
+    apr_escape_hex(r->nonce, rnd, sizeof(rnd), 0, NULL);
     r->frags = apr_array_make(p, 4, sizeof(raw_frag));
     apr_pool_userdata_setn(r, RAW_KEY, raw_cleanup, p);
     return r;
@@ -78,50 +76,6 @@ json_t *h5s3_json_raw(char *text, apr_size_t len, apr_pool_t *p)
     f->len = len;
     return json_string(apr_psprintf(p, RAW_TAG "%s:%d", r->nonce,
                                     r->frags->nelts - 1));
-}
-
-json_t *h5s3_json_real_repr(double v, apr_pool_t *p)
-{
-    char *text;
-
-    if (!isfinite(v)) {
-        return json_null();
-    }
-    text = malloc(H5S3_NUM_TEXT_MAX);
-    if (text == NULL) {
-        return NULL;
-    }
-    return h5s3_json_raw(text, h5s3_num_py_repr(text, v), p);
-}
-
-void h5s3_json_reals_repr(json_t *j, apr_pool_t *p)
-{
-    const char *key;
-    json_t *v;
-    size_t i;
-
-    if (json_is_object(j)) {
-        json_object_foreach(j, key, v) {
-            if (json_is_real(v)) {
-                json_object_set_new(j, key, h5s3_json_real_repr(
-                    json_real_value(v), p));
-            }
-            else {
-                h5s3_json_reals_repr(v, p);
-            }
-        }
-    }
-    else if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
-            if (json_is_real(v)) {
-                json_array_set_new(j, i, h5s3_json_real_repr(
-                    json_real_value(v), p));
-            }
-            else {
-                h5s3_json_reals_repr(v, p);
-            }
-        }
-    }
 }
 
 /* The placeholder of R at S (LEN bytes left): its text, and in *SKIP
@@ -239,24 +193,4 @@ json_t *h5s3_json_pool_own(apr_pool_t *p, json_t *j)
         apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
     }
     return j;
-}
-
-json_t *h5s3_json_real_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-const char *h5s3_time_isoformat(apr_pool_t *p, apr_time_t t, int with_offset)
-{
-    apr_time_exp_t x;
-    char *s;
-
-    apr_time_exp_gmt(&x, t);
-    s = apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d", x.tm_year + 1900,
-                     x.tm_mon + 1, x.tm_mday, x.tm_hour, x.tm_min, x.tm_sec);
-    /* isoformat() leaves out the fraction when it is zero. */
-    if (x.tm_usec) {
-        s = apr_psprintf(p, "%s.%06d", s, x.tm_usec);
-    }
-    return with_offset ? apr_pstrcat(p, s, "+00:00", NULL) : s;
 }
