@@ -9,25 +9,13 @@
 #include <apr_thread_proc.h>
 #include <apr_time.h>
 #include "base/h5s3_once.h"
+#include "unit_common.h"
 
 #define THREADS 16
 
-static apr_pool_t *pool;
 static h5s3_once race_once = H5S3_ONCE_INIT;
 static volatile apr_uint32_t runs, finished, saw_unfinished;
 static volatile apr_uint32_t go;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
 
 /* Slow on purpose, so the other threads arrive while it runs. */
 static void slow_setup(void)
@@ -125,19 +113,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("once");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    TCase *tc;
+    Suite *s = unit_suite("once", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, runs_once_and_callers_wait);
     tcase_add_test(tc, onces_are_independent);
     tcase_add_test(tc, survives_apr_terminate);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }
