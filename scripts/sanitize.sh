@@ -97,7 +97,12 @@ if [ "$full" = 1 ]; then
 else
   tests=()
   for t in "${SUBSET[@]}"; do
-    [ -f "tests/integration/$t.py" ] && tests+=("tests/integration/$t.py")
+    # A renamed or moved test must not drop out of the subset unnoticed.
+    if [ ! -f "tests/integration/$t.py" ]; then
+      echo "sanitizers: SUBSET names tests/integration/$t.py, which does not exist"
+      exit 1
+    fi
+    tests+=("tests/integration/$t.py")
   done
   echo "   subset: ${SUBSET[*]} (--full: all)"
 fi
