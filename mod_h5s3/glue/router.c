@@ -353,6 +353,8 @@ int h5s3_handler(request_rec *r)
     /* Decoded, for the family of an error envelope and for logs. */
     q->rel = raw ? decode_path(r->pool, raw, strlen(raw)) : NULL;
     q->route = "none";
+    h5s3_result_init(&q->result, r->pool);
+    q->call.result = &q->result;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
                   r->method, raw ? raw : "(bad path)",
                   q->base ? q->base : "/");

@@ -71,8 +71,8 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0070: "
                       "h5grove %s of %s in bucket %s failed: %s (S3 HTTP %d "
                       "%s)", q->route, q->key, q->bucket,
-                      h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));
     }

@@ -65,8 +65,8 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0060: "
                       "reading values of %s in %s from bucket %s failed: "
                       "%s (S3 HTTP %d %s)", w->path, w->key, q->bucket,
-                      h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }

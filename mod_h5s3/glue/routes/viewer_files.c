@@ -143,8 +143,8 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
-                      m->bucket, h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      m->bucket, h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }

@@ -84,8 +84,8 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0050: "
                       "reading %s from bucket %s failed: %s (S3 HTTP %d %s)",
                       key, q->bucket, h5s3_error_name(rv),
-                      q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
