@@ -295,8 +295,6 @@ typedef struct h5s3_req {
     const char *object_bucket;
     const char *object_key;
     h5s3_s3_call call;
-    /* Why the core refused (a limit's name and value), for the error. */
-    const char *why;
     /*
      * What went wrong, for the error writers: the core's refusals (the
      * status and a detail naming what was wrong) and, through

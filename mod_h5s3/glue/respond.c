@@ -109,7 +109,11 @@ const char *h5s3_message_for(h5s3_req *q, apr_status_t rv)
     case H5S3_E_CHANGED:
         return "The object changed while it was read; retry";
     case H5S3_E_LIMIT:
-        return q->why ? q->why : "The file needs more than a request may do";
+        /* The limit's name and value, when the core said which. */
+        return h5s3_result_detail(q->result.status == H5S3_E_LIMIT
+                                  ? &q->result : NULL,
+                                  "The file needs more than a request may "
+                                  "do");
     case H5S3_E_BUSY:
         return "The server is at its memory budget; retry later";
     default:

@@ -384,6 +384,7 @@ START_TEST(btree_nodes_are_read_as_far_as_used)
         list0[i] = i;
     }
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &o->src, 2,
                                                   chunk, lists, lens),
@@ -403,13 +404,14 @@ START_TEST(btree_nodes_are_read_as_far_as_used)
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_INDEX_NODES] = 3;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &o->src, 2,
                                                   chunk, lists, lens),
                      H5S3_E_LIMIT);
     ck_assert_ptr_null(c);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit index-nodes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit index-nodes"));
     h5s3_h5_request_end();
     H5Dclose(did);
     close_h5(o);
@@ -432,18 +434,20 @@ START_TEST(vlen_dataset_reads_are_charged)
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1024 * 1024;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      H5S3_E_LIMIT);
     ck_assert_ptr_null(buf);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     /* It stopped at the limit: at most one element past it was read. */
     ck_assert_uint_le(rq.spent[H5S3_H5_LIMIT_VLEN_BYTES], 1024 * 1024);
     h5s3_h5_request_end();
 
     /* Within the default limit the same read gives the strings. */
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      APR_SUCCESS);
@@ -483,6 +487,7 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1024 * 1024;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_attr_value(&v, root, note, pool), APR_SUCCESS);
@@ -491,18 +496,19 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     v = NULL;
     ck_assert_int_eq(h5s3_h5_attr_value(&v, root, amp, pool), H5S3_E_LIMIT);
     ck_assert_ptr_null(v);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     /* Nothing was read: only the 5 bytes of "fine" were spent. */
     ck_assert_uint_eq(rq.spent[H5S3_H5_LIMIT_VLEN_BYTES], 5);
     h5s3_h5_request_end();
 
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     /* The whole answer is refused: the glue says 422 naming the limit. */
     ck_assert_int_eq(h5s3_grove_attr(&json, &err, o->fid, "v.h5", "/s2",
                                      NULL, pool), H5S3_E_LIMIT);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     h5s3_h5_request_end();
 
     H5Aclose(amp);
