@@ -200,13 +200,13 @@ START_TEST(wrapping_shapes_are_refused_on_every_value_core)
                                              path, "matrix", args, pool),
                          H5S3_E_UNSUPPORTED);
         h5s3_result_reset(&res);
-        ck_assert_int_eq(h5s3_grove_stats(&json, &res.detail, fid, NULL, "w.h5",
+        ck_assert_int_eq(h5s3_grove_stats(&json, &res, fid, NULL, "w.h5",
                                           path, NULL, pool),
                          H5S3_E_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(res.detail, "2^64"));
         memset(&go, 0, sizeof(go));
         h5s3_result_reset(&res);
-        ck_assert_int_eq(h5s3_grove_data(&pl, &res.detail, fid, NULL, "w.h5", path,
+        ck_assert_int_eq(h5s3_grove_data(&pl, &res, fid, NULL, "w.h5", path,
                                          &go, pool), H5S3_E_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(res.detail, "2^64"));
     }
@@ -234,9 +234,9 @@ START_TEST(a_huge_shape_that_fits_previews_small)
                      0);
     json_decref(out);
     /* Whole-dataset statistics: over the cap, said at once. */
-    ck_assert_int_eq(h5s3_grove_stats(&json, &res.detail, o->fid, NULL, "w.h5",
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "w.h5",
                                       "/big", NULL, pool), H5S3_E_TOOLARGE);
-    ck_assert_int_eq(h5s3_grove_stats(&json, &res.detail, o->fid, NULL, "w.h5",
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "w.h5",
                                       "/big", "0:10,5:7", pool),
                      APR_SUCCESS);
     ck_assert_str_eq(json, "{\"strict_positive_min\":null,\"positive_min\""
@@ -298,7 +298,7 @@ START_TEST(wrapping_chunk_sizes_are_refused)
                          H5S3_E_UNSUPPORTED);
         ck_assert(out[0] == -1);
         h5s3_h5_chunks_free(c);
-        ck_assert_int_eq(h5s3_grove_stats(&json, &res.detail, o->fid, NULL, "c.h5",
+        ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "c.h5",
                                           paths[i], NULL, pool),
                          H5S3_E_UNSUPPORTED);
         close_h5(o);
@@ -512,7 +512,7 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     /* The whole answer is refused: the glue says 422 naming the limit. */
-    ck_assert_int_eq(h5s3_grove_attr(&json, &res.detail, o->fid, "v.h5", "/s2",
+    ck_assert_int_eq(h5s3_grove_attr(&json, &res, o->fid, "v.h5", "/s2",
                                      NULL, pool), H5S3_E_LIMIT);
     ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     h5s3_h5_request_end();
@@ -552,7 +552,7 @@ START_TEST(attributes_whose_count_wraps_are_not_walked)
         ck_assert_str_eq(json_string_value(json_object_get(all, "wrap")),
                          "<unreadable>");
         json_decref(all);
-        ck_assert_int_eq(h5s3_grove_attr(&json, &res.detail, o->fid, "w.h5", "/",
+        ck_assert_int_eq(h5s3_grove_attr(&json, &res, o->fid, "w.h5", "/",
                                          NULL, pool), APR_SUCCESS);
         ck_assert_ptr_nonnull(strstr(json, "\"wrap\":null"));
         H5Aclose(a);
