@@ -185,7 +185,7 @@ START_TEST(wrapping_shapes_are_refused_on_every_value_core)
         char *json = NULL;
 
         h5s3_result_init(&res, pool);
-        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, fid, NULL, path,
+        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, fid, NULL, path,
                                            pool), H5S3_E_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(res.detail, "more than 2^64 elements"));
         h5s3_result_reset(&res);
@@ -243,7 +243,7 @@ START_TEST(a_huge_shape_that_fits_previews_small)
                      ":0.0,\"min\":0.0,\"max\":0.0,\"mean\":0.0,"
                      "\"std\":0.0}");
     /* A selection past the dims is refused before any offset. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, o->fid, NULL, "/big",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/big",
                                        pool), APR_SUCCESS);
     {
         hsize_t start[2] = {0, (1ULL << 31) - 1}, stride[2] = {1, 1};
@@ -284,10 +284,10 @@ START_TEST(wrapping_chunk_sizes_are_refused)
         char *json = NULL;
 
         h5s3_result_init(&res, pool);
-        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, o->fid, NULL, paths[i],
+        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, paths[i],
                                            pool), APR_SUCCESS);
         ck_assert_uint_eq(d->chunk[0], 1ULL << 31);
-        ck_assert_int_eq(h5s3_h5_dset_readable(d, &res.detail, pool),
+        ck_assert_int_eq(h5s3_h5_dset_readable(d, &res, pool),
                          H5S3_E_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(res.detail, "chunks of more than"));
         /* The decoder itself never sizes a buffer from the wrap. */
@@ -349,7 +349,7 @@ START_TEST(btree_nodes_of_zero_or_too_many_entries)
     h5s3_h5_chunks_free(c);
     c = NULL;
     /* No chunk found: the fill value, the legitimately small answer. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, o->fid, NULL, "/zero",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/zero",
                                        pool), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      APR_SUCCESS);
@@ -361,7 +361,7 @@ START_TEST(btree_nodes_of_zero_or_too_many_entries)
     ck_assert_int_eq(index_of(&c, m, "/many", 100, 4), APR_SUCCESS);
     ck_assert_ptr_null(c);
     /* HDF5 refuses the node too: the file's fault, not a 5xx. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, m->fid, NULL, "/many",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, m->fid, NULL, "/many",
                                        pool), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      H5S3_E_NOTHDF5);
@@ -434,7 +434,7 @@ START_TEST(vlen_dataset_reads_are_charged)
     hsize_t start = 0, stride = 1, count = 200;
 
     h5s3_result_init(&res, pool);
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res.detail, o->fid, NULL, "/s1", pool),
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/s1", pool),
                      APR_SUCCESS);
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1024 * 1024;

@@ -48,10 +48,13 @@ apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, h5s3_result *res,
                                   const char *file, const char *path,
                                   apr_pool_t *p)
 {
-    const char *derr = NULL;
-    apr_status_t rv = h5s3_h5_dset_open(d, &derr, fid, f, path, p);
+    h5s3_result inner;
+    apr_status_t rv;
 
-    /* h5grove's words for what h5py would have said. */
+    /* A result of its own: h5grove words a missing path and another kind
+     * of object as h5py does; the engine's detail says the rest. */
+    h5s3_result_init(&inner, p);
+    rv = h5s3_h5_dset_open(d, &inner, fid, f, path, p);
     if (rv == H5S3_E_NOPATH) {
         return h5s3_result_printf(res, rv, "%s is not a valid path in %s",
                                   path, h5s3_grove_basename(file));
@@ -59,9 +62,9 @@ apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, h5s3_result *res,
     if (rv == H5S3_E_INVALID) {
         return h5s3_result_printf(res, rv, "%s is not a dataset", path);
     }
-    if (rv != APR_SUCCESS && derr) {
+    if (rv != APR_SUCCESS && inner.detail) {
         /* external storage, a corrupt shape... */
-        return h5s3_result_set(res, rv, derr);
+        return h5s3_result_set(res, rv, inner.detail);
     }
     return h5s3_result_status(res, rv);
 }

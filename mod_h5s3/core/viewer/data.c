@@ -417,7 +417,7 @@ apr_status_t h5s3_h5_data(json_t **out, h5s3_result *res, hid_t fid,
     int i;
 
     *out = NULL;
-    rv = h5s3_h5_dset_open(&d, &res->detail, fid, f, path, p);
+    rv = h5s3_h5_dset_open(&d, res, fid, f, path, p);
     if (rv != APR_SUCCESS) {
         return h5s3_result_status(res, rv);
     }
@@ -431,7 +431,7 @@ apr_status_t h5s3_h5_data(json_t **out, h5s3_result *res, hid_t fid,
         return h5s3_result_set(res, H5S3_E_INVALID,
                                "Mode requires a 2D or higher dataset");
     }
-    rv = h5s3_h5_dset_readable(d, &res->detail, p);
+    rv = h5s3_h5_dset_readable(d, res, p);
     if (rv != APR_SUCCESS) {
         return h5s3_result_status(res, rv);
     }

@@ -99,7 +99,7 @@ static apr_status_t prepare_compare(h5s3_h5_csv *c, h5s3_result *res,
         h5s3_h5_dset *d;
         const char *slash = strrchr(paths[i], '/');
 
-        rv = h5s3_h5_dset_open(&d, &res->detail, fid, f, paths[i], p);
+        rv = h5s3_h5_dset_open(&d, res, fid, f, paths[i], p);
         if (rv == H5S3_E_NOPATH) {
             return h5s3_result_printf(res, rv, "Compare dataset '%s' not "
                                       "found", paths[i]);
@@ -119,7 +119,7 @@ static apr_status_t prepare_compare(h5s3_h5_csv *c, h5s3_result *res,
                                       "Compare dataset '%s' is not numeric.",
                                       paths[i]);
         }
-        CHECK(h5s3_h5_dset_readable(d, &res->detail, p));
+        CHECK(h5s3_h5_dset_readable(d, res, p));
         c->cmp[i] = d;
         c->cmp_label[i] = slash && slash[1] ? slash + 1 : paths[i];
     }
@@ -142,7 +142,7 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, h5s3_result *res,
     c->p = p;
     c->line = !strcmp(mode, "line");
     c->name = h5s3_csv_filename(key, path, mode, p);
-    CHECK(h5s3_h5_dset_open(&c->d, &res->detail, fid, f, path, p));
+    CHECK(h5s3_h5_dset_open(&c->d, res, fid, f, path, p));
     CHECK(h5s3_h5_select_strict(&c->sel, res, c->d->ndim, c->d->shape,
                                 apr_table_get(args, "display_dims"),
                                 apr_table_get(args, "fixed_indices"), p));
@@ -154,7 +154,7 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, h5s3_result *res,
         return h5s3_result_set(res, H5S3_E_INVALID, "Line CSV export requires "
                                "numeric dataset dtype.");
     }
-    CHECK(h5s3_h5_dset_readable(c->d, &res->detail, p));
+    CHECK(h5s3_h5_dset_readable(c->d, res, p));
 
     if (!c->line) {
         hsize_t rows = h5s3_h5_sel_rows(&c->sel);

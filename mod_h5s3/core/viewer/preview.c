@@ -295,9 +295,9 @@ apr_status_t h5s3_h5_preview(json_t **out, h5s3_result *res, hid_t fid,
     apr_status_t rv;
 
     *out = NULL;
-    rv = h5s3_h5_dset_open(&d, &res->detail, fid, f, path, p);
+    rv = h5s3_h5_dset_open(&d, res, fid, f, path, p);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_dset_readable(d, &res->detail, p);
+        rv = h5s3_h5_dset_readable(d, res, p);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_result_status(res, rv);
