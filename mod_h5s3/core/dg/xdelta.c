@@ -247,7 +247,7 @@ close_theirs:
     return rv;
 }
 
-apr_status_t h5s3_dg_xdelta_finish(const char **reason,
+apr_status_t h5s3_dg_xdelta_finish(h5s3_result *res,
                                    h5s3_dg_xdelta_proc *x, int kill)
 {
     int code = 0;
@@ -263,18 +263,16 @@ apr_status_t h5s3_dg_xdelta_finish(const char **reason,
     x->reaped = 1;
     if (kill)
         return APR_SUCCESS;
-    if (!APR_PROC_CHECK_EXIT(why) || code != 0) {
-        if (reason)
-            *reason = apr_psprintf(x->pool, "xdelta3 failed (%s %d): %s",
-                                   APR_PROC_CHECK_EXIT(why) ? "exit"
-                                                            : "signal",
-                                   code, err_text(x->err, x->pool));
-        return H5S3_E_INTEGRITY;
-    }
+    if (!APR_PROC_CHECK_EXIT(why) || code != 0)
+        return h5s3_result_printf(res, H5S3_E_INTEGRITY,
+                                  "xdelta3 failed (%s %d): %s",
+                                  APR_PROC_CHECK_EXIT(why) ? "exit"
+                                                           : "signal",
+                                  code, err_text(x->err, x->pool));
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_dg_xdelta_encode(const char **reason,
+apr_status_t h5s3_dg_xdelta_encode(h5s3_result *res,
                                    const h5s3_dg_codec_opts *opts,
                                    const char *source, const char *target,
                                    const char *out, apr_pool_t *p)
@@ -284,14 +282,13 @@ apr_status_t h5s3_dg_xdelta_encode(const char **reason,
     h5s3_dg_xdelta_proc *x;
     apr_status_t rv;
 
-    if ((rv = spawn(&x, argv, opts, NULL, 0, p)) != APR_SUCCESS) {
-        *reason = apr_psprintf(p, "cannot run %s", argv[0]);
-        return rv;
-    }
-    rv = h5s3_dg_xdelta_finish(reason, x, 0);
+    if ((rv = spawn(&x, argv, opts, NULL, 0, p)) != APR_SUCCESS)
+        return h5s3_result_printf(res, rv, "cannot run %s", argv[0]);
+    rv = h5s3_dg_xdelta_finish(res, x, 0);
     apr_file_close(x->err);
     /* A failed encode is our failure, not a bad object. */
-    return rv == H5S3_E_INTEGRITY ? APR_EGENERAL : rv;
+    return h5s3_result_status(res, rv == H5S3_E_INTEGRITY ? APR_EGENERAL
+                                                          : rv);
 }
 
 /*

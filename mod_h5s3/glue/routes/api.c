@@ -100,9 +100,10 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
     }
 }
 
-int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why)
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key)
 {
     json_t *details = json_pack("{s:s}", "key", key);
+    const char *why = q->result.detail;
 
     /* Whoever wrote the object chose it: worth a line for the operator. */
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0136: %s/%s: "
@@ -443,7 +444,6 @@ const char *h5s3_api_split_key(const char **alias, const char *path,
 int h5s3_route_api_metadata(h5s3_req *q, const char *path)
 {
     const char *alias, *key = h5s3_api_split_key(&alias, path, q->r->pool);
-    const char *why;
     const h5s3_bucket_map *m;
     h5s3_dg_object *o;
     json_t *j;
@@ -463,10 +463,10 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);
     }
-    rv = h5s3_dg_stat(&o, &why, h5s3_api_store(q, m->bucket), key,
+    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
                       q->r->pool);
     if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, key, why);
+        return h5s3_api_bad_metadata(q, key);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_api_error_for(q, rv, "key", NULL);
