@@ -129,7 +129,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         apr_time_from_sec(h5s3_conf_validate_ttl(q->sc)), known, &q->call,
         q->r->pool);
     if (rv != APR_SUCCESS) {
-        goto done;
+        goto cleanup;
     }
     *etag = apr_pstrdup(q->r->pool, h5s3_h5_file_etag(f));
     if (prefetch) {
@@ -139,7 +139,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         /* Unless the file wanted more than a request may fetch. */
         if (rq.result.status == H5S3_E_LIMIT) {
             rv = H5S3_E_LIMIT;
-            goto done;
+            goto cleanup;
         }
     }
     rv = work(out, f, baton, q->r->pool);
@@ -148,7 +148,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         rv = h5s3_h5_request_status(rv);
     }
 
-done:
+cleanup:
     if (rv == H5S3_E_LIMIT || rq.result.status == H5S3_E_LIMIT) {
         /* The request's result, for the error: which limit, if known. */
         rv = h5s3_result_set(&q->result, H5S3_E_LIMIT, h5s3_result_detail(

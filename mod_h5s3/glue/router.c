@@ -361,12 +361,12 @@ int h5s3_handler(request_rec *r)
 
     /* Before anything costly. */
     if ((rc = h5s3_ratelimit_check(q)) != DECLINED) {
-        goto done;
+        goto cleanup;
     }
     if (q->rel == NULL) {
         rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                "Invalid percent-encoding in the path");
-        goto done;
+        goto cleanup;
     }
     /* HEAD arrives as M_GET with header_only set. */
     method_bit = AP_METHOD_BIT << r->method_number;
@@ -386,7 +386,7 @@ int h5s3_handler(request_rec *r)
             if (rc == DECLINED) {
                 rc = rt->fn(q, key);
             }
-            goto done;
+            goto cleanup;
         }
         allowed |= rt->methods;
     }
@@ -403,7 +403,7 @@ int h5s3_handler(request_rec *r)
         else {
             rc = h5s3_grove_error(q, HTTP_NOT_FOUND, "Not found");
         }
-        goto done;
+        goto cleanup;
     }
     /* The /api routes speak the /api error envelope, also when there is none. */
     is_api = !strncmp(q->rel, "/api/", 5) || !strcmp(q->rel, "/api");
@@ -421,7 +421,7 @@ int h5s3_handler(request_rec *r)
                     : h5s3_viewer_error(q, HTTP_NOT_FOUND, "Not found");
     }
 
-done:
+cleanup:
     h5s3_finish_request(q);
     return rc;
 }

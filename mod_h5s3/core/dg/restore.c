@@ -446,7 +446,7 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
     for (;;) {
         if ((rv = fill(&n, out, cur, chunk, md)) != APR_SUCCESS) {
             res->reason = "cannot read the decoder's output";
-            goto abort;
+            goto cleanup;
         }
         if (n == 0)
             break;
@@ -457,17 +457,17 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
                                        "dg-file-size %" APR_OFF_T_FMT,
                                        meta->file_size);
             rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
-            goto abort;
+            goto cleanup;
         }
         /* A reference found wrong stops the stream at once. */
         if (rc && ref_check_state(rc, 0) < 0) {
             rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
-            goto abort;
+            goto cleanup;
         }
         if (held_len > 0) {
             if ((rv = on_data(baton, held, held_len)) != APR_SUCCESS) {
                 res->reason = "the receiver stopped the transfer";
-                goto abort;
+                goto cleanup;
             }
             sent = 1;
         }
@@ -505,7 +505,7 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
         return rv;
     }
     return APR_SUCCESS;
-abort:
+cleanup:
     EVP_MD_CTX_free(md);
     h5s3_dg_xdelta_finish(NULL, x, 1);
     return rv;
@@ -583,19 +583,19 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS) {
         res->reason = "cannot create a spool file";
-        goto done;
+        goto cleanup;
     }
     if ((rv = st->get(st, delta_key, etag, spool_data, &sp, p))
         != APR_SUCCESS) {
         res->reason = apr_psprintf(p, "cannot fetch delta %s", delta_key);
-        goto done;
+        goto cleanup;
     }
     rv = h5s3_dg_vcdiff_parse(&vh, sp.head, sp.headlen, p);
     if (rv != APR_SUCCESS) {
         res->reason = rv == APR_INCOMPLETE ? "delta is truncated"
                                            : "delta is not VCDIFF";
         rv = H5S3_E_INTEGRITY;
-        goto done;
+        goto cleanup;
     }
     if (h5s3_dg_vcdiff_recompressed(vh)) {
         res->reason = apr_psprintf(p, "delta was made with external "
@@ -604,14 +604,14 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                                    "byte-exactly", vh->tgtcomp,
                                    vh->srccomp);
         rv = H5S3_E_INTEGRITY;
-        goto done;
+        goto cleanup;
     }
     if ((rv = expected_ref_sha(&ref_sha, &why, st, meta, p))
         != APR_SUCCESS
         || (rv = cache_path(&ref_path, &why, meta->ref_key, ref_sha, opts,
                             p)) != APR_SUCCESS) {
         res->reason = why.detail;
-        goto done;
+        goto cleanup;
     }
     for (attempt = 0; ; attempt++) {
         ref_check *rc = NULL;
@@ -626,16 +626,16 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                                          ref_path, opts, p))
                    != APR_SUCCESS) {
             res->reason = why.detail;
-            goto done;
+            goto cleanup;
         }
         if ((rv = apr_file_seek(sp.f, APR_SET, &zero)) != APR_SUCCESS) {
             res->reason = "cannot rewind the spooled delta";
-            goto done;
+            goto cleanup;
         }
         if ((rv = h5s3_dg_xdelta_decode_start(&x, opts, ref_path, sp.f, p))
             != APR_SUCCESS) {
             res->reason = "cannot start xdelta3";
-            goto done;
+            goto cleanup;
         }
         rv = decode_stream(res, x, meta, rc, chunk, on_data, baton, p);
         if (rc) {
@@ -656,7 +656,7 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
     }
     if (rv == REF_RETRY)
         rv = H5S3_E_INTEGRITY;
-done:
+cleanup:
     if (res->reason)
         res->reason = apr_pstrdup(pool, res->reason);
     if (res->sha256)

@@ -81,10 +81,10 @@ static apr_status_t put_delta(h5s3_dg_upload_result *r, h5s3_dg_store *st,
         != APR_SUCCESS) {
         h5s3_log(H5S3_LOG_ERR, rv, "deltaglider upload %s: %s", r->key,
                  h5s3_result_detail(&res, "xdelta3 failed"));
-        goto done;
+        goto cleanup;
     }
     if ((rv = apr_stat(&fi, out, APR_FINFO_SIZE, p)) != APR_SUCCESS)
-        goto done;
+        goto cleanup;
     apr_table_set(meta, "dg-tool", H5S3_DG_TOOL);
     apr_table_set(meta, "dg-original-name", base_of(r->key));
     apr_table_set(meta, "dg-file-sha256", r->sha256);
@@ -105,7 +105,7 @@ static apr_status_t put_delta(h5s3_dg_upload_result *r, h5s3_dg_store *st,
     r->stored_bytes = fi.size;
     r->compressed = 1;
     rv = put_file(st, r->s3_key, out, fi.size, meta, p);
-done:
+cleanup:
     apr_file_remove(out, p);
     return rv;
 }

@@ -168,7 +168,7 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
                               APR_FOPEN_CREATE | APR_FOPEN_READ
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS)
-        goto close_theirs;
+        goto cleanup;           /* nothing lifted yet: all of lifted is -1 */
     files[0] = in;
     files[1] = theirs;
     files[2] = x->err;
@@ -185,7 +185,7 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
         if (fd >= 0 && fd < 3) {
             if ((lifted[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
                 rv = APR_FROM_OS_ERROR(errno);
-                goto close_lifted;
+                goto cleanup;
             }
             fd = lifted[i];
         }
@@ -194,12 +194,12 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
 
     if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
         rv = APR_FROM_OS_ERROR(err);
-        goto close_lifted;
+        goto cleanup;
     }
     if ((err = posix_spawnattr_init(&sa)) != 0) {
         posix_spawn_file_actions_destroy(&fa);
         rv = APR_FROM_OS_ERROR(err);
-        goto close_lifted;
+        goto cleanup;
     }
     for (i = 0; i < 3 && !err; i++)
         err = src[i] >= 0
@@ -236,11 +236,10 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
                                   apr_pool_cleanup_null);
         *out = x;
     }
-close_lifted:
+cleanup:
     for (i = 0; i < 3; i++)
         if (lifted[i] >= 0)
             close(lifted[i]);
-close_theirs:
     /* Only the child writes: the reader sees EOF when it is done. */
     if (theirs)
         apr_file_close(theirs);
