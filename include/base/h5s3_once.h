@@ -17,9 +17,10 @@
 
 typedef struct h5s3_once {
     volatile void *control;     /* apr_thread_once_t *, NULL until made */
+    void *allocator;            /* its pool's allocator, held (see once.c) */
 } h5s3_once;
 
-#define H5S3_ONCE_INIT {NULL}
+#define H5S3_ONCE_INIT {NULL, NULL}
 
 /*
  * Run fn once per process; a caller that comes while it runs waits for

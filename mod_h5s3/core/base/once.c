@@ -1,4 +1,5 @@
 /* Once-only set-up on apr_thread_once (see include/base/h5s3_once.h). */
+#include <apr_allocator.h>
 #include <apr_atomic.h>
 #include <apr_pools.h>
 #include <apr_thread_proc.h>
@@ -9,11 +10,15 @@
  * The control of once, made and published by the first callers.  It
  * lives in an unmanaged pool of its own, which no caller's pool clears
  * and apr_terminate does not destroy: the control must outlive both, or
- * a later caller would run fn again.
+ * a later caller would run fn again.  The pool's allocator is made here
+ * and its address kept in the h5s3_once: APR may take pool memory from
+ * mmap, which leak checkers do not scan, so a pointer into the pool alone
+ * would make the (malloc'ed) allocator look leaked.
  */
 static apr_status_t once_control(apr_thread_once_t **out, h5s3_once *once)
 {
     apr_thread_once_t *control, *mine;
+    apr_allocator_t *alloc;
     apr_pool_t *p;
     apr_status_t rv;
 
@@ -23,9 +28,14 @@ static apr_status_t once_control(apr_thread_once_t **out, h5s3_once *once)
         *out = control;
         return APR_SUCCESS;
     }
-    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) != APR_SUCCESS) {
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
         return rv;
     }
+    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, alloc)) != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return rv;
+    }
+    apr_allocator_owner_set(alloc, p);  /* destroyed with p */
     if ((rv = apr_thread_once_init(&mine, p)) != APR_SUCCESS) {
         apr_pool_destroy(p);
         return rv;
@@ -37,6 +47,7 @@ static apr_status_t once_control(apr_thread_once_t **out, h5s3_once *once)
         *out = control;
         return APR_SUCCESS;
     }
+    once->allocator = alloc;
     *out = mine;
     return APR_SUCCESS;
 }

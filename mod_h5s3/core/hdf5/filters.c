@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include "base/h5s3_errors.h"
@@ -55,6 +56,63 @@ const char *h5s3_h5_filter_name(H5Z_filter_t id, const char *hdf5_name,
     return apr_psprintf(p, "filter_%d", (int)id);
 }
 
+/*
+ * Filter ids HDF5 found no plugin for, remembered per process.  For an id
+ * it does not know, H5Zfilter_avail searches the plugin directories and
+ * loads every plugin there, on every call: a file naming a made-up
+ * filter would have each request open and load a directory of shared
+ * objects.  Plugins are installed with a package and a restart (new
+ * processes), so a miss stays a miss for the life of the process.
+ * Lock-free: a slot is claimed with a compare-and-swap; when all are
+ * taken, HDF5 is simply asked again.
+ */
+#define MISSING_SLOTS 64
+
+static volatile apr_uint32_t missing_ids[MISSING_SLOTS];
+
+static int known_missing(H5Z_filter_t f)
+{
+    int i;
+
+    for (i = 0; i < MISSING_SLOTS; i++) {
+        apr_uint32_t v = apr_atomic_read32(&missing_ids[i]);
+
+        if (v == 0) {
+            return 0;
+        }
+        if (v == (apr_uint32_t)f + 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void remember_missing(H5Z_filter_t f)
+{
+    int i;
+
+    for (i = 0; i < MISSING_SLOTS; i++) {
+        apr_uint32_t v = apr_atomic_cas32(&missing_ids[i],
+                                          (apr_uint32_t)f + 1, 0);
+
+        if (v == 0 || v == (apr_uint32_t)f + 1) {
+            return;
+        }
+    }
+}
+
+static int filter_available(H5Z_filter_t f)
+{
+    if (known_missing(f)) {
+        return 0;
+    }
+    if (H5Zfilter_avail(f) > 0) {
+        return 1;
+    }
+    remember_missing(f);
+    return 0;
+}
+
 int h5s3_h5_filter_missing(H5Z_filter_t *id, const char **name, hid_t dcpl,
                            apr_pool_t *p)
 {
@@ -67,7 +125,7 @@ int h5s3_h5_filter_missing(H5Z_filter_t *id, const char **name, hid_t dcpl,
         H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd,
                                         sizeof(hname), hname, NULL);
 
-        if (f >= 0 && H5Zfilter_avail(f) <= 0) {
+        if (f >= 0 && !filter_available(f)) {
             *id = f;
             *name = h5s3_h5_filter_name(f, hname, p);
             return 1;
