@@ -14,6 +14,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 #include "base/h5s3_errors.h"
+#include "base/h5s3_result.h"
 #include "s3/h5s3_s3.h"
 #include "base/h5s3_token.h"
 
@@ -77,10 +78,10 @@ const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
  * Interpret the metadata of S3 object s3key (may be NULL meta: plain).
  * A malformed size or hash, or a delta's dg-ref-path that
  * h5s3_dg_ref_path_problem refuses, is H5S3_E_INVALID with the reason
- * in *why (why may be NULL): better refuse an object than verify
+ * as res's detail (res may be NULL): better refuse an object than verify
  * against garbage or fetch what it should not name.
  */
-apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
+apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, h5s3_result *res,
                                 const char *s3key, apr_table_t *meta,
                                 apr_pool_t *p);
 
@@ -237,9 +238,9 @@ apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
  * Resolve a logical key: "<key>.delta" first (a delta wins), then the key
  * itself.  Internal keys and ".delta" keys are H5S3_E_NOTFOUND.  The
  * object comes back probed (meta set).  Metadata h5s3_dg_meta_parse
- * refuses is H5S3_E_INVALID with its reason in *why (why may be NULL).
+ * refuses is H5S3_E_INVALID with its reason in res (may be NULL).
  */
-apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
+apr_status_t h5s3_dg_stat(h5s3_dg_object **out, h5s3_result *res,
                           h5s3_dg_store *st, const char *key,
                           apr_pool_t *p);
 
@@ -344,8 +345,9 @@ apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
  * but its three standard descriptors.  Encoding
  * passes -D so gzip/bzip2/xz inputs are diffed as they are and decode
  * byte-exactly (docs/deltaglider-format.md §5.3, upstream issue #4).
+ * A failure is told in res (xdelta3's message, or that it could not run).
  */
-apr_status_t h5s3_dg_xdelta_encode(const char **reason,
+apr_status_t h5s3_dg_xdelta_encode(h5s3_result *res,
                                    const h5s3_dg_codec_opts *opts,
                                    const char *source, const char *target,
                                    const char *out, apr_pool_t *p);
@@ -361,9 +363,9 @@ apr_status_t h5s3_dg_xdelta_decode_start(h5s3_dg_xdelta_proc **proc,
 apr_file_t *h5s3_dg_xdelta_output(h5s3_dg_xdelta_proc *proc);
 /*
  * Reap the decoder (killing it first when kill is set).  A non-zero exit
- * is H5S3_E_INTEGRITY with xdelta3's message in *reason.
+ * is H5S3_E_INTEGRITY with xdelta3's message in res (may be NULL).
  */
-apr_status_t h5s3_dg_xdelta_finish(const char **reason,
+apr_status_t h5s3_dg_xdelta_finish(h5s3_result *res,
                                    h5s3_dg_xdelta_proc *proc, int kill);
 
 typedef struct h5s3_dg_restore_result {
@@ -377,9 +379,9 @@ typedef struct h5s3_dg_restore_result {
  * directory (under h5s3_dg_ref_cache_name of opts' scope and bucket),
  * re-verified now; fetch it (checking the hash) if needed.  *path is
  * the cached file.  H5S3_E_INTEGRITY when the stored reference does not
- * hash to ref_sha256.
+ * hash to ref_sha256; res says which step failed.
  */
-apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
+apr_status_t h5s3_dg_reference_get(const char **path, h5s3_result *res,
                                    h5s3_dg_store *st, const char *ref_key,
                                    const char *ref_sha256,
                                    const h5s3_dg_codec_opts *opts,
