@@ -5,7 +5,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_catalog.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 static apr_status_t default_probe(void *baton, h5s3_dg_meta **meta,

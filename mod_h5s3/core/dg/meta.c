@@ -7,7 +7,10 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
+#include "dg/h5s3_dg_keys.h"
+#include "dg/h5s3_dg_meta.h"
 
 const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
                              apr_pool_t *p)

@@ -17,7 +17,9 @@
 #include <apr_thread_proc.h>
 #include <openssl/evp.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_restore.h"
+#include "dg/h5s3_dg_vcdiff.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 #define CHUNK_DEFAULT (1024 * 1024)

@@ -7,7 +7,9 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_upload.h"
+#include "dg/h5s3_dg_restore.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 static const char *now_iso_us(apr_pool_t *p)

@@ -22,7 +22,8 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
-#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "dg/h5s3_dg_codec.h"
 
 extern char **environ;
 
