@@ -3,12 +3,12 @@
  * uses it: docs/h5grove.md): selections, entity JSON, value
  * encodings (json, bin, npy, csv, tiff) and statistics, from an open
  * HDF5 file.  No httpd here: the glue (glue/routes/grove.c) maps the statuses
- * to HTTP and *err to the {"message": ...} body.
+ * to HTTP and res's detail to the {"message": ...} body.
  *
  * Status conventions: H5S3_E_NOPATH (404, "<path> is not a valid path in
- * <file>"), H5S3_E_NOTFOUND with *err (404, "Cannot resolve ..."),
- * H5S3_E_INVALID with *err (422), H5S3_E_UNSUPPORTED with *err (422),
- * H5S3_E_TOOLARGE with *err (413).
+ * <file>"), H5S3_E_NOTFOUND with a detail (404, "Cannot resolve ..."),
+ * H5S3_E_INVALID with a detail (422), H5S3_E_UNSUPPORTED with a detail
+ * (422), H5S3_E_TOOLARGE with a detail (413).
  */
 #ifndef H5S3_GROVE_H
 #define H5S3_GROVE_H
@@ -19,6 +19,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 
+#include "base/h5s3_result.h"
 #include "hdf5/h5s3_h5_read.h"
 
 struct h5s3_h5_file;
@@ -63,9 +64,9 @@ typedef struct h5s3_grove_sel {
  * holds comma-separated members, each an integer (negative counts from
  * the end; the dim is dropped) or start:stop[:step] (parts may be empty;
  * step >= 1; bounds clamped like Python slices).  Fewer members than
- * NDIM select the rest whole.  H5S3_E_INVALID with *err otherwise.
+ * NDIM select the rest whole.  H5S3_E_INVALID, told in res, otherwise.
  */
-apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
+apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, h5s3_result *res,
                                   const char *text, int ndim,
                                   const hsize_t *shape, apr_pool_t *p);
 
@@ -113,7 +114,7 @@ typedef enum {
 
 /* resolve_links: none|only_valid|all (also true/false, any case);
  * NULL = only_valid.  H5S3_E_INVALID with h5grove's message. */
-apr_status_t h5s3_grove_links_parse(h5s3_grove_links *out, const char **err,
+apr_status_t h5s3_grove_links_parse(h5s3_grove_links *out, h5s3_result *res,
                                     const char *raw, apr_pool_t *p);
 
 /* h5grove's hdf_path_join. */
@@ -132,18 +133,18 @@ typedef struct h5s3_grove_ahead {
  * answers of its non-group children (only_valid), so the glue can cache
  * them before H5Web asks.
  */
-apr_status_t h5s3_grove_meta(char **json, const char **err,
+apr_status_t h5s3_grove_meta(char **json, h5s3_result *res,
                              apr_array_header_t **ahead, hid_t fid,
                              const char *file_name, const char *path,
                              h5s3_grove_links links, apr_pool_t *p);
 
 /* GET /attr/: {name: value}; KEYS (may be NULL = all) in their order. */
-apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_attr(char **json, h5s3_result *res, hid_t fid,
                              const char *file_name, const char *path,
                              const apr_array_header_t *keys, apr_pool_t *p);
 
 /* GET /paths/: the group's path, then every link below it (H5Lvisit). */
-apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_paths(char **json, h5s3_result *res, hid_t fid,
                               const char *file_name, const char *path,
                               h5s3_grove_links links, apr_pool_t *p);
 
@@ -170,14 +171,14 @@ typedef struct h5s3_grove_payload {
  * true. */
 int h5s3_grove_bool_arg(const char *raw, int fallback);
 
-apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
+apr_status_t h5s3_grove_data(h5s3_grove_payload *out, h5s3_result *res,
                              hid_t fid, struct h5s3_h5_file *f,
                              const char *file_name, const char *path,
                              const h5s3_grove_data_opts *o, apr_pool_t *p);
 
 /* GET /stats/: {strict_positive_min, positive_min, min, max, mean, std}
  * over the finite values of the selection, read in bounded blocks. */
-apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_stats(char **json, h5s3_result *res, hid_t fid,
                               struct h5s3_h5_file *f, const char *file_name,
                               const char *path, const char *selection,
                               apr_pool_t *p);

@@ -14,6 +14,7 @@
 #include <apr_errno.h>
 #include <hdf5.h>
 
+#include "base/h5s3_result.h"
 #include "hdf5/h5s3_h5_read.h"
 
 struct h5s3_h5_file;
@@ -30,16 +31,17 @@ h5s3_grove_kind h5s3_grove_kind_of(hid_t t);
  * h5grove's messages name it, an entity's name from its path. */
 const char *h5s3_grove_basename(const char *s);
 
-/* PATH opened as a dataset, with h5grove's messages in *ERR. */
-apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, const char **err,
+/* PATH opened as a dataset, with h5grove's messages in RES. */
+apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, h5s3_result *res,
                                   hid_t fid, struct h5s3_h5_file *f,
                                   const char *file, const char *path,
                                   apr_pool_t *p);
 
 /* The filters D needs are available and its chunks within what this
  * server decodes (h5s3_h5_dset_readable also refuses opaque data, which
- * /data/?format=bin serves).  H5S3_E_UNSUPPORTED with *ERR otherwise. */
-apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, const char **err,
+ * /data/?format=bin serves).  H5S3_E_UNSUPPORTED, told in RES,
+ * otherwise. */
+apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, h5s3_result *res,
                                    apr_pool_t *p);
 
 /* A selection read into memory: BUF holds N elements of DC.mtype. */

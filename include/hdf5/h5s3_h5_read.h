@@ -13,6 +13,7 @@
 #include <apr_errno.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include "base/h5s3_result.h"
 
 
 /*
@@ -77,19 +78,19 @@ void h5s3_h5_plugins_init(void);
 
 /*
  * Open the dataset at PATH.  H5S3_E_NOPATH when it does not exist,
- * H5S3_E_INVALID (*err "Path '<p>' is not a dataset") for another object.
+ * H5S3_E_INVALID (detail "Path '<p>' is not a dataset") for another object.
  * F (may be NULL) is used for prefetch.  Closed when P is cleared.
  */
-apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
+apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, h5s3_result *res,
                                hid_t fid, struct h5s3_h5_file *f,
                                const char *path, apr_pool_t *p);
 
 /*
- * Can its values be read and served?  H5S3_E_UNSUPPORTED with *err naming
+ * Can its values be read and served?  H5S3_E_UNSUPPORTED, the detail naming
  * the missing filter or the unservable type (reference, opaque), or a
  * chunk too large to decode within the caps.
  */
-apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
+apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, h5s3_result *res,
                                    apr_pool_t *p);
 
 /* Numeric for plots and stats: numbers, bool and complex (NumPy's view). */

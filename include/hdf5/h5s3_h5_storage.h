@@ -12,14 +12,15 @@
 #include <apr_pools.h>
 #include <hdf5.h>
 #include <jansson.h>
+#include "base/h5s3_result.h"
 
 /*
  * APR_SUCCESS when the values of the dataset with creation property list
- * dcpl are stored in the file itself; H5S3_E_UNSUPPORTED with *err naming
- * the reason ("external raw data storage", "virtual dataset") and the
- * dataset path otherwise.
+ * dcpl are stored in the file itself; H5S3_E_UNSUPPORTED, the detail
+ * naming the reason ("external raw data storage", "virtual dataset") and
+ * the dataset path, otherwise.
  */
-apr_status_t h5s3_h5_storage_check(const char **err, hid_t dcpl,
+apr_status_t h5s3_h5_storage_check(h5s3_result *res, hid_t dcpl,
                                    const char *path, apr_pool_t *p);
 
 /*

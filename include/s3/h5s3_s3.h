@@ -10,6 +10,7 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 #include "base/h5s3_errors.h"
+#include "base/h5s3_result.h"
 
 /*
  * The longest key S3 stores, in bytes (UTF-8).  A longer key names no
@@ -38,23 +39,22 @@ typedef struct h5s3_s3_config {
 } h5s3_s3_config;
 
 /*
- * Per-call accounting and error detail.  The caller owns it (one per HTTP
- * request); the client adds to the counters and fills the error fields of
- * the last failed S3 exchange.  May be NULL.
+ * Per-call accounting.  The caller owns it (one per HTTP request, zeroed
+ * to start); the client adds to the counters.  May be NULL.
  */
 typedef struct h5s3_s3_call {
     apr_uint32_t requests;      /* S3 requests issued */
     apr_uint64_t bytes;         /* response body bytes received */
     apr_uint32_t errors;        /* S3 requests that failed */
-    int http_status;            /* status of the last failed exchange, 0: none */
-    const char *error_code;     /* S3 error Code, or a curl reason */
-    const char *error_message;  /* human-readable, never contains secrets */
     /*
-     * The two strings above point here (or at constants): a call usually
-     * outlives the scratch pools of the exchanges it counts.
+     * Where the last failed exchange is told: its HTTP status, S3's Code
+     * (or a curl reason) and Message, in the s3_* fields.  NULL: counted
+     * only.  A pointer rather than a result of the call's own: the glue
+     * points it at the request's one result, so what S3 answered and
+     * what the core refused reach the error writers in the same struct,
+     * while every S3 call site still passes just the call.
      */
-    char error_code_buf[64];
-    char error_message_buf[256];
+    h5s3_result *result;
 } h5s3_s3_call;
 
 typedef struct h5s3_s3_client h5s3_s3_client;

@@ -11,6 +11,7 @@
 #include <apr_errno.h>
 #include <apr_tables.h>
 #include <hdf5.h>
+#include "base/h5s3_result.h"
 
 struct h5s3_h5_file;
 
@@ -67,10 +68,10 @@ typedef struct h5s3_h5_csv h5s3_h5_csv;
 /*
  * Validate everything (mode given lower-cased by h5s3_h5_data_mode) and
  * open what the export reads: errors here are JSON responses, nothing has
- * been written yet.  H5S3_E_INVALID / H5S3_E_NOPATH / H5S3_E_UNSUPPORTED
- * with *err.
+ * been written yet.  H5S3_E_INVALID / H5S3_E_NOPATH / H5S3_E_UNSUPPORTED,
+ * res's detail saying what was wrong.
  */
-apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
+apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, h5s3_result *res,
                                  hid_t fid, struct h5s3_h5_file *f,
                                  const char *key, const char *path,
                                  const char *mode, apr_table_t *args,

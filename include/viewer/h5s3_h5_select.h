@@ -12,6 +12,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 
+#include "base/h5s3_result.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "json/h5s3_text.h"
 
@@ -20,9 +21,9 @@ void h5s3_h5_select_lenient(h5s3_h5_sel *sel, int ndim,
                             const hsize_t *shape, const char *display_dims,
                             const char *fixed_indices);
 
-/* /data and /export/csv: H5S3_E_INVALID with *err set to the contract's
+/* /data and /export/csv: H5S3_E_INVALID, res's detail the contract's
  * message ("display_dims out of range", ...). */
-apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
+apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, h5s3_result *res,
                                    int ndim, const hsize_t *shape,
                                    const char *display_dims,
                                    const char *fixed_indices,

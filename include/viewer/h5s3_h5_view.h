@@ -2,9 +2,9 @@
  * The cores of GET /files/{key}/preview and GET /files/{key}/data
  * (docs/viewer-api.md §1.7, §1.8): query arguments in, the payload JSON
  * out (without key, cached, cache_version and success, which the glue
- * adds).  Validation failures are H5S3_E_INVALID with *err the
- * contract's exact text; unservable data is H5S3_E_UNSUPPORTED (*err
- * says why); a missing path H5S3_E_NOPATH.
+ * adds).  Validation failures are H5S3_E_INVALID, res's detail the
+ * contract's exact text; unservable data is H5S3_E_UNSUPPORTED (the
+ * detail says why); a missing path H5S3_E_NOPATH.
  */
 #ifndef H5S3_H5_VIEW_H
 #define H5S3_H5_VIEW_H
@@ -15,6 +15,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 
+#include "base/h5s3_result.h"
 #include "hdf5/h5s3_h5_read.h"
 
 struct h5s3_h5_file;
@@ -41,20 +42,20 @@ typedef struct h5s3_h5_preview_opts {
 
 /* Validate the preview arguments (path excluded) in the contract's order. */
 apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
-                                        const char **err, apr_table_t *args,
+                                        h5s3_result *res, apr_table_t *args,
                                         apr_pool_t *p);
 
-apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
+apr_status_t h5s3_h5_preview(json_t **out, h5s3_result *res, hid_t fid,
                              struct h5s3_h5_file *f, const char *path,
                              const h5s3_h5_preview_opts *o, apr_pool_t *p);
 
 /* The /data mode: "Missing required parameter: mode" or "Invalid mode
  * parameter" (the latter also for /export/csv, where REQUIRED is 0). */
-apr_status_t h5s3_h5_data_mode(const char **mode, const char **err,
+apr_status_t h5s3_h5_data_mode(const char **mode, h5s3_result *res,
                                const char *raw, int required,
                                apr_pool_t *p);
 
-apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
+apr_status_t h5s3_h5_data(json_t **out, h5s3_result *res, hid_t fid,
                           struct h5s3_h5_file *f, const char *path,
                           const char *mode, apr_table_t *args,
                           apr_pool_t *p);
@@ -66,7 +67,7 @@ char *h5s3_h5_arg_lower(const char *s, apr_pool_t *p);
 /* Shared by /data and /export/csv: an integer argument with a default
  * and a minimum ("Invalid <name> parameter", "<name> must be >= <min>").
  * *set tells whether it was given (may be NULL). */
-apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
+apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, h5s3_result *res,
                              apr_table_t *args, const char *name,
                              apr_int64_t def, apr_int64_t min,
                              apr_pool_t *p);
@@ -81,7 +82,7 @@ typedef struct h5s3_h5_line_plan_t {
     apr_int64_t index;          /* line_index, -1 for null */
 } h5s3_h5_line_plan_t;
 
-apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
+apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, h5s3_result *res,
                                const h5s3_h5_dset *d,
                                const h5s3_h5_sel *sel, apr_table_t *args,
                                apr_pool_t *p);

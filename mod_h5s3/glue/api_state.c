@@ -30,14 +30,17 @@ const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
 {
     h5s3_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
                                              &h5s3_module);
-    const char *value, *why;
+    const char *value;
+    h5s3_result res;
     int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
 
     /* A literal secret is never echoed back in an error. */
-    if (h5s3_conf_resolve_secret(&value, &why, spec, cmd->pool)) {
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_resolve_secret(&value, &res, spec, cmd->pool)) {
         return apr_psprintf(cmd->pool, "%s: %s%s%s%s",
                             cmd->directive->directive, named ? "'" : "",
-                            named ? spec : "", named ? "': " : "", why);
+                            named ? spec : "", named ? "': " : "",
+                            res.detail);
     }
     if (strlen(value) < TOKEN_SECRET_MIN) {
         return apr_psprintf(cmd->pool, "%s: %s%s%sthe secret needs at least "
@@ -79,11 +82,12 @@ const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dcv,
                                     const char *arg)
 {
     apr_off_t size;
-    const char *why;
+    h5s3_result res;
 
-    if (h5s3_conf_parse_size(&size, &why, arg)) {
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_size(&size, &res, arg)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
-                            cmd->directive->directive, arg, why);
+                            cmd->directive->directive, arg, res.detail);
     }
     if (size < 1) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not valid: the limit "

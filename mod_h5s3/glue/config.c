@@ -225,10 +225,11 @@ static const char *bad(cmd_parms *cmd, const char *value, const char *why)
 
 static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *why;
+    h5s3_result res;
 
-    if (h5s3_conf_parse_endpoint(&srv(cmd)->endpoint, &why, arg, cmd->pool)) {
-        return bad(cmd, arg, why);
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_endpoint(&srv(cmd)->endpoint, &res, arg, cmd->pool)) {
+        return bad(cmd, arg, res.detail);
     }
     return NULL;
 }
@@ -246,14 +247,15 @@ static const char *set_region(cmd_parms *cmd, void *dc, const char *arg)
 /* Literal secrets are never echoed back: only env:/file: specs are named. */
 static const char *resolve(cmd_parms *cmd, const char **out, const char *spec)
 {
-    const char *why;
+    h5s3_result res;
 
-    if (h5s3_conf_resolve_secret(out, &why, spec, cmd->pool)) {
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_resolve_secret(out, &res, spec, cmd->pool)) {
         int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
         return apr_psprintf(cmd->pool, "%s: %s%s%s%s",
                             cmd->directive->directive,
                             named ? "'" : "", named ? spec : "",
-                            named ? "': " : "", why);
+                            named ? "': " : "", res.detail);
     }
     return NULL;
 }
@@ -277,17 +279,18 @@ static const char *add_bucket(cmd_parms *cmd, void *dc, const char *bucket,
 {
     h5s3_srv_conf *sc = srv(cmd);
     h5s3_bucket_map *m;
-    const char *why;
+    h5s3_result res;
     int i;
 
-    if (h5s3_conf_check_bucket(&why, bucket)) {
-        return bad(cmd, bucket, why);
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_check_bucket(&res, bucket)) {
+        return bad(cmd, bucket, res.detail);
     }
     if (alias == NULL) {
         alias = bucket;
     }
-    else if (h5s3_conf_check_alias(&why, alias)) {
-        return bad(cmd, alias, why);
+    else if (h5s3_conf_check_alias(&res, alias)) {
+        return bad(cmd, alias, res.detail);
     }
     if (!sc->buckets_set) {
         /* The first line in this context starts a fresh map. */
@@ -312,13 +315,14 @@ static const char *set_timeout(cmd_parms *cmd, void *dc, const char *conn,
                                const char *total)
 {
     h5s3_srv_conf *sc = srv(cmd);
-    const char *why;
+    h5s3_result res;
 
-    if (h5s3_conf_parse_long(&sc->connect_timeout, &why, conn, 1, 3600)) {
-        return bad(cmd, conn, why);
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_long(&sc->connect_timeout, &res, conn, 1, 3600)) {
+        return bad(cmd, conn, res.detail);
     }
-    if (h5s3_conf_parse_long(&sc->total_timeout, &why, total, 1, 86400)) {
-        return bad(cmd, total, why);
+    if (h5s3_conf_parse_long(&sc->total_timeout, &res, total, 1, 86400)) {
+        return bad(cmd, total, res.detail);
     }
     if (sc->total_timeout < sc->connect_timeout) {
         return bad(cmd, total, "the total timeout must not be shorter than "
@@ -331,10 +335,11 @@ static const char *set_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
     h5s3_srv_conf *sc = srv(cmd);
     long *field = (long *)((char *)sc + (apr_size_t)cmd->info);
-    const char *why;
+    h5s3_result res;
 
-    if (h5s3_conf_parse_long(field, &why, arg, 0, 30 * 24 * 3600)) {
-        return bad(cmd, arg, why);
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_long(field, &res, arg, 0, 30 * 24 * 3600)) {
+        return bad(cmd, arg, res.detail);
     }
     return NULL;
 }
@@ -363,14 +368,15 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    const char *why;
+    h5s3_result res;
     apr_off_t size;
 
+    h5s3_result_init(&res, cmd->temp_pool);
     if (err) {
         return err;
     }
-    if (h5s3_conf_parse_size(&size, &why, arg)) {
-        return bad(cmd, arg, why);
+    if (h5s3_conf_parse_size(&size, &res, arg)) {
+        return bad(cmd, arg, res.detail);
     }
     if (size < 1024 * 1024) {
         return bad(cmd, arg, "the page cache needs at least 1M");
@@ -384,14 +390,15 @@ static const char *set_decode_threads(cmd_parms *cmd, void *dc,
                                       const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    const char *why;
+    h5s3_result res;
     long n;
 
+    h5s3_result_init(&res, cmd->temp_pool);
     if (err) {
         return err;
     }
-    if (h5s3_conf_parse_long(&n, &why, arg, 1, 64)) {
-        return bad(cmd, arg, why);
+    if (h5s3_conf_parse_long(&n, &res, arg, 1, 64)) {
+        return bad(cmd, arg, res.detail);
     }
     h5s3_module_state.conf.decode_threads = (int)n;
     return NULL;
@@ -402,14 +409,15 @@ static const char *set_memory_budget(cmd_parms *cmd, void *dc,
                                      const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    const char *why;
+    h5s3_result res;
     apr_off_t size;
 
+    h5s3_result_init(&res, cmd->temp_pool);
     if (err) {
         return err;
     }
-    if (h5s3_conf_parse_size(&size, &why, arg)) {
-        return bad(cmd, arg, why);
+    if (h5s3_conf_parse_size(&size, &res, arg)) {
+        return bad(cmd, arg, res.detail);
     }
     if (size < 16 * 1024 * 1024) {
         return bad(cmd, arg, "the memory budget needs at least 16M");
@@ -424,18 +432,19 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
 {
     h5s3_srv_conf *sc = srv(cmd);
     int k = h5s3_h5_limit_lookup(name);
-    const char *why;
+    h5s3_result res;
     apr_off_t bytes;
     long n;
 
+    h5s3_result_init(&res, cmd->temp_pool);
     if (k < 0) {
         return apr_psprintf(cmd->pool, "H5S3Limit: unknown limit '%s' "
                             "(read-bytes, prefetch-bytes, prefetch-ranges, "
                             "index-nodes, entries, vlen-bytes)", name);
     }
     if (h5s3_h5_limit_is_bytes(k)) {
-        if (h5s3_conf_parse_size(&bytes, &why, arg)) {
-            return bad(cmd, arg, why);
+        if (h5s3_conf_parse_size(&bytes, &res, arg)) {
+            return bad(cmd, arg, res.detail);
         }
         if (bytes < 1024) {
             return bad(cmd, arg, "a byte limit is at least 1K");
@@ -443,8 +452,8 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
         sc->limits_set[k] = (apr_uint64_t)bytes;
     }
     else {
-        if (h5s3_conf_parse_long(&n, &why, arg, 1, 100000000L)) {
-            return bad(cmd, arg, why);
+        if (h5s3_conf_parse_long(&n, &res, arg, 1, 100000000L)) {
+            return bad(cmd, arg, res.detail);
         }
         sc->limits_set[k] = (apr_uint64_t)n;
     }

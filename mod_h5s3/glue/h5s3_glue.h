@@ -295,8 +295,13 @@ typedef struct h5s3_req {
     const char *object_bucket;
     const char *object_key;
     h5s3_s3_call call;
-    /* Why the core refused (a limit's name and value), for the error. */
-    const char *why;
+    /*
+     * What went wrong, for the error writers: the core's refusals (the
+     * status and a detail naming what was wrong) and, through
+     * call.result, which points here, the last failed S3 exchange.  One
+     * per request, made with it in the request's pool.
+     */
+    h5s3_result result;
 } h5s3_req;
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);

@@ -120,6 +120,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
     memset(&rq, 0, sizeof(rq));
     rq.call = &q->call;
     rq.limits = &q->sc->limits;
+    h5s3_result_init(&rq.result, q->r->pool);
     h5s3_h5_request_begin(&rq);
     known = (q->object && !strcmp(q->object_bucket, bucket)
              && !strcmp(q->object_key, key)) ? q->object : NULL;
@@ -128,7 +129,7 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         apr_time_from_sec(h5s3_conf_validate_ttl(q->sc)), known, &q->call,
         q->r->pool);
     if (rv != APR_SUCCESS) {
-        goto done;
+        goto cleanup;
     }
     *etag = apr_pstrdup(q->r->pool, h5s3_h5_file_etag(f));
     if (prefetch) {
@@ -136,9 +137,9 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         json_t *unused = NULL;
         prefetch(&unused, f, baton, q->r->pool);
         /* Unless the file wanted more than a request may fetch. */
-        if (rq.why) {
+        if (rq.result.status == H5S3_E_LIMIT) {
             rv = H5S3_E_LIMIT;
-            goto done;
+            goto cleanup;
         }
     }
     rv = work(out, f, baton, q->r->pool);
@@ -147,11 +148,11 @@ apr_status_t h5s3_hdf5_run(json_t **out, const char **etag, h5s3_req *q,
         rv = h5s3_h5_request_status(rv);
     }
 
-done:
-    if (rv == H5S3_E_LIMIT || rq.why) {
-        rv = H5S3_E_LIMIT;
-        q->why = apr_pstrdup(q->r->pool, rq.why ? rq.why
-                             : "The file needs more than a request may do");
+cleanup:
+    if (rv == H5S3_E_LIMIT || rq.result.status == H5S3_E_LIMIT) {
+        /* The request's result, for the error: which limit, if known. */
+        rv = h5s3_result_set(&q->result, H5S3_E_LIMIT, h5s3_result_detail(
+            &rq.result, "The file needs more than a request may do"));
     }
     if (f) {
         h5s3_h5_file_release(f);

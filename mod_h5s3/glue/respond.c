@@ -89,7 +89,7 @@ int h5s3_http_status_for(apr_status_t rv)
 const char *h5s3_message_for(h5s3_req *q, apr_status_t rv)
 {
     apr_pool_t *p = q->r->pool;
-    const char *code = q->call.error_code ? q->call.error_code : "";
+    const char *code = q->result.s3_code ? q->result.s3_code : "";
 
     switch (rv) {
     case H5S3_E_UNREACHABLE:
@@ -102,14 +102,18 @@ const char *h5s3_message_for(h5s3_req *q, apr_status_t rv)
                             *code ? ": " : "", code);
     case H5S3_E_UPSTREAM:
         return apr_psprintf(p, "S3 storage failed (HTTP %d%s%s); retry later",
-                            q->call.http_status, *code ? ", " : "", code);
+                            q->result.s3_status, *code ? ", " : "", code);
     case H5S3_E_BADREQUEST:
         return apr_psprintf(p, "S3 storage rejected the request (HTTP %d%s%s)",
-                            q->call.http_status, *code ? ", " : "", code);
+                            q->result.s3_status, *code ? ", " : "", code);
     case H5S3_E_CHANGED:
         return "The object changed while it was read; retry";
     case H5S3_E_LIMIT:
-        return q->why ? q->why : "The file needs more than a request may do";
+        /* The limit's name and value, when the core said which. */
+        return h5s3_result_detail(q->result.status == H5S3_E_LIMIT
+                                  ? &q->result : NULL,
+                                  "The file needs more than a request may "
+                                  "do");
     case H5S3_E_BUSY:
         return "The server is at its memory budget; retry later";
     default:
@@ -138,7 +142,7 @@ void h5s3_finish_request(h5s3_req *q)
     }
     if (q->call.errors) {
         apr_table_setn(r->notes, "h5s3-s3-status",
-                       apr_psprintf(r->pool, "%d", q->call.http_status));
+                       apr_psprintf(r->pool, "%d", q->result.s3_status));
     }
     if (h5s3_conf_debug_headers(q->dc)) {
         apr_table_setn(r->err_headers_out, "X-H5S3-Route", q->route);

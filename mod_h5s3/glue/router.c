@@ -353,18 +353,20 @@ int h5s3_handler(request_rec *r)
     /* Decoded, for the family of an error envelope and for logs. */
     q->rel = raw ? decode_path(r->pool, raw, strlen(raw)) : NULL;
     q->route = "none";
+    h5s3_result_init(&q->result, r->pool);
+    q->call.result = &q->result;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "h5s3: %s %s below %s",
                   r->method, raw ? raw : "(bad path)",
                   q->base ? q->base : "/");
 
     /* Before anything costly. */
     if ((rc = h5s3_ratelimit_check(q)) != DECLINED) {
-        goto done;
+        goto cleanup;
     }
     if (q->rel == NULL) {
         rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                "Invalid percent-encoding in the path");
-        goto done;
+        goto cleanup;
     }
     /* HEAD arrives as M_GET with header_only set. */
     method_bit = AP_METHOD_BIT << r->method_number;
@@ -384,7 +386,7 @@ int h5s3_handler(request_rec *r)
             if (rc == DECLINED) {
                 rc = rt->fn(q, key);
             }
-            goto done;
+            goto cleanup;
         }
         allowed |= rt->methods;
     }
@@ -401,7 +403,7 @@ int h5s3_handler(request_rec *r)
         else {
             rc = h5s3_grove_error(q, HTTP_NOT_FOUND, "Not found");
         }
-        goto done;
+        goto cleanup;
     }
     /* The /api routes speak the /api error envelope, also when there is none. */
     is_api = !strncmp(q->rel, "/api/", 5) || !strcmp(q->rel, "/api");
@@ -419,7 +421,7 @@ int h5s3_handler(request_rec *r)
                     : h5s3_viewer_error(q, HTTP_NOT_FOUND, "Not found");
     }
 
-done:
+cleanup:
     h5s3_finish_request(q);
     return rc;
 }

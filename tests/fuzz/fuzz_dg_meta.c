@@ -22,12 +22,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fuzz_str(data, size, p), *key, *rest, *line, *last;
     apr_table_t *meta = NULL;
     h5s3_dg_meta *m;
-    const char *why = NULL, *ref_path;
+    const char *ref_path;
+    h5s3_result res;
     h5s3_dg_savings_acc *acc;
     h5s3_dg_savings sv;
     volatile size_t sink = 0;
     int i;
 
+    h5s3_result_init(&res, p);
     key = s;
     rest = strchr(s, '\n');
     if (rest) {
@@ -58,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     ref_path = h5s3_dg_meta_get(meta, "ref-path", p);
-    if (h5s3_dg_meta_parse(&m, &why, key, meta, p) == APR_SUCCESS) {
+    if (h5s3_dg_meta_parse(&m, &res, key, meta, p) == APR_SUCCESS) {
         h5s3_dg_object obj;
         const char *space = h5s3_dg_deltaspace(key, p);
         json_t *j;
@@ -91,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         j = h5s3_dg_object_json(&obj);
         json_decref(j);
     }
-    else if (!why) {
+    else if (!res.detail) {
         fprintf(stderr, "refused metadata without a reason\n");
         abort();
     }

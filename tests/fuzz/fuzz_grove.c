@@ -39,11 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h5s3_grove_sel sel;
     h5s3_grove_links links;
     h5s3_grove_buf *b;
-    const char *err = NULL;
+    h5s3_result res;
     char *f[4];
     int ndim, d;
     hsize_t n = 1;
 
+    h5s3_result_init(&res, p);
     if (size < 1)
         goto done;
     ndim = data[0] % 7;
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data += ndim, size -= ndim;
     fuzz_fields(f, 4, data, size, '\n', p);
 
-    if (h5s3_grove_sel_parse(&sel, &err, f[0], ndim, shape, p)
+    if (h5s3_grove_sel_parse(&sel, &res, f[0], ndim, shape, p)
         == APR_SUCCESS) {
         if (sel.ndim != ndim || sel.out_ndim < 0 || sel.out_ndim > ndim)
             fail("selection rank", f[0]);
@@ -78,12 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sel.nelem != n)
             fail("nelem is not the product of the counts", f[0]);
     }
-    else if (!err)
+    else if (!res.detail)
         fail("selection refused without a message", f[0]);
 
-    err = NULL;
-    if (h5s3_grove_links_parse(&links, &err, f[1], p) != APR_SUCCESS
-        && !err)
+    h5s3_result_reset(&res);
+    if (h5s3_grove_links_parse(&links, &res, f[1], p) != APR_SUCCESS
+        && !res.detail)
         fail("resolve_links refused without a message", f[1]);
     (void)h5s3_grove_bool_arg(f[2], 1);
     (void)h5s3_grove_path_join(f[3] ? f[3] : "/", f[0] ? f[0] : "", p);

@@ -321,12 +321,13 @@ static void fuzz_h5_check_ids(void)
 static void fuzz_h5_preview_one(hid_t fid, const char *path, apr_pool_t *p)
 {
     h5s3_h5_preview_opts o;
-    const char *err = NULL;
+    h5s3_result res;
     json_t *pv = NULL;
 
-    if (h5s3_h5_preview_opts_parse(&o, &err, apr_table_make(p, 1), p)
+    h5s3_result_init(&res, p);
+    if (h5s3_h5_preview_opts_parse(&o, &res, apr_table_make(p, 1), p)
         == APR_SUCCESS
-        && h5s3_h5_preview(&pv, &err, fid, NULL, path, &o, p)
+        && h5s3_h5_preview(&pv, &res, fid, NULL, path, &o, p)
            == APR_SUCCESS) {
         json_decref(pv);
     }

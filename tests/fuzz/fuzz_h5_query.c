@@ -33,11 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h5s3_h5_dset d;
     h5s3_h5_sel sel;
     h5s3_h5_line_plan_t lp;
-    const char *err, *mode;
+    const char *mode;
+    h5s3_result res;
     char *s, *pair, *last;
     apr_int64_t v;
     int flags, k, set;
 
+    h5s3_result_init(&res, p);
     if (size < 2)
         goto done;
     memset(&d, 0, sizeof(d));
@@ -62,38 +64,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_table_add(args, pair, eq ? eq : "");
     }
 
-    err = NULL;
-    if (h5s3_h5_preview_opts_parse(&o, &err, args, p) != APR_SUCCESS) {
-        if (!err)
+    h5s3_result_reset(&res);
+    if (h5s3_h5_preview_opts_parse(&o, &res, args, p) != APR_SUCCESS) {
+        if (!res.detail)
             fail("preview options refused without a message");
     }
     else if (o.max_size < 0)
         fail("negative max_size accepted");
 
-    err = NULL;
-    if (h5s3_h5_data_mode(&mode, &err, apr_table_get(args, "mode"),
-                          flags & 1, p) != APR_SUCCESS && !err)
+    h5s3_result_reset(&res);
+    if (h5s3_h5_data_mode(&mode, &res, apr_table_get(args, "mode"),
+                          flags & 1, p) != APR_SUCCESS && !res.detail)
         fail("mode refused without a message");
 
     for (k = 0; int_args[k]; k++) {
-        err = NULL;
-        if (h5s3_h5_arg_int(&v, &set, &err, args, int_args[k], 7, flags & 2,
+        h5s3_result_reset(&res);
+        if (h5s3_h5_arg_int(&v, &set, &res, args, int_args[k], 7, flags & 2,
                             p) == APR_SUCCESS) {
             if (v < (flags & 2))
                 fail("integer argument below its minimum");
         }
-        else if (!err)
+        else if (!res.detail)
             fail("integer argument refused without a message");
     }
 
-    err = NULL;
-    if (h5s3_h5_select_strict(&sel, &err, d.ndim, d.shape,
+    h5s3_result_reset(&res);
+    if (h5s3_h5_select_strict(&sel, &res, d.ndim, d.shape,
                               apr_table_get(args, "display_dims"),
                               apr_table_get(args, "fixed_indices"), p)
         != APR_SUCCESS)
         goto done;
-    err = NULL;
-    if (h5s3_h5_line_plan(&lp, &err, &d, &sel, args, p) == APR_SUCCESS) {
+    h5s3_result_reset(&res);
+    if (h5s3_h5_line_plan(&lp, &res, &d, &sel, args, p) == APR_SUCCESS) {
         if (lp.vary < 0 || lp.vary >= d.ndim)
             fail("line varies along a dim that does not exist");
         if (lp.length != d.shape[lp.vary])
@@ -102,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (k != lp.vary && d.shape[k] && lp.pos[k] >= d.shape[k])
                 fail("line position outside the dataset");
     }
-    else if (!err)
+    else if (!res.detail)
         fail("line plan refused without a message");
 done:
     apr_pool_destroy(p);

@@ -96,11 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_t *p = fuzz_pool();
     hsize_t shape[H5S3_H5_RANK_MAX];
     h5s3_h5_sel sel;
-    const char *err = NULL;
+    h5s3_result res;
     char *f[2], *part, *cur;
     int ndim, d;
     json_t *j;
 
+    h5s3_result_init(&res, p);
     if (size < 1)
         goto done;
     ndim = data[0] % 9;
@@ -137,10 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     j = h5s3_h5_sel_dims_json(&sel);
     json_decref(j);
 
-    if (h5s3_h5_select_strict(&sel, &err, ndim, shape, f[0], f[1], p)
+    if (h5s3_h5_select_strict(&sel, &res, ndim, shape, f[0], f[1], p)
         == APR_SUCCESS)
         check_sel(&sel, ndim, "strict");
-    else if (!err)
+    else if (!res.detail)
         fail("strict refused without a message", f[0]);
 done:
     apr_pool_destroy(p);

@@ -235,6 +235,7 @@ static apr_status_t one_request(json_t **res, const run_ctx *x, int pass)
     memset(&call, 0, sizeof(call));
     memset(&rq, 0, sizeof(rq));
     rq.call = &call;
+    h5s3_result_init(&rq.result, p);
     h5s3_h5_request_begin(&rq);
     rv = h5s3_h5_file_open(&f, x->table, x->client, x->bucket, x->key,
                            x->ttl, &call, p);

@@ -72,14 +72,16 @@ static int finish(json_t *out, apr_status_t rv, const h5s3_s3_call *call)
     json_object_set_new(out, "bytes", json_integer((json_int_t)call->bytes));
     json_object_set_new(out, "errors", json_integer(call->errors));
     if (rv != APR_SUCCESS) {
+        const h5s3_result *res = call->result;
+
         json_object_set_new(out, "http_status",
-                            json_integer(call->http_status));
-        if (call->error_code) {
-            json_object_set_new(out, "code", json_string(call->error_code));
+                            json_integer(res->s3_status));
+        if (res->s3_code) {
+            json_object_set_new(out, "code", json_string(res->s3_code));
         }
-        if (call->error_message) {
+        if (res->s3_message) {
             json_object_set_new(out, "message",
-                                json_string(call->error_message));
+                                json_string(res->s3_message));
         }
     }
     json_dumpf(out, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -219,6 +221,7 @@ int main(int argc, char **argv)
     h5s3_s3_config cfg;
     h5s3_s3_client *c;
     h5s3_s3_call call;
+    h5s3_result res;
     json_t *out = json_object();
     apr_status_t rv;
     const char *cmd, *bucket, *key, *v;
@@ -230,6 +233,9 @@ int main(int argc, char **argv)
     apr_pool_create(&pool, NULL);
     memset(&cfg, 0, sizeof(cfg));
     memset(&call, 0, sizeof(call));
+    /* The failed exchange's status, Code and Message, for finish(). */
+    h5s3_result_init(&res, pool);
+    call.result = &res;
     cfg.endpoint = getenv("H5S3_ENDPOINT");
     cfg.region = getenv("H5S3_REGION");
     cfg.access_key = getenv("H5S3_ACCESS_KEY");

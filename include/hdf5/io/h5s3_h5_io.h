@@ -16,6 +16,7 @@
 #include <hdf5.h>
 #include <apr_pools.h>
 #include <apr_time.h>
+#include "base/h5s3_result.h"
 #include "s3/h5s3_s3.h"
 #include "pagecache/h5s3_pagecache.h"
 
@@ -78,17 +79,27 @@ int h5s3_h5_limit_is_bytes(h5s3_h5_limit_kind k);
 /*
  * Open files are shared by the requests (threads) of a process, so the
  * driver charges its S3 traffic to the request current on the calling
- * thread.  Zero it, set call, begin; end when the request is done.
+ * thread: HDF5 calls the driver with no context of ours, so the request
+ * is found through the thread.  Zero it, set call, give result a pool
+ * (h5s3_result_init), begin; end when the request is done.
  */
 typedef struct h5s3_h5_request {
     h5s3_s3_call *call;         /* S3 requests and bytes (may be NULL) */
     apr_uint32_t page_hits;     /* pages served from the page cache */
     apr_uint32_t page_misses;   /* pages fetched from S3 */
-    apr_status_t status;        /* last S3 failure seen by the driver */
     const h5s3_h5_limits *limits;   /* NULL: the defaults */
     apr_uint64_t spent[H5S3_H5_LIMIT_COUNT];
-    const char *why;            /* which limit, once one was exceeded */
-    char why_buf[160];
+    /*
+     * What went wrong in the request: the status of the last read the
+     * driver saw fail, or, once a limit was exceeded, H5S3_E_LIMIT with
+     * the detail naming the limit (kept: nothing is read after it).
+     */
+    h5s3_result result;
+    /*
+     * The failure of the HDF5 call under way, until
+     * h5s3_h5_request_status hands it out.
+     */
+    apr_status_t unreported;
 } h5s3_h5_request;
 
 void h5s3_h5_request_begin(h5s3_h5_request *rq);
@@ -97,10 +108,10 @@ h5s3_h5_request *h5s3_h5_request_current(void);
 
 /*
  * Spend n from the current request's budget of kind k.  APR_SUCCESS while
- * within it; H5S3_E_LIMIT once over, with rq->why naming the limit (kept:
- * every later charge of the request fails too, and
- * h5s3_h5_request_status reports the limit).  Without a current request
- * the default limits apply to this one charge alone.
+ * within it; H5S3_E_LIMIT once over, recorded in rq->result with the
+ * detail naming the limit (kept: every later charge of the request fails
+ * too, and h5s3_h5_request_status reports the limit).  Without a current
+ * request the default limits apply to this one charge alone.
  */
 apr_status_t h5s3_h5_charge(h5s3_h5_limit_kind k, apr_uint64_t n);
 
@@ -126,9 +137,11 @@ apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k);
 apr_status_t h5s3_h5_limit_status(void);
 
 /*
- * The status to report for an HDF5 call that failed: the S3 failure the
- * driver saw during it if any (then cleared), else fallback.  HDF5 itself
- * only knows "read failed".
+ * The status to report for an HDF5 call that failed: the failure the
+ * driver saw during it if any (then cleared; the request's result keeps
+ * it), else H5S3_E_LIMIT when the request is over a limit, else
+ * fallback.  HDF5 itself only knows "read failed".  Outside any request
+ * (a tool, a test) the thread keeps the failure until it is asked for.
  */
 apr_status_t h5s3_h5_request_status(apr_status_t fallback);
 

@@ -11,7 +11,7 @@
 #include "base/h5s3_conf_values.h"
 #include "base/h5s3_errors.h"
 
-apr_status_t h5s3_conf_parse_endpoint(const char **norm, const char **why,
+apr_status_t h5s3_conf_parse_endpoint(const char **norm, h5s3_result *res,
                                       const char *url, apr_pool_t *p)
 {
     apr_uri_t u;
@@ -19,29 +19,29 @@ apr_status_t h5s3_conf_parse_endpoint(const char **norm, const char **why,
 
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || u.scheme == NULL
         || u.hostname == NULL || *u.hostname == '\0') {
-        *why = "expected http://host[:port] or https://host[:port]";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "expected "
+                               "http://host[:port] or https://host[:port]");
     }
     if (strcasecmp(u.scheme, "http") && strcasecmp(u.scheme, "https")) {
-        *why = "the scheme must be http or https";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "the scheme must be http or https");
     }
     if ((u.path && strcmp(u.path, "") && strcmp(u.path, "/")) || u.query
         || u.fragment || u.user || u.password) {
-        *why = "the endpoint takes no path, query, fragment or user info";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "the endpoint takes no "
+                               "path, query, fragment or user info");
     }
     if (u.port_str && (u.port == 0 || *u.port_str == '\0'
                        || strspn(u.port_str, "0123456789")
                           != strlen(u.port_str))) {
-        *why = "the port must be a number from 1 to 65535";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "the port must be a number from 1 to 65535");
     }
     /* apr_uri takes "http://[[]:" as host "[": refuse what no host has. */
     if (strspn(u.hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
                "WXYZ0123456789.-_:") != strlen(u.hostname)) {
-        *why = "the host name has characters no host name has";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "the host name has "
+                               "characters no host name has");
     }
     /* apr_uri strips IPv6 brackets; put them back for the URL we build. */
     host = strchr(u.hostname, ':') ? apr_pstrcat(p, "[", u.hostname, "]", NULL)
@@ -57,7 +57,7 @@ apr_status_t h5s3_conf_parse_endpoint(const char **norm, const char **why,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_conf_parse_size(apr_off_t *bytes, const char **why,
+apr_status_t h5s3_conf_parse_size(apr_off_t *bytes, h5s3_result *res,
                                   const char *s)
 {
     char *end;
@@ -65,14 +65,13 @@ apr_status_t h5s3_conf_parse_size(apr_off_t *bytes, const char **why,
     apr_int64_t mult = 1;
 
     if (s == NULL || !isdigit((unsigned char)*s)) {
-        *why = "expected a size such as 512K, 64M or 1G";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "expected a size such as 512K, 64M or 1G");
     }
     errno = 0;
     v = apr_strtoi64(s, &end, 10);
     if (errno) {
-        *why = "the size is too large";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "the size is too large");
     }
     if (*end) {
         switch (toupper((unsigned char)*end)) {
@@ -80,62 +79,59 @@ apr_status_t h5s3_conf_parse_size(apr_off_t *bytes, const char **why,
         case 'M': mult = 1024 * 1024; break;
         case 'G': mult = 1024 * 1024 * 1024; break;
         default:
-            *why = "the unit must be K, M or G";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "the unit must be K, M or G");
         }
         end++;
         if (*end == 'B' || *end == 'b') {
             end++;
         }
         if (*end) {
-            *why = "unexpected characters after the unit";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "unexpected characters after the unit");
         }
     }
     if (v > APR_INT64_MAX / mult) {
-        *why = "the size is too large";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "the size is too large");
     }
     *bytes = (apr_off_t)(v * mult);
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_conf_parse_long(long *out, const char **why, const char *s,
+apr_status_t h5s3_conf_parse_long(long *out, h5s3_result *res, const char *s,
                                   long min, long max)
 {
     char *end;
     long v;
 
     if (s == NULL || *s == '\0') {
-        *why = "expected a whole number";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "expected a whole number");
     }
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno || *end || end == s) {
-        *why = "expected a whole number";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "expected a whole number");
     }
     if (v < min || v > max) {
-        *why = "the number is out of range";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "the number is out of range");
     }
     *out = v;
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_conf_resolve_secret(const char **value, const char **why,
+apr_status_t h5s3_conf_resolve_secret(const char **value, h5s3_result *res,
                                       const char *spec, apr_pool_t *p)
 {
     if (strncmp(spec, "env:", 4) == 0) {
         char *v;
         if (spec[4] == '\0' || apr_env_get(&v, spec + 4, p) != APR_SUCCESS) {
-            *why = "the environment variable is not set";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "the environment variable is not set");
         }
         if (*v == '\0') {
-            *why = "the environment variable is empty";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "the environment variable is empty");
         }
         *value = v;
         return APR_SUCCESS;
@@ -147,8 +143,8 @@ apr_status_t h5s3_conf_resolve_secret(const char **value, const char **why,
         char *nl;
 
         if (apr_file_open(&f, spec + 5, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
-            *why = "the file cannot be read";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "the file cannot be read");
         }
         if (apr_file_read(f, buf, &n) != APR_SUCCESS) {
             n = 0;
@@ -159,55 +155,53 @@ apr_status_t h5s3_conf_resolve_secret(const char **value, const char **why,
             *nl = '\0';
         }
         if (buf[0] == '\0') {
-            *why = "the file is empty";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "the file is empty");
         }
         *value = apr_pstrdup(p, buf);
         return APR_SUCCESS;
     }
     if (*spec == '\0') {
-        *why = "the value is empty";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "the value is empty");
     }
     *value = spec;
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_conf_check_bucket(const char **why, const char *name)
+apr_status_t h5s3_conf_check_bucket(h5s3_result *res, const char *name)
 {
     size_t n = strlen(name), i;
 
     if (n < 3 || n > 63) {
-        *why = "a bucket name has 3 to 63 characters";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "a bucket name has 3 to 63 characters");
     }
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!(islower(c) || isdigit(c) || c == '.' || c == '-')) {
-            *why = "a bucket name has only a-z, 0-9, '.' and '-'";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "a bucket name has "
+                                   "only a-z, 0-9, '.' and '-'");
         }
     }
     if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1])) {
-        *why = "a bucket name starts and ends with a letter or digit";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "a bucket name starts and "
+                               "ends with a letter or digit");
     }
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_conf_check_alias(const char **why, const char *name)
+apr_status_t h5s3_conf_check_alias(h5s3_result *res, const char *name)
 {
     size_t n = strlen(name), i;
 
     if (n < 1 || n > 63) {
-        *why = "an alias has 1 to 63 characters";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "an alias has 1 to 63 characters");
     }
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!(isalnum(c) || c == '.' || c == '_' || c == '-')) {
-            *why = "an alias has only A-Z, a-z, 0-9, '.', '_' and '-'";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "an alias has only "
+                                   "A-Z, a-z, 0-9, '.', '_' and '-'");
         }
     }
     return APR_SUCCESS;

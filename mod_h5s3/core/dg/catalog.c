@@ -9,7 +9,8 @@
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_catalog.h"
+#include "dg/h5s3_dg_keys.h"
 
 double h5s3_dg_savings_pct(apr_off_t original, apr_off_t stored)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_keys.h"
 
 /* docs/deltaglider-format.md §2.6; compound ones end in these. */
 static const char *const eligible[] = {

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_catalog.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 static apr_status_t default_probe(void *baton, h5s3_dg_meta **meta,
@@ -152,7 +153,7 @@ apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
+apr_status_t h5s3_dg_stat(h5s3_dg_object **out, h5s3_result *res,
                           h5s3_dg_store *st, const char *key,
                           apr_pool_t *p)
 {
@@ -161,11 +162,11 @@ apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
     const char *dkey;
     apr_status_t rv;
 
-    if (why)
-        *why = NULL;
+    /* Nothing wrong yet: an earlier refusal's reason does not linger. */
+    h5s3_result_set(res, APR_SUCCESS, NULL);
     if (!key || !*key || h5s3_dg_key_internal(key)
         || h5s3_dg_key_is_delta(key) || key[strlen(key) - 1] == '/')
-        return H5S3_E_NOTFOUND;
+        return h5s3_result_status(res, H5S3_E_NOTFOUND);
     o = apr_pcalloc(p, sizeof(*o));
     o->key = apr_pstrdup(p, key);
     dkey = apr_pstrcat(p, key, H5S3_DG_DELTA_SUFFIX, NULL);
@@ -176,16 +177,16 @@ apr_status_t h5s3_dg_stat(h5s3_dg_object **out, const char **why,
     }
     else if (rv == H5S3_E_NOTFOUND) {
         if ((rv = st->head(st, &info, key, p)) != APR_SUCCESS)
-            return rv;
+            return h5s3_result_status(res, rv);
         o->s3_key = o->key;
     }
     else {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     o->stored_bytes = info->size;
     o->modified = info->mtime;
     o->etag = info->etag;
-    if ((rv = h5s3_dg_meta_parse(&o->meta, why, o->s3_key, info->meta, p))
+    if ((rv = h5s3_dg_meta_parse(&o->meta, res, o->s3_key, info->meta, p))
         != APR_SUCCESS)
         return rv;
     o->original_bytes = o->compressed && o->meta->file_size >= 0

@@ -7,7 +7,10 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "s3/h5s3_s3.h"
+#include "dg/h5s3_dg_keys.h"
+#include "dg/h5s3_dg_meta.h"
 
 const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
                              apr_pool_t *p)
@@ -110,14 +113,12 @@ const char *h5s3_dg_ref_path_problem(const char *ref_path)
     }
 }
 
-static apr_status_t refuse(const char **why, const char *reason)
+static apr_status_t refuse(h5s3_result *res, const char *reason)
 {
-    if (why)
-        *why = reason;
-    return H5S3_E_INVALID;
+    return h5s3_result_set(res, H5S3_E_INVALID, reason);
 }
 
-apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
+apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, h5s3_result *res,
                                 const char *s3key, apr_table_t *meta,
                                 apr_pool_t *p)
 {
@@ -125,8 +126,8 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
     const char *base = strrchr(s3key, '/');
     const char *ref_path, *problem, *space;
 
-    if (why)
-        *why = NULL;
+    /* Nothing wrong yet: an earlier refusal's reason does not linger. */
+    h5s3_result_set(res, APR_SUCCESS, NULL);
     base = base ? base + 1 : s3key;
     m->tool = h5s3_dg_meta_get(meta, "tool", p);
     m->original_name = h5s3_dg_meta_get(meta, "original-name", p);
@@ -137,14 +138,14 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
     m->delta_cmd = h5s3_dg_meta_get(meta, "delta-cmd", p);
     if (parse_sha(&m->file_sha256, h5s3_dg_meta_get(meta, "file-sha256", p),
                   p))
-        return refuse(why, "dg-file-sha256 is not a SHA-256 in hex");
+        return refuse(res, "dg-file-sha256 is not a SHA-256 in hex");
     if (parse_sha(&m->ref_sha256, h5s3_dg_meta_get(meta, "ref-sha256", p),
                   p))
-        return refuse(why, "dg-ref-sha256 is not a SHA-256 in hex");
+        return refuse(res, "dg-ref-sha256 is not a SHA-256 in hex");
     if (parse_size(&m->file_size, h5s3_dg_meta_get(meta, "file-size", p)))
-        return refuse(why, "dg-file-size is not a byte count");
+        return refuse(res, "dg-file-size is not a byte count");
     if (parse_size(&m->delta_size, h5s3_dg_meta_get(meta, "delta-size", p)))
-        return refuse(why, "dg-delta-size is not a byte count");
+        return refuse(res, "dg-delta-size is not a byte count");
     m->zero_diff = m->note && strncmp(m->note, "zero-diff", 9) == 0;
 
     if (strcmp(base, H5S3_DG_REFERENCE_NAME) == 0) {
@@ -160,12 +161,12 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, const char **why,
          * whole object suspect, even next to a dg-ref-key.
          */
         if ((problem = h5s3_dg_ref_path_problem(ref_path)) != NULL)
-            return refuse(why, problem);
+            return refuse(res, problem);
         /* The proxy's ref-path is relative to the delta's deltaspace. */
         if (!m->ref_key && ref_path) {
             space = h5s3_dg_deltaspace(s3key, p);
             if (strlen(space) + strlen(ref_path) > H5S3_S3_KEY_MAX)
-                return refuse(why, "dg-ref-path is longer than an S3 key "
+                return refuse(res, "dg-ref-path is longer than an S3 key "
                               "can be");
             m->ref_key = apr_pstrcat(p, space, ref_path, NULL);
         }

@@ -17,7 +17,9 @@
 #include <apr_thread_proc.h>
 #include <openssl/evp.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_restore.h"
+#include "dg/h5s3_dg_vcdiff.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 #define CHUNK_DEFAULT (1024 * 1024)
@@ -181,7 +183,7 @@ apr_status_t h5s3_dg_ref_cache_name(const char **name, const char *scope,
 }
 
 /* The cache file of a reference, whether or not it exists. */
-static apr_status_t cache_path(const char **path, const char **reason,
+static apr_status_t cache_path(const char **path, h5s3_result *res,
                                const char *ref_key, const char *ref_sha256,
                                const h5s3_dg_codec_opts *opts,
                                apr_pool_t *p)
@@ -189,16 +191,14 @@ static apr_status_t cache_path(const char **path, const char **reason,
     const char *dir = cache_dir(opts), *name;
     apr_status_t rv;
 
-    if (!dir || !sha_ok(ref_sha256) || !ref_key) {
-        *reason = "no reference cache directory or reference hash";
-        return H5S3_E_INVALID;
-    }
+    if (!dir || !sha_ok(ref_sha256) || !ref_key)
+        return h5s3_result_set(res, H5S3_E_INVALID, "no reference cache "
+                               "directory or reference hash");
     if ((rv = h5s3_dg_ref_cache_name(&name, opts->cache_scope, opts->bucket,
                                      ref_key, ref_sha256, p))
-        != APR_SUCCESS) {
-        *reason = "cannot name the reference's cache file";
-        return rv;
-    }
+        != APR_SUCCESS)
+        return h5s3_result_set(res, rv, "cannot name the reference's cache "
+                               "file");
     *path = apr_pstrcat(p, dir, "/", name, NULL);
     return APR_SUCCESS;
 }
@@ -212,7 +212,7 @@ static int is_file(const char *path, apr_pool_t *p)
 }
 
 /* Fetch the reference into the cache, hashing while it streams in. */
-static apr_status_t fetch_reference(const char **reason, h5s3_dg_store *st,
+static apr_status_t fetch_reference(h5s3_result *res, h5s3_dg_store *st,
                                     const char *ref_key,
                                     const char *ref_sha256,
                                     const char *final,
@@ -228,10 +228,9 @@ static apr_status_t fetch_reference(const char **reason, h5s3_dg_store *st,
     tmpl = apr_pstrcat(p, cache_dir(opts), "/ref-XXXXXX", NULL);
     if ((rv = apr_file_mktemp(&sp.f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_READ
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                              | APR_FOPEN_BUFFERED, p)) != APR_SUCCESS) {
-        *reason = "cannot create a file in the reference cache";
-        return rv;
-    }
+                              | APR_FOPEN_BUFFERED, p)) != APR_SUCCESS)
+        return h5s3_result_set(res, rv, "cannot create a file in the "
+                               "reference cache");
     /* S3 hands over ~16 KB pieces: write them in big blocks. */
     apr_file_buffer_set(sp.f, apr_palloc(p, IO_BUF), IO_BUF);
     sp.md = EVP_MD_CTX_new();
@@ -243,28 +242,23 @@ static apr_status_t fetch_reference(const char **reason, h5s3_dg_store *st,
         apr_file_close(sp.f);
     got = md_final_hex(sp.md, p);
     EVP_MD_CTX_free(sp.md);
-    if (rv != APR_SUCCESS) {
-        *reason = apr_psprintf(p, "cannot fetch reference %s", ref_key);
-        goto fail;
-    }
-    if (strcmp(got, ref_sha256) != 0) {
-        *reason = apr_psprintf(p, "reference %s has SHA-256 %s, the delta "
-                               "expects %s", ref_key, got, ref_sha256);
-        rv = H5S3_E_INTEGRITY;
-        goto fail;
-    }
-    /* Atomic publish: other processes see a whole, verified file or none. */
-    if ((rv = apr_file_rename(tmpl, final, p)) != APR_SUCCESS) {
-        *reason = "cannot publish the reference in the cache";
-        goto fail;
-    }
-    return APR_SUCCESS;
-fail:
-    apr_file_remove(tmpl, p);
+    /* Fetched, verified, then published by an atomic rename: other
+     * processes see a whole, verified file or none. */
+    if (rv != APR_SUCCESS)
+        h5s3_result_printf(res, rv, "cannot fetch reference %s", ref_key);
+    else if (strcmp(got, ref_sha256) != 0)
+        rv = h5s3_result_printf(res, H5S3_E_INTEGRITY, "reference %s has "
+                                "SHA-256 %s, the delta expects %s", ref_key,
+                                got, ref_sha256);
+    else if ((rv = apr_file_rename(tmpl, final, p)) != APR_SUCCESS)
+        h5s3_result_set(res, rv, "cannot publish the reference in the "
+                        "cache");
+    if (rv != APR_SUCCESS)
+        apr_file_remove(tmpl, p);
     return rv;
 }
 
-apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
+apr_status_t h5s3_dg_reference_get(const char **path, h5s3_result *res,
                                    h5s3_dg_store *st, const char *ref_key,
                                    const char *ref_sha256,
                                    const h5s3_dg_codec_opts *opts,
@@ -273,8 +267,8 @@ apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
     const char *final, *got;
     apr_status_t rv;
 
-    *reason = NULL;
-    if ((rv = cache_path(&final, reason, ref_key, ref_sha256, opts, p))
+    h5s3_result_set(res, APR_SUCCESS, NULL);    /* nothing wrong yet */
+    if ((rv = cache_path(&final, res, ref_key, ref_sha256, opts, p))
         != APR_SUCCESS)
         return rv;
     if (is_file(final, p)) {
@@ -288,7 +282,7 @@ apr_status_t h5s3_dg_reference_get(const char **path, const char **reason,
                  "no longer matches its hash; fetching again", final);
         apr_file_remove(final, p);
     }
-    if ((rv = fetch_reference(reason, st, ref_key, ref_sha256, final,
+    if ((rv = fetch_reference(res, st, ref_key, ref_sha256, final,
                               opts, p))
         != APR_SUCCESS)
         return rv;
@@ -445,15 +439,16 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     char *held = apr_palloc(p, chunk), *cur = apr_palloc(p, chunk), *t;
     apr_size_t held_len = 0, n;
-    const char *why = NULL;
+    h5s3_result why;
     int sent = 0;
     apr_status_t rv;
 
+    h5s3_result_init(&why, p);
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     for (;;) {
         if ((rv = fill(&n, out, cur, chunk, md)) != APR_SUCCESS) {
             res->reason = "cannot read the decoder's output";
-            goto abort;
+            goto cleanup;
         }
         if (n == 0)
             break;
@@ -464,17 +459,17 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
                                        "dg-file-size %" APR_OFF_T_FMT,
                                        meta->file_size);
             rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
-            goto abort;
+            goto cleanup;
         }
         /* A reference found wrong stops the stream at once. */
         if (rc && ref_check_state(rc, 0) < 0) {
             rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
-            goto abort;
+            goto cleanup;
         }
         if (held_len > 0) {
             if ((rv = on_data(baton, held, held_len)) != APR_SUCCESS) {
                 res->reason = "the receiver stopped the transfer";
-                goto abort;
+                goto cleanup;
             }
             sent = 1;
         }
@@ -484,7 +479,7 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
     res->sha256 = md_final_hex(md, p);
     EVP_MD_CTX_free(md);
     if ((rv = h5s3_dg_xdelta_finish(&why, x, 0)) != APR_SUCCESS) {
-        res->reason = why;
+        res->reason = why.detail;
         return blame_reference(res, rc, sent, rv, p);
     }
     if (strcmp(res->sha256, meta->file_sha256) != 0) {
@@ -512,14 +507,14 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
         return rv;
     }
     return APR_SUCCESS;
-abort:
+cleanup:
     EVP_MD_CTX_free(md);
     h5s3_dg_xdelta_finish(NULL, x, 1);
     return rv;
 }
 
 /* The reference hash a delta must be checked against. */
-static apr_status_t expected_ref_sha(const char **sha, const char **reason,
+static apr_status_t expected_ref_sha(const char **sha, h5s3_result *res,
                                      h5s3_dg_store *st,
                                      const h5s3_dg_meta *meta, apr_pool_t *p)
 {
@@ -532,17 +527,14 @@ static apr_status_t expected_ref_sha(const char **sha, const char **reason,
         return APR_SUCCESS;
     }
     /* Older deltas without dg-ref-sha256: trust the reference's own hash. */
-    if ((rv = st->head(st, &info, meta->ref_key, p)) != APR_SUCCESS) {
-        *reason = apr_psprintf(p, "reference %s unavailable",
-                               meta->ref_key);
-        return rv;
-    }
+    if ((rv = st->head(st, &info, meta->ref_key, p)) != APR_SUCCESS)
+        return h5s3_result_printf(res, rv, "reference %s unavailable",
+                                  meta->ref_key);
     if ((rv = h5s3_dg_meta_parse(&rm, NULL, meta->ref_key, info->meta, p))
-        != APR_SUCCESS || !rm->file_sha256) {
-        *reason = "neither the delta nor its reference carries the "
-                  "reference's SHA-256";
-        return H5S3_E_INTEGRITY;
-    }
+        != APR_SUCCESS || !rm->file_sha256)
+        return h5s3_result_set(res, H5S3_E_INTEGRITY, "neither the delta "
+                               "nor its reference carries the reference's "
+                               "SHA-256");
     *sha = rm->file_sha256;
     return APR_SUCCESS;
 }
@@ -562,6 +554,7 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
     int attempt;
     apr_pool_t *p;
     spool sp;
+    h5s3_result why;            /* the reference's steps, for res->reason */
     apr_status_t rv;
 
     memset(res, 0, sizeof(*res));
@@ -584,6 +577,7 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
     if ((rv = apr_pool_create(&p, pool)) != APR_SUCCESS)
         return rv;
 
+    h5s3_result_init(&why, p);
     memset(&sp, 0, sizeof(sp));
     if ((rv = apr_file_mktemp(&sp.f, apr_pstrcat(p, tmp_dir(opts),
                                                  "/dgdelta-XXXXXX", NULL),
@@ -591,19 +585,19 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS) {
         res->reason = "cannot create a spool file";
-        goto done;
+        goto cleanup;
     }
     if ((rv = st->get(st, delta_key, etag, spool_data, &sp, p))
         != APR_SUCCESS) {
         res->reason = apr_psprintf(p, "cannot fetch delta %s", delta_key);
-        goto done;
+        goto cleanup;
     }
     rv = h5s3_dg_vcdiff_parse(&vh, sp.head, sp.headlen, p);
     if (rv != APR_SUCCESS) {
         res->reason = rv == APR_INCOMPLETE ? "delta is truncated"
                                            : "delta is not VCDIFF";
         rv = H5S3_E_INTEGRITY;
-        goto done;
+        goto cleanup;
     }
     if (h5s3_dg_vcdiff_recompressed(vh)) {
         res->reason = apr_psprintf(p, "delta was made with external "
@@ -612,13 +606,15 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
                                    "byte-exactly", vh->tgtcomp,
                                    vh->srccomp);
         rv = H5S3_E_INTEGRITY;
-        goto done;
+        goto cleanup;
     }
-    if ((rv = expected_ref_sha(&ref_sha, &res->reason, st, meta, p))
+    if ((rv = expected_ref_sha(&ref_sha, &why, st, meta, p))
         != APR_SUCCESS
-        || (rv = cache_path(&ref_path, &res->reason, meta->ref_key,
-                               ref_sha, opts, p)) != APR_SUCCESS)
-        goto done;
+        || (rv = cache_path(&ref_path, &why, meta->ref_key, ref_sha, opts,
+                            p)) != APR_SUCCESS) {
+        res->reason = why.detail;
+        goto cleanup;
+    }
     for (attempt = 0; ; attempt++) {
         ref_check *rc = NULL;
 
@@ -628,18 +624,20 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
             if (ref_check_start(rc, ref_path, ref_sha, p) != APR_SUCCESS)
                 rc = NULL;
         }
-        if (!rc && (rv = fetch_reference(&res->reason, st, meta->ref_key,
-                                         ref_sha, ref_path, opts, p))
-                   != APR_SUCCESS)
-            goto done;
+        if (!rc && (rv = fetch_reference(&why, st, meta->ref_key, ref_sha,
+                                         ref_path, opts, p))
+                   != APR_SUCCESS) {
+            res->reason = why.detail;
+            goto cleanup;
+        }
         if ((rv = apr_file_seek(sp.f, APR_SET, &zero)) != APR_SUCCESS) {
             res->reason = "cannot rewind the spooled delta";
-            goto done;
+            goto cleanup;
         }
         if ((rv = h5s3_dg_xdelta_decode_start(&x, opts, ref_path, sp.f, p))
             != APR_SUCCESS) {
             res->reason = "cannot start xdelta3";
-            goto done;
+            goto cleanup;
         }
         rv = decode_stream(res, x, meta, rc, chunk, on_data, baton, p);
         if (rc) {
@@ -660,7 +658,7 @@ apr_status_t h5s3_dg_restore(h5s3_dg_restore_result *res, h5s3_dg_store *st,
     }
     if (rv == REF_RETRY)
         rv = H5S3_E_INTEGRITY;
-done:
+cleanup:
     if (res->reason)
         res->reason = apr_pstrdup(pool, res->reason);
     if (res->sha256)

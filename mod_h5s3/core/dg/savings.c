@@ -6,7 +6,8 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_savings.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 struct h5s3_dg_savings_acc {

@@ -2,7 +2,7 @@
  * The storage seam over one S3 bucket.  Restore, listing and savings go
  * through h5s3_dg_store so tests can give them local data instead.
  */
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_store.h"
 
 typedef struct s3_store {
     h5s3_s3_client *client;

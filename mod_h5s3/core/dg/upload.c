@@ -7,7 +7,9 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "dg/h5s3_dg_upload.h"
+#include "dg/h5s3_dg_restore.h"
+#include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
 static const char *now_iso_us(apr_pool_t *p)
@@ -65,25 +67,26 @@ static apr_status_t put_delta(h5s3_dg_upload_result *r, h5s3_dg_store *st,
     const char *dir = opts->tmp_dir && *opts->tmp_dir ? opts->tmp_dir
                                                       : opts->cache_dir;
     char *out = apr_pstrcat(p, dir, "/dgenc-XXXXXX", NULL);
-    const char *reason = NULL;
+    h5s3_result res;
     apr_table_t *meta = apr_table_make(p, 12);
     apr_file_t *tf;
     apr_finfo_t fi;
     apr_status_t rv;
 
+    h5s3_result_init(&res, p);
     /* mktemp names a private file; xdelta3 -f then overwrites it. */
     if ((rv = apr_file_mktemp(&tf, out, APR_FOPEN_CREATE | APR_FOPEN_WRITE
                               | APR_FOPEN_EXCL, p)) != APR_SUCCESS)
         return rv;
     apr_file_close(tf);
-    if ((rv = h5s3_dg_xdelta_encode(&reason, opts, source, path, out, p))
+    if ((rv = h5s3_dg_xdelta_encode(&res, opts, source, path, out, p))
         != APR_SUCCESS) {
         h5s3_log(H5S3_LOG_ERR, rv, "deltaglider upload %s: %s", r->key,
-                 reason ? reason : "xdelta3 failed");
-        goto done;
+                 h5s3_result_detail(&res, "xdelta3 failed"));
+        goto cleanup;
     }
     if ((rv = apr_stat(&fi, out, APR_FINFO_SIZE, p)) != APR_SUCCESS)
-        goto done;
+        goto cleanup;
     apr_table_set(meta, "dg-tool", H5S3_DG_TOOL);
     apr_table_set(meta, "dg-original-name", base_of(r->key));
     apr_table_set(meta, "dg-file-sha256", r->sha256);
@@ -104,7 +107,7 @@ static apr_status_t put_delta(h5s3_dg_upload_result *r, h5s3_dg_store *st,
     r->stored_bytes = fi.size;
     r->compressed = 1;
     rv = put_file(st, r->s3_key, out, fi.size, meta, p);
-done:
+cleanup:
     apr_file_remove(out, p);
     return rv;
 }
@@ -118,8 +121,9 @@ apr_status_t h5s3_dg_upload_file(h5s3_dg_upload_result **out,
     h5s3_dg_upload_result *r = apr_pcalloc(p, sizeof(*r));
     apr_table_t *meta = apr_table_make(p, 8);
     h5s3_s3_object_info *info;
-    const char *ref_key, *ref_path, *reason = NULL;
+    const char *ref_key, *ref_path;
     h5s3_dg_meta *rm;
+    h5s3_result res;
     apr_status_t rv;
 
     if (!key || !*key || key[strlen(key) - 1] == '/'
@@ -171,11 +175,12 @@ apr_status_t h5s3_dg_upload_file(h5s3_dg_upload_result **out,
                      "%s has no usable dg-file-sha256", key, ref_key);
             return H5S3_E_INTEGRITY;
         }
-        if ((rv = h5s3_dg_reference_get(&ref_path, &reason, st, ref_key,
+        h5s3_result_init(&res, p);
+        if ((rv = h5s3_dg_reference_get(&ref_path, &res, st, ref_key,
                                         rm->file_sha256, opts, p))
             != APR_SUCCESS) {
             h5s3_log(H5S3_LOG_ERR, rv, "deltaglider upload %s: %s", key,
-                     reason ? reason : "reference unavailable");
+                     h5s3_result_detail(&res, "reference unavailable"));
             return rv;
         }
         rv = put_delta(r, st, opts, ref_path, ref_key, rm->file_sha256,

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <apr_strings.h>
 
-#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "dg/h5s3_dg_vcdiff.h"
 
 /* RFC 3284 base-128 big-endian integer; APR_INCOMPLETE past the end. */
 static apr_status_t varint(apr_uint64_t *out, const unsigned char *buf,

@@ -22,7 +22,8 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
-#include "dg/h5s3_dg.h"
+#include "base/h5s3_errors.h"
+#include "dg/h5s3_dg_codec.h"
 
 extern char **environ;
 
@@ -168,7 +169,7 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
                               APR_FOPEN_CREATE | APR_FOPEN_READ
                               | APR_FOPEN_WRITE | APR_FOPEN_EXCL
                               | APR_FOPEN_DELONCLOSE, p)) != APR_SUCCESS)
-        goto close_theirs;
+        goto cleanup;           /* nothing lifted yet: all of lifted is -1 */
     files[0] = in;
     files[1] = theirs;
     files[2] = x->err;
@@ -185,7 +186,7 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
         if (fd >= 0 && fd < 3) {
             if ((lifted[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
                 rv = APR_FROM_OS_ERROR(errno);
-                goto close_lifted;
+                goto cleanup;
             }
             fd = lifted[i];
         }
@@ -194,12 +195,12 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
 
     if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
         rv = APR_FROM_OS_ERROR(err);
-        goto close_lifted;
+        goto cleanup;
     }
     if ((err = posix_spawnattr_init(&sa)) != 0) {
         posix_spawn_file_actions_destroy(&fa);
         rv = APR_FROM_OS_ERROR(err);
-        goto close_lifted;
+        goto cleanup;
     }
     for (i = 0; i < 3 && !err; i++)
         err = src[i] >= 0
@@ -236,18 +237,17 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
                                   apr_pool_cleanup_null);
         *out = x;
     }
-close_lifted:
+cleanup:
     for (i = 0; i < 3; i++)
         if (lifted[i] >= 0)
             close(lifted[i]);
-close_theirs:
     /* Only the child writes: the reader sees EOF when it is done. */
     if (theirs)
         apr_file_close(theirs);
     return rv;
 }
 
-apr_status_t h5s3_dg_xdelta_finish(const char **reason,
+apr_status_t h5s3_dg_xdelta_finish(h5s3_result *res,
                                    h5s3_dg_xdelta_proc *x, int kill)
 {
     int code = 0;
@@ -263,18 +263,16 @@ apr_status_t h5s3_dg_xdelta_finish(const char **reason,
     x->reaped = 1;
     if (kill)
         return APR_SUCCESS;
-    if (!APR_PROC_CHECK_EXIT(why) || code != 0) {
-        if (reason)
-            *reason = apr_psprintf(x->pool, "xdelta3 failed (%s %d): %s",
-                                   APR_PROC_CHECK_EXIT(why) ? "exit"
-                                                            : "signal",
-                                   code, err_text(x->err, x->pool));
-        return H5S3_E_INTEGRITY;
-    }
+    if (!APR_PROC_CHECK_EXIT(why) || code != 0)
+        return h5s3_result_printf(res, H5S3_E_INTEGRITY,
+                                  "xdelta3 failed (%s %d): %s",
+                                  APR_PROC_CHECK_EXIT(why) ? "exit"
+                                                           : "signal",
+                                  code, err_text(x->err, x->pool));
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_dg_xdelta_encode(const char **reason,
+apr_status_t h5s3_dg_xdelta_encode(h5s3_result *res,
                                    const h5s3_dg_codec_opts *opts,
                                    const char *source, const char *target,
                                    const char *out, apr_pool_t *p)
@@ -284,14 +282,13 @@ apr_status_t h5s3_dg_xdelta_encode(const char **reason,
     h5s3_dg_xdelta_proc *x;
     apr_status_t rv;
 
-    if ((rv = spawn(&x, argv, opts, NULL, 0, p)) != APR_SUCCESS) {
-        *reason = apr_psprintf(p, "cannot run %s", argv[0]);
-        return rv;
-    }
-    rv = h5s3_dg_xdelta_finish(reason, x, 0);
+    if ((rv = spawn(&x, argv, opts, NULL, 0, p)) != APR_SUCCESS)
+        return h5s3_result_printf(res, rv, "cannot run %s", argv[0]);
+    rv = h5s3_dg_xdelta_finish(res, x, 0);
     apr_file_close(x->err);
     /* A failed encode is our failure, not a bad object. */
-    return rv == H5S3_E_INTEGRITY ? APR_EGENERAL : rv;
+    return h5s3_result_status(res, rv == H5S3_E_INTEGRITY ? APR_EGENERAL
+                                                          : rv);
 }
 
 /*

@@ -213,7 +213,7 @@ typedef struct encoding {
     int safe;
     int numeric;
     int scalars;
-    apr_status_t (*check)(const data_req *q, const char **err,
+    apr_status_t (*check)(const data_req *q, h5s3_result *res,
                           apr_pool_t *p);
     apr_status_t (*write)(h5s3_grove_payload *out, const data_req *q);
 } encoding;
@@ -233,14 +233,13 @@ static apr_status_t write_json(h5s3_grove_payload *out, const data_req *q)
     return APR_SUCCESS;
 }
 
-static apr_status_t check_csv(const data_req *q, const char **err,
+static apr_status_t check_csv(const data_req *q, h5s3_result *res,
                               apr_pool_t *p)
 {
     (void)p;
     if (q->rank > 2) {
-        *err = "Unsupported encoding csv for data of more than 2 "
-               "dimensions";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "Unsupported encoding csv "
+                               "for data of more than 2 dimensions");
     }
     return APR_SUCCESS;
 }
@@ -297,16 +296,16 @@ static apr_status_t write_bin(h5s3_grove_payload *out, const data_req *q)
 
 /* bin refuses what has no fixed bytes: variable-length strings, vlens,
  * references... (opaque data and fixed strings go as they are). */
-static apr_status_t check_bin(const data_req *q, const char **err,
+static apr_status_t check_bin(const data_req *q, h5s3_result *res,
                               apr_pool_t *p)
 {
     H5T_class_t cls = H5Tget_class(q->d->ftype);
 
     if (!q->numeric && !q->d->empty_space && cls != H5T_OPAQUE
         && !(cls == H5T_STRING && H5Tis_variable_str(q->d->ftype) <= 0)) {
-        *err = apr_psprintf(p, "Unsupported encoding bin for %s data",
-                            q->d->dtype);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "Unsupported encoding bin for %s data",
+                                  q->d->dtype);
     }
     return APR_SUCCESS;
 }
@@ -319,15 +318,16 @@ static apr_status_t write_npy(h5s3_grove_payload *out, const data_req *q)
     return APR_SUCCESS;
 }
 
-static apr_status_t check_tiff(const data_req *q, const char **err,
+static apr_status_t check_tiff(const data_req *q, h5s3_result *res,
                                apr_pool_t *p)
 {
     (void)p;
     if (q->rank != 2 || q->k == H5S3_GROVE_COMPLEX) {
-        *err = q->k == H5S3_GROVE_COMPLEX
-               ? "Unsupported encoding tiff for complex data"
-               : "Unsupported encoding tiff for data that is not 2-D";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               q->k == H5S3_GROVE_COMPLEX
+                               ? "Unsupported encoding tiff for complex data"
+                               : "Unsupported encoding tiff for data that "
+                                 "is not 2-D");
     }
     return APR_SUCCESS;
 }
@@ -354,7 +354,7 @@ static const encoding ENCODINGS[] = {
 /* ---- the request ------------------------------------------------------ */
 
 /* The dataset, the selection, dtype and flatten (get_dataset_slice). */
-static apr_status_t data_select(data_req *q, const char **err, hid_t fid,
+static apr_status_t data_select(data_req *q, h5s3_result *res, hid_t fid,
                                 struct h5s3_h5_file *f,
                                 const char *file_name,
                                 const h5s3_grove_data_opts *o, apr_pool_t *p)
@@ -363,28 +363,28 @@ static apr_status_t data_select(data_req *q, const char **err, hid_t fid,
     h5s3_h5_dset *d;
     apr_status_t rv;
 
-    rv = h5s3_grove_dset_open(&q->d, err, fid, f, file_name, q->path, p);
+    rv = h5s3_grove_dset_open(&q->d, res, fid, f, file_name, q->path, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     d = q->d;
     q->k = h5s3_grove_kind_of(d->ftype);
     q->numeric = q->k != H5S3_GROVE_OTHER && !d->empty_space;
-    rv = h5s3_grove_sel_parse(&q->sel, err, o->selection, d->ndim, d->shape,
+    rv = h5s3_grove_sel_parse(&q->sel, res, o->selection, d->ndim, d->shape,
                               p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (strcmp(dtype, "safe") == 0) {
         if (!q->numeric) {
-            *err = "Unsupported dtype safe for non-numeric data";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "Unsupported dtype "
+                                   "safe for non-numeric data");
         }
         q->safe = 1;
     }
     else if (strcmp(dtype, "origin") != 0) {
-        *err = apr_psprintf(p, "Unsupported dtype %s", dtype);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID, "Unsupported dtype %s",
+                                  dtype);
     }
     q->rank = d->empty_space ? 0 : q->sel.out_ndim;
     memcpy(q->dims, q->sel.out_dims, sizeof(q->dims));
@@ -399,40 +399,39 @@ static apr_status_t data_select(data_req *q, const char **err, hid_t fid,
 
 /* The encoding named FMT may write Q (E NULL: no such encoding). */
 static apr_status_t encoding_check(const encoding *e, const data_req *q,
-                                   const char **err, apr_pool_t *p)
+                                   h5s3_result *res, apr_pool_t *p)
 {
     if (e == NULL || e->numeric) {
         if (!q->numeric) {
-            *err = apr_psprintf(p, "Unsupported encoding %s for "
-                                "non-numeric content", q->fmt);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "Unsupported "
+                                      "encoding %s for non-numeric content",
+                                      q->fmt);
         }
         if ((e == NULL || !e->scalars) && q->rank == 0) {
-            *err = apr_psprintf(p, "Unsupported encoding %s for empty and "
-                                "scalar datasets", q->fmt);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "Unsupported "
+                                      "encoding %s for empty and scalar "
+                                      "datasets", q->fmt);
         }
         if (e == NULL) {
-            *err = apr_psprintf(p, "Unsupported encoding %s", q->fmt);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID,
+                                      "Unsupported encoding %s", q->fmt);
         }
     }
-    return e->check ? e->check(q, err, p) : APR_SUCCESS;
+    return e->check ? e->check(q, res, p) : APR_SUCCESS;
 }
 
 /* The selection read with the memory type E wants, within the caps. */
 static apr_status_t data_read(data_req *q, const encoding *e,
-                              const char **err, apr_pool_t *p)
+                              h5s3_result *res, apr_pool_t *p)
 {
     apr_status_t rv;
 
     if (e->text && q->nelem > H5S3_GROVE_MAX_ELEMENTS) {
-        *err = apr_psprintf(p, "The selection has %" APR_UINT64_T_FMT
-                            " elements, more than the %d this server "
-                            "encodes as %s: ask for a smaller selection",
-                            (apr_uint64_t)q->nelem, H5S3_GROVE_MAX_ELEMENTS,
-                            q->fmt);
-        return H5S3_E_TOOLARGE;
+        return h5s3_result_printf(res, H5S3_E_TOOLARGE, "The selection has %"
+                                  APR_UINT64_T_FMT " elements, more than the "
+                                  "%d this server encodes as %s: ask for a "
+                                  "smaller selection", (apr_uint64_t)q->nelem,
+                                  H5S3_GROVE_MAX_ELEMENTS, q->fmt);
     }
     if (e->text) {
         q->mt = h5s3_h5_mem_type(q->d->ftype);
@@ -442,30 +441,30 @@ static apr_status_t data_read(data_req *q, const encoding *e,
                             q->k, q->safe || e->safe, q->rank == 0, p);
     }
     if (q->mt < 0) {
-        *err = apr_psprintf(p, "Dataset %s has a type this server cannot "
-                            "read", q->path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset %s has a "
+                                  "type this server cannot read", q->path);
     }
     if (!e->text && (double)q->nelem * (double)H5Tget_size(q->mt)
                     > H5S3_GROVE_MAX_BYTES) {
         /* (nelem is exact: h5s3_grove_sel_parse checked the product) */
-        *err = apr_psprintf(p, "The selection takes %.0f bytes, more than "
-                            "the %d this server sends at once: ask for a "
-                            "smaller selection", (double)q->nelem
-                            * (double)H5Tget_size(q->mt),
-                            H5S3_GROVE_MAX_BYTES);
+        double bytes = (double)q->nelem * (double)H5Tget_size(q->mt);
+
         H5Tclose(q->mt);
-        return H5S3_E_TOOLARGE;
+        return h5s3_result_printf(res, H5S3_E_TOOLARGE, "The selection takes "
+                                  "%.0f bytes, more than the %d this server "
+                                  "sends at once: ask for a smaller "
+                                  "selection", bytes, H5S3_GROVE_MAX_BYTES);
     }
     rv = h5s3_grove_read_sel(&q->r, q->d, q->mt, q->sel.start,
                              q->sel.stride, q->sel.count, q->nelem, p);
     if (rv == H5S3_E_TOOLARGE) {
-        *err = "The selection is larger than this server reads at once";
+        return h5s3_result_set(res, rv, "The selection is larger than this "
+                               "server reads at once");
     }
-    return rv;
+    return h5s3_result_status(res, rv);
 }
 
-apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
+apr_status_t h5s3_grove_data(h5s3_grove_payload *out, h5s3_result *res,
                              hid_t fid, struct h5s3_h5_file *f,
                              const char *file_name, const char *path,
                              const h5s3_grove_data_opts *o, apr_pool_t *p)
@@ -482,7 +481,7 @@ apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
     q.fmt = o->format ? o->format : "json";
     q.mt = -1;
     /* get_dataset_slice, then convert (dtype), then encode (format). */
-    rv = data_select(&q, err, fid, f, file_name, o, p);
+    rv = data_select(&q, res, fid, f, file_name, o, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -491,12 +490,12 @@ apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
             e = &ENCODINGS[i];
         }
     }
-    rv = encoding_check(e, &q, err, p);
+    rv = encoding_check(e, &q, res, p);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_grove_filters_ok(q.d, err, p);
+        rv = h5s3_grove_filters_ok(q.d, res, p);
     }
     if (rv == APR_SUCCESS) {
-        rv = data_read(&q, e, err, p);
+        rv = data_read(&q, e, res, p);
     }
     if (rv == APR_SUCCESS) {
         rv = e->write(out, &q);
@@ -504,5 +503,5 @@ apr_status_t h5s3_grove_data(h5s3_grove_payload *out, const char **err,
     if (rv == APR_SUCCESS && out->head->oom) {
         rv = APR_ENOMEM;
     }
-    return rv;
+    return h5s3_result_status(res, rv);
 }

@@ -43,28 +43,33 @@ const char *h5s3_grove_basename(const char *s)
     return slash ? slash + 1 : s;
 }
 
-apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, const char **err,
+apr_status_t h5s3_grove_dset_open(h5s3_h5_dset **d, h5s3_result *res,
                                   hid_t fid, struct h5s3_h5_file *f,
                                   const char *file, const char *path,
                                   apr_pool_t *p)
 {
-    const char *derr = NULL;
-    apr_status_t rv = h5s3_h5_dset_open(d, &derr, fid, f, path, p);
+    h5s3_result inner;
+    apr_status_t rv;
 
+    /* A result of its own: h5grove words a missing path and another kind
+     * of object as h5py does; the engine's detail says the rest. */
+    h5s3_result_init(&inner, p);
+    rv = h5s3_h5_dset_open(d, &inner, fid, f, path, p);
     if (rv == H5S3_E_NOPATH) {
-        *err = apr_psprintf(p, "%s is not a valid path in %s", path,
-                            h5s3_grove_basename(file));
+        return h5s3_result_printf(res, rv, "%s is not a valid path in %s",
+                                  path, h5s3_grove_basename(file));
     }
-    else if (rv == H5S3_E_INVALID) {
-        *err = apr_psprintf(p, "%s is not a dataset", path);
+    if (rv == H5S3_E_INVALID) {
+        return h5s3_result_printf(res, rv, "%s is not a dataset", path);
     }
-    else if (rv != APR_SUCCESS && derr) {
-        *err = derr;            /* external storage, a corrupt shape... */
+    if (rv != APR_SUCCESS && inner.detail) {
+        /* external storage, a corrupt shape... */
+        return h5s3_result_set(res, rv, inner.detail);
     }
-    return rv;
+    return h5s3_result_status(res, rv);
 }
 
-apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, const char **err,
+apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, h5s3_result *res,
                                    apr_pool_t *p)
 {
     hid_t dcpl = H5Dget_create_plist(d->did);
@@ -74,10 +79,10 @@ apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, const char **err,
     int i;
 
     if (dcpl >= 0 && h5s3_h5_filter_missing(&id, &name, dcpl, p)) {
-        *err = apr_psprintf(p, "Dataset %s is compressed with the '%s' "
-                            "filter (id %d), which is not available on "
-                            "this server", d->path, name, (int)id);
-        rv = H5S3_E_UNSUPPORTED;
+        rv = h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset %s is "
+                                "compressed with the '%s' filter (id %d), "
+                                "which is not available on this server",
+                                d->path, name, (int)id);
     }
     if (dcpl >= 0) {
         H5Pclose(dcpl);
@@ -95,9 +100,9 @@ apr_status_t h5s3_grove_filters_ok(const h5s3_h5_dset *d, const char **err,
             || !h5s3_dims_product(&bytes, d->chunk, d->ndim,
                                   H5Tget_size(d->ftype),
                                   H5S3_H5_MAX_CHUNK_BYTES)) {
-            *err = apr_psprintf(p, "Dataset %s has chunks larger than this "
-                                "server decodes", d->path);
-            rv = H5S3_E_UNSUPPORTED;
+            rv = h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset %s "
+                                    "has chunks larger than this server "
+                                    "decodes", d->path);
         }
     }
     return rv;

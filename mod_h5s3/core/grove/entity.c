@@ -24,11 +24,12 @@
 
 /* The end of a public call: the S3 driver's failure, if any, wins over
  * whatever HDF5 made of it. */
-static apr_status_t quiet_off(h5s3_h5_quiet *q, apr_status_t rv)
+static apr_status_t quiet_off(h5s3_h5_quiet *q, h5s3_result *res,
+                              apr_status_t rv)
 {
     apr_status_t s3 = h5s3_h5_quiet_off(q);
 
-    return s3 != APR_SUCCESS ? s3 : rv;
+    return h5s3_result_status(res, s3 != APR_SUCCESS ? s3 : rv);
 }
 
 const char *h5s3_grove_path_join(const char *prefix, const char *name,
@@ -46,7 +47,7 @@ const char *h5s3_grove_path_join(const char *prefix, const char *name,
     return apr_pstrcat(p, apr_pstrmemdup(p, prefix, n), "/", name, NULL);
 }
 
-apr_status_t h5s3_grove_links_parse(h5s3_grove_links *out, const char **err,
+apr_status_t h5s3_grove_links_parse(h5s3_grove_links *out, h5s3_result *res,
                                     const char *raw, apr_pool_t *p)
 {
     *out = H5S3_GROVE_LINKS_ONLY_VALID;
@@ -60,10 +61,9 @@ apr_status_t h5s3_grove_links_parse(h5s3_grove_links *out, const char **err,
         *out = H5S3_GROVE_LINKS_NONE;
     }
     else if (strcasecmp(raw, "only_valid") != 0) {
-        *err = apr_psprintf(p, "%s is not a valid value for link "
-                            "resolution. Accepted values are: all, none or "
-                            "only_valid", raw);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID, "%s is not a valid "
+                                  "value for link resolution. Accepted values "
+                                  "are: all, none or only_valid", raw);
     }
     return APR_SUCCESS;
 }
@@ -401,9 +401,9 @@ static json_t *entity_json(const entity_t *e, const char *name,
 
 /*
  * get_entity_from_file: PATH resolved with LINKS.  H5S3_E_NOPATH /
- * H5S3_E_NOTFOUND ("Cannot resolve ...") with *err set.
+ * H5S3_E_NOTFOUND ("Cannot resolve ..."), told in res.
  */
-static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
+static apr_status_t resolve(entity_t *e, h5s3_result *res, hid_t fid,
                             const char *file, const char *path,
                             h5s3_grove_links links, apr_pool_t *p)
 {
@@ -416,12 +416,12 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
     if (rv == H5S3_E_NOPATH
         || (rv == APR_SUCCESS && o.kind == H5S3_H5_LINK_USER)) {
         h5s3_h5_obj_close(&o);
-        *err = apr_psprintf(p, "%s is not a valid path in %s", path,
-                            h5s3_grove_basename(file));
-        return H5S3_E_NOPATH;
+        return h5s3_result_printf(res, H5S3_E_NOPATH,
+                                  "%s is not a valid path in %s", path,
+                                  h5s3_grove_basename(file));
     }
     if (rv != APR_SUCCESS) {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     e->soft_target = o.soft_target;
     e->ext_file = o.ext_file;
@@ -440,14 +440,14 @@ static apr_status_t resolve(entity_t *e, const char **err, hid_t fid,
             : apr_psprintf(p, "<ExternalLink to \"%s\" in file \"%s\"",
                            e->ext_path, e->ext_file);
 
-        *err = apr_psprintf(p, "Cannot resolve %s at %s of %s", repr, path,
-                            h5s3_grove_basename(file));
-        return H5S3_E_NOTFOUND;
+        return h5s3_result_printf(res, H5S3_E_NOTFOUND,
+                                  "Cannot resolve %s at %s of %s", repr, path,
+                                  h5s3_grove_basename(file));
     }
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_grove_meta(char **json, const char **err,
+apr_status_t h5s3_grove_meta(char **json, h5s3_result *res,
                              apr_array_header_t **ahead, hid_t fid,
                              const char *file_name, const char *path,
                              h5s3_grove_links links, apr_pool_t *p)
@@ -464,7 +464,7 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
         *ahead = apr_array_make(p, 16, sizeof(h5s3_grove_ahead));
     }
     h5s3_h5_quiet_on(&q);
-    rv = resolve(&e, err, fid, file_name, path, links, p);
+    rv = resolve(&e, res, fid, file_name, path, links, p);
     if (rv == APR_SUCCESS) {
         o = entity_json(&e, h5s3_grove_basename(path), path, 1,
                         ahead ? *ahead : NULL, p);
@@ -476,10 +476,10 @@ apr_status_t h5s3_grove_meta(char **json, const char **err,
     if (e.obj >= 0) {
         H5Oclose(e.obj);
     }
-    return quiet_off(&q, rv);
+    return quiet_off(&q, res, rv);
 }
 
-apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_attr(char **json, h5s3_result *res, hid_t fid,
                              const char *file_name, const char *path,
                              const apr_array_header_t *keys, apr_pool_t *p)
 {
@@ -494,14 +494,14 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
         path = "/";
     }
     h5s3_h5_quiet_on(&q);
-    rv = resolve(&e, err, fid, file_name, path, H5S3_GROVE_LINKS_ONLY_VALID,
+    rv = resolve(&e, res, fid, file_name, path, H5S3_GROVE_LINKS_ONLY_VALID,
                  p);
     if (rv != APR_SUCCESS) {
-        return quiet_off(&q, rv);
+        return quiet_off(&q, res, rv);
     }
     if (e.as != AS_OBJECT) {
-        *err = apr_psprintf(p, "%s is not a resolved entity", path);
-        return quiet_off(&q, H5S3_E_INVALID);
+        return quiet_off(&q, res, h5s3_result_printf(
+            res, H5S3_E_INVALID, "%s is not a resolved entity", path));
     }
     names = keys ? keys : attr_names(e.obj, 0, p);
     b = h5s3_grove_buf_make(p);
@@ -512,9 +512,9 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
                      ? H5Aopen(e.obj, name, H5P_DEFAULT) : -1;
 
         if (attr < 0) {
-            *err = apr_psprintf(p, "%s is not an attribute of %s", name,
-                                path);
-            rv = H5S3_E_NOPATH;
+            rv = h5s3_result_printf(res, H5S3_E_NOPATH,
+                                    "%s is not an attribute of %s", name,
+                                    path);
             break;
         }
         if (i) {
@@ -533,7 +533,7 @@ apr_status_t h5s3_grove_attr(char **json, const char **err, hid_t fid,
     if (rv == APR_SUCCESS) {
         *json = apr_pstrmemdup(p, b->data, b->len);
     }
-    return quiet_off(&q, rv);
+    return quiet_off(&q, res, rv);
 }
 
 /* ---- paths ------------------------------------------------------------- */
@@ -596,7 +596,7 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *li,
     return 0;
 }
 
-apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_paths(char **json, h5s3_result *res, hid_t fid,
                               const char *file_name, const char *path,
                               h5s3_grove_links links, apr_pool_t *p)
 {
@@ -611,16 +611,16 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
         path = "/";
     }
     h5s3_h5_quiet_on(&q);
-    rv = resolve(&e, err, fid, file_name, path, links, p);
+    rv = resolve(&e, res, fid, file_name, path, links, p);
     if (rv != APR_SUCCESS) {
-        return quiet_off(&q, rv);
+        return quiet_off(&q, res, rv);
     }
     if (e.as != AS_OBJECT || H5Iget_type(e.obj) != H5I_GROUP) {
         if (e.obj >= 0) {
             H5Oclose(e.obj);
         }
-        *err = apr_psprintf(p, "%s is not a group", path);
-        return quiet_off(&q, H5S3_E_INVALID);
+        return quiet_off(&q, res, h5s3_result_printf(
+            res, H5S3_E_INVALID, "%s is not a group", path));
     }
     b = h5s3_grove_buf_make(p);
     h5s3_grove_buf_add(b, "[", 1);
@@ -639,18 +639,18 @@ apr_status_t h5s3_grove_paths(char **json, const char **err, hid_t fid,
     H5Oclose(e.obj);
     h5s3_grove_buf_add(b, "]", 1);
     if (v.over) {
-        return quiet_off(&q, H5S3_E_LIMIT);
+        return quiet_off(&q, res, H5S3_E_LIMIT);
     }
     if (v.err) {
-        *err = v.err;
-        return quiet_off(&q, H5S3_E_NOTFOUND);
+        return quiet_off(&q, res, h5s3_result_set(res, H5S3_E_NOTFOUND,
+                                                  v.err));
     }
     if (hr < 0) {
-        return quiet_off(&q, H5S3_E_NOTHDF5);
+        return quiet_off(&q, res, H5S3_E_NOTHDF5);
     }
     if (b->oom) {
-        return quiet_off(&q, APR_ENOMEM);
+        return quiet_off(&q, res, APR_ENOMEM);
     }
     *json = apr_pstrmemdup(p, b->data, b->len);
-    return quiet_off(&q, APR_SUCCESS);
+    return quiet_off(&q, res, APR_SUCCESS);
 }

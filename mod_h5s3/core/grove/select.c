@@ -42,7 +42,7 @@ static apr_int64_t clamp(apr_int64_t v, apr_int64_t n)
     return v > n ? n : v;
 }
 
-static apr_status_t member(h5s3_grove_sel *sel, const char **err, int dim,
+static apr_status_t member(h5s3_grove_sel *sel, h5s3_result *res, int dim,
                            const char *m, hsize_t len, apr_pool_t *p)
 {
     char *copy = apr_pstrdup(p, m), *parts[4];
@@ -60,24 +60,22 @@ static apr_status_t member(h5s3_grove_sel *sel, const char **err, int dim,
         s = colon + 1;
     }
     if (n == 4 || (n == 3 && strchr(s, ':'))) {
-        *err = apr_psprintf(p, "%s is not a valid slice", m);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "%s is not a valid slice", m);
     }
     if (n == 1) {
         if (h5s3_py_parse_int(&a, m) != APR_SUCCESS) {
-            *err = apr_psprintf(p, "invalid literal for int() with base "
-                                "10: '%s'", m);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "invalid literal "
+                                      "for int() with base 10: '%s'", m);
         }
         b = a;
         if (a < 0) {
             a += ilen;
         }
         if (a < 0 || a >= ilen) {
-            *err = apr_psprintf(p, "Index (%" APR_INT64_T_FMT ") out of "
-                                "range for (0-%" APR_INT64_T_FMT ")", b,
-                                ilen - 1);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "Index (%"
+                                      APR_INT64_T_FMT ") out of range for (0-%"
+                                      APR_INT64_T_FMT ")", b, ilen - 1);
         }
         sel->start[dim] = (hsize_t)a;
         sel->stride[dim] = 1;
@@ -87,16 +85,15 @@ static apr_status_t member(h5s3_grove_sel *sel, const char **err, int dim,
     if (part(&a, &g0, parts[0]) != APR_SUCCESS
         || part(&b, &g1, parts[1]) != APR_SUCCESS
         || (n == 3 && part(&c, &g2, parts[2]) != APR_SUCCESS)) {
-        *err = apr_psprintf(p, "%s is not a valid slice", m);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "%s is not a valid slice", m);
     }
     if (n == 3 && !g2) {
         c = 1;
     }
     if (c < 1) {
-        *err = apr_psprintf(p, "Step must be >= 1 (got %" APR_INT64_T_FMT
-                            ")", c);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID, "Step must be >= 1 "
+                                  "(got %" APR_INT64_T_FMT ")", c);
     }
     a = g0 ? clamp(a, ilen) : 0;
     b = g1 ? clamp(b, ilen) : ilen;
@@ -110,7 +107,7 @@ static apr_status_t member(h5s3_grove_sel *sel, const char **err, int dim,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
+apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, h5s3_result *res,
                                   const char *text, int ndim,
                                   const hsize_t *shape, apr_pool_t *p)
 {
@@ -120,8 +117,8 @@ apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
 
     memset(sel, 0, sizeof(*sel));
     if (ndim < 0 || ndim > H5S3_H5_RANK_MAX) {
-        *err = "Unsupported dataset rank";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Unsupported dataset rank");
     }
     sel->ndim = ndim;
     if (text && *text) {
@@ -132,11 +129,11 @@ apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
                 *comma = '\0';
             }
             if (dim >= ndim) {
-                *err = apr_psprintf(p, "%s has too many members to slice "
-                                    "a %dD dataset", text, ndim);
-                return H5S3_E_INVALID;
+                return h5s3_result_printf(res, H5S3_E_INVALID, "%s has too "
+                                          "many members to slice a %dD "
+                                          "dataset", text, ndim);
             }
-            rv = member(sel, err, dim, m, shape[dim], p);
+            rv = member(sel, res, dim, m, shape[dim], p);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
@@ -152,8 +149,8 @@ apr_status_t h5s3_grove_sel_parse(h5s3_grove_sel *sel, const char **err,
     /* Counts come from the file's shape: a wrapped product would pass
      * the caps and then drive loops over the real, huge selection. */
     if (!h5s3_dims_product(&sel->nelem, sel->count, ndim, 1, UINT64_MAX)) {
-        *err = "The selection has more than 2^64 elements";
-        return H5S3_E_TOOLARGE;
+        return h5s3_result_set(res, H5S3_E_TOOLARGE,
+                               "The selection has more than 2^64 elements");
     }
     return APR_SUCCESS;
 }

@@ -338,32 +338,32 @@ static apr_status_t stats_answer(char **json, const acc_t *a, apr_pool_t *p)
 
 /* The selection SEL of D may be walked: parsed, filters there, within
  * the cap. */
-static apr_status_t stats_select(h5s3_grove_sel *sel, const char **err,
+static apr_status_t stats_select(h5s3_grove_sel *sel, h5s3_result *res,
                                  const h5s3_h5_dset *d,
                                  const char *selection, apr_pool_t *p)
 {
     apr_status_t rv;
 
-    rv = h5s3_grove_sel_parse(sel, err, selection, d->ndim, d->shape, p);
+    rv = h5s3_grove_sel_parse(sel, res, selection, d->ndim, d->shape, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = h5s3_grove_filters_ok(d, err, p);
+    rv = h5s3_grove_filters_ok(d, res, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (sel->nelem > H5S3_GROVE_STATS_MAX_ELEMENTS) {
-        *err = apr_psprintf(p, "The selection has %" APR_UINT64_T_FMT
-                            " elements, more than the %d this server "
-                            "computes statistics over: ask for a smaller "
-                            "selection", (apr_uint64_t)sel->nelem,
-                            H5S3_GROVE_STATS_MAX_ELEMENTS);
-        return H5S3_E_TOOLARGE;
+        return h5s3_result_printf(res, H5S3_E_TOOLARGE, "The selection has %"
+                                  APR_UINT64_T_FMT " elements, more than the "
+                                  "%d this server computes statistics over: "
+                                  "ask for a smaller selection",
+                                  (apr_uint64_t)sel->nelem,
+                                  H5S3_GROVE_STATS_MAX_ELEMENTS);
     }
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
+apr_status_t h5s3_grove_stats(char **json, h5s3_result *res, hid_t fid,
                               struct h5s3_h5_file *f, const char *file_name,
                               const char *path, const char *selection,
                               apr_pool_t *p)
@@ -379,22 +379,22 @@ apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
     if (path == NULL) {
         path = "/";
     }
-    rv = h5s3_grove_dset_open(&d, err, fid, f, file_name, path, p);
+    rv = h5s3_grove_dset_open(&d, res, fid, f, file_name, path, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     k = h5s3_grove_kind_of(d->ftype);
     if (k == H5S3_GROVE_OTHER || k == H5S3_GROVE_COMPLEX) {
-        *err = apr_psprintf(p, "Unsupported statistics for %s data",
-                            d->dtype);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "Unsupported statistics for %s data",
+                                  d->dtype);
     }
     memset(&a, 0, sizeof(a));
     a.is_float = k == H5S3_GROVE_FLOAT;
     if (d->empty_space) {
-        return stats_answer(json, &a, p);
+        return h5s3_result_status(res, stats_answer(json, &a, p));
     }
-    rv = stats_select(&sel, err, d, selection, p);
+    rv = stats_select(&sel, res, d, selection, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -404,5 +404,6 @@ apr_status_t h5s3_grove_stats(char **json, const char **err, hid_t fid,
     if (rv == APR_SUCCESS && sel.nelem > 0) {
         rv = stats_walk(&a, d, k, &sel, split, step, p);
     }
-    return rv == APR_SUCCESS ? stats_answer(json, &a, p) : rv;
+    return h5s3_result_status(res, rv == APR_SUCCESS
+                                   ? stats_answer(json, &a, p) : rv);
 }

@@ -88,7 +88,7 @@ int h5s3_h5_kind_numeric(h5s3_h5_kind k)
     return k != H5S3_H5_KIND_OTHER;
 }
 
-apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
+apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, h5s3_result *res,
                                hid_t fid, struct h5s3_h5_file *f,
                                const char *path, apr_pool_t *p)
 {
@@ -102,22 +102,22 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
     *out = NULL;
     rv = h5s3_h5_open_path(&o, fid, path, p);
     if (rv != APR_SUCCESS) {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     if (o.kind == H5S3_H5_LINK_DANGLING) {
         h5s3_h5_obj_close(&o);
-        return H5S3_E_NOPATH;
+        return h5s3_result_status(res, H5S3_E_NOPATH);
     }
     if (o.kind != H5S3_H5_LINK_OBJECT || o.type != H5I_DATASET) {
         h5s3_h5_obj_close(&o);
-        *err = apr_psprintf(p, "Path '%s' is not a dataset", path);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "Path '%s' is not a dataset", path);
     }
     /* Before anything else asks HDF5 about it (H5Dget_space resolves a
      * virtual dataset's extent from its sources): values that live
      * outside the object are never read. */
     dcpl = H5Dget_create_plist(o.obj);
-    rv = h5s3_h5_storage_check(err, dcpl, path, p);
+    rv = h5s3_h5_storage_check(res, dcpl, path, p);
     if (dcpl >= 0) {
         H5Pclose(dcpl);
         dcpl = -1;
@@ -135,7 +135,8 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
 
     d->ftype = H5Dget_type(d->did);
     if (d->ftype < 0 || (d->mtype = h5s3_h5_mem_type(d->ftype)) < 0) {
-        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+        return h5s3_result_status(res, h5s3_h5_request_status(
+            H5S3_E_UNSUPPORTED));
     }
     d->msize = H5Tget_size(d->mtype);
     d->kind = kind_of(d->ftype);
@@ -144,7 +145,8 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
     }
     space = H5Dget_space(d->did);
     if (space < 0) {
-        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+        return h5s3_result_status(res, h5s3_h5_request_status(
+            H5S3_E_UNSUPPORTED));
     }
     if (H5Sget_simple_extent_type(space) == H5S_NULL) {
         d->empty_space = 1;
@@ -156,7 +158,7 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
         if (d->ndim < 0 || d->ndim > H5S3_H5_RANK_MAX
             || H5Sget_simple_extent_dims(space, d->shape, NULL) < 0) {
             H5Sclose(space);
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_status(res, H5S3_E_UNSUPPORTED);
         }
         /* HDF5 multiplies the dims unchecked: a shape such as (1, 16384,
          * 2^50 + 1) would look like 16384 elements to it and to every
@@ -164,9 +166,9 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
         if (!h5s3_dims_product(&d->nelem, d->shape, d->ndim, 1,
                                UINT64_MAX)) {
             H5Sclose(space);
-            *err = apr_psprintf(p, "Corrupt dataset '%s': its shape has "
-                                "more than 2^64 elements", path);
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Corrupt "
+                                      "dataset '%s': its shape has more than "
+                                      "2^64 elements", path);
         }
     }
     H5Sclose(space);
@@ -187,11 +189,11 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
         hsize_t have = H5Dget_storage_size(d->did);
 
         if (esize == 0 || d->nelem > have / esize) {
-            *err = apr_psprintf(p, "Corrupt dataset '%s': %" APR_UINT64_T_FMT
-                                " bytes stored for %" APR_UINT64_T_FMT
-                                " elements", path, (apr_uint64_t)have,
-                                (apr_uint64_t)d->nelem);
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Corrupt "
+                                      "dataset '%s': %" APR_UINT64_T_FMT
+                                      " bytes stored for %" APR_UINT64_T_FMT
+                                      " elements", path, (apr_uint64_t)have,
+                                      (apr_uint64_t)d->nelem);
         }
     }
     fcpl = H5Fget_create_plist(fid);
@@ -205,7 +207,7 @@ apr_status_t h5s3_h5_dset_open(h5s3_h5_dset **out, const char **err,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
+apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, h5s3_result *res,
                                    apr_pool_t *p)
 {
     hid_t dcpl;
@@ -215,48 +217,48 @@ apr_status_t h5s3_h5_dset_readable(const h5s3_h5_dset *d, const char **err,
     hsize_t chunk_bytes = 0;
 
     if (H5Tdetect_class(d->ftype, H5T_REFERENCE) > 0) {
-        *err = apr_psprintf(p, "Dataset '%s' holds HDF5 references, "
-                            "which cannot be served as values", d->path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' "
+                                  "holds HDF5 references, which cannot be "
+                                  "served as values", d->path);
     }
     if (H5Tdetect_class(d->ftype, H5T_OPAQUE) > 0) {
-        *err = apr_psprintf(p, "Dataset '%s' holds opaque data, which "
-                            "cannot be served as values", d->path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' "
+                                  "holds opaque data, which cannot be served "
+                                  "as values", d->path);
     }
     if (d->msize == 0) {
-        *err = apr_psprintf(p, "Dataset '%s' has a type this server "
-                            "cannot read", d->path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' has "
+                                  "a type this server cannot read", d->path);
     }
     if (d->layout == H5D_CHUNKED) {
         for (i = 0; i < d->ndim; i++) {
             if (d->chunk[i] == 0) {
-                *err = apr_psprintf(p, "Corrupt dataset '%s': a chunk "
-                                    "dimension is 0", d->path);
-                return H5S3_E_UNSUPPORTED;
+                return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Corrupt "
+                                          "dataset '%s': a chunk dimension is "
+                                          "0", d->path);
             }
         }
         /* Checked: 32-bit chunk dims times the element size wrap 64 bits
          * with a few dims, and a wrapped size would undersize buffers. */
         if (!h5s3_dims_product(&chunk_bytes, d->chunk, d->ndim, d->msize,
                                H5S3_H5_MAX_CHUNK_BYTES)) {
-            *err = apr_psprintf(p, "Dataset '%s' has chunks of more than "
-                                "the %d bytes this server decodes",
-                                d->path, H5S3_H5_MAX_CHUNK_BYTES);
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' "
+                                      "has chunks of more than the %d bytes "
+                                      "this server decodes", d->path,
+                                      H5S3_H5_MAX_CHUNK_BYTES);
         }
     }
     dcpl = H5Dget_create_plist(d->did);
     if (dcpl < 0) {
-        return h5s3_h5_request_status(H5S3_E_UNSUPPORTED);
+        return h5s3_result_status(res, h5s3_h5_request_status(
+            H5S3_E_UNSUPPORTED));
     }
     if (h5s3_h5_filter_missing(&id, &name, dcpl, p)) {
-        *err = apr_psprintf(p, "Dataset '%s' is compressed with the '%s' "
-                            "filter (id %d), which is not available on this "
-                            "server", d->path, name, (int)id);
         H5Pclose(dcpl);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' is "
+                                  "compressed with the '%s' filter (id %d), "
+                                  "which is not available on this server",
+                                  d->path, name, (int)id);
     }
     H5Pclose(dcpl);
     return APR_SUCCESS;

@@ -292,6 +292,7 @@ apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **out, h5s3_h5_files *t,
     rq = h5s3_h5_request_current();
     if (!rq) {
         tmp.call = call;
+        h5s3_result_init(&tmp.result, p);
         h5s3_h5_request_begin(&tmp);
         own_rq = 1;
     }

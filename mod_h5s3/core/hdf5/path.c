@@ -193,7 +193,7 @@ apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
     loc = H5Oopen(file, "/", H5P_DEFAULT);
     if (lapl < 0 || loc < 0) {
         rv = H5S3_E_NOTHDF5;
-        goto done;
+        goto cleanup;
     }
     for (i = 0; i < n; i++) {
         hid_t nxt;
@@ -203,26 +203,26 @@ apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
             continue;
         if (H5Lexists(loc, parts[i], lapl) <= 0) {
             rv = H5S3_E_NOPATH;
-            goto done;
+            goto cleanup;
         }
         if (i == n - 1) {
             rv = h5s3_h5_open_link(out, loc, parts[i], lapl, p);
-            goto done;
+            goto cleanup;
         }
         if (H5Oexists_by_name(loc, parts[i], lapl) <= 0) {
             rv = H5S3_E_NOPATH;
-            goto done;
+            goto cleanup;
         }
         nxt = H5Oopen(loc, parts[i], lapl);
         if (nxt < 0) {
             rv = H5S3_E_NOPATH;
-            goto done;
+            goto cleanup;
         }
         if (H5Oget_info2(nxt, &oi, H5O_INFO_BASIC) < 0
             || oi.type != H5O_TYPE_GROUP) {
             H5Oclose(nxt);
             rv = H5S3_E_NOPATH;
-            goto done;
+            goto cleanup;
         }
         H5Oclose(loc);
         loc = nxt;
@@ -232,7 +232,7 @@ apr_status_t h5s3_h5_open_path(h5s3_h5_obj *out, hid_t file,
     out->obj = loc;
     out->type = H5Iget_type(loc);
     loc = -1;
-done:
+cleanup:
     if (loc >= 0)
         H5Oclose(loc);
     if (lapl >= 0)

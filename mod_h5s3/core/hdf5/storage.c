@@ -21,35 +21,34 @@ static int external_count(hid_t dcpl)
     return n > 0 ? n : 0;
 }
 
-apr_status_t h5s3_h5_storage_check(const char **err, hid_t dcpl,
+apr_status_t h5s3_h5_storage_check(h5s3_result *res, hid_t dcpl,
                                    const char *path, apr_pool_t *p)
 {
     H5D_layout_t layout;
 
     if (dcpl < 0) {
-        *err = apr_psprintf(p, "Dataset '%s': its storage cannot be read",
-                            path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED,
+                                  "Dataset '%s': its storage cannot be read",
+                                  path);
     }
     layout = H5Pget_layout(dcpl);
     if (layout == H5D_VIRTUAL) {
-        *err = apr_psprintf(p, "Dataset '%s' is a virtual dataset, whose "
-                            "sources would be opened outside the object: "
-                            "this server never serves a virtual dataset's "
-                            "values", path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' is a "
+                                  "virtual dataset, whose sources would be "
+                                  "opened outside the object: this server "
+                                  "never serves a virtual dataset's values",
+                                  path);
     }
     if (external_count(dcpl) > 0) {
-        *err = apr_psprintf(p, "Dataset '%s' keeps its values in files "
-                            "outside the object (external raw data "
-                            "storage), which this server never reads",
-                            path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' "
+                                  "keeps its values in files outside the "
+                                  "object (external raw data storage), which "
+                                  "this server never reads", path);
     }
     if (layout < 0) {
-        *err = apr_psprintf(p, "Dataset '%s' has a storage layout this "
-                            "server cannot read", path);
-        return H5S3_E_UNSUPPORTED;
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Dataset '%s' has "
+                                  "a storage layout this server cannot read",
+                                  path);
     }
     return APR_SUCCESS;
 }

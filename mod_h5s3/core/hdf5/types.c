@@ -97,17 +97,17 @@ int h5s3_h5_type_is_complex(hid_t type)
     m0 = H5Tget_member_type(type, 0);
     m1 = H5Tget_member_type(type, 1);
     if (!n0 || !n1 || m0 < 0 || m1 < 0)
-        goto done;
+        goto cleanup;
     if (strcmp(n0, "r") || strcmp(n1, "i"))
-        goto done;
+        goto cleanup;
     if (H5Tget_class(m0) != H5T_FLOAT || H5Tget_class(m1) != H5T_FLOAT)
-        goto done;
+        goto cleanup;
     s = H5Tget_size(m0);
     ok = (s == 4 || s == 8 || s == 16) && H5Tget_size(m1) == s
          && H5Tget_member_offset(type, 0) == 0
          && H5Tget_member_offset(type, 1) == s
          && H5Tget_size(type) == 2 * s;
-done:
+cleanup:
     if (n0)
         H5free_memory(n0);
     if (n1)

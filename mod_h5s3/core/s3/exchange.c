@@ -588,16 +588,6 @@ static const char *http_reason(long status)
     return NULL;
 }
 
-/* s into buf (truncated), or NULL for no string. */
-static const char *call_copy(char *buf, apr_size_t size, const char *s)
-{
-    if (s == NULL) {
-        return NULL;
-    }
-    apr_cpystrn(buf, s, size);
-    return buf;
-}
-
 /*
  * The status of an exchange that ran, and the S3 error Code and Message
  * to report (both NULL when it is not an S3 failure).
@@ -674,13 +664,8 @@ apr_status_t h5s3_s3_xfer_end(h5s3_s3_xfer *x, CURLcode cc,
         call->bytes += x->body_bytes;
         if (rv != APR_SUCCESS && rv != x->cb_rv) {
             call->errors++;
-            call->http_status = (int)x->status;
-            /* Copied into the call: x->p may be a caller's scratch pool. */
-            call->error_code = call_copy(call->error_code_buf,
-                                         sizeof(call->error_code_buf), code);
-            call->error_message = call_copy(call->error_message_buf,
-                                            sizeof(call->error_message_buf),
-                                            msg);
+            /* Copied by the result: x->p may be a caller's scratch pool. */
+            h5s3_result_s3_set(call->result, (int)x->status, code, msg);
         }
     }
     if (h5s3_log_is_level(H5S3_LOG_DEBUG)) {

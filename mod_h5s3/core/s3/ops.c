@@ -240,9 +240,9 @@ apr_status_t h5s3_s3_list(h5s3_s3_list_page **page, h5s3_s3_client *c,
         rv = h5s3_s3_xml_parse_list(page, x->mem, x->mem_len, p);
         if (rv != APR_SUCCESS && call) {
             call->errors++;
-            call->http_status = (int)x->status;
-            call->error_code = "MalformedListing";
-            call->error_message = "S3 sent a listing that is not valid XML";
+            h5s3_result_s3_set(call->result, (int)x->status,
+                               "MalformedListing",
+                               "S3 sent a listing that is not valid XML");
         }
     }
     if (x) {

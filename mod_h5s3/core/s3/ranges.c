@@ -53,9 +53,7 @@ static apr_status_t range_result(h5s3_s3_xfer *x, apr_status_t rv,
         if (call) {
             /* Reading at or past the end is not an S3 failure. */
             call->errors--;
-            call->http_status = 0;
-            call->error_code = NULL;
-            call->error_message = NULL;
+            h5s3_result_s3_clear(call->result);
         }
         return APR_SUCCESS;
     }
@@ -67,9 +65,13 @@ static apr_status_t range_result(h5s3_s3_xfer *x, apr_status_t rv,
                                     &start);
         if (start != x->range_offset) {
             if (call) {
+                /* The exchange itself went well (206): the HTTP status
+                 * told stays the last failed exchange's. */
                 call->errors++;
-                call->error_code = "ClientError";
-                call->error_message = "S3 sent a range other than asked";
+                h5s3_result_s3_set(call->result, call->result
+                                   ? call->result->s3_status : 0,
+                                   "ClientError",
+                                   "S3 sent a range other than asked");
             }
             return H5S3_E_UPSTREAM;
         }

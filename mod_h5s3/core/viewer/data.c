@@ -36,7 +36,7 @@ char *h5s3_h5_arg_lower(const char *s, apr_pool_t *p)
     return c;
 }
 
-apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
+apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, h5s3_result *res,
                              apr_table_t *args, const char *name,
                              apr_int64_t def, apr_int64_t min,
                              apr_pool_t *p)
@@ -51,12 +51,13 @@ apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
         return APR_SUCCESS;
     }
     if (h5s3_py_parse_int(out, s) != APR_SUCCESS) {
-        *err = apr_psprintf(p, "Invalid %s parameter", name);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID, "Invalid %s parameter",
+                                  name);
     }
     if (*out < min) {
-        *err = apr_psprintf(p, "%s must be >= %" APR_INT64_T_FMT, name, min);
-        return H5S3_E_INVALID;
+        return h5s3_result_printf(res, H5S3_E_INVALID,
+                                  "%s must be >= %" APR_INT64_T_FMT, name,
+                                  min);
     }
     if (set) {
         *set = 1;
@@ -64,35 +65,34 @@ apr_status_t h5s3_h5_arg_int(apr_int64_t *out, int *set, const char **err,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_data_mode(const char **mode, const char **err,
+apr_status_t h5s3_h5_data_mode(const char **mode, h5s3_result *res,
                                const char *raw, int required,
                                apr_pool_t *p)
 {
     const char *m;
 
     if (required && (raw == NULL || *raw == '\0')) {
-        *err = "Missing required parameter: mode";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Missing required parameter: mode");
     }
     m = h5s3_h5_arg_lower(raw ? raw : "", p);
     if (strcmp(m, "matrix") && strcmp(m, "heatmap") && strcmp(m, "line")) {
-        *err = "Invalid mode parameter";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "Invalid mode parameter");
     }
     *mode = m;
     return APR_SUCCESS;
 }
 
-static json_t *too_large(const char **err, hsize_t n, apr_pool_t *p)
+static apr_status_t too_large(h5s3_result *res, hsize_t n)
 {
-    *err = apr_psprintf(p, "Selection too large for JSON (%" APR_UINT64_T_FMT
-                        " > %d elements)", (apr_uint64_t)n,
-                        H5S3_H5_JSON_MAX_ELEMENTS);
-    return NULL;
+    return h5s3_result_printf(res, H5S3_E_INVALID, "Selection too large for "
+                              "JSON (%" APR_UINT64_T_FMT " > %d elements)",
+                              (apr_uint64_t)n, H5S3_H5_JSON_MAX_ELEMENTS);
 }
 
-#define CHECK(expr) do { rv = (expr); if (rv != APR_SUCCESS) return rv; } \
-    while (0)
+/* A failure ends the function, told in res (which is in scope). */
+#define CHECK(expr) do { rv = (expr); if (rv != APR_SUCCESS) \
+    return h5s3_result_status(res, rv); } while (0)
 
 static apr_status_t plane(json_t **data, const h5s3_h5_dset *d,
                           const h5s3_h5_sel *sel, hsize_t r0, hsize_t rs,
@@ -128,7 +128,7 @@ static apr_status_t plane(json_t **data, const h5s3_h5_dset *d,
     return rv;
 }
 
-static apr_status_t data_matrix(json_t *o, const char **err,
+static apr_status_t data_matrix(json_t *o, h5s3_result *res,
                                 const h5s3_h5_dset *d,
                                 const h5s3_h5_sel *sel, apr_table_t *args,
                                 apr_pool_t *p)
@@ -139,12 +139,12 @@ static apr_status_t data_matrix(json_t *o, const char **err,
     json_t *data = NULL;
     apr_status_t rv;
 
-    CHECK(h5s3_h5_arg_int(&ro, NULL, err, args, "row_offset", 0, 0, p));
-    CHECK(h5s3_h5_arg_int(&co, NULL, err, args, "col_offset", 0, 0, p));
-    CHECK(h5s3_h5_arg_int(&rl, NULL, err, args, "row_limit", 100, 1, p));
-    CHECK(h5s3_h5_arg_int(&cl, NULL, err, args, "col_limit", 100, 1, p));
-    CHECK(h5s3_h5_arg_int(&rs, NULL, err, args, "row_step", 1, 1, p));
-    CHECK(h5s3_h5_arg_int(&cs, NULL, err, args, "col_step", 1, 1, p));
+    CHECK(h5s3_h5_arg_int(&ro, NULL, res, args, "row_offset", 0, 0, p));
+    CHECK(h5s3_h5_arg_int(&co, NULL, res, args, "col_offset", 0, 0, p));
+    CHECK(h5s3_h5_arg_int(&rl, NULL, res, args, "row_limit", 100, 1, p));
+    CHECK(h5s3_h5_arg_int(&cl, NULL, res, args, "col_limit", 100, 1, p));
+    CHECK(h5s3_h5_arg_int(&rs, NULL, res, args, "row_step", 1, 1, p));
+    CHECK(h5s3_h5_arg_int(&cs, NULL, res, args, "col_step", 1, 1, p));
     if ((hsize_t)ro > rows) {
         ro = (apr_int64_t)rows;
     }
@@ -158,14 +158,13 @@ static apr_status_t data_matrix(json_t *o, const char **err,
         cl = (apr_int64_t)(cols - (hsize_t)co);
     }
     if (rl > H5S3_DATA_MATRIX_MAX || cl > H5S3_DATA_MATRIX_MAX) {
-        *err = "Matrix limits exceed 2000x2000";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Matrix limits exceed 2000x2000");
     }
     orows = h5s3_ceil_div((hsize_t)rl, (hsize_t)rs);
     ocols = h5s3_ceil_div((hsize_t)cl, (hsize_t)cs);
     if (orows * ocols > H5S3_H5_JSON_MAX_ELEMENTS) {
-        too_large(err, orows * ocols, p);
-        return H5S3_E_INVALID;
+        return too_large(res, orows * ocols);
     }
     CHECK(plane(&data, d, sel, (hsize_t)ro, (hsize_t)rs, orows, (hsize_t)co,
                 (hsize_t)cs, ocols, NULL, NULL, 0, p));
@@ -180,7 +179,7 @@ static apr_status_t data_matrix(json_t *o, const char **err,
     return APR_SUCCESS;
 }
 
-static apr_status_t data_heatmap(json_t *o, const char **err,
+static apr_status_t data_heatmap(json_t *o, h5s3_result *res,
                                  const h5s3_h5_dset *d,
                                  const h5s3_h5_sel *sel, apr_table_t *args,
                                  apr_pool_t *p)
@@ -194,16 +193,15 @@ static apr_status_t data_heatmap(json_t *o, const char **err,
     json_t *data = NULL, *stats;
     apr_status_t rv;
 
-    CHECK(h5s3_h5_arg_int(&max, NULL, err, args, "max_size", 512, 1, p));
+    CHECK(h5s3_h5_arg_int(&max, NULL, res, args, "max_size", 512, 1, p));
     if (max > H5S3_DATA_HEATMAP_MAX) {
-        *err = "max_size exceeds 1024";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "max_size exceeds 1024");
     }
     if (inc && *inc
         && h5s3_conf_parse_bool(&include, h5s3_h5_arg_lower(inc, p))
            != APR_SUCCESS) {
-        *err = "Invalid include_stats parameter";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Invalid include_stats parameter");
     }
     /* The largest s <= max with min(rows,s)*min(cols,s) <= 500000. */
     lo = 1;
@@ -254,7 +252,7 @@ static apr_status_t data_heatmap(json_t *o, const char **err,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
+apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, h5s3_result *res,
                                const h5s3_h5_dset *d,
                                const h5s3_h5_sel *sel, apr_table_t *args,
                                apr_pool_t *p)
@@ -281,19 +279,19 @@ apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
                 dim += d->ndim;
             }
             if (dim < 0 || dim >= d->ndim) {
-                *err = "line_dim out of range";
-                return H5S3_E_INVALID;
+                return h5s3_result_set(res, H5S3_E_INVALID,
+                                       "line_dim out of range");
             }
         }
         else {
-            *err = "Invalid line_dim parameter";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Invalid line_dim parameter");
         }
     }
-    CHECK(h5s3_h5_arg_int(&li, &li_set, err, args, "line_index", 0, 0, p));
+    CHECK(h5s3_h5_arg_int(&li, &li_set, res, args, "line_index", 0, 0, p));
     if (d->ndim == 0) {
-        *err = "Line mode requires a dataset with at least 1 dimension";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "Line mode requires a "
+                               "dataset with at least 1 dimension");
     }
     for (k = 0; k < d->ndim; k++) {
         lp->pos[k] = sel->given[k] || (k != sel->row_dim && k != sel->col_dim)
@@ -317,8 +315,8 @@ apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
             li = (apr_int64_t)(size / 2);
         }
         else if ((hsize_t)li >= size) {
-            *err = "line_index out of range";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "line_index out of range");
         }
         lp->pos[fixed] = (hsize_t)li;
         lp->index = li;
@@ -327,7 +325,7 @@ apr_status_t h5s3_h5_line_plan(h5s3_h5_line_plan_t *lp, const char **err,
     return APR_SUCCESS;
 }
 
-static apr_status_t data_line(json_t *o, const char **err,
+static apr_status_t data_line(json_t *o, h5s3_result *res,
                               const h5s3_h5_dset *d, const h5s3_h5_sel *sel,
                               apr_table_t *args, apr_pool_t *p)
 {
@@ -345,14 +343,14 @@ static apr_status_t data_line(json_t *o, const char **err,
         quality = h5s3_h5_arg_lower(qs, p);
         if (strcmp(quality, "auto") && strcmp(quality, "overview")
             && strcmp(quality, "exact")) {
-            *err = "Invalid quality parameter";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Invalid quality parameter");
         }
     }
-    CHECK(h5s3_h5_line_plan(&lp, err, d, sel, args, p));
-    CHECK(h5s3_h5_arg_int(&off, NULL, err, args, "line_offset", 0, 0, p));
-    CHECK(h5s3_h5_arg_int(&lim, &lim_set, err, args, "line_limit", 0, 1, p));
-    CHECK(h5s3_h5_arg_int(&maxp, NULL, err, args, "max_points",
+    CHECK(h5s3_h5_line_plan(&lp, res, d, sel, args, p));
+    CHECK(h5s3_h5_arg_int(&off, NULL, res, args, "line_offset", 0, 0, p));
+    CHECK(h5s3_h5_arg_int(&lim, &lim_set, res, args, "line_limit", 0, 1, p));
+    CHECK(h5s3_h5_arg_int(&maxp, NULL, res, args, "max_points",
                           H5S3_DATA_LINE_POINTS, 1, p));
     if (maxp > H5S3_DATA_LINE_POINTS) {
         maxp = H5S3_DATA_LINE_POINTS;
@@ -362,9 +360,9 @@ static apr_status_t data_line(json_t *o, const char **err,
         limit = (hsize_t)lim;
     }
     if (!strcmp(quality, "exact") && limit > H5S3_DATA_EXACT_MAX) {
-        *err = "Exact line window exceeds 20000 points. Reduce "
-               "line_limit/zoom window or use quality=overview.";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "Exact line window "
+                               "exceeds 20000 points. Reduce line_limit/zoom "
+                               "window or use quality=overview.");
     }
     applied = !strcmp(quality, "auto")
                   ? (limit <= H5S3_DATA_EXACT_MAX ? "exact" : "overview")
@@ -375,8 +373,7 @@ static apr_status_t data_line(json_t *o, const char **err,
     }
     n = h5s3_ceil_div(limit, step);
     if (n > H5S3_H5_JSON_MAX_ELEMENTS) {
-        too_large(err, n, p);
-        return H5S3_E_INVALID;
+        return too_large(res, n);
     }
     if (n > 0) {
         CHECK(h5s3_h5_read_line(&buf, d, lp.pos, lp.vary, (hsize_t)off, step,
@@ -384,7 +381,7 @@ static apr_status_t data_line(json_t *o, const char **err,
         rv = h5s3_h5_buf_json_raw(&data, d, buf, 1, &n, p);
         h5s3_h5_buf_free(d, buf, n);
         if (rv != APR_SUCCESS) {
-            return rv;
+            return h5s3_result_status(res, rv);
         }
     }
     else {
@@ -408,7 +405,7 @@ static apr_status_t data_line(json_t *o, const char **err,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
+apr_status_t h5s3_h5_data(json_t **out, h5s3_result *res, hid_t fid,
                           struct h5s3_h5_file *f, const char *path,
                           const char *mode, apr_table_t *args,
                           apr_pool_t *p)
@@ -420,23 +417,23 @@ apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
     int i;
 
     *out = NULL;
-    rv = h5s3_h5_dset_open(&d, err, fid, f, path, p);
+    rv = h5s3_h5_dset_open(&d, res, fid, f, path, p);
     if (rv != APR_SUCCESS) {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
-    rv = h5s3_h5_select_strict(&sel, err, d->ndim, d->shape,
+    rv = h5s3_h5_select_strict(&sel, res, d->ndim, d->shape,
                                apr_table_get(args, "display_dims"),
                                apr_table_get(args, "fixed_indices"), p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (strcmp(mode, "line") && d->ndim < 2) {
-        *err = "Mode requires a 2D or higher dataset";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Mode requires a 2D or higher dataset");
     }
-    rv = h5s3_h5_dset_readable(d, err, p);
+    rv = h5s3_h5_dset_readable(d, res, p);
     if (rv != APR_SUCCESS) {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     shape = json_array();
     for (i = 0; i < d->ndim; i++) {
@@ -448,21 +445,21 @@ apr_status_t h5s3_h5_data(json_t **out, const char **err, hid_t fid,
                   "source_shape", shape, "fixed_indices",
                   h5s3_h5_sel_fixed_json(&sel));
     if (o == NULL) {
-        return APR_ENOMEM;
+        return h5s3_result_status(res, APR_ENOMEM);
     }
     if (!strcmp(mode, "matrix")) {
-        rv = data_matrix(o, err, d, &sel, args, p);
+        rv = data_matrix(o, res, d, &sel, args, p);
     }
     else if (!strcmp(mode, "heatmap")) {
-        rv = data_heatmap(o, err, d, &sel, args, p);
+        rv = data_heatmap(o, res, d, &sel, args, p);
     }
     else {
-        rv = data_line(o, err, d, &sel, args, p);
+        rv = data_line(o, res, d, &sel, args, p);
     }
     if (rv != APR_SUCCESS) {
         json_decref(o);
         if (rv == H5S3_E_TOOLARGE) {
-            *err = "Selection too large to read at once";
+            h5s3_result_set(res, rv, "Selection too large to read at once");
         }
         return rv;
     }

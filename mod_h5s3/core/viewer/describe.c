@@ -249,17 +249,17 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
     h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&target, file, path, p);
     if (rv != APR_SUCCESS)
-        goto done;
+        goto cleanup;
     arr = json_array();
     if (!arr) {
         rv = APR_ENOMEM;
-        goto done;
+        goto cleanup;
     }
     if (target.kind != H5S3_H5_LINK_OBJECT || target.type != H5I_GROUP)
-        goto done;      /* datasets, datatypes and links have no children */
+        goto cleanup;      /* datasets, datatypes and links have no children */
     rv = h5s3_h5_link_names(&names, &more, target.obj, offset, limit, p);
     if (rv != APR_SUCCESS)
-        goto done;
+        goto cleanup;
     if (pg) {
         pg->more = more;
         pg->total = H5Gget_info(target.obj, &gi) >= 0 ? gi.nlinks : 0;
@@ -267,7 +267,7 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
     lapl = h5s3_h5_lapl_no_external();
     if (lapl < 0) {
         rv = H5S3_E_NOTHDF5;
-        goto done;
+        goto cleanup;
     }
     /* path.rstrip('/') */
     plen = strlen(path);
@@ -282,10 +282,10 @@ apr_status_t h5s3_h5_children_page(json_t **out, h5s3_h5_page *pg,
 
         if (!entry || json_array_append_new(arr, entry) < 0) {
             rv = APR_ENOMEM;
-            goto done;
+            goto cleanup;
         }
     }
-done:
+cleanup:
     if (lapl >= 0)
         H5Pclose(lapl);
     h5s3_h5_obj_close(&target);
@@ -338,7 +338,7 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
     h5s3_h5_quiet_on(&q);
     rv = h5s3_h5_open_path(&t, file, path, p);
     if (rv != APR_SUCCESS)
-        goto done;
+        goto cleanup;
     /* path.split('/')[-1] if path != '/' else '' */
     slash = strrchr(path, '/');
     name = strcmp(path, "/") == 0 ? "" : (slash ? slash + 1 : path);
@@ -346,7 +346,7 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
                   "path", h5s3_json_str(path, p));
     if (!o) {
         rv = APR_ENOMEM;
-        goto done;
+        goto cleanup;
     }
     if (t.soft_target && t.kind == H5S3_H5_LINK_OBJECT) {
         set(o, "link", json_string("soft"));
@@ -357,17 +357,17 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
         kind(o, "soft_link");
         set(o, "target", h5s3_json_str(t.soft_target, p));
         meta_attrs(o, -1, p);
-        goto done;
+        goto cleanup;
     case H5S3_H5_LINK_EXTERNAL:
         kind(o, "external_link");
         set(o, "target_file", h5s3_json_str(t.ext_file, p));
         set(o, "target_path", h5s3_json_str(t.ext_path, p));
         meta_attrs(o, -1, p);
-        goto done;
+        goto cleanup;
     case H5S3_H5_LINK_USER:
         kind(o, "unknown");
         meta_attrs(o, -1, p);
-        goto done;
+        goto cleanup;
     default:
         break;
     }
@@ -399,7 +399,7 @@ apr_status_t h5s3_h5_meta(json_t **out, hid_t file, const char *path,
         kind(o, "unknown");
         break;
     }
-done:
+cleanup:
     h5s3_h5_obj_close(&t);
     if (rv != APR_SUCCESS && o) {
         json_decref(o);

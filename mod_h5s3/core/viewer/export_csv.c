@@ -35,8 +35,9 @@ struct h5s3_h5_csv {
     int ncmp;
 };
 
-#define CHECK(expr) do { rv = (expr); if (rv != APR_SUCCESS) return rv; } \
-    while (0)
+/* A failure ends the function, told in res (which is in scope). */
+#define CHECK(expr) do { rv = (expr); if (rv != APR_SUCCESS) \
+    return h5s3_result_status(res, rv); } while (0)
 
 const char *h5s3_h5_csv_name(const h5s3_h5_csv *c)
 {
@@ -49,7 +50,7 @@ static int csv_numeric(const h5s3_h5_dset *d)
     return d->kind == H5S3_H5_KIND_NUMERIC || d->kind == H5S3_H5_KIND_BOOL;
 }
 
-static apr_status_t prepare_compare(h5s3_h5_csv *c, const char **err,
+static apr_status_t prepare_compare(h5s3_h5_csv *c, h5s3_result *res,
                                     hid_t fid, struct h5s3_h5_file *f,
                                     const char *path, const char *list)
 {
@@ -88,8 +89,9 @@ static apr_status_t prepare_compare(h5s3_h5_csv *c, const char **err,
             continue;
         }
         if (n == H5S3_CSV_MAX_COMPARE) {
-            *err = "Up to 4 compare_paths are supported per line export.";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "Up to 4 "
+                                   "compare_paths are supported per line "
+                                   "export.");
         }
         paths[n++] = q;
     }
@@ -97,27 +99,27 @@ static apr_status_t prepare_compare(h5s3_h5_csv *c, const char **err,
         h5s3_h5_dset *d;
         const char *slash = strrchr(paths[i], '/');
 
-        rv = h5s3_h5_dset_open(&d, err, fid, f, paths[i], p);
+        rv = h5s3_h5_dset_open(&d, res, fid, f, paths[i], p);
         if (rv == H5S3_E_NOPATH) {
-            *err = apr_psprintf(p, "Compare dataset '%s' not found",
-                                paths[i]);
+            return h5s3_result_printf(res, rv, "Compare dataset '%s' not "
+                                      "found", paths[i]);
         }
         if (rv != APR_SUCCESS) {
-            return rv;
+            return h5s3_result_status(res, rv);
         }
         if (d->ndim != c->d->ndim
             || memcmp(d->shape, c->d->shape,
                       (size_t)d->ndim * sizeof(hsize_t))) {
-            *err = apr_psprintf(p, "Compare dataset '%s' shape does not "
-                                "match base dataset.", paths[i]);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "Compare dataset "
+                                      "'%s' shape does not match base "
+                                      "dataset.", paths[i]);
         }
         if (!csv_numeric(d)) {
-            *err = apr_psprintf(p, "Compare dataset '%s' is not numeric.",
-                                paths[i]);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID,
+                                      "Compare dataset '%s' is not numeric.",
+                                      paths[i]);
         }
-        CHECK(h5s3_h5_dset_readable(d, err, p));
+        CHECK(h5s3_h5_dset_readable(d, res, p));
         c->cmp[i] = d;
         c->cmp_label[i] = slash && slash[1] ? slash + 1 : paths[i];
     }
@@ -125,7 +127,7 @@ static apr_status_t prepare_compare(h5s3_h5_csv *c, const char **err,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
+apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, h5s3_result *res,
                                  hid_t fid, struct h5s3_h5_file *f,
                                  const char *key, const char *path,
                                  const char *mode, apr_table_t *args,
@@ -140,19 +142,19 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
     c->p = p;
     c->line = !strcmp(mode, "line");
     c->name = h5s3_csv_filename(key, path, mode, p);
-    CHECK(h5s3_h5_dset_open(&c->d, err, fid, f, path, p));
-    CHECK(h5s3_h5_select_strict(&c->sel, err, c->d->ndim, c->d->shape,
+    CHECK(h5s3_h5_dset_open(&c->d, res, fid, f, path, p));
+    CHECK(h5s3_h5_select_strict(&c->sel, res, c->d->ndim, c->d->shape,
                                 apr_table_get(args, "display_dims"),
                                 apr_table_get(args, "fixed_indices"), p));
     if (!c->line && c->d->ndim < 2) {
-        *err = "Mode requires a 2D or higher dataset";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Mode requires a 2D or higher dataset");
     }
     if (c->line && !csv_numeric(c->d)) {
-        *err = "Line CSV export requires numeric dataset dtype.";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID, "Line CSV export requires "
+                               "numeric dataset dtype.");
     }
-    CHECK(h5s3_h5_dset_readable(c->d, err, p));
+    CHECK(h5s3_h5_dset_readable(c->d, res, p));
 
     if (!c->line) {
         hsize_t rows = h5s3_h5_sel_rows(&c->sel);
@@ -161,15 +163,15 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
         int rl_set, cl_set;
         double cells;
 
-        CHECK(h5s3_h5_arg_int(&ro, NULL, err, args, "row_offset", 0, 0, p));
-        CHECK(h5s3_h5_arg_int(&co, NULL, err, args, "col_offset", 0, 0, p));
-        CHECK(h5s3_h5_arg_int(&rl, &rl_set, err, args, "row_limit", 0, 1,
+        CHECK(h5s3_h5_arg_int(&ro, NULL, res, args, "row_offset", 0, 0, p));
+        CHECK(h5s3_h5_arg_int(&co, NULL, res, args, "col_offset", 0, 0, p));
+        CHECK(h5s3_h5_arg_int(&rl, &rl_set, res, args, "row_limit", 0, 1,
                               p));
-        CHECK(h5s3_h5_arg_int(&cl, &cl_set, err, args, "col_limit", 0, 1,
+        CHECK(h5s3_h5_arg_int(&cl, &cl_set, res, args, "col_limit", 0, 1,
                               p));
-        CHECK(h5s3_h5_arg_int(&v, NULL, err, args, "chunk_rows", 256, 1, p));
+        CHECK(h5s3_h5_arg_int(&v, NULL, res, args, "chunk_rows", 256, 1, p));
         c->chunk_rows = (hsize_t)v;
-        CHECK(h5s3_h5_arg_int(&v, NULL, err, args, "chunk_cols", 256, 1, p));
+        CHECK(h5s3_h5_arg_int(&v, NULL, res, args, "chunk_cols", 256, 1, p));
         c->r0 = (hsize_t)ro;
         c->c0 = (hsize_t)co;
         c->nr = c->r0 < rows ? rows - c->r0 : 0;
@@ -182,27 +184,27 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
         }
         cells = (double)c->nr * (double)c->nc;
         if (cells == 0) {
-            *err = "Requested export window is empty.";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Requested export window is empty.");
         }
         if (cells > H5S3_CSV_MAX_CELLS) {
-            *err = apr_psprintf(p, "CSV export exceeds limit (%.0f > %d "
-                                "cells).", cells, H5S3_CSV_MAX_CELLS);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "CSV export "
+                                      "exceeds limit (%.0f > %d cells).",
+                                      cells, H5S3_CSV_MAX_CELLS);
         }
     }
     else {
         apr_int64_t off, lim;
         const char *cmp = apr_table_get(args, "compare_paths");
 
-        CHECK(h5s3_h5_line_plan(&c->lp, err, c->d, &c->sel, args, p));
-        CHECK(h5s3_h5_arg_int(&off, NULL, err, args, "line_offset", 0, 0, p));
-        CHECK(h5s3_h5_arg_int(&lim, &set, err, args, "line_limit", 0, 1, p));
-        CHECK(h5s3_h5_arg_int(&v, NULL, err, args, "chunk_points", 50000, 1,
+        CHECK(h5s3_h5_line_plan(&c->lp, res, c->d, &c->sel, args, p));
+        CHECK(h5s3_h5_arg_int(&off, NULL, res, args, "line_offset", 0, 0, p));
+        CHECK(h5s3_h5_arg_int(&lim, &set, res, args, "line_limit", 0, 1, p));
+        CHECK(h5s3_h5_arg_int(&v, NULL, res, args, "chunk_points", 50000, 1,
                               p));
         c->chunk_points = (hsize_t)v;
         if (cmp && *cmp) {
-            CHECK(prepare_compare(c, err, fid, f, path, cmp));
+            CHECK(prepare_compare(c, res, fid, f, path, cmp));
         }
         c->off = (hsize_t)off;
         c->n = c->off < c->lp.length ? c->lp.length - c->off : 0;
@@ -210,14 +212,14 @@ apr_status_t h5s3_h5_csv_prepare(h5s3_h5_csv **out, const char **err,
             c->n = (hsize_t)lim;
         }
         if (c->n == 0) {
-            *err = "Requested export window is empty.";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Requested export window is empty.");
         }
         if (c->n > H5S3_CSV_MAX_POINTS) {
-            *err = apr_psprintf(p, "Line CSV export exceeds limit (%"
-                                APR_UINT64_T_FMT " > %d points).",
-                                (apr_uint64_t)c->n, H5S3_CSV_MAX_POINTS);
-            return H5S3_E_INVALID;
+            return h5s3_result_printf(res, H5S3_E_INVALID, "Line CSV export "
+                                      "exceeds limit (%" APR_UINT64_T_FMT " > "
+                                      "%d points).", (apr_uint64_t)c->n,
+                                      H5S3_CSV_MAX_POINTS);
         }
     }
     *out = c;

@@ -22,7 +22,7 @@
 #include "json/h5s3_json.h"
 
 apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
-                                        const char **err, apr_table_t *args,
+                                        h5s3_result *res, apr_table_t *args,
                                         apr_pool_t *p)
 {
     const char *mode = apr_table_get(args, "mode");
@@ -46,16 +46,16 @@ apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
     o->detail = "full";
     if (detail && *(detail = h5s3_h5_arg_lower(detail, p))) {
         if (strcmp(detail, "fast") && strcmp(detail, "full")) {
-            *err = "Invalid detail parameter";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Invalid detail parameter");
         }
         o->detail = detail;
     }
     o->include_stats = !strcmp(o->detail, "full");
     if (stats && *(stats = h5s3_h5_arg_lower(stats, p))
         && h5s3_conf_parse_bool(&o->include_stats, stats) != APR_SUCCESS) {
-        *err = "Invalid include_stats parameter";
-        return H5S3_E_INVALID;
+        return h5s3_result_set(res, H5S3_E_INVALID,
+                               "Invalid include_stats parameter");
     }
     o->display_dims = apr_table_get(args, "display_dims");
     o->fixed_indices = apr_table_get(args, "fixed_indices");
@@ -63,12 +63,12 @@ apr_status_t h5s3_h5_preview_opts_parse(h5s3_h5_preview_opts *o,
         apr_int64_t v;
 
         if (h5s3_py_parse_int(&v, max) != APR_SUCCESS) {
-            *err = "Invalid max_size parameter";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "Invalid max_size parameter");
         }
         if (v <= 0) {
-            *err = "max_size must be a positive integer";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID,
+                                   "max_size must be a positive integer");
         }
         o->max_size = v > H5S3_PREVIEW_MAX_HEATMAP ? H5S3_PREVIEW_MAX_HEATMAP
                                                    : (int)v;
@@ -283,7 +283,7 @@ static apr_status_t preview_2d(json_t *o, const h5s3_h5_dset *d,
     return APR_SUCCESS;
 }
 
-apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
+apr_status_t h5s3_h5_preview(json_t **out, h5s3_result *res, hid_t fid,
                              struct h5s3_h5_file *f, const char *path,
                              const h5s3_h5_preview_opts *op, apr_pool_t *p)
 {
@@ -295,12 +295,12 @@ apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
     apr_status_t rv;
 
     *out = NULL;
-    rv = h5s3_h5_dset_open(&d, err, fid, f, path, p);
+    rv = h5s3_h5_dset_open(&d, res, fid, f, path, p);
     if (rv == APR_SUCCESS) {
-        rv = h5s3_h5_dset_readable(d, err, p);
+        rv = h5s3_h5_dset_readable(d, res, p);
     }
     if (rv != APR_SUCCESS) {
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     fast = !strcmp(op->detail, "fast") && strcmp(op->mode, "auto") != 0;
     h5s3_h5_select_lenient(&sel, d->ndim, d->shape, op->display_dims,
@@ -320,7 +320,7 @@ apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
                                   : d->ndim == 2 ? "2d" : "nd",
                   "plot", "profile", "table");
     if (o == NULL) {
-        return APR_ENOMEM;
+        return h5s3_result_status(res, APR_ENOMEM);
     }
     json_object_set_new(o, "limits", json_pack(
         "{s:i, s:i, s:i, s:i, s:i}", "max_elements", 250000,
@@ -344,9 +344,9 @@ apr_status_t h5s3_h5_preview(json_t **out, const char **err, hid_t fid,
     if (rv != APR_SUCCESS) {
         json_decref(o);
         if (rv == H5S3_E_TOOLARGE) {
-            *err = "Selection too large to preview";
+            return h5s3_result_set(res, rv, "Selection too large to preview");
         }
-        return rv;
+        return h5s3_result_status(res, rv);
     }
     h5s3_json_reals_repr(stats, p);   /* repr(), not "%.17g" */
     json_object_set_new(o, "stats", stats);

@@ -153,7 +153,7 @@ void h5s3_h5_select_lenient(h5s3_h5_sel *sel, int ndim,
     apr_pool_destroy(p);
 }
 
-apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
+apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, h5s3_result *res,
                                    int ndim, const hsize_t *shape,
                                    const char *display_dims,
                                    const char *fixed_indices,
@@ -174,13 +174,13 @@ apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
             }
         }
         if (n != 2) {
-            *err = "display_dims must include two distinct dims";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "display_dims must "
+                                   "include two distinct dims");
         }
         for (k = 0; k < 2; k++) {
             if (h5s3_py_parse_int(&v[k], parts[k]) != APR_SUCCESS) {
-                *err = "Invalid display_dims parameter";
-                return H5S3_E_INVALID;
+                return h5s3_result_set(res, H5S3_E_INVALID,
+                                       "Invalid display_dims parameter");
             }
         }
         for (k = 0; k < 2; k++) {
@@ -188,13 +188,13 @@ apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
                 v[k] += ndim;
             }
             if (v[k] < 0 || v[k] >= ndim) {
-                *err = "display_dims out of range";
-                return H5S3_E_INVALID;
+                return h5s3_result_set(res, H5S3_E_INVALID,
+                                       "display_dims out of range");
             }
         }
         if (v[0] == v[1]) {
-            *err = "display_dims must include two distinct dims";
-            return H5S3_E_INVALID;
+            return h5s3_result_set(res, H5S3_E_INVALID, "display_dims must "
+                                   "include two distinct dims");
         }
         sel->row_dim = (int)v[0];
         sel->col_dim = (int)v[1];
@@ -211,15 +211,15 @@ apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
             if (!split_pair(part, &a, &b)
                 || h5s3_py_parse_int(&d, a) != APR_SUCCESS
                 || h5s3_py_parse_int(&i, b) != APR_SUCCESS) {
-                *err = "Invalid fixed_indices parameter";
-                return H5S3_E_INVALID;
+                return h5s3_result_set(res, H5S3_E_INVALID,
+                                       "Invalid fixed_indices parameter");
             }
             if (d < 0) {
                 d += ndim;
             }
             if (d < 0 || d >= ndim) {
-                *err = "fixed_indices dim out of range";
-                return H5S3_E_INVALID;
+                return h5s3_result_set(res, H5S3_E_INVALID,
+                                       "fixed_indices dim out of range");
             }
             if (is_display(sel, (int)d)) {
                 continue;
@@ -235,9 +235,9 @@ apr_status_t h5s3_h5_select_strict(h5s3_h5_sel *sel, const char **err,
                 i = 0;
             }
             else if (i < 0 || (hsize_t)i >= sel->shape[d]) {
-                *err = apr_psprintf(p, "fixed_indices index out of range "
-                                    "for dim %d", (int)d);
-                return H5S3_E_INVALID;
+                return h5s3_result_printf(res, H5S3_E_INVALID, "fixed_indices "
+                                          "index out of range for dim %d",
+                                          (int)d);
             }
             sel->index[d] = (hsize_t)i;
             sel->given[d] = 1;

@@ -90,12 +90,68 @@ static apr_status_t read_piece(const h5s3_h5_dset *d, double *v,
     return APR_SUCCESS;
 }
 
+/*
+ * The first `want` positions of the grid (every s-th index of each dim)
+ * in C order, appended to v: whole slabs of dim 0, then of dim 1 at the
+ * next dim-0 index, and so on.
+ */
+static apr_status_t sample_grid(const h5s3_h5_dset *d, double *v,
+                                apr_size_t *got, apr_size_t want, hsize_t s,
+                                const hsize_t *grid)
+{
+    hsize_t inner[H5S3_H5_RANK_MAX + 1];
+    hsize_t start[H5S3_H5_RANK_MAX], stride[H5S3_H5_RANK_MAX];
+    hsize_t count[H5S3_H5_RANK_MAX];
+    apr_status_t rv;
+    int k;
+
+    /* Products saturate (checked: a wrap to 0 would divide by zero
+     * below); past 2^50 a slab holds more than the sample anyway.  No dim
+     * is 0 here (nelem > 0), so neither is any product. */
+    inner[d->ndim] = 1;
+    for (k = d->ndim - 1; k >= 0; k--) {
+        if (!H5S3_MUL(&inner[k], inner[k + 1], grid[k])
+            || inner[k] > (hsize_t)1 << 50) {
+            inner[k] = (hsize_t)1 << 50;
+        }
+    }
+    for (k = 0; k < d->ndim; k++) {
+        start[k] = 0;
+        stride[k] = s;
+        count[k] = grid[k];
+    }
+    for (k = 0; k < d->ndim && *got < want; k++) {
+        apr_size_t left = want - *got;
+        hsize_t whole = left / inner[k + 1];
+        int j;
+
+        if (whole > grid[k]) {
+            whole = grid[k];
+        }
+        if (whole > 0) {
+            hsize_t c[H5S3_H5_RANK_MAX];
+
+            memcpy(c, count, sizeof(c));
+            c[k] = whole;
+            for (j = k + 1; j < d->ndim; j++) {
+                c[j] = grid[j];
+            }
+            rv = read_piece(d, v, got, start, stride, c);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        /* Then one more index of this dim, partially. */
+        start[k] += whole * s;
+        count[k] = 1;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t h5s3_h5_preview_stats(json_t **out, const h5s3_h5_dset *d,
                                    apr_pool_t *p)
 {
-    hsize_t s, grid[H5S3_H5_RANK_MAX], inner[H5S3_H5_RANK_MAX + 1];
-    hsize_t start[H5S3_H5_RANK_MAX], stride[H5S3_H5_RANK_MAX];
-    hsize_t count[H5S3_H5_RANK_MAX];
+    hsize_t s, grid[H5S3_H5_RANK_MAX];
     double gridtotal = 1, *v = NULL;
     apr_size_t want, got = 0;
     h5s3_h5_stats st;
@@ -127,55 +183,14 @@ apr_status_t h5s3_h5_preview_stats(json_t **out, const h5s3_h5_dset *d,
     }
     if (d->ndim == 0) {
         hsize_t none = 0;
+
         rv = read_piece(d, v, &got, &none, &none, &none);
-        goto stats;
     }
-    /* The first `want` positions of the grid in C order: whole slabs of
-     * dim 0, then of dim 1 at the next dim-0 index, and so on.  Products
-     * saturate (checked: a wrap to 0 would divide by zero below); past
-     * 2^50 a slab holds more than the sample anyway.  No dim is 0 here
-     * (nelem > 0), so neither is any product. */
-    inner[d->ndim] = 1;
-    for (k = d->ndim - 1; k >= 0; k--) {
-        if (!H5S3_MUL(&inner[k], inner[k + 1], grid[k])
-            || inner[k] > (hsize_t)1 << 50) {
-            inner[k] = (hsize_t)1 << 50;
-        }
+    else {
+        rv = sample_grid(d, v, &got, want, s, grid);
     }
-    for (k = 0; k < d->ndim; k++) {
-        start[k] = 0;
-        stride[k] = s;
-        count[k] = grid[k];
-    }
-    for (k = 0; k < d->ndim && got < want; k++) {
-        apr_size_t left = want - got;
-        hsize_t whole = left / inner[k + 1];
-        int j;
-
-        if (whole > grid[k]) {
-            whole = grid[k];
-        }
-        if (whole > 0) {
-            hsize_t c[H5S3_H5_RANK_MAX];
-
-            memcpy(c, count, sizeof(c));
-            c[k] = whole;
-            for (j = k + 1; j < d->ndim; j++) {
-                c[j] = grid[j];
-            }
-            rv = read_piece(d, v, &got, start, stride, c);
-            if (rv != APR_SUCCESS) {
-                goto done;
-            }
-        }
-        /* Then one more index of this dim, partially. */
-        start[k] += whole * s;
-        count[k] = 1;
-    }
-
-stats:
     if (rv != APR_SUCCESS) {
-        goto done;
+        goto cleanup;
     }
     h5s3_h5_stats_compute(&st, v, got);
     *out = json_pack("{s:b, s:o, s:o, s:o, s:o, s:I, s:b, s:s}",
@@ -191,7 +206,7 @@ stats:
         rv = APR_ENOMEM;
     }
 
-done:
+cleanup:
     free(v);
     return rv;
 }

@@ -34,12 +34,12 @@ static json_t *s3_details(h5s3_req *q, const char *reason)
 {
     json_t *d = json_object();
 
-    if (q->call.errors && q->call.http_status) {
+    if (q->call.errors && q->result.s3_status) {
         json_object_set_new(d, "s3_status",
-                            json_integer(q->call.http_status));
+                            json_integer(q->result.s3_status));
     }
-    if (q->call.errors && q->call.error_code) {
-        json_object_set_new(d, "s3_code", json_string(q->call.error_code));
+    if (q->call.errors && q->result.s3_code) {
+        json_object_set_new(d, "s3_code", json_string(q->result.s3_code));
     }
     if (reason) {
         json_object_set_new(d, "reason", json_string(reason));
@@ -50,8 +50,8 @@ static json_t *s3_details(h5s3_req *q, const char *reason)
 int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
                        const char *reason)
 {
-    const char *s3code = q->call.errors && q->call.error_code
-                         ? q->call.error_code : "";
+    const char *s3code = q->call.errors && q->result.s3_code
+                         ? q->result.s3_code : "";
     const char *msg = h5s3_message_for(q, rv);
 
     switch (rv) {
@@ -75,7 +75,7 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
         return h5s3_api_error(q, HTTP_SERVICE_UNAVAILABLE, "sdk_error", msg,
                               s3_details(q, reason));
     case H5S3_E_UPSTREAM:
-        if (q->call.http_status == 503 || !strcmp(s3code, "SlowDown")) {
+        if (q->result.s3_status == 503 || !strcmp(s3code, "SlowDown")) {
             return h5s3_api_error(q, HTTP_SERVICE_UNAVAILABLE, "throttled",
                                   "S3 storage asked us to slow down; retry "
                                   "later", s3_details(q, reason));
@@ -100,9 +100,10 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
     }
 }
 
-int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why)
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key)
 {
     json_t *details = json_pack("{s:s}", "key", key);
+    const char *why = q->result.detail;
 
     /* Whoever wrote the object chose it: worth a line for the operator. */
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0136: %s/%s: "
@@ -405,8 +406,8 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0111: "
                       "listing %s/%s failed: %s (S3 HTTP %d %s)", m->bucket,
-                      prefix, h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      prefix, h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_api_error_for(q, rv, "bucket", NULL);
     }
     j = h5s3_json_pool_own(p, h5s3_dg_page_json(pg));
@@ -443,7 +444,6 @@ const char *h5s3_api_split_key(const char **alias, const char *path,
 int h5s3_route_api_metadata(h5s3_req *q, const char *path)
 {
     const char *alias, *key = h5s3_api_split_key(&alias, path, q->r->pool);
-    const char *why;
     const h5s3_bucket_map *m;
     h5s3_dg_object *o;
     json_t *j;
@@ -463,10 +463,10 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);
     }
-    rv = h5s3_dg_stat(&o, &why, h5s3_api_store(q, m->bucket), key,
+    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
                       q->r->pool);
     if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, key, why);
+        return h5s3_api_bad_metadata(q, key);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_api_error_for(q, rv, "key", NULL);

@@ -40,7 +40,7 @@ static int bad_body(h5s3_req *q, const char *name, const char *msg)
 int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
 {
     apr_pool_t *p = q->r->pool;
-    const char *body, *alias = NULL, *key = NULL, *token, *why;
+    const char *body, *alias = NULL, *key = NULL, *token;
     const h5s3_bucket_map *m;
     h5s3_dg_object *o;
     json_t *j, *jb, *jk;
@@ -76,9 +76,10 @@ int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
         return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
                               "No such object", NULL);
     }
-    rv = h5s3_dg_stat(&o, &why, h5s3_api_store(q, m->bucket), key, p);
+    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
+                      p);
     if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, key, why);
+        return h5s3_api_bad_metadata(q, key);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_api_error_for(q, rv, "key", NULL);
@@ -206,7 +207,6 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     h5s3_dg_object *o;
     h5s3_dg_codec_opts opts;
     h5s3_dg_restore_result res;
-    const char *why;
     dl d;
     apr_status_t rv;
 
@@ -231,9 +231,9 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     q->bucket = m->bucket;
     q->key = t->key;
     st = h5s3_api_store(q, m->bucket);
-    rv = h5s3_dg_stat(&o, &why, st, t->key, p);
+    rv = h5s3_dg_stat(&o, &q->result, st, t->key, p);
     if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, t->key, why);
+        return h5s3_api_bad_metadata(q, t->key);
     }
     if (rv != APR_SUCCESS) {
         return h5s3_api_error_for(q, rv, "key", NULL);

@@ -58,6 +58,7 @@ struct h5s3_api_savings_job {
     h5s3_api_probe pb;
     h5s3_dg_store *inner;
     h5s3_s3_call call;
+    h5s3_result result;                 /* the job thread's, in its pool */
 };
 
 /* This part of the module state (glue/h5s3_glue.h), and the cache. */
@@ -155,6 +156,8 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
     st.get = w_get;
     st.list = w_list;
     st.baton = jb;
+    h5s3_result_init(&jb->result, p);
+    jb->call.result = &jb->result;
     jb->inner = h5s3_dg_store_s3(jb->client, jb->bucket, &jb->call, p);
     jb->refreshed = apr_time_now();
 
@@ -204,8 +207,8 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, jb->server, "H5S3-0122: "
                      "savings of bucket %s (task %s) failed: %s (S3 HTTP %d "
                      "%s)", jb->bucket, jb->task_id, h5s3_error_name(rv),
-                     jb->call.http_status,
-                     jb->call.error_code ? jb->call.error_code : "");
+                     jb->result.s3_status,
+                     jb->result.s3_code ? jb->result.s3_code : "");
     }
     drop_claim(jb, p);
     h5s3_server_status_savings_running(-1);

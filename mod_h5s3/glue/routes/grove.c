@@ -34,17 +34,21 @@ int h5s3_grove_error(h5s3_req *q, int status, const char *msg)
     return h5s3_send_body(q, status, "application/json", body, strlen(body));
 }
 
-/* A failed core call, in h5grove's words. */
-static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
+/*
+ * A failed core call, in h5grove's words: the core's detail when it said
+ * what was wrong (q->result), else h5grove's own phrase.
+ */
+static int grove_fail(h5s3_req *q, apr_status_t rv)
 {
     apr_pool_t *p = q->r->pool;
+    const char *detail = q->result.detail;
 
     switch (rv) {
     case H5S3_E_NOTFOUND:
-        return h5s3_grove_error(q, HTTP_NOT_FOUND, err ? err
+        return h5s3_grove_error(q, HTTP_NOT_FOUND, detail ? detail
                                 : "File not found!");
     case H5S3_E_NOPATH:
-        return h5s3_grove_error(q, HTTP_NOT_FOUND, err ? err
+        return h5s3_grove_error(q, HTTP_NOT_FOUND, detail ? detail
             : apr_psprintf(p, "%s is not a valid path in %s",
                            apr_table_get(q->args, "path"), q->key));
     case H5S3_E_DENIED:
@@ -52,7 +56,7 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
                                 "Cannot read file: Permission denied!");
     case H5S3_E_INVALID:
     case H5S3_E_UNSUPPORTED:
-        return h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, err ? err
+        return h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, detail ? detail
                                 : "This server cannot serve that data");
     case H5S3_E_NOTHDF5:
         return h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
@@ -65,14 +69,15 @@ static int grove_fail(h5s3_req *q, apr_status_t rv, const char *err)
         return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
-        return h5s3_grove_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, err ? err
+        return h5s3_grove_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                detail ? detail
                                 : "The selection is too large");
     default:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0070: "
                       "h5grove %s of %s in bucket %s failed: %s (S3 HTTP %d "
                       "%s)", q->route, q->key, q->bucket,
-                      h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_grove_error(q, h5s3_http_status_for(rv),
                                 h5s3_message_for(q, rv));
     }
@@ -129,7 +134,6 @@ typedef struct grove_work {
     h5s3_grove_payload payload;
     apr_array_header_t *ahead;
     char *json;
-    const char *err;
 } grove_work;
 
 static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
@@ -145,7 +149,7 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
 
     rv = h5s3_object_etag(&etag, q, m->bucket, q->key);
     if (rv != APR_SUCCESS) {
-        return grove_fail(q, rv, NULL);
+        return grove_fail(q, rv);
     }
     if (h5s3_answer_lookup(q, ns, cache_key(q, m, etag, shape),
                            h5s3_conf_meta_ttl(q->sc), 0)) {
@@ -155,7 +159,7 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, prefetch, work,
                        w);
     if (rv != APR_SUCCESS) {
-        return grove_fail(q, rv, w->err);
+        return grove_fail(q, rv);
     }
     /* Keyed by the ETag of the file actually read. */
     cache_put(q, ns, cache_key(q, m, etag, shape), w->json);
@@ -196,18 +200,17 @@ static apr_status_t work_meta(json_t **out, h5s3_h5_file *f, void *baton,
     grove_work *w = baton;
 
     *out = NULL;
-    return h5s3_grove_meta(&w->json, &w->err, &w->ahead, h5s3_h5_file_id(f),
-                           w->q->key, w->path, w->links, p);
+    return h5s3_grove_meta(&w->json, &w->q->result, &w->ahead,
+                           h5s3_h5_file_id(f), w->q->key, w->path, w->links,
+                           p);
 }
 
 /* resolve_links=; 1 when the 422 was sent. */
 static int links_bad(h5s3_req *q, grove_work *w)
 {
-    const char *err = NULL;
-
-    if (h5s3_grove_links_parse(&w->links, &err, apr_table_get(
+    if (h5s3_grove_links_parse(&w->links, &q->result, apr_table_get(
             q->args, "resolve_links"), q->r->pool) != APR_SUCCESS) {
-        h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, err);
+        h5s3_grove_error(q, HTTP_UNPROCESSABLE_ENTITY, q->result.detail);
         return 1;
     }
     return 0;
@@ -293,8 +296,8 @@ static apr_status_t work_attr(json_t **out, h5s3_h5_file *f, void *baton,
     grove_work *w = baton;
 
     *out = NULL;
-    return h5s3_grove_attr(&w->json, &w->err, h5s3_h5_file_id(f), w->q->key,
-                           w->path, w->keys, p);
+    return h5s3_grove_attr(&w->json, &w->q->result, h5s3_h5_file_id(f),
+                           w->q->key, w->path, w->keys, p);
 }
 
 int h5s3_route_grove_attr(h5s3_req *q, const char *key)
@@ -326,7 +329,7 @@ static apr_status_t work_paths(json_t **out, h5s3_h5_file *f, void *baton,
     grove_work *w = baton;
 
     *out = NULL;
-    return h5s3_grove_paths(&w->json, &w->err, h5s3_h5_file_id(f),
+    return h5s3_grove_paths(&w->json, &w->q->result, h5s3_h5_file_id(f),
                             w->q->key, w->path, w->links, p);
 }
 
@@ -352,7 +355,7 @@ static apr_status_t work_stats(json_t **out, h5s3_h5_file *f, void *baton,
     grove_work *w = baton;
 
     *out = NULL;
-    return h5s3_grove_stats(&w->json, &w->err, h5s3_h5_file_id(f), f,
+    return h5s3_grove_stats(&w->json, &w->q->result, h5s3_h5_file_id(f), f,
                             w->q->key, w->path, w->selection, p);
 }
 
@@ -380,8 +383,8 @@ static apr_status_t work_data(json_t **out, h5s3_h5_file *f, void *baton,
     grove_work *w = baton;
 
     *out = NULL;
-    return h5s3_grove_data(&w->payload, &w->err, h5s3_h5_file_id(f), f,
-                           w->q->key, w->path, &w->opts, p);
+    return h5s3_grove_data(&w->payload, &w->q->result, h5s3_h5_file_id(f),
+                           f, w->q->key, w->path, &w->opts, p);
 }
 
 static int send_payload(h5s3_req *q, const h5s3_grove_payload *pl)
@@ -430,7 +433,7 @@ int h5s3_route_grove_data(h5s3_req *q, const char *key)
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, NULL,
                        work_data, &w);
     if (rv != APR_SUCCESS) {
-        return grove_fail(q, rv, w.err);
+        return grove_fail(q, rv);
     }
     if (w.payload.head->oom) {
         return h5s3_grove_error(q, HTTP_INTERNAL_SERVER_ERROR,

@@ -62,9 +62,10 @@ int h5s3_api_error_for(h5s3_req *q, apr_status_t rv, const char *what,
 
 /*
  * 400 integrity_failed for an object whose DeltaGlider metadata the core
- * refused (H5S3_E_INVALID), why (may be NULL) in details.reason.
+ * refused (H5S3_E_INVALID), the core's detail in q->result (may be NULL)
+ * in details.reason.
  */
-int h5s3_api_bad_metadata(h5s3_req *q, const char *key, const char *why);
+int h5s3_api_bad_metadata(h5s3_req *q, const char *key);
 
 /* "ALIAS/LOGICAL-KEY" split at the first '/'; NULL if malformed. */
 const char *h5s3_api_split_key(const char **alias, const char *path,

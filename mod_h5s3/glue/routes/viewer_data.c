@@ -24,31 +24,34 @@ typedef struct data_work {
     const h5s3_h5_preview_opts *opts;   /* preview */
     h5s3_req *q;                        /* csv */
     const char *csv_name;               /* csv: the file's name */
-    const char *err;
     int streamed;
 } data_work;
 
-/* The error for a failed values route, in the viewer's envelope. */
+/*
+ * The error for a failed values route, in the viewer's envelope; the
+ * core's detail, when it said what was wrong, else the route's words.
+ */
 static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
 {
     apr_pool_t *p = q->r->pool;
+    const char *detail = q->result.detail;
 
     switch (rv) {
     case H5S3_E_INVALID:
         return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
-                                 w->err ? w->err : "Invalid request");
+                                 detail ? detail : "Invalid request");
     case H5S3_E_NOTFOUND:
         return h5s3_viewer_error(q, HTTP_NOT_FOUND, apr_psprintf(
             p, "File '%s' not found", w->key));
     case H5S3_E_NOPATH:
-        return h5s3_viewer_error(q, HTTP_NOT_FOUND, w->err ? w->err
+        return h5s3_viewer_error(q, HTTP_NOT_FOUND, detail ? detail
             : apr_psprintf(p, "Path '%s' not found in '%s'", w->path,
                            w->key));
     case H5S3_E_NOTHDF5:
         return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, apr_psprintf(
             p, "'%s' is not a valid HDF5 file", w->key));
     case H5S3_E_UNSUPPORTED:
-        return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, w->err ? w->err
+        return h5s3_viewer_error(q, HTTP_UNPROCESSABLE_ENTITY, detail ? detail
             : apr_psprintf(p, "'%s' uses an HDF5 feature this server "
                            "cannot read", w->key));
     case H5S3_E_LIMIT:
@@ -60,13 +63,13 @@ static int data_error(h5s3_req *q, apr_status_t rv, const data_work *w)
                                  h5s3_message_for(q, rv));
     case H5S3_E_TOOLARGE:
         return h5s3_viewer_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                 w->err ? w->err : "Selection too large");
+                                 detail ? detail : "Selection too large");
     default:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r, "H5S3-0060: "
                       "reading values of %s in %s from bucket %s failed: "
                       "%s (S3 HTTP %d %s)", w->path, w->key, q->bucket,
-                      h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
@@ -77,8 +80,8 @@ static apr_status_t work_preview(json_t **out, h5s3_h5_file *f, void *baton,
 {
     data_work *w = baton;
 
-    return h5s3_h5_preview(out, &w->err, h5s3_h5_file_id(f), f, w->path,
-                           w->opts, p);
+    return h5s3_h5_preview(out, &w->q->result, h5s3_h5_file_id(f), f,
+                           w->path, w->opts, p);
 }
 
 static apr_status_t work_data(json_t **out, h5s3_h5_file *f, void *baton,
@@ -86,8 +89,8 @@ static apr_status_t work_data(json_t **out, h5s3_h5_file *f, void *baton,
 {
     data_work *w = baton;
 
-    return h5s3_h5_data(out, &w->err, h5s3_h5_file_id(f), f, w->path,
-                        w->mode, w->q->args, p);
+    return h5s3_h5_data(out, &w->q->result, h5s3_h5_file_id(f), f,
+                        w->path, w->mode, w->q->args, p);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -187,9 +190,10 @@ static int mode_and_bucket(h5s3_req *q, data_work *w, int for_data,
 {
     int rc;
 
-    if (h5s3_h5_data_mode(&w->mode, &w->err, apr_table_get(q->args, "mode"),
-                          for_data, q->r->pool) != APR_SUCCESS) {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, w->err);
+    if (h5s3_h5_data_mode(&w->mode, &q->result,
+                          apr_table_get(q->args, "mode"), for_data,
+                          q->r->pool) != APR_SUCCESS) {
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, q->result.detail);
     }
     if ((*m = h5s3_viewer_bucket(q, &rc)) == NULL) {
         return rc;
@@ -209,9 +213,9 @@ int h5s3_route_preview(h5s3_req *q, const char *key)
     if ((rc = begin(q, key, &w)) != DECLINED) {
         return rc;
     }
-    if (h5s3_h5_preview_opts_parse(&opts, &w.err, q->args, p)
+    if (h5s3_h5_preview_opts_parse(&opts, &q->result, q->args, p)
             != APR_SUCCESS) {
-        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, w.err);
+        return h5s3_viewer_error(q, HTTP_BAD_REQUEST, q->result.detail);
     }
     if ((m = h5s3_viewer_bucket(q, &rc)) == NULL) {
         return rc;
@@ -283,8 +287,8 @@ static apr_status_t work_csv(json_t **out, h5s3_h5_file *f, void *baton,
     apr_status_t rv;
 
     *out = NULL;
-    rv = h5s3_h5_csv_prepare(&c, &w->err, h5s3_h5_file_id(f), f, w->key,
-                             w->path, w->mode, w->q->args, p);
+    rv = h5s3_h5_csv_prepare(&c, &w->q->result, h5s3_h5_file_id(f), f,
+                             w->key, w->path, w->mode, w->q->args, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -96,7 +96,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     const char *s_inc = apr_table_get(q->args, "include_folders");
     const char *s_max = apr_table_get(q->args, "max_items");
     const h5s3_bucket_map *m;
-    const char *gen, *ckey, *why;
+    const char *gen, *ckey;
     int include = 1, rc;
     long max_items = H5S3_LISTING_MAX_ITEMS_DEFAULT;
     json_t *result;
@@ -114,7 +114,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
                                  "Invalid include_folders parameter");
     }
     if (s_max) {
-        if (h5s3_conf_parse_long(&max_items, &why, strip(p, s_max),
+        if (h5s3_conf_parse_long(&max_items, NULL, strip(p, s_max),
                                  LONG_MIN, LONG_MAX)) {
             return h5s3_viewer_error(q, HTTP_BAD_REQUEST,
                                      "Invalid max_items parameter");
@@ -143,8 +143,8 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r,
                       "H5S3-0030: listing bucket %s failed: %s (S3 HTTP %d %s)",
-                      m->bucket, h5s3_error_name(rv), q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      m->bucket, h5s3_error_name(rv), q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }

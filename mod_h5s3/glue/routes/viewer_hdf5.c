@@ -84,8 +84,8 @@ static int hdf5_error(h5s3_req *q, apr_status_t rv, const char *key,
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "H5S3-0050: "
                       "reading %s from bucket %s failed: %s (S3 HTTP %d %s)",
                       key, q->bucket, h5s3_error_name(rv),
-                      q->call.http_status,
-                      q->call.error_code ? q->call.error_code : "");
+                      q->result.s3_status,
+                      q->result.s3_code ? q->result.s3_code : "");
         return h5s3_viewer_error(q, h5s3_http_status_for(rv),
                                  h5s3_message_for(q, rv));
     }
@@ -99,20 +99,20 @@ static int page_params(int *rc, h5s3_req *q, viewer_work *w)
     const char *s_lim = apr_table_get(q->args, "limit");
     apr_uint64_t max = q->sc->limits.max[H5S3_H5_LIMIT_ENTRIES];
     long v;
-    const char *why;
 
     w->offset = 0;
     w->limit = CHILDREN_LIMIT_DEFAULT < max ? CHILDREN_LIMIT_DEFAULT : max;
     if (s_off) {
-        if (h5s3_conf_parse_long(&v, &why, s_off, 0, LONG_MAX)) {
+        if (h5s3_conf_parse_long(&v, &q->result, s_off, 0, LONG_MAX)) {
             *rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST, apr_psprintf(
-                q->r->pool, "Invalid offset parameter: %s", why));
+                q->r->pool, "Invalid offset parameter: %s",
+                q->result.detail));
             return 1;
         }
         w->offset = (hsize_t)v;
     }
     if (s_lim) {
-        if (h5s3_conf_parse_long(&v, &why, s_lim, 1, LONG_MAX)
+        if (h5s3_conf_parse_long(&v, NULL, s_lim, 1, LONG_MAX)
             || (apr_uint64_t)v > max) {
             *rc = h5s3_viewer_error(q, HTTP_BAD_REQUEST, apr_psprintf(
                 q->r->pool, "Invalid limit parameter: it must be between 1 "

@@ -11,15 +11,17 @@
 
 START_TEST(endpoint_accepts_and_normalises)
 {
-    const char *norm, *why;
+    const char *norm;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &res,
                      "http://127.0.0.1:7480", pool), APR_SUCCESS);
     ck_assert_str_eq(norm, "http://127.0.0.1:7480");
-    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &res,
                      "HTTPS://S3.Example.com/", pool), APR_SUCCESS);
     ck_assert_str_eq(norm, "https://S3.Example.com");
-    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &why,
+    ck_assert_int_eq(h5s3_conf_parse_endpoint(&norm, &res,
                      "http://[::1]:9000", pool), APR_SUCCESS);
     ck_assert_str_eq(norm, "http://[::1]:9000");
 }
@@ -27,18 +29,20 @@ END_TEST
 
 START_TEST(endpoint_refuses_bad_urls)
 {
-    const char *norm, *why;
+    const char *norm;
+    h5s3_result res;
     const char *badv[] = {"ftp://host", "127.0.0.1:7480", "http://",
                           "http://host/bucket", "http://host?x=1",
                           "http://user:pw@host", "http://host:abc",
                           "http://host:0", "", "not a url"};
     size_t i;
 
+    h5s3_result_init(&res, pool);
     for (i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
-        why = NULL;
-        ck_assert_msg(h5s3_conf_parse_endpoint(&norm, &why, badv[i], pool)
+        h5s3_result_reset(&res);
+        ck_assert_msg(h5s3_conf_parse_endpoint(&norm, &res, badv[i], pool)
                       == H5S3_E_INVALID, "accepted '%s'", badv[i]);
-        ck_assert_ptr_nonnull(why);
+        ck_assert_ptr_nonnull(res.detail);
     }
 }
 END_TEST
@@ -46,20 +50,21 @@ END_TEST
 START_TEST(sizes)
 {
     apr_off_t n;
-    const char *why;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "64M"), APR_SUCCESS);
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "64M"), APR_SUCCESS);
     ck_assert_int_eq(n, 64 * 1024 * 1024);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "512k"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "512k"), APR_SUCCESS);
     ck_assert_int_eq(n, 512 * 1024);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "1G"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "1G"), APR_SUCCESS);
     ck_assert_int_eq(n, 1024LL * 1024 * 1024);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "100"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "100"), APR_SUCCESS);
     ck_assert_int_eq(n, 100);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "10T"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "-1M"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "M"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_parse_size(&n, &why, "99999999999999999999G"),
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "10T"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "-1M"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "M"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_parse_size(&n, &res, "99999999999999999999G"),
                      H5S3_E_INVALID);
 }
 END_TEST
@@ -67,35 +72,38 @@ END_TEST
 START_TEST(longs)
 {
     long v;
-    const char *why;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "30", 0, 60), APR_SUCCESS);
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &res, "30", 0, 60), APR_SUCCESS);
     ck_assert_int_eq(v, 30);
-    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "61", 0, 60),
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &res, "61", 0, 60),
                      H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "3x", 0, 60),
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &res, "3x", 0, 60),
                      H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_parse_long(&v, &why, "", 0, 60),
+    ck_assert_int_eq(h5s3_conf_parse_long(&v, &res, "", 0, 60),
                      H5S3_E_INVALID);
 }
 END_TEST
 
 START_TEST(secrets_from_literal_env_and_file)
 {
-    const char *v, *why;
+    const char *v;
+    h5s3_result res;
     char path[] = "/tmp/h5s3-secret-XXXXXX";
     apr_file_t *f;
 
-    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why, "abc", pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &res, "abc", pool),
                      APR_SUCCESS);
     ck_assert_str_eq(v, "abc");
 
     apr_env_set("H5S3_TEST_SECRET", "from-env", pool);
-    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &res,
                      "env:H5S3_TEST_SECRET", pool), APR_SUCCESS);
     ck_assert_str_eq(v, "from-env");
     apr_env_delete("H5S3_TEST_SECRET_MISSING", pool);
-    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &res,
                      "env:H5S3_TEST_SECRET_MISSING", pool), H5S3_E_INVALID);
 
     /* Not APR_FOPEN_DELONCLOSE, which a flags value of 0 would imply. */
@@ -104,12 +112,12 @@ START_TEST(secrets_from_literal_env_and_file)
                      APR_SUCCESS);
     apr_file_puts("from-file\n", f);
     apr_file_close(f);
-    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &res,
                      apr_pstrcat(pool, "file:", path, NULL), pool),
                      APR_SUCCESS);
     ck_assert_str_eq(v, "from-file");
     apr_file_remove(path, pool);
-    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &why,
+    ck_assert_int_eq(h5s3_conf_resolve_secret(&v, &res,
                      apr_pstrcat(pool, "file:", path, NULL), pool),
                      H5S3_E_INVALID);
 }
@@ -117,17 +125,18 @@ END_TEST
 
 START_TEST(bucket_and_alias_names)
 {
-    const char *why;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "h5data"), APR_SUCCESS);
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "my.bucket-1"), APR_SUCCESS);
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "ab"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "Upper"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "-dash"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_check_bucket(&why, "a/b/c"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_check_alias(&why, "Main_Data"), APR_SUCCESS);
-    ck_assert_int_eq(h5s3_conf_check_alias(&why, "a b"), H5S3_E_INVALID);
-    ck_assert_int_eq(h5s3_conf_check_alias(&why, ""), H5S3_E_INVALID);
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "h5data"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "my.bucket-1"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "ab"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "Upper"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "-dash"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_bucket(&res, "a/b/c"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_alias(&res, "Main_Data"), APR_SUCCESS);
+    ck_assert_int_eq(h5s3_conf_check_alias(&res, "a b"), H5S3_E_INVALID);
+    ck_assert_int_eq(h5s3_conf_check_alias(&res, ""), H5S3_E_INVALID);
 }
 END_TEST
 

@@ -161,46 +161,47 @@ START_TEST(ref_path_in_metadata)
 {
     apr_table_t *m = apr_table_make(pool, 4);
     h5s3_dg_meta *d = NULL;
-    const char *why = NULL;
+    h5s3_result res;
     char *longer;
 
+    h5s3_result_init(&res, pool);
     apr_table_set(m, "dg-ref-path", "../secret/reference.bin");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "a/b/v2.zip.delta", m,
                                         pool), H5S3_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(why, "'..'"));
+    ck_assert_ptr_nonnull(strstr(res.detail, "'..'"));
     /* Also next to a dg-ref-key (which would win): the writer is hostile. */
     apr_table_set(m, "dg-ref-key", "a/b/reference.bin");
-    why = NULL;
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+    h5s3_result_reset(&res);
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "a/b/v2.zip.delta", m,
                                         pool), H5S3_E_INVALID);
-    ck_assert_ptr_nonnull(why);
+    ck_assert_ptr_nonnull(res.detail);
     /* The bare legacy spelling is the same field. */
     m = apr_table_make(pool, 4);
     apr_table_set(m, "ref_path", "/etc/passwd");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "v2.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "v2.zip.delta", m, pool),
                      H5S3_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(why, "absolute"));
+    ck_assert_ptr_nonnull(strstr(res.detail, "absolute"));
     /* Short enough alone, too long once put after the deltaspace. */
     longer = apr_palloc(pool, H5S3_S3_KEY_MAX + 1);
     memset(longer, 'r', H5S3_S3_KEY_MAX - 4);
     longer[H5S3_S3_KEY_MAX - 4] = '\0';
     m = apr_table_make(pool, 4);
     apr_table_set(m, "dg-ref-path", longer);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "v2.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "v2.zip.delta", m, pool),
                      APR_SUCCESS);
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "abcdef/v2.zip.delta", m,
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "abcdef/v2.zip.delta", m,
                                         pool), H5S3_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(why, "longer"));
+    ck_assert_ptr_nonnull(strstr(res.detail, "longer"));
     /* A good one resolves inside the deltaspace; why is cleared. */
     apr_table_set(m, "dg-ref-path", "sub/reference.bin");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/v2.zip.delta", m,
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "a/b/v2.zip.delta", m,
                                         pool), APR_SUCCESS);
-    ck_assert_ptr_null(why);
+    ck_assert_ptr_null(res.detail);
     ck_assert_str_eq(d->ref_key, "a/b/sub/reference.bin");
     /* Only deltas follow a ref-path: a direct object ignores it. */
     apr_table_set(m, "dg-ref-path", "../x");
     apr_table_set(m, "dg-compression", "none");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "a/b/notes.txt", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "a/b/notes.txt", m, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(d->kind, H5S3_DG_DIRECT);
     ck_assert_ptr_null(d->ref_key);
@@ -212,17 +213,18 @@ START_TEST(other_refusals_say_why)
 {
     apr_table_t *m = apr_table_make(pool, 4);
     h5s3_dg_meta *d;
-    const char *why = NULL;
+    h5s3_result res;
 
+    h5s3_result_init(&res, pool);
     apr_table_set(m, "dg-file-size", "-3");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "x.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "x.zip.delta", m, pool),
                      H5S3_E_INVALID);
-    ck_assert_str_eq(why, "dg-file-size is not a byte count");
+    ck_assert_str_eq(res.detail, "dg-file-size is not a byte count");
     m = apr_table_make(pool, 4);
     apr_table_set(m, "dg-ref-sha256", "xyz");
-    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &why, "x.zip.delta", m, pool),
+    ck_assert_int_eq(h5s3_dg_meta_parse(&d, &res, "x.zip.delta", m, pool),
                      H5S3_E_INVALID);
-    ck_assert_str_eq(why, "dg-ref-sha256 is not a SHA-256 in hex");
+    ck_assert_str_eq(res.detail, "dg-ref-sha256 is not a SHA-256 in hex");
 }
 END_TEST
 

@@ -182,18 +182,20 @@ static void teardown(void)
 static h5s3_dg_meta *publish_against(const char *ref, const char *name,
                                      const char *target)
 {
-    const char *reason = NULL, *h1, *ht;
+    const char *h1, *ht;
+    h5s3_result res;
     apr_off_t s1, st;
     apr_table_t *rm = apr_table_make(pool, 4), *dm = apr_table_make(pool, 8);
     h5s3_dg_meta *m;
     const char *dkey = apr_pstrcat(pool, "P/", name, ".delta", NULL);
 
+    h5s3_result_init(&res, pool);
     h1 = sha_of(ref, &s1);
     ht = sha_of(target, &st);
     apr_table_set(rm, "dg-file-sha256", h1);
     apr_table_set(rm, "dg-note", "reference");
     put_local("P/reference.bin", ref, rm);
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of(ref),
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&res, &opts, path_of(ref),
                                            path_of(target),
                                            path_of(apr_pstrcat(pool, name,
                                                    ".d", NULL)), pool),
@@ -603,13 +605,12 @@ START_TEST(small_output_is_all_held)
     h5s3_dg_restore_result res;
     apr_table_t *dm = apr_table_make(pool, 4);
     h5s3_dg_meta *m;
-    const char *reason;
     sink s;
 
     unit_sh("cd %s && echo hello > s1.zip && "
             "echo hellO > s2.zip", dir);
     put_local("reference.bin", "s1.zip", NULL);
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("s1.zip"),
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(NULL, &opts, path_of("s1.zip"),
                                            path_of("s2.zip"),
                                            path_of("s.d"), pool),
                      APR_SUCCESS);
@@ -701,13 +702,15 @@ static int zombie_children(void)
  */
 START_TEST(spawned_with_nothing_inherited)
 {
-    const char *wrapper = path_of("xdelta3-wrap"), *reason = NULL;
+    const char *wrapper = path_of("xdelta3-wrap");
+    h5s3_result res;
     const char *rec = path_of("wrap.rec");
     char line[512];
     sigset_t block, old;
     int leak, fds = 0, std = 0;
     FILE *f;
 
+    h5s3_result_init(&res, pool);
     /* The listing is written by a child shell: dash redirects a simple
      * command in the shell itself, whose saved descriptors would show. */
     ck_assert_ptr_nonnull(f = fopen(wrapper, "w"));
@@ -723,7 +726,7 @@ START_TEST(spawned_with_nothing_inherited)
     ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
     signal(SIGPIPE, SIG_IGN);
     opts.xdelta3 = wrapper;
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&res, &opts, path_of("v1.zip"),
                                            path_of("v2.zip"),
                                            path_of("w.d"), pool),
                      APR_SUCCESS);
@@ -760,17 +763,18 @@ END_TEST
 
 START_TEST(missing_program_and_abandoned_decoder)
 {
-    const char *reason = NULL;
+    h5s3_result res;
     h5s3_dg_xdelta_proc *x = NULL;
     apr_file_t *in;
     apr_pool_t *sub;
 
+    h5s3_result_init(&res, pool);
     opts.xdelta3 = path_of("no-such-xdelta3");
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts, path_of("v1.zip"),
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&res, &opts, path_of("v1.zip"),
                                            path_of("v2.zip"),
                                            path_of("w.d"), pool),
                      APR_ENOENT);
-    ck_assert_ptr_nonnull(strstr(reason, "cannot run"));
+    ck_assert_ptr_nonnull(strstr(res.detail, "cannot run"));
     ck_assert_int_eq(h5s3_dg_xdelta_decode_start(&x, &opts, path_of("v1.zip"),
                                                  NULL, pool), APR_ENOENT);
     /* A decoder whose pool goes without a finish is killed and reaped. */

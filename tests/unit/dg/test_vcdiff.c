@@ -98,9 +98,10 @@ END_TEST
 START_TEST(our_encoder_uses_D)
 {
     h5s3_dg_codec_opts opts = {dir, NULL, NULL, 0};
-    const char *reason = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_dg_xdelta_encode(&reason, &opts,
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_dg_xdelta_encode(&res, &opts,
         apr_pstrcat(pool, dir, "/v1.tgz", NULL),
         apr_pstrcat(pool, dir, "/v2.tgz", NULL),
         apr_pstrcat(pool, dir, "/ours", NULL), pool), APR_SUCCESS);

@@ -82,19 +82,21 @@ static const char *meta(const char *path, h5s3_grove_links links,
                         apr_status_t want)
 {
     char *json = NULL;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_meta(&json, &err, NULL, fid, "dir/f.h5",
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_meta(&json, &res, NULL, fid, "dir/f.h5",
                                      path, links, pool), want);
-    return want == APR_SUCCESS ? json : err;
+    return want == APR_SUCCESS ? json : res.detail;
 }
 
 START_TEST(test_meta)
 {
     apr_array_header_t *ahead = NULL;
     char *json = NULL;
-    const char *err = NULL;
+    h5s3_result res;
 
+    h5s3_result_init(&res, pool);
     ck_assert_str_eq(meta("/grp/be", 0, APR_SUCCESS),
         "{\"attributes\":[{\"name\":\"units\",\"shape\":[1],\"type\":"
         "{\"class\":0,\"size\":4,\"dtype\":\"<i4\",\"order\":0,\"sign\":1}}"
@@ -115,7 +117,7 @@ START_TEST(test_meta)
     ck_assert_str_eq(meta("/nope", 0, H5S3_E_NOPATH),
                      "/nope is not a valid path in f.h5");
 
-    ck_assert_int_eq(h5s3_grove_meta(&json, &err, &ahead, fid, "f.h5", "/",
+    ck_assert_int_eq(h5s3_grove_meta(&json, &res, &ahead, fid, "f.h5", "/",
                                      0, pool), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(json, "\"name\":\"alias\""));
     ck_assert_ptr_nonnull(strstr(json, "{\"attributes\":[],\"kind\":"
@@ -131,24 +133,25 @@ END_TEST
 START_TEST(test_attr_paths)
 {
     char *json = NULL;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_attr(&json, &err, fid, "f.h5", "/", NULL,
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_attr(&json, &res, fid, "f.h5", "/", NULL,
                                      pool), APR_SUCCESS);
     ck_assert_str_eq(json, "{\"title\":\"hello\"}");
-    ck_assert_int_eq(h5s3_grove_paths(&json, &err, fid, "f.h5", "/", 0,
+    ck_assert_int_eq(h5s3_grove_paths(&json, &res, fid, "f.h5", "/", 0,
                                       pool), APR_SUCCESS);
     ck_assert_str_eq(json, "[\"/\",\"/alias\",\"/dangling\",\"/f8\","
                      "\"/grp\",\"/grp/be\"]");
-    ck_assert_int_eq(h5s3_grove_paths(&json, &err, fid, "f.h5", "/grp", 0,
+    ck_assert_int_eq(h5s3_grove_paths(&json, &res, fid, "f.h5", "/grp", 0,
                                       pool), APR_SUCCESS);
     ck_assert_str_eq(json, "[\"/grp\",\"/grp/be\"]");
-    ck_assert_int_eq(h5s3_grove_paths(&json, &err, fid, "f.h5", "/",
+    ck_assert_int_eq(h5s3_grove_paths(&json, &res, fid, "f.h5", "/",
                                       H5S3_GROVE_LINKS_ALL, pool),
                      H5S3_E_NOTFOUND);
-    ck_assert_int_eq(h5s3_grove_paths(&json, &err, fid, "f.h5", "/f8", 0,
+    ck_assert_int_eq(h5s3_grove_paths(&json, &res, fid, "f.h5", "/f8", 0,
                                       pool), H5S3_E_INVALID);
-    ck_assert_str_eq(err, "/f8 is not a group");
+    ck_assert_str_eq(res.detail, "/f8 is not a group");
 }
 END_TEST
 
@@ -158,9 +161,10 @@ static h5s3_grove_payload data(const char *path, const char *sel,
 {
     h5s3_grove_payload pl;
     h5s3_grove_data_opts o = {sel, format, dtype, flatten};
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_data(&pl, &err, fid, NULL, "f.h5", path, &o,
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_data(&pl, &res, fid, NULL, "f.h5", path, &o,
                                      pool), APR_SUCCESS);
     return pl;
 }
@@ -170,8 +174,9 @@ START_TEST(test_data)
     h5s3_grove_payload pl = data("/grp/be", NULL, NULL, NULL, 0);
     const unsigned char *raw;
     h5s3_grove_data_opts o = {NULL, "npy", "safe", 0};
-    const char *err = NULL;
+    h5s3_result res;
 
+    h5s3_result_init(&res, pool);
     ck_assert_str_eq(pl.head->data, "[[-1,2,3],[4,5,60]]");
     pl = data("/grp/be", "1,::2", NULL, NULL, 0);
     ck_assert_str_eq(pl.head->data, "[4,60]");
@@ -195,23 +200,24 @@ START_TEST(test_data)
                      "-2.000000000000000000e+00\n2.500000000000000000e-01\n");
     ck_assert_str_eq(pl.disposition, "attachment; filename=\"data.csv\"");
     o.selection = "9";
-    ck_assert_int_eq(h5s3_grove_data(&pl, &err, fid, NULL, "f.h5", "/f8", &o,
+    ck_assert_int_eq(h5s3_grove_data(&pl, &res, fid, NULL, "f.h5", "/f8", &o,
                                      pool), H5S3_E_INVALID);
-    ck_assert_str_eq(err, "Index (9) out of range for (0-2)");
+    ck_assert_str_eq(res.detail, "Index (9) out of range for (0-2)");
 }
 END_TEST
 
 START_TEST(test_stats)
 {
     char *json = NULL;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_stats(&json, &err, fid, NULL, "f.h5",
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, fid, NULL, "f.h5",
                                       "/grp/be", NULL, pool), APR_SUCCESS);
     /* mean 12.1666 and std 20.6 become int() as h5grove casts them */
     ck_assert_str_eq(json, "{\"strict_positive_min\":2,\"positive_min\":2,"
                      "\"min\":-1,\"max\":60,\"mean\":12,\"std\":21}");
-    ck_assert_int_eq(h5s3_grove_stats(&json, &err, fid, NULL, "f.h5", "/f8",
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, fid, NULL, "f.h5", "/f8",
                                       "1:", pool), APR_SUCCESS);
     ck_assert_str_eq(json, "{\"strict_positive_min\":0.25,\"positive_min\":"
                      "0.25,\"min\":-2.0,\"max\":0.25,\"mean\":-0.875,"

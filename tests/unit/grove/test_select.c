@@ -20,9 +20,10 @@ static h5s3_grove_sel parse_ok(const char *text, int ndim,
                                const hsize_t *shape)
 {
     h5s3_grove_sel s;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, text, ndim, shape, pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &res, text, ndim, shape, pool),
                      APR_SUCCESS);
     return s;
 }
@@ -31,12 +32,13 @@ static const char *parse_err(const char *text, int ndim,
                              const hsize_t *shape)
 {
     h5s3_grove_sel s;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, text, ndim, shape, pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &res, text, ndim, shape, pool),
                      H5S3_E_INVALID);
-    ck_assert_ptr_nonnull(err);
-    return err;
+    ck_assert_ptr_nonnull(res.detail);
+    return res.detail;
 }
 
 START_TEST(test_all)
@@ -141,15 +143,16 @@ START_TEST(test_counts_do_not_wrap)
     static const hsize_t wrap0[3] = {1ULL << 33, 1ULL << 33, 1ULL << 33};
     static const hsize_t big[2] = {1ULL << 31, 1ULL << 31};
     h5s3_grove_sel s;
-    const char *err = NULL;
+    h5s3_result res;
 
-    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, NULL, 3, wrap3, pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &res, NULL, 3, wrap3, pool),
                      H5S3_E_TOOLARGE);
-    ck_assert_str_eq(err, "The selection has more than 2^64 elements");
-    err = NULL;
-    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &err, "0:5", 3, wrap0, pool),
+    ck_assert_str_eq(res.detail, "The selection has more than 2^64 elements");
+    h5s3_result_reset(&res);
+    ck_assert_int_eq(h5s3_grove_sel_parse(&s, &res, "0:5", 3, wrap0, pool),
                      H5S3_E_TOOLARGE);
-    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(res.detail);
     s = parse_ok("0,0,0:10", 3, wrap3);
     ck_assert_uint_eq(s.nelem, 10);
     s = parse_ok("0,3,-4:", 3, wrap3);

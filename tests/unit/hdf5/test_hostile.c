@@ -128,7 +128,7 @@ START_TEST(wrapping_shapes_are_refused_on_every_value_core)
     for (i = 0; i < 4; i++) {
         hid_t fid = i < 3 ? o->fid : c->fid;
         const char *path = i < 3 ? paths[i] : "/wrap3";
-        const char *err = NULL;
+        h5s3_result res;
         h5s3_h5_dset *d = NULL;
         h5s3_grove_payload pl;
         h5s3_grove_data_opts go;
@@ -136,30 +136,31 @@ START_TEST(wrapping_shapes_are_refused_on_every_value_core)
         json_t *out = NULL;
         char *json = NULL;
 
-        ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, fid, NULL, path,
+        h5s3_result_init(&res, pool);
+        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, fid, NULL, path,
                                            pool), H5S3_E_UNSUPPORTED);
-        ck_assert_ptr_nonnull(strstr(err, "more than 2^64 elements"));
-        err = NULL;
-        ck_assert_int_eq(h5s3_h5_preview(&out, &err, fid, NULL, path, &op,
+        ck_assert_ptr_nonnull(strstr(res.detail, "more than 2^64 elements"));
+        h5s3_result_reset(&res);
+        ck_assert_int_eq(h5s3_h5_preview(&out, &res, fid, NULL, path, &op,
                                          pool), H5S3_E_UNSUPPORTED);
         ck_assert_ptr_null(out);
-        ck_assert_ptr_nonnull(strstr(err, "2^64"));
-        err = NULL;
-        ck_assert_int_eq(h5s3_h5_data(&out, &err, fid, NULL, path, "line",
+        ck_assert_ptr_nonnull(strstr(res.detail, "2^64"));
+        h5s3_result_reset(&res);
+        ck_assert_int_eq(h5s3_h5_data(&out, &res, fid, NULL, path, "line",
                                       args, pool), H5S3_E_UNSUPPORTED);
-        ck_assert_int_eq(h5s3_h5_csv_prepare(&csv, &err, fid, NULL, "k",
+        ck_assert_int_eq(h5s3_h5_csv_prepare(&csv, &res, fid, NULL, "k",
                                              path, "matrix", args, pool),
                          H5S3_E_UNSUPPORTED);
-        err = NULL;
-        ck_assert_int_eq(h5s3_grove_stats(&json, &err, fid, NULL, "w.h5",
+        h5s3_result_reset(&res);
+        ck_assert_int_eq(h5s3_grove_stats(&json, &res, fid, NULL, "w.h5",
                                           path, NULL, pool),
                          H5S3_E_UNSUPPORTED);
-        ck_assert_ptr_nonnull(strstr(err, "2^64"));
+        ck_assert_ptr_nonnull(strstr(res.detail, "2^64"));
         memset(&go, 0, sizeof(go));
-        err = NULL;
-        ck_assert_int_eq(h5s3_grove_data(&pl, &err, fid, NULL, "w.h5", path,
+        h5s3_result_reset(&res);
+        ck_assert_int_eq(h5s3_grove_data(&pl, &res, fid, NULL, "w.h5", path,
                                          &go, pool), H5S3_E_UNSUPPORTED);
-        ck_assert_ptr_nonnull(strstr(err, "2^64"));
+        ck_assert_ptr_nonnull(strstr(res.detail, "2^64"));
     }
     close_h5(o);
     close_h5(c);
@@ -171,12 +172,13 @@ START_TEST(a_huge_shape_that_fits_previews_small)
 {
     opened *o = open_h5("wrap_shape.h5");
     h5s3_h5_preview_opts op = full_preview();
-    const char *err = NULL;
+    h5s3_result res;
     json_t *out = NULL, *st;
     h5s3_h5_dset *d;
     char *json = NULL;
 
-    ck_assert_int_eq(h5s3_h5_preview(&out, &err, o->fid, NULL, "/big", &op,
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_h5_preview(&out, &res, o->fid, NULL, "/big", &op,
                                      pool), APR_SUCCESS);
     st = json_object_get(out, "stats");
     ck_assert(json_is_true(json_object_get(st, "supported")));
@@ -184,16 +186,16 @@ START_TEST(a_huge_shape_that_fits_previews_small)
                      0);
     json_decref(out);
     /* Whole-dataset statistics: over the cap, said at once. */
-    ck_assert_int_eq(h5s3_grove_stats(&json, &err, o->fid, NULL, "w.h5",
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "w.h5",
                                       "/big", NULL, pool), H5S3_E_TOOLARGE);
-    ck_assert_int_eq(h5s3_grove_stats(&json, &err, o->fid, NULL, "w.h5",
+    ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "w.h5",
                                       "/big", "0:10,5:7", pool),
                      APR_SUCCESS);
     ck_assert_str_eq(json, "{\"strict_positive_min\":null,\"positive_min\""
                      ":0.0,\"min\":0.0,\"max\":0.0,\"mean\":0.0,"
                      "\"std\":0.0}");
     /* A selection past the dims is refused before any offset. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, o->fid, NULL, "/big",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/big",
                                        pool), APR_SUCCESS);
     {
         hsize_t start[2] = {0, (1ULL << 31) - 1}, stride[2] = {1, 1};
@@ -225,7 +227,7 @@ START_TEST(wrapping_chunk_sizes_are_refused)
 
     for (i = 0; i < 2; i++) {
         opened *o = open_h5(files[i]);
-        const char *err = NULL;
+        h5s3_result res;
         h5s3_h5_dset *d = NULL;
         h5s3_h5_chunks *c = calloc(1, sizeof(*c));
         hsize_t zero[3] = {0, 0, 0}, one[3] = {1, 1, 1};
@@ -233,12 +235,13 @@ START_TEST(wrapping_chunk_sizes_are_refused)
         float out[1] = {-1};
         char *json = NULL;
 
-        ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, o->fid, NULL, paths[i],
+        h5s3_result_init(&res, pool);
+        ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, paths[i],
                                            pool), APR_SUCCESS);
         ck_assert_uint_eq(d->chunk[0], 1ULL << 31);
-        ck_assert_int_eq(h5s3_h5_dset_readable(d, &err, pool),
+        ck_assert_int_eq(h5s3_h5_dset_readable(d, &res, pool),
                          H5S3_E_UNSUPPORTED);
-        ck_assert_ptr_nonnull(strstr(err, "chunks of more than"));
+        ck_assert_ptr_nonnull(strstr(res.detail, "chunks of more than"));
         /* The decoder itself never sizes a buffer from the wrap. */
         c->rank = 3;
         ck_assert(h5s3_h5_chunks_add(c, &cap, zero, 0, 16, 0));
@@ -247,7 +250,7 @@ START_TEST(wrapping_chunk_sizes_are_refused)
                          H5S3_E_UNSUPPORTED);
         ck_assert(out[0] == -1);
         h5s3_h5_chunks_free(c);
-        ck_assert_int_eq(h5s3_grove_stats(&json, &err, o->fid, NULL, "c.h5",
+        ck_assert_int_eq(h5s3_grove_stats(&json, &res, o->fid, NULL, "c.h5",
                                           paths[i], NULL, pool),
                          H5S3_E_UNSUPPORTED);
         close_h5(o);
@@ -282,10 +285,11 @@ START_TEST(btree_nodes_of_zero_or_too_many_entries)
     opened *o = open_h5("btree_zero.h5"), *m = open_h5("btree_many.h5");
     h5s3_h5_chunks *c = NULL;
     h5s3_h5_dset *d;
-    const char *err;
+    h5s3_result res;
     void *buf = NULL;
     hsize_t start = 0, stride = 1, count = 400, i;
 
+    h5s3_result_init(&res, pool);
     ck_assert_int_eq(index_of(&c, o, "/zero", 100, 4), APR_SUCCESS);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(index_of(&c, o, "/two", 100, 4), APR_SUCCESS);
@@ -297,7 +301,7 @@ START_TEST(btree_nodes_of_zero_or_too_many_entries)
     h5s3_h5_chunks_free(c);
     c = NULL;
     /* No chunk found: the fill value, the legitimately small answer. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, o->fid, NULL, "/zero",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/zero",
                                        pool), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      APR_SUCCESS);
@@ -309,7 +313,7 @@ START_TEST(btree_nodes_of_zero_or_too_many_entries)
     ck_assert_int_eq(index_of(&c, m, "/many", 100, 4), APR_SUCCESS);
     ck_assert_ptr_null(c);
     /* HDF5 refuses the node too: the file's fault, not a 5xx. */
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, m->fid, NULL, "/many",
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, m->fid, NULL, "/many",
                                        pool), APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      H5S3_E_NOTHDF5);
@@ -336,6 +340,7 @@ START_TEST(btree_nodes_are_read_as_far_as_used)
         list0[i] = i;
     }
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &o->src, 2,
                                                   chunk, lists, lens),
@@ -355,13 +360,14 @@ START_TEST(btree_nodes_are_read_as_far_as_used)
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_INDEX_NODES] = 3;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_prefetch_chunk_index(&c, did, &o->src, 2,
                                                   chunk, lists, lens),
                      H5S3_E_LIMIT);
     ck_assert_ptr_null(c);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit index-nodes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit index-nodes"));
     h5s3_h5_request_end();
     H5Dclose(did);
     close_h5(o);
@@ -375,27 +381,30 @@ START_TEST(vlen_dataset_reads_are_charged)
     h5s3_h5_request rq;
     h5s3_h5_limits l;
     h5s3_h5_dset *d;
-    const char *err;
+    h5s3_result res;
     void *buf = NULL;
     hsize_t start = 0, stride = 1, count = 200;
 
-    ck_assert_int_eq(h5s3_h5_dset_open(&d, &err, o->fid, NULL, "/s1", pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_h5_dset_open(&d, &res, o->fid, NULL, "/s1", pool),
                      APR_SUCCESS);
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1024 * 1024;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      H5S3_E_LIMIT);
     ck_assert_ptr_null(buf);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     /* It stopped at the limit: at most one element past it was read. */
     ck_assert_uint_le(rq.spent[H5S3_H5_LIMIT_VLEN_BYTES], 1024 * 1024);
     h5s3_h5_request_end();
 
     /* Within the default limit the same read gives the strings. */
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_read(&buf, d, &start, &stride, &count),
                      APR_SUCCESS);
@@ -423,8 +432,9 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     h5s3_h5_limits l;
     json_t *v = NULL;
     char *json = NULL;
-    const char *err = NULL;
+    h5s3_result res;
 
+    h5s3_result_init(&res, pool);
     ck_assert_int_eq(h5s3_h5_attr_vlen_bytes(&bytes, amp), APR_SUCCESS);
     ck_assert_uint_eq(bytes, 200 * (16 * 1024 + 1));
     ck_assert_int_eq(h5s3_h5_attr_vlen_bytes(&bytes, amp2), APR_SUCCESS);
@@ -435,6 +445,7 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1024 * 1024;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_attr_value(&v, root, note, pool), APR_SUCCESS);
@@ -443,18 +454,19 @@ START_TEST(vlen_attributes_are_sized_before_reading)
     v = NULL;
     ck_assert_int_eq(h5s3_h5_attr_value(&v, root, amp, pool), H5S3_E_LIMIT);
     ck_assert_ptr_null(v);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     /* Nothing was read: only the 5 bytes of "fine" were spent. */
     ck_assert_uint_eq(rq.spent[H5S3_H5_LIMIT_VLEN_BYTES], 5);
     h5s3_h5_request_end();
 
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, pool);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     /* The whole answer is refused: the glue says 422 naming the limit. */
-    ck_assert_int_eq(h5s3_grove_attr(&json, &err, o->fid, "v.h5", "/s2",
+    ck_assert_int_eq(h5s3_grove_attr(&json, &res, o->fid, "v.h5", "/s2",
                                      NULL, pool), H5S3_E_LIMIT);
-    ck_assert_ptr_nonnull(strstr(rq.why, "limit vlen-bytes"));
+    ck_assert_ptr_nonnull(strstr(rq.result.detail, "limit vlen-bytes"));
     h5s3_h5_request_end();
 
     H5Aclose(amp);
@@ -479,9 +491,10 @@ START_TEST(attributes_whose_count_wraps_are_not_walked)
         hid_t a = H5Aopen(root, "wrap", H5P_DEFAULT);
         json_t *v = NULL, *all = NULL;
         char *json = NULL;
-        const char *err = NULL;
+        h5s3_result res;
         int total = 0;
 
+        h5s3_result_init(&res, pool);
         ck_assert_int_ge(a, 0);
         ck_assert_int_eq(h5s3_h5_attr_value(&v, root, a, pool),
                          H5S3_E_TOOLARGE);
@@ -491,7 +504,7 @@ START_TEST(attributes_whose_count_wraps_are_not_walked)
         ck_assert_str_eq(json_string_value(json_object_get(all, "wrap")),
                          "<unreadable>");
         json_decref(all);
-        ck_assert_int_eq(h5s3_grove_attr(&json, &err, o->fid, "w.h5", "/",
+        ck_assert_int_eq(h5s3_grove_attr(&json, &res, o->fid, "w.h5", "/",
                                          NULL, pool), APR_SUCCESS);
         ck_assert_ptr_nonnull(strstr(json, "\"wrap\":null"));
         H5Aclose(a);

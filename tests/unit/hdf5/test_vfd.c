@@ -251,7 +251,7 @@ START_TEST(failed_read_reports_s3_status)
         H5Dclose(d);
     }
     ck_assert_int_eq(h5s3_h5_request_status(H5S3_E_NOTHDF5), H5S3_E_TIMEOUT);
-    ck_assert_int_eq(rq.status, H5S3_E_TIMEOUT);
+    ck_assert_int_eq(rq.result.status, H5S3_E_TIMEOUT);
     /* Read once, the status is cleared. */
     ck_assert_int_eq(h5s3_h5_request_status(APR_SUCCESS), APR_SUCCESS);
     ck_assert(src.failed);

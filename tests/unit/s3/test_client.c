@@ -143,6 +143,7 @@ START_TEST(refused_is_unreachable)
     const char *secret = "VerySecretKeyThatMustNotLeak/123";
     h5s3_s3_client *c = client_for(refusing_endpoint(), "AKID", secret);
     h5s3_s3_call call;
+    h5s3_result res;
     h5s3_s3_object_info *info = (void *)1;
     h5s3_s3_list_page *page;
     h5s3_s3_range r[3];
@@ -151,15 +152,17 @@ START_TEST(refused_is_unreachable)
     int i;
 
     memset(&call, 0, sizeof(call));
+    h5s3_result_init(&res, pool);
+    call.result = &res;
     ck_assert_int_eq(h5s3_s3_head(&info, c, "b", "k", &call, pool),
                      H5S3_E_UNREACHABLE);
     ck_assert_ptr_null(info);
     ck_assert_int_eq(call.requests, 1);
     ck_assert_int_eq(call.errors, 1);
-    ck_assert_int_eq(call.http_status, 0);
-    ck_assert_str_eq(call.error_code, "ConnectFailed");
-    ck_assert_ptr_nonnull(call.error_message);
-    ck_assert_ptr_null(strstr(call.error_message, secret));
+    ck_assert_int_eq(res.s3_status, 0);
+    ck_assert_str_eq(res.s3_code, "ConnectFailed");
+    ck_assert_ptr_nonnull(res.s3_message);
+    ck_assert_ptr_null(strstr(res.s3_message, secret));
     ck_assert_int_eq(h5s3_s3_list(&page, c, "b", "p", "/", NULL, 10, &call,
                                   pool), H5S3_E_UNREACHABLE);
     for (i = 0; i < 3; i++) {

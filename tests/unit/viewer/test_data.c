@@ -107,6 +107,7 @@ static json_t *data(const char *path, const char *mode, const char *qs,
     apr_table_t *args = apr_table_make(pool, 8);
     char *copy = apr_pstrdup(pool, qs), *tok, *last;
     json_t *out = NULL;
+    h5s3_result res;
 
     for (tok = apr_strtok(copy, "&", &last); tok;
          tok = apr_strtok(NULL, "&", &last)) {
@@ -114,8 +115,9 @@ static json_t *data(const char *path, const char *mode, const char *qs,
         *eq = '\0';
         apr_table_set(args, tok, eq + 1);
     }
-    *err = NULL;
-    *rv = h5s3_h5_data(&out, err, fid, NULL, path, mode, args, pool);
+    h5s3_result_init(&res, pool);
+    *rv = h5s3_h5_data(&out, &res, fid, NULL, path, mode, args, pool);
+    *err = res.detail;
     return out ? reparse(out) : NULL;
 }
 
@@ -216,12 +218,13 @@ START_TEST(test_preview)
 {
     h5s3_h5_preview_opts op;
     apr_table_t *args = apr_table_make(pool, 4);
-    const char *err = NULL;
+    h5s3_result res;
     json_t *o = NULL, *st;
 
-    ck_assert_int_eq(h5s3_h5_preview_opts_parse(&op, &err, args, pool),
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_h5_preview_opts_parse(&op, &res, args, pool),
                      APR_SUCCESS);
-    ck_assert_int_eq(h5s3_h5_preview(&o, &err, fid, NULL, "/nan", &op, pool),
+    ck_assert_int_eq(h5s3_h5_preview(&o, &res, fid, NULL, "/nan", &op, pool),
                      APR_SUCCESS);
     o = reparse(o);
     st = json_object_get(o, "stats");
@@ -231,16 +234,16 @@ START_TEST(test_preview)
     ck_assert_int_eq(json_integer_value(json_object_get(st, "sample_size")),
                      10);
     json_decref(o);
-    ck_assert_int_eq(h5s3_h5_preview(&o, &err, fid, NULL, "/scalar", &op,
+    ck_assert_int_eq(h5s3_h5_preview(&o, &res, fid, NULL, "/scalar", &op,
                                      pool), APR_SUCCESS);
     o = reparse(o);
     ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(
         json_object_get(o, "table"), "values"), 0)), 42);
     json_decref(o);
     apr_table_set(args, "max_size", "0");
-    ck_assert_int_eq(h5s3_h5_preview_opts_parse(&op, &err, args, pool),
+    ck_assert_int_eq(h5s3_h5_preview_opts_parse(&op, &res, args, pool),
                      H5S3_E_INVALID);
-    ck_assert_str_eq(err, "max_size must be a positive integer");
+    ck_assert_str_eq(res.detail, "max_size must be a positive integer");
 }
 END_TEST
 
@@ -261,12 +264,13 @@ START_TEST(test_csv_stream)
 {
     apr_table_t *args = apr_table_make(pool, 4);
     h5s3_h5_csv *c;
-    const char *err = NULL;
+    h5s3_result res;
 
+    h5s3_result_init(&res, pool);
     apr_table_set(args, "row_limit", "3");
     apr_table_set(args, "col_limit", "2");
     apr_table_set(args, "chunk_rows", "2");
-    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &err, fid, NULL, "x.h5", "/m",
+    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &res, fid, NULL, "x.h5", "/m",
                                          "matrix", args, pool), APR_SUCCESS);
     csv_len = 0;
     ck_assert_int_eq(h5s3_h5_csv_stream(c, grab, NULL), APR_SUCCESS);
@@ -274,7 +278,7 @@ START_TEST(test_csv_stream)
                      "1,20.0,21.0\r\n2,40.0,41.0\r\n");
     args = apr_table_make(pool, 4);
     apr_table_set(args, "compare_paths", "nan, /nan");
-    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &err, fid, NULL, "x.h5", "/nan",
+    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &res, fid, NULL, "x.h5", "/nan",
                                          "line", args, pool), APR_SUCCESS);
     csv_len = 0;
     ck_assert_int_eq(h5s3_h5_csv_stream(c, grab, NULL), APR_SUCCESS);
@@ -285,10 +289,10 @@ START_TEST(test_csv_stream)
     csv_text = NULL;
     args = apr_table_make(pool, 4);
     apr_table_set(args, "row_offset", "30");
-    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &err, fid, NULL, "x.h5", "/m",
+    ck_assert_int_eq(h5s3_h5_csv_prepare(&c, &res, fid, NULL, "x.h5", "/m",
                                          "matrix", args, pool),
                      H5S3_E_INVALID);
-    ck_assert_str_eq(err, "Requested export window is empty.");
+    ck_assert_str_eq(res.detail, "Requested export window is empty.");
 }
 END_TEST
 

@@ -75,13 +75,14 @@ END_TEST
 static const char *strict_err(const char *dd, const char *fi)
 {
     h5s3_h5_sel s;
-    const char *err = NULL;
+    h5s3_result res;
 
-    if (h5s3_h5_select_strict(&s, &err, 4, shape4, dd, fi, pool)
+    h5s3_result_init(&res, pool);
+    if (h5s3_h5_select_strict(&s, &res, 4, shape4, dd, fi, pool)
             == APR_SUCCESS) {
         return "ok";
     }
-    return err;
+    return res.detail;
 }
 
 START_TEST(test_strict_messages)
@@ -114,11 +115,12 @@ END_TEST
 START_TEST(test_strict_wraps)
 {
     h5s3_h5_sel s;
-    const char *err = NULL;
+    h5s3_result res;
     json_t *j;
     char *txt;
 
-    ck_assert_int_eq(h5s3_h5_select_strict(&s, &err, 4, shape4, "-1,-3",
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_h5_select_strict(&s, &res, 4, shape4, "-1,-3",
                                            "0=-1", pool), APR_SUCCESS);
     ck_assert_int_eq(s.row_dim, 3);
     ck_assert_int_eq(s.col_dim, 1);
@@ -137,7 +139,7 @@ START_TEST(test_strict_wraps)
     /* 1-D: no display dims */
     {
         hsize_t n = 10;
-        ck_assert_int_eq(h5s3_h5_select_strict(&s, &err, 1, &n, "0,1", NULL,
+        ck_assert_int_eq(h5s3_h5_select_strict(&s, &res, 1, &n, "0,1", NULL,
                                                pool), APR_SUCCESS);
         ck_assert_int_eq(s.row_dim, -1);
     }

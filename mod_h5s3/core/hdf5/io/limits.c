@@ -3,7 +3,6 @@
  * include/hdf5/h5s3_h5_file.h): the budgets, their names, and charging the request
  * current on this thread.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,12 +75,18 @@ apr_uint64_t h5s3_h5_limit(h5s3_h5_limit_kind k)
     return rq && rq->limits ? rq->limits->max[k] : defs[k].dflt;
 }
 
+/* Has the request exceeded one of its limits?  (Its result says so.) */
+static int over_limit(const h5s3_h5_request *rq)
+{
+    return rq && rq->result.status == H5S3_E_LIMIT;
+}
+
 apr_uint64_t h5s3_h5_limit_left(h5s3_h5_limit_kind k)
 {
     h5s3_h5_request *rq = h5s3_h5_request_current();
     apr_uint64_t max = h5s3_h5_limit(k);
 
-    if ((unsigned)k >= H5S3_H5_LIMIT_COUNT || (rq && rq->why)) {
+    if ((unsigned)k >= H5S3_H5_LIMIT_COUNT || over_limit(rq)) {
         return 0;
     }
     return rq ? (rq->spent[k] < max ? max - rq->spent[k] : 0) : max;
@@ -91,7 +96,7 @@ apr_status_t h5s3_h5_limit_status(void)
 {
     h5s3_h5_request *rq = h5s3_h5_request_current();
 
-    return rq && rq->why ? H5S3_E_LIMIT : APR_SUCCESS;
+    return over_limit(rq) ? H5S3_E_LIMIT : APR_SUCCESS;
 }
 
 /* Spend n of kind k (spend 0: only check that n more would fit). */
@@ -106,16 +111,15 @@ static apr_status_t charge(h5s3_h5_limit_kind k, apr_uint64_t n, int spend)
     if (rq == NULL) {
         return n <= max ? APR_SUCCESS : H5S3_E_LIMIT;
     }
-    if (rq->why) {
+    if (over_limit(rq)) {
         return H5S3_E_LIMIT;    /* one limit exceeded ends the request */
     }
     if (!H5S3_ADD(&total, rq->spent[k], n) || total > max) {
-        snprintf(rq->why_buf, sizeof(rq->why_buf),
-                 "The file would need more than %" APR_UINT64_T_FMT
-                 " %s for this request (limit %s)", max, defs[k].what,
-                 defs[k].name);
-        rq->why = rq->why_buf;
-        return H5S3_E_LIMIT;
+        return h5s3_result_printf(&rq->result, H5S3_E_LIMIT,
+                                  "The file would need more than %"
+                                  APR_UINT64_T_FMT " %s for this request "
+                                  "(limit %s)", max, defs[k].what,
+                                  defs[k].name);
     }
     if (spend) {
         rq->spent[k] = total;

@@ -28,10 +28,14 @@ static hid_t driver_id = H5I_INVALID_HID;
 static apr_status_t init_rv = APR_SUCCESS;
 static h5s3_once init_once = H5S3_ONCE_INIT;
 
-/* The request current on this thread, and the last S3 failure the driver
- * saw on it (kept even without a request). */
+/*
+ * The request current on this thread: HDF5 calls the driver with no
+ * context of ours, so this is how a read finds the request to charge and
+ * to tell its failure.  A read outside any request (a tool, a test) keeps
+ * its failure in tl_unreported instead, until it is asked for.
+ */
 static __thread h5s3_h5_request *cur_rq;
-static __thread apr_status_t tl_status;
+static __thread apr_status_t tl_unreported;
 static __thread int tl_silenced;
 
 /* ---- request context --------------------------------------------------- */
@@ -40,13 +44,14 @@ void h5s3_h5_request_begin(h5s3_h5_request *rq)
 {
     h5s3_h5_thread_init();
     cur_rq = rq;
-    tl_status = APR_SUCCESS;
+    rq->unreported = APR_SUCCESS;
+    tl_unreported = APR_SUCCESS;
 }
 
 void h5s3_h5_request_end(void)
 {
     cur_rq = NULL;
-    tl_status = APR_SUCCESS;
+    tl_unreported = APR_SUCCESS;
 }
 
 h5s3_h5_request *h5s3_h5_request_current(void)
@@ -54,12 +59,19 @@ h5s3_h5_request *h5s3_h5_request_current(void)
     return cur_rq;
 }
 
+/* Where the failure of the HDF5 call under way is kept. */
+static apr_status_t *unreported(void)
+{
+    return cur_rq ? &cur_rq->unreported : &tl_unreported;
+}
+
 apr_status_t h5s3_h5_request_status(apr_status_t fallback)
 {
-    apr_status_t rv = tl_status;
+    apr_status_t *u = unreported(), rv = *u;
 
-    tl_status = APR_SUCCESS;
-    if (rv == APR_SUCCESS && cur_rq && cur_rq->why) {
+    *u = APR_SUCCESS;
+    if (rv == APR_SUCCESS && cur_rq
+        && cur_rq->result.status == H5S3_E_LIMIT) {
         rv = H5S3_E_LIMIT;      /* HDF5 failed because a budget ran out */
     }
     return rv != APR_SUCCESS ? rv : fallback;
@@ -168,7 +180,7 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl,
     rv = h5s3_h5_charge(H5S3_H5_LIMIT_READ_BYTES, size);
     if (rv != APR_SUCCESS) {
         f->src->failed = 1;     /* HDF5 saw a failed read: start afresh */
-        tl_status = rv;
+        *unreported() = rv;
         return -1;
     }
     rv = h5s3_pagecache_read(f->src->cache, &f->src->obj, (apr_off_t)addr,
@@ -181,9 +193,9 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl,
         /* HDF5 only learns "read failed": keep the reason for the caller,
          * and mark the file so it is not handed to the next request. */
         f->src->failed = 1;
-        tl_status = rv;
+        *unreported() = rv;
         if (rq) {
-            rq->status = rv;
+            h5s3_result_status(&rq->result, rv);
         }
         /* APR's formatter knows APR_UINT64_T_FMT, not %llu or %zu. */
         h5s3_log(H5S3_LOG_INFO, rv, "h5s3 driver: read of %s at %"
@@ -315,7 +327,7 @@ apr_status_t h5s3_h5_vfd_open(hid_t *fid, h5s3_h5_source *src,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    tl_status = APR_SUCCESS;
+    *unreported() = APR_SUCCESS;
     if (src->obj.size < 8) {
         return H5S3_E_NOTHDF5;  /* shorter than the signature */
     }

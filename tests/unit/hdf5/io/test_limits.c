@@ -19,10 +19,13 @@ START_TEST(limits_charge_the_current_request)
 {
     h5s3_h5_request rq;
     h5s3_h5_limits l;
+    apr_pool_t *p;
 
+    apr_pool_create(&p, NULL);      /* where the limit's detail lives */
     h5s3_h5_limits_default(&l);
     l.max[H5S3_H5_LIMIT_VLEN_BYTES] = 1000;
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, p);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_limit_status(), APR_SUCCESS);
@@ -32,15 +35,16 @@ START_TEST(limits_charge_the_current_request)
                      APR_SUCCESS);
     ck_assert_int_eq(h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, 1),
                      H5S3_E_LIMIT);
-    ck_assert_ptr_nonnull(rq.why);
-    ck_assert(strstr(rq.why, "limit vlen-bytes") != NULL);
-    ck_assert(strstr(rq.why, "1000") != NULL);
+    ck_assert_ptr_nonnull(rq.result.detail);
+    ck_assert(strstr(rq.result.detail, "limit vlen-bytes") != NULL);
+    ck_assert(strstr(rq.result.detail, "1000") != NULL);
     ck_assert_int_eq(h5s3_h5_limit_status(), H5S3_E_LIMIT);
     /* One limit exceeded ends the request: every later charge fails. */
     ck_assert_int_eq(h5s3_h5_charge(H5S3_H5_LIMIT_RANGES, 1), H5S3_E_LIMIT);
     /* A check spends nothing, but over the limit it ends the request. */
     h5s3_h5_request_end();
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, p);
     rq.limits = &l;
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_charge_check(H5S3_H5_LIMIT_VLEN_BYTES, 1000),
@@ -53,11 +57,12 @@ START_TEST(limits_charge_the_current_request)
     ck_assert_uint_eq(h5s3_h5_limit_left(H5S3_H5_LIMIT_VLEN_BYTES), 700);
     ck_assert_int_eq(h5s3_h5_charge_check(H5S3_H5_LIMIT_VLEN_BYTES, 701),
                      H5S3_E_LIMIT);
-    ck_assert_ptr_nonnull(rq.why);
+    ck_assert_ptr_nonnull(rq.result.detail);
     ck_assert_uint_eq(h5s3_h5_limit_left(H5S3_H5_LIMIT_RANGES), 0);
     /* A charge whose sum wraps is over any limit. */
     h5s3_h5_request_end();
     memset(&rq, 0, sizeof(rq));
+    h5s3_result_init(&rq.result, p);
     h5s3_h5_request_begin(&rq);
     ck_assert_int_eq(h5s3_h5_charge(H5S3_H5_LIMIT_READ_BYTES, 10),
                      APR_SUCCESS);
@@ -65,6 +70,7 @@ START_TEST(limits_charge_the_current_request)
                      H5S3_E_LIMIT);
     h5s3_h5_request_end();
     ck_assert_int_eq(h5s3_h5_limit_status(), APR_SUCCESS);
+    apr_pool_destroy(p);
 }
 END_TEST
 
