@@ -8,20 +8,7 @@
 #include <apr_strings.h>
 #include "base/h5s3_result.h"
 #include "base/h5s3_errors.h"
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+#include "unit_common.h"
 
 START_TEST(init_is_nothing_wrong)
 {
@@ -190,12 +177,11 @@ START_TEST(null_result_only_returns)
 }
 END_TEST
 
-static Suite *suite(void)
+int main(void)
 {
-    Suite *s = suite_create("result");
-    TCase *tc = tcase_create("core");
+    TCase *tc;
+    Suite *s = unit_suite("result", "core", &tc, unit_setup, unit_teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, init_is_nothing_wrong);
     tcase_add_test(tc, set_returns_the_status);
     tcase_add_test(tc, printf_formats_into_the_pool);
@@ -206,17 +192,5 @@ static Suite *suite(void)
     tcase_add_test(tc, s3_strings_are_bounded);
     tcase_add_test(tc, reset_keeps_the_pool);
     tcase_add_test(tc, null_result_only_returns);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(s);
 }
