@@ -2,7 +2,8 @@
 """Cold and warm GET /files/{key}/children on a wide HDF5 file in S3,
 beside HDF5's own ROS3 driver and a 5 MiB read-ahead reader (h5py over
 ranged GETs, as fsspec/s3fs read by default), all three through the same
-latency proxy (bench/delay_proxy.py) in front of the same Ceph RGW.
+latency proxy (tests/integration/harness/delay_proxy.py) in front of the
+same Ceph RGW.
 
     bench/bench_children.py [--delay 0.02] [--datasets 200] [--size-mib 1024]
                             [--runs 3] [--concurrency 8] [--wide-kib 256]
@@ -38,11 +39,10 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, os.path.join(REPO, "bench"))
 
 from harness import RGW, Httpd, default_module_so  # noqa: E402
-from delay_proxy import SpawnedProxy  # noqa: E402
-from h5oracle import expected_child  # noqa: E402
+from harness.delay_proxy import SpawnedProxy  # noqa: E402
+from harness.h5oracle import expected_child  # noqa: E402
 
 import json  # noqa: E402
 

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
-from api_common import release_and_patch, sha256_file  # noqa: E402
+from harness.api_common import release_and_patch, sha256_file  # noqa: E402
 
 BUCKET = "dgbench"
 SECRET = "bench-restore-secret-0123456789"

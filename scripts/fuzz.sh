@@ -72,7 +72,7 @@ if [ "$build" = 1 ]; then
     --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
     --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
     --exclude='/.configured-with' --exclude='.dirstamp' --exclude='/out' \
-    --exclude='tests/unit/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
+    --exclude='tests/unit/**/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
     --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='/tests/fuzz/bench_*[!c]' \
     --exclude='__pycache__' \
     --exclude='/run' --exclude='*.log' --exclude='*.trs' \

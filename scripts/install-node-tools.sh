@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the npm tools for openapi.yaml into tools/openapi/node_modules,
 # pinned by tools/openapi/package-lock.json: @redocly/cli (the lint in
-# tests/integration/test_openapi.py) and openapi-typescript
+# tests/integration/ops/test_openapi.py) and openapi-typescript
 # (scripts/gen-api-types.sh).  Does nothing when they are up to date.
 #   scripts/install-node-tools.sh [--force]
 set -euo pipefail

@@ -30,10 +30,11 @@ case "${1:-}" in
   --unit-only) unit_only=1; shift ;;
   --full) full=1; shift ;;
 esac
-SUBSET=(test_viewer_hdf5 test_viewer_data test_viewer_preview test_viewer_csv
-        test_viewer_files test_grove_api test_api_download test_api_upload
-        test_api_savings test_dg_core_rgw test_s3_failures
-        test_hdf5_resilience)
+# Files below tests/integration/, without .py.
+SUBSET=(viewer/test_hdf5 viewer/test_data viewer/test_preview viewer/test_csv
+        viewer/test_files grove/test_grove_api api/test_download
+        api/test_upload api/test_savings core/test_dg_core_rgw
+        viewer/test_s3_failures viewer/test_resilience)
 t0=$(date +%s)
 
 echo "== sanitizers: build (gcc, ASan + UBSan) in $BUILD"
@@ -43,7 +44,7 @@ rsync -a --delete --exclude='.git' --exclude='*.o' --exclude='*.lo' \
   --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
   --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
   --exclude='/.configured-with' --exclude='.dirstamp' \
-  --exclude='tests/unit/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
+  --exclude='tests/unit/**/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
   --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='__pycache__' \
   --exclude='/run' --exclude='*.log' --exclude='*.trs' \
   "$REPO/" "$BUILD/"
@@ -67,7 +68,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$REPO/tests/sanitize/lsan.supp:print_suppressions=0"
 if ! make -j"$(nproc)" check >check.out 2>&1; then
   grep -E '^(PASS|FAIL|ERROR|# )' check.out || true
-  for log in tests/unit/*.log; do
+  for log in $(find tests/unit -name '*.log' | sort); do
     if grep -qE 'Sanitizer|runtime error:|^FAIL|Failures: [1-9]|Errors: [1-9]' "$log"; then
       echo "---- $log"; tail -n 40 "$log"
     fi
@@ -77,7 +78,7 @@ if ! make -j"$(nproc)" check >check.out 2>&1; then
 fi
 grep -E '^# (TOTAL|PASS|FAIL|ERROR):' check.out || true
 # A sanitizer report in a forked check child need not fail the test.
-if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' tests/unit/*.log; then
+if grep -rlE --include='*.log' 'ERROR: (Address|Leak)Sanitizer|runtime error:' tests/unit; then
   echo "sanitizers: a unit test log has a sanitizer report (files above)"
   exit 1
 fi
@@ -92,11 +93,16 @@ unset H5S3_MODULE
 if [ "$full" = 1 ]; then
   # test_run_and_install checks the run/install scripts, not the module.
   tests=(tests/integration
-         --deselect tests/integration/test_run_and_install.py)
+         --deselect tests/integration/ops/test_run_and_install.py)
 else
   tests=()
   for t in "${SUBSET[@]}"; do
-    [ -f "tests/integration/$t.py" ] && tests+=("tests/integration/$t.py")
+    # A renamed or moved test must not drop out of the subset unnoticed.
+    if [ ! -f "tests/integration/$t.py" ]; then
+      echo "sanitizers: SUBSET names tests/integration/$t.py, which does not exist"
+      exit 1
+    fi
+    tests+=("tests/integration/$t.py")
   done
   echo "   subset: ${SUBSET[*]} (--full: all)"
 fi

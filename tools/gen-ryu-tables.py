@@ -15,8 +15,8 @@ The algorithm brings the rounding interval of a double M * 2^E2 near
 The tables hold the indexes the algorithm reaches over every finite
 binary64 exponent (a binary32 reaches a subset of them), with the very
 index formulas of shortest_digits.c; each entry is written as {low 64
-bits, high 64 bits}.  tests/integration/test_ryu_tables.py runs this and
-compares its output with the committed file byte for byte.
+bits, high 64 bits}.  tests/integration/core/test_ryu_tables.py runs this
+and compares its output with the committed file byte for byte.
 """
 
 import sys
@@ -85,7 +85,7 @@ def main():
         " *\n"
         " *     tools/gen-ryu-tables.py > mod_h5s3/core/json/ryu_tables.c\n"
         " *\n"
-        " * tests/integration/test_ryu_tables.py checks that this file is\n"
+        " * tests/integration/core/test_ryu_tables.py checks that this file is\n"
         " * what the script writes.\n"
         " */\n"
         "#include \"json/h5s3_ryu_tables.h\"\n",

@@ -10,7 +10,7 @@
 // Prints one "ok ..." line per step, "api GET STATUS PATH" for every
 // API call the page made, then "PASS", or "FAIL: why" and exit code 1
 // (with viewer-failure.png) on the first failed step.  Run by
-// tests/integration/test_viewer_browser.py against a real httpd + RGW.
+// tests/integration/viewer/test_browser.py against a real httpd + RGW.
 
 import { createRequire } from 'node:module';
 import { mkdirSync, rmSync } from 'node:fs';

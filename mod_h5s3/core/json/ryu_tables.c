@@ -5,7 +5,7 @@
  *
  *     tools/gen-ryu-tables.py > mod_h5s3/core/json/ryu_tables.c
  *
- * tests/integration/test_ryu_tables.py checks that this file is
+ * tests/integration/core/test_ryu_tables.py checks that this file is
  * what the script writes.
  */
 #include "json/h5s3_ryu_tables.h"

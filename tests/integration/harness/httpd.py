@@ -6,12 +6,11 @@ tests need plus, optionally, mod_h5s3, and appends the caller's conf_body
 (vhosts, <Location>s, H5S3* directives).  Everything lives in workdir.
 
 Every response request() receives from below an h5s3 <Location> is
-validated against openapi.yaml (tests/integration/schema.py): a response
+validated against openapi.yaml (harness/schema.py): a response
 that breaks the contract raises AssertionError.
 """
 
 import http.client
-import importlib.util
 import os
 import re
 import shutil
@@ -161,20 +160,11 @@ class HttpdError(RuntimeError):
     pass
 
 
-_schema = None
-
-
 def _schema_module():
-    """tests/integration/schema.py (the openapi.yaml contract), loaded by
-    file so the harness works from any sys.path."""
-    global _schema
-    if _schema is None:
-        path = os.path.join(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))), "schema.py")
-        spec = importlib.util.spec_from_file_location("h5s3_schema", path)
-        _schema = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(_schema)
-    return _schema
+    """harness/schema.py (the openapi.yaml contract), imported when the
+    first response is checked: jsonschema and yaml load only then."""
+    from . import schema
+    return schema
 
 
 class Httpd:

@@ -1,7 +1,8 @@
 """pytest fixtures and hooks for the integration tests.
 
-Imported by tests/integration/conftest.py (`from harness.plugin import *`)
-so that a throwaway conftest can reuse them too (the harness self-test).
+Loaded by tests/integration/conftest.py (`pytest_plugins =
+["harness.plugin"]`), and so by a throwaway conftest too (the harness
+self-test).
 
 Fixtures:
   rgw          session-wide Ceph RGW, seeded once by tests/s3/seed.py;
@@ -12,11 +13,15 @@ Fixtures:
                the test on unexpected error-log lines (see expect_errors).
   mpm          "prefork" and "event" (parametrized); --mpm / $H5S3_MPM
                restricts it to one.
+Helpers:
+  s3_directives(rgw, buckets)   H5S3 directive lines for a vhost.
+  module_httpd(mpm, conf_body)  a private httpd for a whole test module.
 Marker:
   @pytest.mark.expect_errors(regex, ...)   error-log lines the test
                provokes on purpose (or call httpd.expect_errors()).
 """
 
+import contextlib
 import json
 import os
 import time
@@ -83,6 +88,31 @@ def s3_directives(rgw, buckets=(), region=None, credentials=True):
         lines.append("H5S3Bucket %s" % (b if isinstance(b, str)
                                         else " ".join(b)))
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def module_httpd(mpm, conf_body, expect_errors=()):
+    """A private httpd with mod_h5s3 for a whole test module (make_httpd's
+    live one test), under `mpm`; conf_body is the text, or a function of
+    the Httpd (for paths in its workdir); expect_errors as make_httpd's.
+    Started on entry; at exit stopped, failing on unexpected error-log
+    lines, and removed.  In a module fixture:
+
+        with module_httpd(selected_mpms(request.config)[0], conf) as h:
+            yield h
+    """
+    so = default_module_so()
+    if not os.path.isfile(so):
+        pytest.fail("mod_h5s3 not built: %s" % so)
+    h = Httpd(so, mpm=mpm)
+    h.conf_body = conf_body(h) if callable(conf_body) else conf_body
+    h.expect_errors(*expect_errors)
+    h.start()
+    yield h
+    h.stop()
+    bad = h.error_log_problems()
+    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
+    h.cleanup()
 
 
 @pytest.fixture(scope="session")
