@@ -24,8 +24,8 @@ PACKAGES=(
   # fuzzing (libFuzzer: clang and its runtimes) and the private build
   # copies of scripts/fuzz.sh and scripts/sanitize.sh
   clang libclang-rt-14-dev rsync
-  # operations tests: fleet caches, Basic auth, load
-  redis-server memcached apache2-utils
+  # operations tests: fleet caches, Basic auth, load; the TLS tests' CAs
+  redis-server memcached apache2-utils openssl
   # viewer page (npm: see build-viewer.sh) and its browser test
   nodejs chromium
 )

@@ -20,6 +20,25 @@
  */
 #define H5S3_S3_KEY_MAX 1024
 
+/*
+ * TLS to an https endpoint beyond the defaults, read at configuration
+ * time (s3/h5s3_s3_tls.h loads and checks it), before httpd gives up
+ * root, so a key only root can read still reaches the children.  All
+ * NULL: the system's trust store and no client certificate.  The peer's
+ * certificate and its host name are always verified; nothing here turns
+ * that off.  The bytes are not copied by a client: they live as long as
+ * the configuration that read them.
+ */
+typedef struct h5s3_s3_tls {
+    const char *ca_pem;         /* PEM CA certificates trusted instead of */
+    apr_size_t ca_len;          /* the system store */
+    const char *ca_dir;         /* a hashed directory of CA certificates */
+    const char *cert_pem;       /* client certificate, then its chain (PEM) */
+    apr_size_t cert_len;
+    const char *key_pem;        /* its private key (PEM, unencrypted) */
+    apr_size_t key_len;
+} h5s3_s3_tls;
+
 /* Where and how to reach one S3 service; one per virtual host. */
 typedef struct h5s3_s3_config {
     const char *endpoint;       /* http(s)://host[:port], no trailing slash */
@@ -36,6 +55,7 @@ typedef struct h5s3_s3_config {
      * NULL: the endpoint alone.
      */
     const char *scope;
+    h5s3_s3_tls tls;
 } h5s3_s3_config;
 
 /*

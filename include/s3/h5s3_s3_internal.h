@@ -5,6 +5,9 @@
  *   client.c    a client: one service's address, credentials and the
  *               signing key of the day;
  *   pool.c      the per-process pool of curl handles;
+ *   tls.c       TLS material and what a failed handshake means (its
+ *               interface is public, s3/h5s3_s3_tls.h: the glue loads
+ *               the files);
  *   exchange.c  one signed request and its response, with the mapping of
  *               curl and HTTP failures to status codes;
  *   ops.c       HEAD, streaming GET, PUT and ListObjectsV2;
@@ -34,7 +37,19 @@ struct h5s3_s3_client {
     apr_thread_mutex_t *key_lock;
     char key_date[9];           /* date of the cached signing key */
     unsigned char signing_key[32];
+    /* The last TLS failure logged as an error, and when (under key_lock). */
+    int tls_logged;
+    apr_time_t tls_logged_at;
 };
+
+/*
+ * Log a TLS failure of this client's endpoint: an error the first time
+ * (per process), and again when the failure changes or a minute has
+ * passed; debug otherwise.  A request whose ranges all fail the same
+ * handshake, or a burst of requests, is one line, not hundreds.
+ */
+void h5s3_s3_client_tls_failed(h5s3_s3_client *c, int failure,
+                               const char *msg);
 
 /*
  * The SigV4 signing key for the date of amz_date (YYYYMMDD...), derived

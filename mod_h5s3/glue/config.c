@@ -10,6 +10,7 @@
 
 #include "glue/h5s3_glue.h"
 #include "base/h5s3_conf_values.h"
+#include "s3/h5s3_s3_tls.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "hdf5/io/h5s3_h5_io.h"
 
@@ -53,6 +54,22 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
 #define MERGE_PTR(f) (add->f ? add->f : base->f)
 #define MERGE_NUM(f) (add->f != H5S3_UNSET ? add->f : base->f)
 
+/* Each TLS directive is inherited on its own, as mod_ssl's are. */
+static void merge_tls(h5s3_s3_tls *t, const h5s3_s3_tls *base,
+                      const h5s3_s3_tls *add)
+{
+    const h5s3_s3_tls *ca = add->ca_pem ? add : base;
+    const h5s3_s3_tls *client = add->cert_pem ? add : base;
+
+    t->ca_pem = ca->ca_pem;
+    t->ca_len = ca->ca_len;
+    t->ca_dir = add->ca_dir ? add->ca_dir : base->ca_dir;
+    t->cert_pem = client->cert_pem;
+    t->cert_len = client->cert_len;
+    t->key_pem = client->key_pem;
+    t->key_len = client->key_len;
+}
+
 void *h5s3_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     h5s3_srv_conf *base = basev, *add = addv;
@@ -74,6 +91,7 @@ void *h5s3_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->validate_ttl = MERGE_NUM(validate_ttl);
     sc->virtual_host = MERGE_NUM(virtual_host);
     sc->token_secret = MERGE_PTR(token_secret);
+    merge_tls(&sc->tls, &base->tls, &add->tls);
     {
         int k;
 
@@ -165,6 +183,7 @@ void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc)
     cfg->secret_key = sc->secret_key;
     cfg->virtual_host = h5s3_conf_virtual_host(sc);
     cfg->scope = sc->cache_scope;
+    cfg->tls = sc->tls;
     cfg->connect_timeout_ms = 1000L * h5s3_conf_connect_timeout(sc);
     cfg->total_timeout_ms = 1000L * h5s3_conf_total_timeout(sc);
 }
@@ -461,6 +480,67 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
     return NULL;
 }
 
+/* "DIRECTIVE: detail" for a TLS file; the detail names the file. */
+static const char *tls_error(cmd_parms *cmd, const h5s3_result *res)
+{
+    return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive,
+                        h5s3_result_detail(res, "cannot be used"));
+}
+
+/*
+ * H5S3CACertificateFile PATH.  Read now, while httpd is still root: the
+ * children get the bytes, never the file (the same for the two below).
+ */
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    h5s3_result res;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (path == NULL) {
+        return bad(cmd, arg, "not a valid path");
+    }
+    if (h5s3_s3_tls_load_ca(&srv(cmd)->tls, &res, path, cmd->pool)) {
+        return tls_error(cmd, &res);
+    }
+    return NULL;
+}
+
+/* H5S3CACertificatePath DIR: a hashed directory, read by curl as needed. */
+static const char *set_ca_path(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    h5s3_result res;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (path == NULL) {
+        return bad(cmd, arg, "not a valid path");
+    }
+    if (h5s3_s3_tls_check_ca_dir(&srv(cmd)->tls, &res, path, cmd->pool)) {
+        return tls_error(cmd, &res);
+    }
+    return NULL;
+}
+
+/* H5S3ClientCertificateFile CERT [KEY]: the key may be readable by root only. */
+static const char *set_client_cert(cmd_parms *cmd, void *dc,
+                                   const char *cert, const char *key)
+{
+    const char *cpath = ap_server_root_relative(cmd->pool, cert);
+    const char *kpath = key ? ap_server_root_relative(cmd->pool, key) : NULL;
+    h5s3_result res;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (cpath == NULL || (key && kpath == NULL)) {
+        return bad(cmd, cpath ? key : cert, "not a valid path");
+    }
+    if (h5s3_s3_tls_load_client(&srv(cmd)->tls, &res, cpath, kpath,
+                                cmd->pool)) {
+        return tls_error(cmd, &res);
+    }
+    return NULL;
+}
+
 static const char *set_debug_headers(cmd_parms *cmd, void *dcv, int on)
 {
     ((h5s3_dir_conf *)dcv)->debug_headers = on;
@@ -496,6 +576,15 @@ const command_rec h5s3_directives[] = {
                   (void *)APR_OFFSETOF(h5s3_srv_conf, validate_ttl), RSRC_CONF,
                   "seconds an object's ETag is trusted (default "
                   APR_STRINGIFY(DEFAULT_VALIDATE_TTL) ")"),
+    AP_INIT_TAKE1("H5S3CACertificateFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of the CA certificates trusted for the "
+                  "endpoint, in place of the system store"),
+    AP_INIT_TAKE1("H5S3CACertificatePath", set_ca_path, NULL, RSRC_CONF,
+                  "hashed directory of CA certificates trusted for the "
+                  "endpoint (openssl rehash)"),
+    AP_INIT_TAKE12("H5S3ClientCertificateFile", set_client_cert, NULL,
+                   RSRC_CONF, "CERT [KEY]: PEM client certificate (and "
+                   "chain) and its key, for endpoints that require one"),
     AP_INIT_TAKE1("H5S3AddressingStyle", set_addressing, NULL, RSRC_CONF,
                   "path (default) or virtual-host style bucket addressing"),
     AP_INIT_TAKE1("H5S3Cache", set_cache, NULL, RSRC_CONF,
@@ -543,23 +632,40 @@ const command_rec h5s3_directives[] = {
     {NULL}
 };
 
-/* endpoint "#" first 16 bytes of SHA-256(access NUL secret), in hex. */
-static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
+/* The first 16 bytes of SHA-256(a NUL b) in hex (b: len bytes). */
+static const char *digest_hex(const char *a, const char *b, apr_size_t len,
+                              apr_pool_t *p)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    const char *a = sc->access_key ? sc->access_key : "";
-    const char *k = sc->secret_key ? sc->secret_key : "";
     char hex[33];
 
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, a, strlen(a) + 1);
-    EVP_DigestUpdate(ctx, k, strlen(k));
+    EVP_DigestUpdate(ctx, b, len);
     EVP_DigestFinal_ex(ctx, md, &n);
     EVP_MD_CTX_free(ctx);
     apr_escape_hex(hex, md, 16, 0, NULL);
-    return apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#", hex, NULL);
+    return apr_pstrdup(p, hex);
+}
+
+/*
+ * endpoint "#" digest_hex(access, secret), and "#" digest_hex("cert",
+ * client certificate) with one: S3 may grant by certificate too.
+ */
+static const char *cache_scope(const h5s3_srv_conf *sc, apr_pool_t *p)
+{
+    const char *a = sc->access_key ? sc->access_key : "";
+    const char *k = sc->secret_key ? sc->secret_key : "";
+    const char *scope = apr_pstrcat(p, sc->endpoint ? sc->endpoint : "", "#",
+                                    digest_hex(a, k, strlen(k), p), NULL);
+
+    if (sc->tls.cert_pem) {
+        scope = apr_pstrcat(p, scope, "#", digest_hex("cert",
+                            sc->tls.cert_pem, sc->tls.cert_len, p), NULL);
+    }
+    return scope;
 }
 
 /* Which server a message is about, as the configuration names it. */

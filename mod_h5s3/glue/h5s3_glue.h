@@ -51,9 +51,16 @@ typedef struct h5s3_srv_conf {
     int virtual_host;
     const char *token_secret;           /* H5S3TokenSecret, resolved */
     /*
+     * H5S3CACertificateFile, H5S3CACertificatePath and
+     * H5S3ClientCertificateFile, read and checked as the directives are
+     * (as root, before httpd drops privileges).
+     */
+    h5s3_s3_tls tls;
+    /*
      * What cache keys are scoped by: the endpoint plus a digest of the
-     * credentials, so a vhost whose credentials S3 would refuse can never
-     * read what another vhost cached for the same bucket.
+     * credentials (and of the client certificate, which is a credential
+     * too), so a vhost whose credentials S3 would refuse can never read
+     * what another vhost cached for the same bucket.
      */
     const char *cache_scope;
     /* H5S3Limit: what one request may make the module do (0: unset). */

@@ -3,6 +3,7 @@
  * envelope, the mapping of core failures to HTTP statuses, and the request
  * notes / debug headers every route gets.
  */
+#include <string.h>
 #include <apr_strings.h>
 
 #include "glue/h5s3_glue.h"
@@ -101,6 +102,11 @@ const char *h5s3_message_for(h5s3_req *q, apr_status_t rv)
                             "H5S3Credentials and the bucket policy",
                             *code ? ": " : "", code);
     case H5S3_E_UPSTREAM:
+        if (!strcmp(code, "TLSError") && q->result.s3_message) {
+            /* "TLS: certificate not trusted; ...": the s3 layer's words,
+             * naming the problem and the directive that fixes it. */
+            return q->result.s3_message;
+        }
         return apr_psprintf(p, "S3 storage failed (HTTP %d%s%s); retry later",
                             q->result.s3_status, *code ? ", " : "", code);
     case H5S3_E_BADREQUEST:

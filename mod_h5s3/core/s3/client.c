@@ -9,6 +9,7 @@
 #include <apr_uri.h>
 
 #include "base/h5s3_errors.h"
+#include "base/h5s3_log.h"
 #include "s3/h5s3_s3.h"
 #include "s3/h5s3_s3_internal.h"
 #include "s3/h5s3_s3_sign.h"
@@ -75,7 +76,8 @@ apr_status_t h5s3_s3_client_create(h5s3_s3_client **client,
     if (parse_endpoint(&u, cfg->endpoint, p) != APR_SUCCESS) {
         return H5S3_E_INVALID;
     }
-    if ((cfg->access_key == NULL) != (cfg->secret_key == NULL)) {
+    if ((cfg->access_key == NULL) != (cfg->secret_key == NULL)
+        || (cfg->tls.cert_pem == NULL) != (cfg->tls.key_pem == NULL)) {
         return H5S3_E_INVALID;
     }
     c = apr_pcalloc(p, sizeof(*c));
@@ -87,6 +89,8 @@ apr_status_t h5s3_s3_client_create(h5s3_s3_client **client,
                                         : NULL;
     c->cfg.virtual_host = cfg->virtual_host;
     c->cfg.scope = cfg->scope ? apr_pstrdup(p, cfg->scope) : NULL;
+    /* Not copied: one copy of a key in memory is enough (h5s3_s3.h). */
+    c->cfg.tls = cfg->tls;
     c->cfg.connect_timeout_ms = cfg->connect_timeout_ms > 0
                                 ? cfg->connect_timeout_ms : 5000;
     c->cfg.total_timeout_ms = cfg->total_timeout_ms > 0
@@ -124,4 +128,22 @@ int h5s3_s3_client_signing_key(h5s3_s3_client *c, const char *amz_date,
     }
     apr_thread_mutex_unlock(c->key_lock);
     return ok;
+}
+
+void h5s3_s3_client_tls_failed(h5s3_s3_client *c, int failure,
+                               const char *msg)
+{
+    apr_time_t now = apr_time_now();
+    int first;
+
+    apr_thread_mutex_lock(c->key_lock);
+    first = c->tls_logged != failure
+            || now - c->tls_logged_at >= apr_time_from_sec(60);
+    if (first) {
+        c->tls_logged = failure;
+        c->tls_logged_at = now;
+    }
+    apr_thread_mutex_unlock(c->key_lock);
+    h5s3_log(first ? H5S3_LOG_ERR : H5S3_LOG_DEBUG, 0,
+             "S3 endpoint %s: %s", c->cfg.endpoint, msg);
 }

@@ -19,6 +19,7 @@
 #include "s3/h5s3_s3.h"
 #include "s3/h5s3_s3_internal.h"
 #include "s3/h5s3_s3_sign.h"
+#include "s3/h5s3_s3_tls.h"
 #include "s3/h5s3_s3_xml.h"
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -428,6 +429,43 @@ static struct curl_slist *header_lines(const char *host,
     return l;
 }
 
+/*
+ * TLS as the configuration says.  Verification is set on explicitly, not
+ * left to curl's defaults: no configuration turns it off.  The PEM bytes
+ * are handed over without a copy (they outlive the client); curl keeps
+ * its own copy with each connection, which is how it tells that a pooled
+ * connection or a cached TLS session was made with the same material and
+ * may be reused (one handshake per connection, not per request).
+ */
+static void set_tls(CURL *h, const h5s3_s3_tls *t)
+{
+    struct curl_blob b;
+
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (t->ca_pem || t->ca_dir) {
+        /* In place of the system store, not beside it. */
+        curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(h, CURLOPT_CAPATH, t->ca_dir);
+    }
+    b.flags = CURL_BLOB_NOCOPY;
+    if (t->ca_pem) {
+        b.data = (void *)t->ca_pem;
+        b.len = t->ca_len;
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (t->cert_pem && t->key_pem) {
+        b.data = (void *)t->cert_pem;
+        b.len = t->cert_len;
+        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
+        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+        b.data = (void *)t->key_pem;
+        b.len = t->key_len;
+        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
+        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+}
+
 /* Connection, timeouts and callbacks, the same for every exchange. */
 static void set_transport(h5s3_s3_xfer *x, const char *url, int streaming)
 {
@@ -445,6 +483,9 @@ static void set_transport(h5s3_s3_xfer *x, const char *url, int streaming)
     curl_easy_setopt(x->h, CURLOPT_TCP_NODELAY, 1L);
     if (share) {
         curl_easy_setopt(x->h, CURLOPT_SHARE, share);
+    }
+    if (!strcmp(c->scheme, "https")) {
+        set_tls(x->h, &c->cfg.tls);
     }
     curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS,
                      c->cfg.connect_timeout_ms);
@@ -589,6 +630,30 @@ static const char *http_reason(long status)
 }
 
 /*
+ * What a failed TLS exchange means ("TLS: certificate not trusted", ...),
+ * logged with the endpoint; NULL when the failure is not TLS.
+ */
+static const char *tls_failure(const h5s3_s3_xfer *x, CURLcode cc)
+{
+    long verify = 0;
+    h5s3_s3_tls_failure f;
+    const char *msg;
+
+    if (strcmp(x->c->scheme, "https") != 0) {
+        return NULL;
+    }
+    curl_easy_getinfo(x->h, CURLINFO_SSL_VERIFYRESULT, &verify);
+    f = h5s3_s3_tls_classify(cc, verify, x->errbuf,
+                             x->c->cfg.tls.cert_pem != NULL);
+    if (f == H5S3_TLS_NONE) {
+        return NULL;
+    }
+    msg = h5s3_s3_tls_message(f, verify, x->errbuf, x->p);
+    h5s3_s3_client_tls_failed(x->c, (int)f, msg);
+    return msg;
+}
+
+/*
  * The status of an exchange that ran, and the S3 error Code and Message
  * to report (both NULL when it is not an S3 failure).
  */
@@ -608,6 +673,10 @@ static apr_status_t outcome(const char **code, const char **msg,
         return x->own_rv;
     }
     if (cc != CURLE_OK && !(x->filled && x->status == 200)) {
+        if ((*msg = tls_failure(x, cc)) != NULL) {
+            *code = "TLSError";
+            return H5S3_E_UPSTREAM;
+        }
         rv = status_from_curl(cc);
         *code = rv == H5S3_E_TIMEOUT ? "Timeout"
               : cc == CURLE_COULDNT_CONNECT ? "ConnectFailed"
@@ -678,13 +747,17 @@ apr_status_t h5s3_s3_xfer_end(h5s3_s3_xfer *x, CURLcode cc,
     return rv;
 }
 
-/* Transport failures worth one more try on a fresh connection. */
+/*
+ * Transport failures worth one more try on a fresh connection; not an
+ * endpoint's TLS alert about our certificate, which would only repeat.
+ */
 static int retryable(CURLcode cc, const h5s3_s3_xfer *x)
 {
     return (cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR
             || cc == CURLE_RECV_ERROR)
            && x->body_bytes == 0 && x->cb_rv == APR_SUCCESS
-           && x->own_rv == APR_SUCCESS && !x->head_called;
+           && x->own_rv == APR_SUCCESS && !x->head_called
+           && h5s3_s3_tls_classify(cc, 0, x->errbuf, 0) == H5S3_TLS_NONE;
 }
 
 apr_status_t h5s3_s3_perform(h5s3_s3_xfer **out, h5s3_s3_client *c,
