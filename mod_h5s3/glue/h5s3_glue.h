@@ -262,6 +262,23 @@ int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s);
 
+/*
+ * A part's global mutex (glue/state.c), of a type the part registered in
+ * pre_config: made in post_config, attached in every child (with the
+ * lock file ap_global_mutex_create gave, or, lockfile NULL, the one the
+ * mutex names).  A failure is logged under the part's code: "cannot
+ * create the WHAT mutex" (emerg), "cannot attach the WHAT mutex in a
+ * child" (crit).
+ */
+apr_status_t h5s3_mutex_create(apr_global_mutex_t **mutex,
+                               const char **lockfile, const char *type,
+                               server_rec *s, apr_pool_t *p,
+                               const char *code, const char *what);
+apr_status_t h5s3_mutex_child_init(apr_global_mutex_t **mutex,
+                                   const char *lockfile, apr_pool_t *pchild,
+                                   server_rec *s, const char *code,
+                                   const char *what);
+
 /* The parts' lifecycle, called from glue/state.c only. */
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);
 apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s);
