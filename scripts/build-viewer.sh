@@ -9,16 +9,10 @@
 # cheap.
 #   scripts/build-viewer.sh [--force]
 set -euo pipefail
+. "$(dirname "$0")/need-npm.sh"
 cd "$(dirname "$0")/../viewer"
 
-if ! command -v npm >/dev/null 2>&1; then
-  # Debian's nodejs ships npm as a separate package; NodeSource's nodejs
-  # includes it and conflicts with that package, so ask only when missing.
-  echo "build-viewer: installing npm"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends npm </dev/null
-fi
+need_npm build-viewer
 
 force=0
 [ "${1:-}" = "--force" ] && force=1

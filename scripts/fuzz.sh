@@ -64,26 +64,11 @@ BIN=$BUILD/tests/fuzz
 if [ "$build" = 1 ]; then
   command -v clang >/dev/null || {
     echo "fuzz.sh: clang missing (scripts/setup.sh installs it)" >&2; exit 1; }
-  mkdir -p "$BUILD"
   # A copy without the in-tree build products, so the clang build never
   # mixes with the gcc objects of the main tree.
-  rsync -a --delete --exclude='.git' --exclude='*.o' --exclude='*.lo' \
-    --exclude='*.la' --exclude='.libs' --exclude='.deps' \
-    --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
-    --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
-    --exclude='/.configured-with' --exclude='.dirstamp' --exclude='/out' \
-    --exclude='tests/unit/**/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
-    --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='/tests/fuzz/bench_*[!c]' \
-    --exclude='__pycache__' \
-    --exclude='/run' --exclude='*.log' --exclude='*.trs' \
-    "$REPO/" "$BUILD/"
-  cd "$BUILD"
-  if [ ! -x configure ] || [ configure.ac -nt configure ] \
-     || [ Makefile.am -nt configure ]; then
-    autoreconf -fi >/dev/null 2>&1
-  fi
-  if [ ! -f Makefile ] || [ configure -nt Makefile ] \
-     || ! grep -q 'enable-fuzzing' config.status 2>/dev/null; then
+  . "$REPO/scripts/build-copy.sh"
+  copy_tree "$REPO" "$BUILD"
+  if needs_configure enable-fuzzing; then
     echo "== fuzz: configure (clang, ASan + UBSan + libFuzzer) in $BUILD"
     CC=clang ./configure --enable-fuzzing >configure.out 2>&1 \
       || { tail -20 configure.out; exit 1; }
@@ -158,42 +143,61 @@ crash_site() {
     s#[^ ]*/##g; s/(:[0-9]+):[0-9]+$/\1/'
 }
 
+# The inputs stored in directory $1 (its notes, *.md and *.txt, aside),
+# one a line.
+stored_inputs() {
+  local f
+  for f in "$1"/*; do
+    [ -f "$f" ] || continue
+    case "$f" in *.md|*.txt) continue ;; esac
+    printf '%s\n' "$f"
+  done
+}
+
 mkdir -p "$OUT"
 
 # ---- known issues ------------------------------------------------------
+# replay_stored DIR VERDICT: every input stored in DIR/<target>/ for a
+# target that is built, run alone (its report in $OUT/known.log), then
+# judged by VERDICT STATUS TARGET INPUT, which says what it found and
+# fails when that is a failure of the run.
+replay_stored() {
+  local d t f st failed=0
+  local -a fl
+  for d in "$1"/*/; do
+    d=${d%/}
+    t=$(basename "$d")
+    [ -x "$BIN/$t" ] || continue
+    mapfile -t fl < <(flags_for "$t")
+    while IFS= read -r f; do
+      st=0
+      "$BIN/$t" "${fl[@]}" "$f" >"$OUT/known.log" 2>&1 </dev/null || st=$?
+      "$2" "$st" "$t" "$f" || failed=1
+    done < <(stored_inputs "$d")
+  done
+  return $failed
+}
+known_issue() {
+  if [ "$1" = 0 ]; then
+    echo "known issue no longer crashes: $3"
+  elif hdf5_internal "$OUT/known.log"; then
+    echo "still crashes inside HDF5: $3"
+  else
+    echo "crashes OUTSIDE HDF5 (our bug): $3"; return 1
+  fi
+}
+pending_issue() {
+  if [ "$1" = 0 ]; then
+    echo "fixed, move to tests/fuzz/regressions/$2/: $3"
+  else
+    echo "module bug still open: $3"; return 1
+  fi
+}
 if [ "$known" = 1 ]; then
   rc=0
-  for d in tests/fuzz/known-issues/*/; do
-    t=$(basename "$d")
-    [ -x "$BIN/$t" ] || continue
-    for f in "$d"*; do
-      [ -f "$f" ] || continue
-      case "$f" in *.md|*.txt) continue ;; esac
-      mapfile -t fl < <(flags_for "$t")
-      if "$BIN/$t" "${fl[@]}" "$f" >"$OUT/known.log" 2>&1; then
-        echo "known issue no longer crashes: $f"
-      elif hdf5_internal "$OUT/known.log"; then
-        echo "still crashes inside HDF5: $f"
-      else
-        echo "crashes OUTSIDE HDF5 (our bug): $f"; rc=1
-      fi
-    done
-  done
+  replay_stored tests/fuzz/known-issues known_issue || rc=1
   # The module's own crashers, kept out of regressions/ until fixed.
-  for d in tests/fuzz/pending/*/; do
-    t=$(basename "$d")
-    [ -x "$BIN/$t" ] || continue
-    for f in "$d"*; do
-      [ -f "$f" ] || continue
-      case "$f" in *.md|*.txt) continue ;; esac
-      mapfile -t fl < <(flags_for "$t")
-      if "$BIN/$t" "${fl[@]}" "$f" >"$OUT/known.log" 2>&1; then
-        echo "fixed, move to tests/fuzz/regressions/$t/: $f"
-      else
-        echo "module bug still open: $f"; rc=1
-      fi
-    done
-  done
+  replay_stored tests/fuzz/pending pending_issue || rc=1
   exit $rc
 fi
 
@@ -245,14 +249,12 @@ run_target() {
   pending_sites() {   # once, when an artifact needs them
     [ $pending_done = 1 ] && return 0
     pending_done=1
-    for p in tests/fuzz/pending/"$t"/*; do
-      [ -f "$p" ] || continue
-      case "$p" in *.md|*.txt) continue ;; esac
-      if ! "$BIN/$t" "${fl[@]}" "$p" >"$dir/pending.log" 2>&1; then
+    while IFS= read -r p; do
+      if ! "$BIN/$t" "${fl[@]}" "$p" >"$dir/pending.log" 2>&1 </dev/null; then
         site=$(crash_site "$dir/pending.log")
         [ -z "$site" ] || pending_site[$site]=$p
       fi
-    done
+    done < <(stored_inputs "tests/fuzz/pending/$t")
     return 0
   }
   for art in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* \

@@ -5,16 +5,10 @@
 # (scripts/gen-api-types.sh).  Does nothing when they are up to date.
 #   scripts/install-node-tools.sh [--force]
 set -euo pipefail
+. "$(dirname "$0")/need-npm.sh"
 cd "$(dirname "$0")/../tools/openapi"
 
-if ! command -v npm >/dev/null 2>&1; then
-  # Debian's nodejs ships npm as a separate package; NodeSource's nodejs
-  # includes it and conflicts with that package, so ask only when missing.
-  echo "install-node-tools: installing npm"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends npm </dev/null
-fi
+need_npm install-node-tools
 
 # npm writes node_modules/.package-lock.json after every install.
 installed=node_modules/.package-lock.json

@@ -38,23 +38,9 @@ SUBSET=(viewer/test_hdf5 viewer/test_data viewer/test_preview viewer/test_csv
 t0=$(date +%s)
 
 echo "== sanitizers: build (gcc, ASan + UBSan) in $BUILD"
-mkdir -p "$BUILD"
-rsync -a --delete --exclude='.git' --exclude='*.o' --exclude='*.lo' \
-  --exclude='*.la' --exclude='.libs' --exclude='.deps' \
-  --exclude='/config.status' --exclude='/Makefile' --exclude='/config.h' \
-  --exclude='/libtool' --exclude='/config.log' --exclude='/stamp-h1' \
-  --exclude='/.configured-with' --exclude='.dirstamp' \
-  --exclude='tests/unit/**/test_*[!c]' --exclude='/tests/tools/h5s3-*[!c]' \
-  --exclude='/tests/fuzz/fuzz_*[!ch]' --exclude='__pycache__' \
-  --exclude='/run' --exclude='*.log' --exclude='*.trs' \
-  "$REPO/" "$BUILD/"
-cd "$BUILD"
-if [ ! -x configure ] || [ configure.ac -nt configure ] \
-   || [ Makefile.am -nt configure ]; then
-  autoreconf -fi >/dev/null 2>&1
-fi
-if [ ! -f Makefile ] || [ configure -nt Makefile ] \
-   || ! grep -q 'enable-sanitizers' config.status 2>/dev/null; then
+. "$REPO/scripts/build-copy.sh"
+copy_tree "$REPO" "$BUILD"
+if needs_configure enable-sanitizers; then
   # -O1: quicker to build, and what ASan recommends for useful reports.
   ./configure --enable-sanitizers CFLAGS="-g -O1" >configure.out 2>&1 \
     || { tail -20 configure.out; exit 1; }

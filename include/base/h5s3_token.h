@@ -8,6 +8,7 @@
 
 #include <apr_pools.h>
 #include <apr_time.h>
+#include <jansson.h>
 #include "base/h5s3_errors.h"
 
 /*
@@ -42,6 +43,14 @@ apr_status_t h5s3_token_b64url_decode(unsigned char **out, apr_size_t *outlen,
 apr_status_t h5s3_token_sign(const char **token, const h5s3_token_key *key,
                              const char *payload, apr_size_t len,
                              apr_pool_t *p);
+
+/*
+ * Sign a JSON object, written compact, and drop it (o is stolen).  o NULL
+ * (json_pack refused a value, e.g. one not UTF-8) is H5S3_E_INVALID.
+ */
+apr_status_t h5s3_token_sign_json(const char **token,
+                                  const h5s3_token_key *key, json_t *o,
+                                  apr_pool_t *p);
 
 /*
  * Check a token's MAC in constant time and return its payload

@@ -91,6 +91,10 @@ typedef struct h5s3_s3_xreq {
     int streaming;                  /* long transfer: stall limit, no total */
 } h5s3_s3_xreq;
 
+/* A request with nothing set but these (key NULL: the bucket's). */
+void h5s3_s3_xreq_init(h5s3_s3_xreq *rq, const char *method,
+                       const char *bucket, const char *key);
+
 /* One exchange on one curl handle, and what came back. */
 typedef struct h5s3_s3_xfer {
     h5s3_s3_client *c;

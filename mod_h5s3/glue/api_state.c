@@ -12,7 +12,6 @@
 #include <unixd.h>
 
 #include "glue/routes/h5s3_api.h"
-#include "base/h5s3_conf_values.h"
 
 APLOG_USE_MODULE(h5s3);
 
@@ -30,23 +29,15 @@ const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
 {
     h5s3_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
                                              &h5s3_module);
-    const char *value;
-    h5s3_result res;
-    int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
+    const char *value, *err;
 
-    /* A literal secret is never echoed back in an error. */
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (h5s3_conf_resolve_secret(&value, &res, spec, cmd->pool)) {
-        return apr_psprintf(cmd->pool, "%s: %s%s%s%s",
-                            cmd->directive->directive, named ? "'" : "",
-                            named ? spec : "", named ? "': " : "",
-                            res.detail);
+    if ((err = h5s3_directive_secret(&value, cmd, spec))) {
+        return err;
     }
     if (strlen(value) < TOKEN_SECRET_MIN) {
-        return apr_psprintf(cmd->pool, "%s: %s%s%sthe secret needs at least "
-                            "%d bytes", cmd->directive->directive,
-                            named ? "'" : "", named ? spec : "",
-                            named ? "': " : "", TOKEN_SECRET_MIN);
+        return h5s3_directive_secret_bad(cmd, spec, apr_psprintf(
+            cmd->temp_pool, "the secret needs at least %d bytes",
+            TOKEN_SECRET_MIN));
     }
     sc->token_secret = value;
     return NULL;
@@ -81,21 +72,8 @@ const char *h5s3_api_set_upload(cmd_parms *cmd, void *dcv, int on)
 const char *h5s3_api_set_max_upload(cmd_parms *cmd, void *dcv,
                                     const char *arg)
 {
-    apr_off_t size;
-    h5s3_result res;
-
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (h5s3_conf_parse_size(&size, &res, arg)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
-                            cmd->directive->directive, arg, res.detail);
-    }
-    if (size < 1) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid: the limit "
-                            "must be at least 1 byte",
-                            cmd->directive->directive, arg);
-    }
-    ((h5s3_dir_conf *)dcv)->max_upload = size;
-    return NULL;
+    return h5s3_directive_size(&((h5s3_dir_conf *)dcv)->max_upload, cmd, arg,
+                               1, "the limit must be at least 1 byte");
 }
 
 /* ------------------------------------------------------------------ */

@@ -236,10 +236,64 @@ static h5s3_srv_conf *srv(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &h5s3_module);
 }
 
-static const char *bad(cmd_parms *cmd, const char *value, const char *why)
+const char *h5s3_directive_bad(cmd_parms *cmd, const char *value,
+                               const char *why)
 {
     return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
                         cmd->directive->directive, value, why);
+}
+
+const char *h5s3_directive_size(apr_off_t *out, cmd_parms *cmd,
+                                const char *arg, apr_off_t min,
+                                const char *too_small)
+{
+    h5s3_result res;
+    apr_off_t size;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_size(&size, &res, arg)) {
+        return h5s3_directive_bad(cmd, arg, res.detail);
+    }
+    if (size < min) {
+        return h5s3_directive_bad(cmd, arg, too_small);
+    }
+    *out = size;
+    return NULL;
+}
+
+const char *h5s3_directive_long(long *out, cmd_parms *cmd, const char *arg,
+                                long min, long max)
+{
+    h5s3_result res;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_parse_long(out, &res, arg, min, max)) {
+        return h5s3_directive_bad(cmd, arg, res.detail);
+    }
+    return NULL;
+}
+
+/* Literal secrets are never echoed back: only env:/file: specs are named. */
+const char *h5s3_directive_secret_bad(cmd_parms *cmd, const char *spec,
+                                      const char *why)
+{
+    int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
+
+    return apr_psprintf(cmd->pool, "%s: %s%s%s%s", cmd->directive->directive,
+                        named ? "'" : "", named ? spec : "",
+                        named ? "': " : "", why);
+}
+
+const char *h5s3_directive_secret(const char **out, cmd_parms *cmd,
+                                  const char *spec)
+{
+    h5s3_result res;
+
+    h5s3_result_init(&res, cmd->temp_pool);
+    if (h5s3_conf_resolve_secret(out, &res, spec, cmd->pool)) {
+        return h5s3_directive_secret_bad(cmd, spec, res.detail);
+    }
+    return NULL;
 }
 
 static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *arg)
@@ -248,7 +302,7 @@ static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *arg)
 
     h5s3_result_init(&res, cmd->temp_pool);
     if (h5s3_conf_parse_endpoint(&srv(cmd)->endpoint, &res, arg, cmd->pool)) {
-        return bad(cmd, arg, res.detail);
+        return h5s3_directive_bad(cmd, arg, res.detail);
     }
     return NULL;
 }
@@ -257,25 +311,10 @@ static const char *set_region(cmd_parms *cmd, void *dc, const char *arg)
 {
     if (*arg == '\0' || strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789-")
                         != strlen(arg)) {
-        return bad(cmd, arg, "a region has only a-z, 0-9 and '-'");
+        return h5s3_directive_bad(cmd, arg,
+                                  "a region has only a-z, 0-9 and '-'");
     }
     srv(cmd)->region = arg;
-    return NULL;
-}
-
-/* Literal secrets are never echoed back: only env:/file: specs are named. */
-static const char *resolve(cmd_parms *cmd, const char **out, const char *spec)
-{
-    h5s3_result res;
-
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (h5s3_conf_resolve_secret(out, &res, spec, cmd->pool)) {
-        int named = !strncmp(spec, "env:", 4) || !strncmp(spec, "file:", 5);
-        return apr_psprintf(cmd->pool, "%s: %s%s%s%s",
-                            cmd->directive->directive,
-                            named ? "'" : "", named ? spec : "",
-                            named ? "': " : "", res.detail);
-    }
     return NULL;
 }
 
@@ -285,8 +324,8 @@ static const char *set_credentials(cmd_parms *cmd, void *dc,
     h5s3_srv_conf *sc = srv(cmd);
     const char *err;
 
-    if ((err = resolve(cmd, &sc->access_key, access))
-        || (err = resolve(cmd, &sc->secret_key, secret))) {
+    if ((err = h5s3_directive_secret(&sc->access_key, cmd, access))
+        || (err = h5s3_directive_secret(&sc->secret_key, cmd, secret))) {
         return err;
     }
     sc->creds_set = 1;
@@ -303,13 +342,13 @@ static const char *add_bucket(cmd_parms *cmd, void *dc, const char *bucket,
 
     h5s3_result_init(&res, cmd->temp_pool);
     if (h5s3_conf_check_bucket(&res, bucket)) {
-        return bad(cmd, bucket, res.detail);
+        return h5s3_directive_bad(cmd, bucket, res.detail);
     }
     if (alias == NULL) {
         alias = bucket;
     }
     else if (h5s3_conf_check_alias(&res, alias)) {
-        return bad(cmd, alias, res.detail);
+        return h5s3_directive_bad(cmd, alias, res.detail);
     }
     if (!sc->buckets_set) {
         /* The first line in this context starts a fresh map. */
@@ -334,33 +373,25 @@ static const char *set_timeout(cmd_parms *cmd, void *dc, const char *conn,
                                const char *total)
 {
     h5s3_srv_conf *sc = srv(cmd);
-    h5s3_result res;
+    const char *err;
 
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (h5s3_conf_parse_long(&sc->connect_timeout, &res, conn, 1, 3600)) {
-        return bad(cmd, conn, res.detail);
-    }
-    if (h5s3_conf_parse_long(&sc->total_timeout, &res, total, 1, 86400)) {
-        return bad(cmd, total, res.detail);
+    if ((err = h5s3_directive_long(&sc->connect_timeout, cmd, conn, 1, 3600))
+        || (err = h5s3_directive_long(&sc->total_timeout, cmd, total, 1,
+                                      86400))) {
+        return err;
     }
     if (sc->total_timeout < sc->connect_timeout) {
-        return bad(cmd, total, "the total timeout must not be shorter than "
-                   "the connect timeout");
+        return h5s3_directive_bad(cmd, total, "the total timeout must not be "
+                                  "shorter than the connect timeout");
     }
     return NULL;
 }
 
 static const char *set_ttl(cmd_parms *cmd, void *dc, const char *arg)
 {
-    h5s3_srv_conf *sc = srv(cmd);
-    long *field = (long *)((char *)sc + (apr_size_t)cmd->info);
-    h5s3_result res;
+    long *field = (long *)((char *)srv(cmd) + (apr_size_t)cmd->info);
 
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (h5s3_conf_parse_long(field, &res, arg, 0, 30 * 24 * 3600)) {
-        return bad(cmd, arg, res.detail);
-    }
-    return NULL;
+    return h5s3_directive_long(field, cmd, arg, 0, 30 * 24 * 3600);
 }
 
 static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
@@ -372,7 +403,7 @@ static const char *set_addressing(cmd_parms *cmd, void *dc, const char *arg)
         srv(cmd)->virtual_host = 1;
     }
     else {
-        return bad(cmd, arg, "expected 'path' or 'virtual'");
+        return h5s3_directive_bad(cmd, arg, "expected 'path' or 'virtual'");
     }
     return NULL;
 }
@@ -387,21 +418,10 @@ static const char *set_cache(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_page_cache(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    h5s3_result res;
-    apr_off_t size;
 
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (err) {
-        return err;
-    }
-    if (h5s3_conf_parse_size(&size, &res, arg)) {
-        return bad(cmd, arg, res.detail);
-    }
-    if (size < 1024 * 1024) {
-        return bad(cmd, arg, "the page cache needs at least 1M");
-    }
-    h5s3_module_state.conf.page_cache_size = size;
-    return NULL;
+    return err ? err : h5s3_directive_size(
+        &h5s3_module_state.conf.page_cache_size, cmd, arg, 1024 * 1024,
+        "the page cache needs at least 1M");
 }
 
 /* H5S3DecodeThreads N: the process's chunk decode threads. */
@@ -409,18 +429,13 @@ static const char *set_decode_threads(cmd_parms *cmd, void *dc,
                                       const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    h5s3_result res;
     long n;
 
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (err) {
-        return err;
+    if (err == NULL && (err = h5s3_directive_long(&n, cmd, arg, 1, 64))
+                       == NULL) {
+        h5s3_module_state.conf.decode_threads = (int)n;
     }
-    if (h5s3_conf_parse_long(&n, &res, arg, 1, 64)) {
-        return bad(cmd, arg, res.detail);
-    }
-    h5s3_module_state.conf.decode_threads = (int)n;
-    return NULL;
+    return err;
 }
 
 /* H5S3MemoryBudget SIZE: what a process's requests may hold at once. */
@@ -428,21 +443,10 @@ static const char *set_memory_budget(cmd_parms *cmd, void *dc,
                                      const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    h5s3_result res;
-    apr_off_t size;
 
-    h5s3_result_init(&res, cmd->temp_pool);
-    if (err) {
-        return err;
-    }
-    if (h5s3_conf_parse_size(&size, &res, arg)) {
-        return bad(cmd, arg, res.detail);
-    }
-    if (size < 16 * 1024 * 1024) {
-        return bad(cmd, arg, "the memory budget needs at least 16M");
-    }
-    h5s3_module_state.conf.memory_budget = size;
-    return NULL;
+    return err ? err : h5s3_directive_size(
+        &h5s3_module_state.conf.memory_budget, cmd, arg, 16 * 1024 * 1024,
+        "the memory budget needs at least 16M");
 }
 
 /* H5S3Limit NAME VALUE: one per-request budget (include/hdf5/h5s3_h5_file.h). */
@@ -451,28 +455,25 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *name,
 {
     h5s3_srv_conf *sc = srv(cmd);
     int k = h5s3_h5_limit_lookup(name);
-    h5s3_result res;
+    const char *err;
     apr_off_t bytes;
     long n;
 
-    h5s3_result_init(&res, cmd->temp_pool);
     if (k < 0) {
         return apr_psprintf(cmd->pool, "H5S3Limit: unknown limit '%s' "
                             "(read-bytes, prefetch-bytes, prefetch-ranges, "
                             "index-nodes, entries, vlen-bytes)", name);
     }
     if (h5s3_h5_limit_is_bytes(k)) {
-        if (h5s3_conf_parse_size(&bytes, &res, arg)) {
-            return bad(cmd, arg, res.detail);
-        }
-        if (bytes < 1024) {
-            return bad(cmd, arg, "a byte limit is at least 1K");
+        if ((err = h5s3_directive_size(&bytes, cmd, arg, 1024,
+                                       "a byte limit is at least 1K"))) {
+            return err;
         }
         sc->limits_set[k] = (apr_uint64_t)bytes;
     }
     else {
-        if (h5s3_conf_parse_long(&n, &res, arg, 1, 100000000L)) {
-            return bad(cmd, arg, res.detail);
+        if ((err = h5s3_directive_long(&n, cmd, arg, 1, 100000000L))) {
+            return err;
         }
         sc->limits_set[k] = (apr_uint64_t)n;
     }

@@ -137,6 +137,29 @@ void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *h5s3_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 void *h5s3_create_dir_conf(apr_pool_t *p, char *dir);
 void *h5s3_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+/*
+ * Reading a directive's value, for the setters of every part
+ * (glue/config.c).  Each returns NULL, or the message httpd prints, which
+ * names the directive and the value: "H5S3X: 'v' is not valid: why".
+ * Nothing is stored when the value is refused.
+ */
+const char *h5s3_directive_bad(cmd_parms *cmd, const char *value,
+                               const char *why);
+/* A size (512K, 64M, 1G) of at least min bytes, else too_small. */
+const char *h5s3_directive_size(apr_off_t *out, cmd_parms *cmd,
+                                const char *arg, apr_off_t min,
+                                const char *too_small);
+/* A whole number from min to max. */
+const char *h5s3_directive_long(long *out, cmd_parms *cmd, const char *arg,
+                                long min, long max);
+/*
+ * A secret given as a literal, env:NAME or file:/path; the message names
+ * the spec only when it is not the secret itself.
+ */
+const char *h5s3_directive_secret(const char **out, cmd_parms *cmd,
+                                  const char *spec);
+const char *h5s3_directive_secret_bad(cmd_parms *cmd, const char *spec,
+                                      const char *why);
 /* H5S3Cache PROVIDER[:ARGS] (glue/socache.c). */
 const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
 /*
@@ -245,6 +268,23 @@ int h5s3_state_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s);
 void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s);
+
+/*
+ * A part's global mutex (glue/state.c), of a type the part registered in
+ * pre_config: made in post_config, attached in every child (with the
+ * lock file ap_global_mutex_create gave, or, lockfile NULL, the one the
+ * mutex names).  A failure is logged under the part's code: "cannot
+ * create the WHAT mutex" (emerg), "cannot attach the WHAT mutex in a
+ * child" (crit).
+ */
+apr_status_t h5s3_mutex_create(apr_global_mutex_t **mutex,
+                               const char **lockfile, const char *type,
+                               server_rec *s, apr_pool_t *p,
+                               const char *code, const char *what);
+apr_status_t h5s3_mutex_child_init(apr_global_mutex_t **mutex,
+                                   const char *lockfile, apr_pool_t *pchild,
+                                   server_rec *s, const char *code,
+                                   const char *what);
 
 /* The parts' lifecycle, called from glue/state.c only. */
 apr_status_t h5s3_socache_pre_config(apr_pool_t *pconf);

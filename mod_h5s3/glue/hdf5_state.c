@@ -29,11 +29,9 @@ apr_status_t h5s3_hdf5_post_config(apr_pool_t *pconf, server_rec *s)
     apr_size_t size = h5s3_conf_page_cache_size(&h5s3_module_state.conf);
     apr_status_t rv;
 
-    rv = ap_global_mutex_create(&hs->mutex, NULL, MUTEX_TYPE, NULL, s,
-                                pconf, 0);
+    rv = h5s3_mutex_create(&hs->mutex, NULL, MUTEX_TYPE, s, pconf,
+                           "H5S3-0040", "page cache");
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0040: cannot "
-                     "create the page cache mutex");
         return rv;
     }
     rv = apr_shm_create(&hs->segment, size, NULL, pconf);

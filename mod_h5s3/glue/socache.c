@@ -170,11 +170,9 @@ apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s)
             return APR_EGENERAL;
         }
     }
-    rv = ap_global_mutex_create(&so->mutex, NULL, MUTEX_TYPE, NULL, s,
-                                pconf, 0);
+    rv = h5s3_mutex_create(&so->mutex, NULL, MUTEX_TYPE, s, pconf,
+                           "H5S3-0012", "cache");
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0012: cannot "
-                     "create the cache mutex");
         return rv;
     }
     rv = so->provider->init(so->instance, "h5s3", &hints, s, pconf);
@@ -195,17 +193,9 @@ apr_status_t h5s3_socache_post_config(apr_pool_t *pconf, server_rec *s)
 
 apr_status_t h5s3_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv;
-
     if (so->mutex == NULL) {
         return APR_SUCCESS;
     }
-    rv = apr_global_mutex_child_init(&so->mutex,
-                                     apr_global_mutex_lockfile(so->mutex),
-                                     pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0014: cannot "
-                     "attach the cache mutex in a child");
-    }
-    return rv;
+    return h5s3_mutex_child_init(&so->mutex, NULL, pchild, s, "H5S3-0014",
+                                 "cache");
 }

@@ -15,6 +15,7 @@
  * or the pool it runs on.
  */
 #include <http_core.h>
+#include <util_mutex.h>
 
 #include "glue/h5s3_glue.h"
 #include "base/h5s3_log.h"
@@ -155,4 +156,36 @@ void h5s3_state_child_init(apr_pool_t *pchild, server_rec *s)
     /* Registered last, so it runs before the cleanups of all the above. */
     apr_pool_cleanup_register(pchild, NULL, child_exit,
                               apr_pool_cleanup_null);
+}
+
+apr_status_t h5s3_mutex_create(apr_global_mutex_t **mutex,
+                               const char **lockfile, const char *type,
+                               server_rec *s, apr_pool_t *p,
+                               const char *code, const char *what)
+{
+    apr_status_t rv = ap_global_mutex_create(mutex, lockfile, type, NULL, s,
+                                             p, 0);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "%s: cannot create the "
+                     "%s mutex", code, what);
+    }
+    return rv;
+}
+
+apr_status_t h5s3_mutex_child_init(apr_global_mutex_t **mutex,
+                                   const char *lockfile, apr_pool_t *pchild,
+                                   server_rec *s, const char *code,
+                                   const char *what)
+{
+    apr_status_t rv;
+
+    rv = apr_global_mutex_child_init(mutex, lockfile ? lockfile
+                                     : apr_global_mutex_lockfile(*mutex),
+                                     pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "%s: cannot attach the "
+                     "%s mutex in a child", code, what);
+    }
+    return rv;
 }

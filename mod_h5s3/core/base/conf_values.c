@@ -167,22 +167,43 @@ apr_status_t h5s3_conf_resolve_secret(const char **value, h5s3_result *res,
     return APR_SUCCESS;
 }
 
+#define DIGITS "0123456789"
+#define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/*
+ * A name of min to max characters, each one of allowed: what bucket names
+ * and aliases share.  The sets are spelled out rather than taken from
+ * <ctype.h>, whose classes follow the locale.
+ */
+static apr_status_t check_name(h5s3_result *res, const char *name,
+                               size_t min, size_t max, const char *allowed,
+                               const char *wrong_length,
+                               const char *wrong_char)
+{
+    size_t n = strlen(name);
+
+    if (n < min || n > max) {
+        return h5s3_result_set(res, H5S3_E_INVALID, wrong_length);
+    }
+    if (strspn(name, allowed) != n) {
+        return h5s3_result_set(res, H5S3_E_INVALID, wrong_char);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t h5s3_conf_check_bucket(h5s3_result *res, const char *name)
 {
-    size_t n = strlen(name), i;
+    apr_status_t rv;
 
-    if (n < 3 || n > 63) {
-        return h5s3_result_set(res, H5S3_E_INVALID,
-                               "a bucket name has 3 to 63 characters");
+    rv = check_name(res, name, 3, 63, LOWER DIGITS ".-",
+                    "a bucket name has 3 to 63 characters",
+                    "a bucket name has only a-z, 0-9, '.' and '-'");
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!(islower(c) || isdigit(c) || c == '.' || c == '-')) {
-            return h5s3_result_set(res, H5S3_E_INVALID, "a bucket name has "
-                                   "only a-z, 0-9, '.' and '-'");
-        }
-    }
-    if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1])) {
+    if (!strchr(LOWER DIGITS, name[0])
+        || !strchr(LOWER DIGITS, name[strlen(name) - 1])) {
         return h5s3_result_set(res, H5S3_E_INVALID, "a bucket name starts and "
                                "ends with a letter or digit");
     }
@@ -191,20 +212,9 @@ apr_status_t h5s3_conf_check_bucket(h5s3_result *res, const char *name)
 
 apr_status_t h5s3_conf_check_alias(h5s3_result *res, const char *name)
 {
-    size_t n = strlen(name), i;
-
-    if (n < 1 || n > 63) {
-        return h5s3_result_set(res, H5S3_E_INVALID,
-                               "an alias has 1 to 63 characters");
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!(isalnum(c) || c == '.' || c == '_' || c == '-')) {
-            return h5s3_result_set(res, H5S3_E_INVALID, "an alias has only "
-                                   "A-Z, a-z, 0-9, '.', '_' and '-'");
-        }
-    }
-    return APR_SUCCESS;
+    return check_name(res, name, 1, 63, UPPER LOWER DIGITS "._-",
+                      "an alias has 1 to 63 characters",
+                      "an alias has only A-Z, a-z, 0-9, '.', '_' and '-'");
 }
 
 apr_status_t h5s3_conf_parse_bool(int *out, const char *s)

@@ -91,6 +91,24 @@ apr_status_t h5s3_token_sign(const char **token, const h5s3_token_key *key,
     return APR_SUCCESS;
 }
 
+apr_status_t h5s3_token_sign_json(const char **token,
+                                  const h5s3_token_key *key, json_t *o,
+                                  apr_pool_t *p)
+{
+    char *text;
+    apr_status_t rv;
+
+    if (!o)
+        return H5S3_E_INVALID;
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        return APR_ENOMEM;
+    rv = h5s3_token_sign(token, key, text, strlen(text), p);
+    free(text);
+    return rv;
+}
+
 apr_status_t h5s3_token_open(const char **payload, apr_size_t *len,
                              const h5s3_token_key *key, const char *token,
                              apr_pool_t *p)
@@ -127,24 +145,11 @@ apr_status_t h5s3_token_download_make(const char **token,
                                       const char *etag, apr_time_t now,
                                       apr_interval_time_t ttl, apr_pool_t *p)
 {
-    json_t *o;
-    char *text;
-    apr_status_t rv;
-
     if (!bucket || !okey)
         return H5S3_E_INVALID;
-    o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "t", "dl", "b", bucket,
-                  "k", okey, "e", etag ? etag : "",
-                  "x", (json_int_t)apr_time_sec(now + ttl));
-    if (!o)
-        return H5S3_E_INVALID;      /* not UTF-8 */
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!text)
-        return APR_ENOMEM;
-    rv = h5s3_token_sign(token, key, text, strlen(text), p);
-    free(text);
-    return rv;
+    return h5s3_token_sign_json(token, key, json_pack(
+        "{s:s, s:s, s:s, s:s, s:I}", "t", "dl", "b", bucket, "k", okey,
+        "e", etag ? etag : "", "x", (json_int_t)apr_time_sec(now + ttl)), p);
 }
 
 apr_status_t h5s3_token_download_check(h5s3_download_token **out,

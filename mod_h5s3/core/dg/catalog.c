@@ -254,21 +254,9 @@ static apr_status_t cursor_make(const char **out, const sortpos *last,
                                 const h5s3_dg_query *q,
                                 const h5s3_token_key *key, apr_pool_t *p)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:f}", "t", "cur",
-                          "q", query_fingerprint(q, p), "k", last->key,
-                          "i", (json_int_t)last->ival, "d", last->dval);
-    char *text;
-    apr_status_t rv;
-
-    if (!o)
-        return H5S3_E_INVALID;
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!text)
-        return APR_ENOMEM;
-    rv = h5s3_token_sign(out, key, text, strlen(text), p);
-    free(text);
-    return rv;
+    return h5s3_token_sign_json(out, key, json_pack(
+        "{s:s, s:s, s:s, s:I, s:f}", "t", "cur", "q", query_fingerprint(q, p),
+        "k", last->key, "i", (json_int_t)last->ival, "d", last->dval), p);
 }
 
 static apr_status_t cursor_open(sortpos *pos, const h5s3_dg_query *q,

@@ -115,6 +115,23 @@ static h5s3_h5_file *list_find(h5s3_h5_files *t, h5s3_s3_client *c,
     return NULL;
 }
 
+/*
+ * f (may be NULL) out of the table; into victims, for the caller to
+ * close once the mutex is released, when nobody holds it (else its last
+ * h5s3_h5_file_release closes it).
+ */
+static void list_drop(h5s3_h5_files *t, h5s3_h5_file *f,
+                      h5s3_h5_file **victims, int *nvictims)
+{
+    if (f == NULL) {
+        return;
+    }
+    list_remove(t, f);
+    if (f->refs == 0) {
+        victims[(*nvictims)++] = f;
+    }
+}
+
 /* HDF5 calls run outside the table mutex: never hold both locks. */
 static void file_close(h5s3_h5_file *f)
 {
@@ -304,10 +321,7 @@ apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **out, h5s3_h5_files *t,
     apr_thread_mutex_lock(t->mutex);
     f = list_find(t, c, bucket, key);
     if (f && f->src.failed) {
-        list_remove(t, f);
-        if (f->refs == 0) {
-            victims[nvictims++] = f;
-        }
+        list_drop(t, f, victims, &nvictims);
         f = NULL;
     }
     if (f && now - f->validated < validate_ttl) {
@@ -357,13 +371,7 @@ apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **out, h5s3_h5_files *t,
 
     /* Gone or changed: drop what the table holds for this object. */
     apr_thread_mutex_lock(t->mutex);
-    f = list_find(t, c, bucket, key);
-    if (f) {
-        list_remove(t, f);
-        if (f->refs == 0) {
-            victims[nvictims++] = f;
-        }
-    }
+    list_drop(t, list_find(t, c, bucket, key), victims, &nvictims);
     apr_thread_mutex_unlock(t->mutex);
     close_list(victims, nvictims);
     nvictims = 0;
@@ -377,13 +385,7 @@ apr_status_t h5s3_h5_file_open_known(h5s3_h5_file **out, h5s3_h5_files *t,
     }
     apr_thread_mutex_lock(t->mutex);
     /* Another thread may have opened it meanwhile: the newest wins. */
-    f = list_find(t, c, bucket, key);
-    if (f) {
-        list_remove(t, f);
-        if (f->refs == 0) {
-            victims[nvictims++] = f;
-        }
-    }
+    list_drop(t, list_find(t, c, bucket, key), victims, &nvictims);
     list_push_front(t, nf);
     f = t->tail;
     while (f && t->nfiles > t->max_files

@@ -711,6 +711,15 @@ void h5s3_s3_xfer_abandon(h5s3_s3_xfer *x)
     x->hdrs = NULL;
 }
 
+void h5s3_s3_xreq_init(h5s3_s3_xreq *rq, const char *method,
+                       const char *bucket, const char *key)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->method = method;
+    rq->bucket = bucket;
+    rq->key = key;
+}
+
 void h5s3_s3_xfer_release(h5s3_s3_xfer *x)
 {
     apr_pool_cleanup_run(x->p, x, mem_free);

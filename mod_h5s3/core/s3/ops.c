@@ -25,14 +25,25 @@ apr_status_t h5s3_s3_head(h5s3_s3_object_info **info, h5s3_s3_client *c,
     if (key == NULL) {
         return H5S3_E_INVALID;
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.method = "HEAD";
-    rq.bucket = bucket;
-    rq.key = key;
+    h5s3_s3_xreq_init(&rq, "HEAD", bucket, key);
     rv = h5s3_s3_perform(&x, c, &rq, NULL, NULL, call, p);
     if (rv == APR_SUCCESS) {
         *info = h5s3_s3_xfer_info(x, p);
     }
+    if (x) {
+        h5s3_s3_xfer_release(x);
+    }
+    return rv;
+}
+
+/* One exchange whose status is all the caller needs from it. */
+static apr_status_t perform_once(h5s3_s3_client *c, const h5s3_s3_xreq *rq,
+                                 h5s3_s3_prep_fn prep, void *prep_baton,
+                                 h5s3_s3_call *call, apr_pool_t *p)
+{
+    h5s3_s3_xfer *x;
+    apr_status_t rv = h5s3_s3_perform(&x, c, rq, prep, prep_baton, call, p);
+
     if (x) {
         h5s3_s3_xfer_release(x);
     }
@@ -61,17 +72,12 @@ apr_status_t h5s3_s3_get_stream(h5s3_s3_client *c, const char *bucket,
                                 h5s3_s3_call *call, apr_pool_t *p)
 {
     h5s3_s3_xreq rq;
-    h5s3_s3_xfer *x;
     stream_prep sp;
-    apr_status_t rv;
 
     if (key == NULL || on_data == NULL) {
         return H5S3_E_INVALID;
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.method = "GET";
-    rq.bucket = bucket;
-    rq.key = key;
+    h5s3_s3_xreq_init(&rq, "GET", bucket, key);
     rq.streaming = 1;
     if (if_match) {
         rq.headers = apr_array_make(p, 1, sizeof(h5s3_s3_kv));
@@ -81,11 +87,7 @@ apr_status_t h5s3_s3_get_stream(h5s3_s3_client *c, const char *bucket,
     sp.on_head = on_head;
     sp.on_data = on_data;
     sp.baton = baton;
-    rv = h5s3_s3_perform(&x, c, &rq, prep_stream, &sp, call, p);
-    if (x) {
-        h5s3_s3_xfer_release(x);
-    }
-    return rv;
+    return perform_once(c, &rq, prep_stream, &sp, call, p);
 }
 
 /*
@@ -130,16 +132,12 @@ static apr_status_t put_common(h5s3_s3_client *c, const char *bucket,
                                h5s3_s3_call *call, apr_pool_t *p)
 {
     h5s3_s3_xreq rq;
-    h5s3_s3_xfer *x;
     apr_status_t rv;
 
     if (key == NULL) {
         return H5S3_E_INVALID;
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.method = "PUT";
-    rq.bucket = bucket;
-    rq.key = key;
+    h5s3_s3_xreq_init(&rq, "PUT", bucket, key);
     rq.upload = 1;
     if ((rv = put_headers(&rq.headers, content_type, meta, p))
         != APR_SUCCESS) {
@@ -160,11 +158,7 @@ static apr_status_t put_common(h5s3_s3_client *c, const char *bucket,
         rq.body_len = len;
         rq.payload_hash = apr_pstrdup(p, hash);
     }
-    rv = h5s3_s3_perform(&x, c, &rq, NULL, NULL, call, p);
-    if (x) {
-        h5s3_s3_xfer_release(x);
-    }
-    return rv;
+    return perform_once(c, &rq, NULL, NULL, call, p);
 }
 
 apr_status_t h5s3_s3_put_stream(h5s3_s3_client *c, const char *bucket,
@@ -231,9 +225,7 @@ apr_status_t h5s3_s3_list(h5s3_s3_list_page **page, h5s3_s3_client *c,
     if (max_keys > 1000) {
         return H5S3_E_INVALID;
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.method = "GET";
-    rq.bucket = bucket;
+    h5s3_s3_xreq_init(&rq, "GET", bucket, NULL);
     rq.query = list_query(prefix, delimiter, token, max_keys, p);
     rv = h5s3_s3_perform(&x, c, &rq, NULL, NULL, call, p);
     if (rv == APR_SUCCESS) {

@@ -19,10 +19,7 @@ static void range_request(h5s3_s3_xreq *rq, const char *bucket,
                           const char *key, const char *if_match,
                           apr_off_t offset, apr_size_t len, apr_pool_t *p)
 {
-    memset(rq, 0, sizeof(*rq));
-    rq->method = "GET";
-    rq->bucket = bucket;
-    rq->key = key;
+    h5s3_s3_xreq_init(rq, "GET", bucket, key);
     rq->headers = apr_array_make(p, 2, sizeof(h5s3_s3_kv));
     h5s3_s3_kv_add(rq->headers, "Range",
                    apr_psprintf(p, "bytes=%" APR_OFF_T_FMT "-%" APR_OFF_T_FMT,

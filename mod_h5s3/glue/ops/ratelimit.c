@@ -164,14 +164,8 @@ static apr_status_t create_table(h5s3_ratelimit_table *t, server_rec *s)
      * children lock the same mutex, so a graceful restart cannot have
      * old and new children update one slot at once.
      */
-    rv = ap_global_mutex_create(&t->mutex, &t->lockfile, MUTEX_TYPE, NULL, s,
-                                pool, 0);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0603: cannot "
-                     "create the rate-limit mutex");
-        return rv;
-    }
-    return APR_SUCCESS;
+    return h5s3_mutex_create(&t->mutex, &t->lockfile, MUTEX_TYPE, s, pool,
+                             "H5S3-0603", "rate-limit");
 }
 
 apr_status_t h5s3_ratelimit_post_config(server_rec *s)
@@ -199,17 +193,12 @@ apr_status_t h5s3_ratelimit_post_config(server_rec *s)
 apr_status_t h5s3_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
 {
     h5s3_ratelimit_table *t = h5s3_module_state.ratelimit;
-    apr_status_t rv;
 
     if (t == NULL) {
         return APR_SUCCESS;
     }
-    rv = apr_global_mutex_child_init(&t->mutex, t->lockfile, pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0605: cannot "
-                     "attach the rate-limit mutex in a child");
-    }
-    return rv;
+    return h5s3_mutex_child_init(&t->mutex, t->lockfile, pchild, s,
+                                 "H5S3-0605", "rate-limit");
 }
 
 /* ---- the bucket ------------------------------------------------------- */

@@ -146,6 +146,32 @@ const h5s3_bucket_map *h5s3_api_bucket(h5s3_req *q, const char *alias,
     return m;
 }
 
+h5s3_dg_object *h5s3_api_object(h5s3_req *q, const h5s3_bucket_map *m,
+                                const char *key, int *rc)
+{
+    h5s3_dg_object *o;
+    apr_status_t rv;
+
+    q->key = key;
+    if (strlen(key) > H5S3_S3_KEY_MAX) {
+        /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
+        *rc = h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
+                             "No such object", NULL);
+        return NULL;
+    }
+    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
+                      q->r->pool);
+    if (rv == H5S3_E_INVALID) {
+        *rc = h5s3_api_bad_metadata(q, key);
+        return NULL;
+    }
+    if (rv != APR_SUCCESS) {
+        *rc = h5s3_api_error_for(q, rv, "key", NULL);
+        return NULL;
+    }
+    return o;
+}
+
 const h5s3_bucket_map *h5s3_api_bucket_by_name(const h5s3_srv_conf *sc,
                                                const char *bucket)
 {
@@ -448,28 +474,14 @@ int h5s3_route_api_metadata(h5s3_req *q, const char *path)
     h5s3_dg_object *o;
     json_t *j;
     int rc;
-    apr_status_t rv;
 
     if (key == NULL) {
         return bad_param(q, "key", "Expected /api/objects/{bucket}/{key}/"
                          "metadata");
     }
-    if ((m = h5s3_api_bucket(q, alias, &rc)) == NULL) {
+    if ((m = h5s3_api_bucket(q, alias, &rc)) == NULL
+        || (o = h5s3_api_object(q, m, key, &rc)) == NULL) {
         return rc;
-    }
-    q->key = key;
-    if (strlen(key) > H5S3_S3_KEY_MAX) {
-        /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
-        return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
-                              "No such object", NULL);
-    }
-    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
-                      q->r->pool);
-    if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, key);
-    }
-    if (rv != APR_SUCCESS) {
-        return h5s3_api_error_for(q, rv, "key", NULL);
     }
     j = h5s3_json_pool_own(q->r->pool, h5s3_dg_metadata_json(o));
     json_object_set_new(j, "bucket", json_string(m->alias));

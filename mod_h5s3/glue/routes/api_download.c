@@ -67,22 +67,9 @@ int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
         return bad_body(q, "key", "key is required (a non-empty string)");
     }
     key = json_string_value(jk);
-    if ((m = h5s3_api_bucket(q, alias, &rc)) == NULL) {
+    if ((m = h5s3_api_bucket(q, alias, &rc)) == NULL
+        || (o = h5s3_api_object(q, m, key, &rc)) == NULL) {
         return rc;
-    }
-    q->key = key;
-    if (strlen(key) > H5S3_S3_KEY_MAX) {
-        /* No S3 key is longer; S3 would refuse the HEAD (a 502). */
-        return h5s3_api_error(q, HTTP_NOT_FOUND, "key_not_found",
-                              "No such object", NULL);
-    }
-    rv = h5s3_dg_stat(&o, &q->result, h5s3_api_store(q, m->bucket), key,
-                      p);
-    if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, key);
-    }
-    if (rv != APR_SUCCESS) {
-        return h5s3_api_error_for(q, rv, "key", NULL);
     }
     rv = h5s3_token_download_make(&token, h5s3_api_token_key(q->sc, p),
                                   m->bucket, o->key, o->etag, apr_time_now(),
@@ -203,11 +190,11 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     apr_pool_t *p = r->pool;
     h5s3_download_token *t;
     const h5s3_bucket_map *m;
-    h5s3_dg_store *st;
     h5s3_dg_object *o;
     h5s3_dg_codec_opts opts;
     h5s3_dg_restore_result res;
     dl d;
+    int rc;
     apr_status_t rv;
 
     rv = h5s3_token_download_check(&t, h5s3_api_token_key(q->sc, p), token,
@@ -229,14 +216,8 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
                               "server", NULL);
     }
     q->bucket = m->bucket;
-    q->key = t->key;
-    st = h5s3_api_store(q, m->bucket);
-    rv = h5s3_dg_stat(&o, &q->result, st, t->key, p);
-    if (rv == H5S3_E_INVALID) {
-        return h5s3_api_bad_metadata(q, t->key);
-    }
-    if (rv != APR_SUCCESS) {
-        return h5s3_api_error_for(q, rv, "key", NULL);
+    if ((o = h5s3_api_object(q, m, t->key, &rc)) == NULL) {
+        return rc;
     }
     if (t->etag && *t->etag && o->etag && strcmp(t->etag, o->etag) != 0) {
         return h5s3_api_error(q, HTTP_CONFLICT, "object_changed",
@@ -258,7 +239,8 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
         return OK;
     }
     h5s3_api_codec_opts(&opts, q->sc, m->bucket);
-    rv = h5s3_dg_download(&res, st, o, &opts, on_data, &d, p);
+    rv = h5s3_dg_download(&res, h5s3_api_store(q, m->bucket), o, &opts,
+                          on_data, &d, p);
     if (rv == APR_SUCCESS) {
         if (!d.started) {
             send_headers(&d);           /* an empty file */

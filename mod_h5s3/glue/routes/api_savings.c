@@ -227,15 +227,8 @@ apr_status_t h5s3_api_savings_pre_config(apr_pool_t *pconf)
 
 apr_status_t h5s3_api_savings_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    apr_status_t rv;
-
-    rv = ap_global_mutex_create(&ss->claim_mutex, NULL, MUTEX_TYPE, NULL, s,
-                                pconf, 0);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "H5S3-0104: cannot "
-                     "create the savings-job mutex");
-    }
-    return rv;
+    return h5s3_mutex_create(&ss->claim_mutex, NULL, MUTEX_TYPE, s, pconf,
+                             "H5S3-0104", "savings-job");
 }
 
 apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s)
@@ -245,13 +238,8 @@ apr_status_t h5s3_api_savings_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
 
     if (ss->claim_mutex) {
-        rv = apr_global_mutex_child_init(&ss->claim_mutex,
-                                         apr_global_mutex_lockfile(
-                                             ss->claim_mutex), pchild);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "H5S3-0105: cannot "
-                         "attach the savings-job mutex in a child");
-        }
+        h5s3_mutex_child_init(&ss->claim_mutex, NULL, pchild, s, "H5S3-0105",
+                              "savings-job");
     }
     /*
      * Job threads create and destroy sub-pools concurrently with requests:

@@ -33,6 +33,14 @@ void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
  */
 const h5s3_bucket_map *h5s3_api_bucket(h5s3_req *q, const char *alias,
                                        int *rc);
+/*
+ * The object key names in m's bucket, as the core sees it (q->key set);
+ * NULL after an /api error response was sent (*rc): 404 key_not_found
+ * for a key longer than S3 allows, 400 integrity_failed for metadata the
+ * core refused, else what h5s3_api_error_for says.
+ */
+h5s3_dg_object *h5s3_api_object(h5s3_req *q, const h5s3_bucket_map *m,
+                                const char *key, int *rc);
 /* The mapping of this vhost that serves S3 bucket name, or NULL. */
 const h5s3_bucket_map *h5s3_api_bucket_by_name(const h5s3_srv_conf *sc,
                                                const char *bucket);
