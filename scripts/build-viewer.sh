@@ -21,7 +21,7 @@ force=0
 installed=node_modules/.package-lock.json
 if [ $force = 1 ] || [ ! -f "$installed" ] \
    || [ package-lock.json -nt "$installed" ] || [ package.json -nt "$installed" ]; then
-  echo "build-viewer: npm ci (registry $(npm config get registry 2>/dev/null))"
+  echo "build-viewer: npm ci"
   npm ci --no-audit --no-fund --loglevel=error </dev/null
   touch "$installed"
 fi

@@ -499,7 +499,7 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
 
     h5s3_result_init(&res, cmd->temp_pool);
     if (path == NULL) {
-        return bad(cmd, arg, "not a valid path");
+        return h5s3_directive_bad(cmd, arg, "not a valid path");
     }
     if (h5s3_s3_tls_load_ca(&srv(cmd)->tls, &res, path, cmd->pool)) {
         return tls_error(cmd, &res);
@@ -515,7 +515,7 @@ static const char *set_ca_path(cmd_parms *cmd, void *dc, const char *arg)
 
     h5s3_result_init(&res, cmd->temp_pool);
     if (path == NULL) {
-        return bad(cmd, arg, "not a valid path");
+        return h5s3_directive_bad(cmd, arg, "not a valid path");
     }
     if (h5s3_s3_tls_check_ca_dir(&srv(cmd)->tls, &res, path, cmd->pool)) {
         return tls_error(cmd, &res);
@@ -533,7 +533,7 @@ static const char *set_client_cert(cmd_parms *cmd, void *dc,
 
     h5s3_result_init(&res, cmd->temp_pool);
     if (cpath == NULL || (key && kpath == NULL)) {
-        return bad(cmd, cpath ? key : cert, "not a valid path");
+        return h5s3_directive_bad(cmd, cpath ? key : cert, "not a valid path");
     }
     if (h5s3_s3_tls_load_client(&srv(cmd)->tls, &res, cpath, kpath,
                                 cmd->pool)) {
