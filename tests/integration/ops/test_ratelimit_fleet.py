@@ -4,6 +4,7 @@ round-robin over them to the configured rate in total; when the provider
 stops, each server limits on its own (no failed request, one log line),
 and the fleet's budget comes back with the provider."""
 
+import signal
 import time
 
 import pytest
@@ -113,3 +114,26 @@ def test_provider_stops_and_comes_back(fleet, mpm):
         assert log_count(h, FAILED) == 1
     time.sleep(burst / rate + 0.5)          # the buckets refill
     assert_fleet_rate(kind, mpm, servers, rate, burst, "after restart")
+
+
+def test_a_hung_provider_costs_no_answer_and_little_time(fleet, mpm):
+    """A provider that takes connections but never answers (stopped with
+    SIGSTOP): each child waits for it at most its timeout once a second,
+    and limits locally in between."""
+    kind, daemon, servers, rate, burst = fleet
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        ok, results, elapsed = run(servers, 3.0)
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    statuses = {r[1] for r in results}
+    assert statuses <= {200, 429}, statuses
+    assert ok > 0 and len(results) > ok
+    slowest = max(r[5] - r[4] for r in results)
+    print("provider %s hung (%s): %d allowed of %d, slowest answer %.3fs"
+          % (kind, mpm, ok, len(results), slowest))
+    assert slowest < 1.5
+    for h in servers:
+        assert log_count(h, FAILED) == 1, h.error_log_lines()[-20:]
+        st = status_auto(h)
+        assert st["H5S3RateLimitBudget"] == "local (provider down)", st
