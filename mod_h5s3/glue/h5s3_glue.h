@@ -14,6 +14,7 @@
 #include <http_request.h>
 #include <ap_socache.h>
 #include <apr_global_mutex.h>
+#include <apr_reslist.h>
 #include <apr_shm.h>
 #include <apr_thread_mutex.h>
 #include <jansson.h>
@@ -234,6 +235,28 @@ typedef struct h5s3_ratelimit_table {
 } h5s3_ratelimit_table;
 
 /*
+ * The rate limit's budget on the shared cache's server, for a fleet
+ * (glue/ops/ratelimit_fleet.c): set in post_config when H5S3Cache names
+ * redis or memcache, connections made per child.
+ */
+typedef struct h5s3_ratelimit_fleet {
+    int on;                             /* 0: shmcb, budget per machine */
+    int kind;                           /* h5s3_fleetrl_kind */
+    const char *name;                   /* "redis HOST:PORT" */
+    const char *host;
+    apr_port_t port;
+    apr_sockaddr_t *addr;               /* child */
+    apr_reslist_t *conns;               /* child: NULL, not usable */
+    volatile apr_time_t retry_at;       /* child: skip the provider until */
+} h5s3_ratelimit_fleet;
+
+/* In the rate-limit table, shared by the processes of one server. */
+typedef struct h5s3_ratelimit_shared {
+    volatile apr_uint32_t down;         /* 0, or when it failed (ms | 1) */
+    volatile apr_uint32_t failures;     /* failed exchanges, ever */
+} h5s3_ratelimit_shared;
+
+/*
  * What lives as long as the server (glue/state.c keeps it; its key
  * there names this layout): graceful restarts keep who was throttled and
  * the /server-status counters, and old and new children lock the same
@@ -255,6 +278,7 @@ typedef struct h5s3_state {
     h5s3_retained *retained;            /* from post_config on */
     /* This generation's use of retained memory; NULL: not available. */
     h5s3_ratelimit_table *ratelimit;
+    h5s3_ratelimit_fleet ratelimit_fleet;
     volatile apr_uint64_t *counters;
 } h5s3_state;
 
@@ -365,6 +389,18 @@ const char *h5s3_ratelimit_set(cmd_parms *cmd, void *dc, const char *rate,
 /* DECLINED when the request may go on, else the 429 was sent: return it. */
 int h5s3_ratelimit_check(h5s3_req *q);
 apr_status_t h5s3_ratelimit_usage(apr_uint32_t *used, apr_uint32_t *slots);
+/* The table's shared flags (NULL: no table). */
+h5s3_ratelimit_shared *h5s3_ratelimit_shared_get(void);
+/* glue/ops/ratelimit_fleet.c */
+apr_status_t h5s3_ratelimit_fleet_post_config(apr_pool_t *pconf,
+                                              server_rec *s);
+void h5s3_ratelimit_fleet_child_init(apr_pool_t *pchild, server_rec *s);
+/* 1: allowed, 0: throttled (*wait_us), -1: no fleet budget: ask locally. */
+int h5s3_ratelimit_fleet_take(request_rec *r, const h5s3_ratelimit_conf *c,
+                              const char *client, apr_int64_t *wait_us);
+/* "fleet", "local" or "local (PROVIDER down)"; the provider; failures. */
+void h5s3_ratelimit_fleet_status(const char **budget, const char **provider,
+                                 apr_uint32_t *failures);
 
 void h5s3_cors_conf_init(h5s3_cors_conf *c);
 void h5s3_cors_conf_merge(h5s3_cors_conf *c, const h5s3_cors_conf *base,

@@ -95,7 +95,8 @@ int h5s3_state_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (h5s3_socache_post_config(pconf, s) != APR_SUCCESS
         || h5s3_hdf5_post_config(pconf, s) != APR_SUCCESS
         || h5s3_s3_global_init() != APR_SUCCESS
-        || h5s3_ratelimit_post_config(s) != APR_SUCCESS) {
+        || h5s3_ratelimit_post_config(s) != APR_SUCCESS
+        || h5s3_ratelimit_fleet_post_config(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* Figures are nice to have: the server runs without them. */

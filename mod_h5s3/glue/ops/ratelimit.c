@@ -33,8 +33,11 @@
 APLOG_USE_MODULE(h5s3);
 
 #define MUTEX_TYPE "h5s3-ratelimit"
-/* "h5s1rl" + layout version: 2 since the key is SipHash's 16 bytes. */
-#define TABLE_MAGIC 0x68357331726c0002ULL
+/*
+ * "h5s1rl" + layout version: 2 since the key is SipHash's 16 bytes, 3
+ * since the header holds the fleet provider's state.
+ */
+#define TABLE_MAGIC 0x68357331726c0003ULL
 #define TABLE_SLOTS 8192                    /* 256 KiB; power of two */
 #define PROBE 8
 #define HASH_KEY_LEN APR_SIPHASH_KSIZE
@@ -54,6 +57,7 @@ typedef struct rl_header {
     apr_uint32_t nslots;
     apr_uint32_t slots_offset;  /* from the segment base */
     unsigned char key[HASH_KEY_LEN];
+    h5s3_ratelimit_shared fleet;    /* glue/ops/ratelimit_fleet.c */
 } rl_header;
 
 static rl_header *header(void)
@@ -66,6 +70,11 @@ static rl_slot *slot_at(apr_uint32_t i)
     char *base = apr_shm_baseaddr_get(h5s3_module_state.ratelimit->shm);
 
     return (rl_slot *)(base + header()->slots_offset) + i;
+}
+
+h5s3_ratelimit_shared *h5s3_ratelimit_shared_get(void)
+{
+    return h5s3_module_state.ratelimit ? &header()->fleet : NULL;
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -187,6 +196,8 @@ apr_status_t h5s3_ratelimit_post_config(server_rec *s)
                      "rate-limit table of the previous generation");
     }
     h5s3_module_state.ratelimit = t;
+    /* A new generation may name another provider: ask it afresh. */
+    header()->fleet.down = 0;
     return APR_SUCCESS;
 }
 
@@ -197,6 +208,7 @@ apr_status_t h5s3_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
     if (t == NULL) {
         return APR_SUCCESS;
     }
+    h5s3_ratelimit_fleet_child_init(pchild, s);
     return h5s3_mutex_child_init(&t->mutex, t->lockfile, pchild, s,
                                  "H5S3-0605", "rate-limit");
 }
@@ -323,31 +335,45 @@ static int send_throttled(h5s3_req *q, const char *msg)
                           h5s3_json_pool_own(q->r->pool, j));
 }
 
-int h5s3_ratelimit_check(h5s3_req *q)
+/* One token from the machine's table; 1 also when it cannot be locked. */
+static int local_take(request_rec *r, const h5s3_ratelimit_conf *c,
+                      const char *client, apr_int64_t *wait_us)
 {
-    request_rec *r = q->r;
-    const h5s3_ratelimit_conf *c = &q->dc->ratelimit;
     h5s3_ratelimit_table *table = h5s3_module_state.ratelimit;
-    apr_int64_t wait_us = 0;
-    const char *client;
-    apr_uint64_t tag;
+    apr_uint64_t tag = client_tag(r, c, client);
     apr_status_t rv;
     int ok;
 
-    if (c->rate == H5S3_UNSET || c->rate <= 0 || table == NULL) {
-        return DECLINED;
-    }
-    client = client_id(r);
-    tag = client_tag(r, c, client);
     rv = apr_global_mutex_lock(table->mutex);
     if (rv != APR_SUCCESS) {
         /* Fail open: a broken lock must not take the service down. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "H5S3-0606: cannot "
                       "lock the rate-limit table");
+        return 1;
+    }
+    ok = take_token(tag, c, (apr_int64_t)apr_time_now(), wait_us);
+    apr_global_mutex_unlock(table->mutex);
+    return ok;
+}
+
+int h5s3_ratelimit_check(h5s3_req *q)
+{
+    request_rec *r = q->r;
+    const h5s3_ratelimit_conf *c = &q->dc->ratelimit;
+    apr_int64_t wait_us = 0;
+    const char *client;
+    int ok;
+
+    if (c->rate == H5S3_UNSET || c->rate <= 0
+        || h5s3_module_state.ratelimit == NULL) {
         return DECLINED;
     }
-    ok = take_token(tag, c, (apr_int64_t)apr_time_now(), &wait_us);
-    apr_global_mutex_unlock(table->mutex);
+    client = client_id(r);
+    /* The fleet's budget first; the machine's when there is none. */
+    ok = h5s3_ratelimit_fleet_take(r, c, client, &wait_us);
+    if (ok < 0) {
+        ok = local_take(r, c, client, &wait_us);
+    }
     if (ok) {
         return DECLINED;
     }

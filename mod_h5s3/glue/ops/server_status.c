@@ -193,7 +193,8 @@ int h5s3_server_status_hook(request_rec *r, int flags)
     apr_array_header_t *a = apr_array_make(p, 32, sizeof(st_line));
     struct h5s3_pagecache *pc = h5s3_module_state.hdf5.page_cache;
     const char *cache_provider = h5s3_module_state.socache.provider_name;
-    apr_uint32_t rl_used = 0, rl_slots = 0;
+    apr_uint32_t rl_used = 0, rl_slots = 0, rl_failures = 0;
+    const char *rl_budget, *rl_provider;
     int i;
 
     add_num(a, p, "H5S3Requests", "requests handled", get(C_REQUESTS));
@@ -224,6 +225,12 @@ int h5s3_server_status_hook(request_rec *r, int flags)
         add_num(a, p, "H5S3RateLimitSlots", "rate-limit table slots",
                 rl_slots);
     }
+    h5s3_ratelimit_fleet_status(&rl_budget, &rl_provider, &rl_failures);
+    add(a, "H5S3RateLimitBudget", "rate-limit budget", rl_budget);
+    add(a, "H5S3RateLimitProvider", "rate-limit fleet provider",
+        rl_provider);
+    add_num(a, p, "H5S3RateLimitProviderFailures",
+            "rate-limit provider failures", rl_failures);
     add_num(a, p, "H5S3CORSPreflights", "CORS preflights answered",
             get(C_PREFLIGHTS));
     if (pc != NULL) {

@@ -63,9 +63,13 @@ def hammer(port, path, seconds, threads=8, host=None, headers_for=None,
     for `seconds`, each on a new connection (paced: every connection
     leaves a TIME_WAIT socket, and the machine's ephemeral ports are
     shared with everyone).  Returns (results, first_start, last_end) where
-    results are (thread index, status, headers, body, start, end)."""
+    results are (thread index, status, headers, body, start, end).  port
+    may be a list: a fleet behind a round-robin balancer, the n-th request
+    going to port[n % len(port)]."""
     results = []
     lock = threading.Lock()
+    ports = port if isinstance(port, (list, tuple)) else [port]
+    sent = [0]
     start = time.monotonic()
     stop_at = start + seconds
     interval = float(threads) / per_second
@@ -80,9 +84,12 @@ def hammer(port, path, seconds, threads=8, host=None, headers_for=None,
             if time.monotonic() >= stop_at:
                 break
             due += interval
+            with lock:
+                to = ports[sent[0] % len(ports)]
+                sent[0] += 1
             t0 = time.monotonic()
             try:
-                s, h, b = one_request(port, path, host=host, headers=hdrs)
+                s, h, b = one_request(to, path, host=host, headers=hdrs)
             except OSError as e:
                 s, h, b = -1, {}, repr(e).encode()
             with lock:
@@ -116,7 +123,12 @@ class Daemon:
     def __init__(self, argv_for_port, name):
         self.port = free_port()
         self.name = name
-        self.proc = subprocess.Popen(argv_for_port(self.port),
+        self.argv_for_port = argv_for_port
+        self.start()
+
+    def start(self):
+        """(Re)start on the same port."""
+        self.proc = subprocess.Popen(self.argv_for_port(self.port),
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL,
@@ -132,7 +144,8 @@ class Daemon:
                     break
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError("%s did not start on port %d" % (name, self.port))
+        raise RuntimeError("%s did not start on port %d"
+                           % (self.name, self.port))
 
     def command(self, line):
         """One text-protocol command; the first reply chunk."""
