@@ -194,8 +194,8 @@ def test_package_installs_serves_and_purges(rgw, tmp_path):
 
         r = run(["apache2ctl", "-t"])
         assert "Syntax OK" in r.stderr + r.stdout
-        r = run(["apache2ctl", "start"], timeout=60)
-        started = True
+        started = True      # stopped in any case, even half started
+        run(["apache2ctl", "start"], timeout=60)
         deadline = time.monotonic() + 20
         while True:
             try:
