@@ -77,9 +77,12 @@ export H5S3_SANITIZE=1
 export H5S3_MPM=${H5S3_MPM:-event}
 unset H5S3_MODULE
 if [ "$full" = 1 ]; then
-  # test_run_and_install checks the run/install scripts, not the module.
+  # test_run_and_install and test_deb_package check the run/install
+  # scripts and the Debian package (a build of its own, without ASan),
+  # not the module under ASan.
   tests=(tests/integration
-         --deselect tests/integration/ops/test_run_and_install.py)
+         --deselect tests/integration/ops/test_run_and_install.py
+         --deselect tests/integration/ops/test_deb_package.py)
 else
   tests=()
   for t in "${SUBSET[@]}"; do

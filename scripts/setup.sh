@@ -26,6 +26,8 @@ PACKAGES=(
   clang libclang-rt-14-dev rsync
   # operations tests: fleet caches, Basic auth, load; the TLS tests' CAs
   redis-server memcached apache2-utils openssl
+  # the Debian package (scripts/build-deb.sh) and its test
+  debhelper dpkg-dev devscripts equivs fakeroot lintian
   # viewer page (npm: see build-viewer.sh) and its browser test
   nodejs chromium
 )
