@@ -9,6 +9,21 @@
 #include <apr_pools.h>
 #include "base/h5s3_result.h"
 
+/*
+ * One xdelta3 run, for the codec log (docs/deltaglider-format.md §5.7):
+ * the command as run, paths relative to the cache or spool directory
+ * (anything else by its last segment; cut at H5S3_DG_CODEC_CMD_MAX), how
+ * long it took and how it ended.  cmd "": nothing ran.
+ */
+#define H5S3_DG_CODEC_CMD_MAX 512
+
+typedef struct h5s3_dg_codec_run {
+    /* Copied, not pooled: the restore's pool is gone when it returns. */
+    char cmd[H5S3_DG_CODEC_CMD_MAX];
+    apr_interval_time_t duration;
+    int rc;                     /* exit code; -N: killed by signal N */
+} h5s3_dg_codec_run;
+
 typedef struct h5s3_dg_codec_opts {
     const char *cache_dir;      /* reference cache (see below); required */
     const char *tmp_dir;        /* spool for deltas; NULL: cache_dir */
@@ -22,6 +37,7 @@ typedef struct h5s3_dg_codec_opts {
      */
     const char *cache_scope;
     const char *bucket;
+    h5s3_dg_codec_run *run;     /* filled by the last xdelta3 run; NULL ok */
 } h5s3_dg_codec_opts;
 
 /*

@@ -32,6 +32,14 @@ typedef struct h5s3_dg_meta {
     const char *note;
     const char *compression;    /* "none" on direct objects */
     int zero_diff;
+    /* The proxy's fields (docs/deltaglider-format.md §3.3). */
+    const char *md5;            /* dg-md5, as written */
+    const char *multipart_etag; /* dg-multipart-etag, as written */
+    int encrypted;              /* dg-encrypted present: not rebuildable */
+    const char *encryption;     /* dg-encrypted's value, e.g. the scheme */
+    const char *encryption_key_id;  /* dg-encryption-key-id, may be NULL */
+    const char *native_encryption;  /* dg-encrypted-native (S3 decrypts) */
+    apr_table_t *user;          /* user-* fields, prefix stripped; never NULL */
 } h5s3_dg_meta;
 
 /*
@@ -41,6 +49,14 @@ typedef struct h5s3_dg_meta {
  */
 const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
                              apr_pool_t *p);
+
+/*
+ * A proxy field by its exact name (e.g. "dg-encrypted"), as written
+ * bare or inside the proxy's user map ("user-dg-encrypted"); empty
+ * values count as absent.
+ */
+const char *h5s3_dg_meta_proxy_get(apr_table_t *meta, const char *name,
+                                   apr_pool_t *p);
 
 /*
  * Interpret the metadata of S3 object s3key (may be NULL meta: plain).

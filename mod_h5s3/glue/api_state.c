@@ -106,6 +106,28 @@ void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
     opts->bucket = bucket;
 }
 
+void h5s3_api_codec_log(h5s3_req *q, const h5s3_dg_codec_run *run,
+                        const char *what, const char *bucket,
+                        const char *key)
+{
+    request_rec *r = q->r;
+    apr_int64_t ms;
+
+    if (run == NULL || run->cmd[0] == '\0') {
+        return;
+    }
+    ms = (apr_int64_t)apr_time_as_msec(run->duration);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "H5S3-0150: codec %s of "
+                  "%s/%s: cmd=\"%s\" duration_ms=%" APR_INT64_T_FMT
+                  " rc=%d", what, bucket, key, run->cmd,
+                  ms, run->rc);
+    apr_table_set(r->notes, "h5s3-codec-cmd", run->cmd);
+    apr_table_set(r->notes, "h5s3-codec-ms",
+                  apr_psprintf(r->pool, "%" APR_INT64_T_FMT, ms));
+    apr_table_set(r->notes, "h5s3-codec-rc",
+                  apr_psprintf(r->pool, "%d", run->rc));
+}
+
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                           */
 

@@ -218,21 +218,49 @@ static json_t *time_json(apr_time_t t)
     return json_stringn(buf, len);
 }
 
-json_t *h5s3_dg_object_json(const h5s3_dg_object *o)
-{
-    apr_off_t orig = o->original_bytes >= 0 ? o->original_bytes
-                                            : o->stored_bytes;
-    return json_pack("{s:s, s:I, s:I, s:b, s:o}", "key", o->key,
-                     "original_bytes", (json_int_t)orig,
-                     "stored_bytes", (json_int_t)o->stored_bytes,
-                     "compressed", o->compressed,
-                     "modified", time_json(o->modified));
-}
-
 static void set_str(json_t *j, const char *name, const char *v)
 {
     if (v)
         json_object_set_new(j, name, json_string(v));
+}
+
+/* Only when the metadata was read: listings probe deltas, not all. */
+static void set_encryption(json_t *j, const h5s3_dg_meta *m)
+{
+    if (!j || !m || !m->encrypted)
+        return;
+    json_object_set_new(j, "encrypted", json_true());
+    set_str(j, "encryption_key_id", m->encryption_key_id);
+}
+
+json_t *h5s3_dg_object_json(const h5s3_dg_object *o)
+{
+    apr_off_t orig = o->original_bytes >= 0 ? o->original_bytes
+                                            : o->stored_bytes;
+    json_t *j = json_pack("{s:s, s:I, s:I, s:b, s:o}", "key", o->key,
+                          "original_bytes", (json_int_t)orig,
+                          "stored_bytes", (json_int_t)o->stored_bytes,
+                          "compressed", o->compressed,
+                          "modified", time_json(o->modified));
+
+    set_encryption(j, o->meta);
+    return j;
+}
+
+static json_t *user_json(const h5s3_dg_meta *m)
+{
+    json_t *u = json_object();
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i;
+
+    if (!m->user)
+        return u;
+    arr = apr_table_elts(m->user);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++)
+        json_object_set_new(u, e[i].key, json_string(e[i].val));
+    return u;
 }
 
 json_t *h5s3_dg_metadata_json(const h5s3_dg_object *o)
@@ -259,6 +287,12 @@ json_t *h5s3_dg_metadata_json(const h5s3_dg_object *o)
         set_str(j, "tool", m->tool);
         set_str(j, "compression", m->compression);
         set_str(j, "note", m->note);
+        set_str(j, "md5", m->md5);
+        set_str(j, "multipart_etag", m->multipart_etag);
+        json_object_set_new(j, "encrypted", json_boolean(m->encrypted));
+        set_str(j, "encryption", m->encryption);
+        set_str(j, "native_encryption", m->native_encryption);
+        json_object_set_new(j, "user_metadata", user_json(m));
     }
     return j;
 }

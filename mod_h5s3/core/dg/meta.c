@@ -6,6 +6,7 @@
 #include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <strings.h>
 
 #include "base/h5s3_errors.h"
 #include "s3/h5s3_s3.h"
@@ -31,6 +32,46 @@ const char *h5s3_dg_meta_get(apr_table_t *meta, const char *name,
     if ((v = apr_table_get(meta, under)))
         return v;
     return apr_table_get(meta, name);
+}
+
+const char *h5s3_dg_meta_proxy_get(apr_table_t *meta, const char *name,
+                                   apr_pool_t *p)
+{
+    const char *v;
+
+    if (!meta)
+        return NULL;
+    v = apr_table_get(meta, name);
+    if (!v || !*v)
+        v = apr_table_get(meta, apr_pstrcat(p, "user-", name, NULL));
+    return v && *v ? v : NULL;
+}
+
+static int user_entry(void *rec, const char *key, const char *value)
+{
+    apr_table_t *user = rec;
+
+    /* The proxy's own markers ride in its user map: not the user's. */
+    if (strncasecmp(key, "user-", 5) == 0 && key[5]
+        && strncasecmp(key + 5, "dg-", 3) != 0)
+        apr_table_set(user, key + 5, value);
+    return 1;
+}
+
+/* dg-md5, dg-multipart-etag, the encryption markers and user-* fields. */
+static void parse_proxy(h5s3_dg_meta *m, apr_table_t *meta, apr_pool_t *p)
+{
+    m->md5 = h5s3_dg_meta_proxy_get(meta, "dg-md5", p);
+    m->multipart_etag = h5s3_dg_meta_proxy_get(meta, "dg-multipart-etag", p);
+    m->encryption = h5s3_dg_meta_proxy_get(meta, "dg-encrypted", p);
+    m->encrypted = m->encryption != NULL;
+    m->encryption_key_id = h5s3_dg_meta_proxy_get(meta,
+                                                  "dg-encryption-key-id", p);
+    m->native_encryption = h5s3_dg_meta_proxy_get(meta,
+                                                  "dg-encrypted-native", p);
+    m->user = apr_table_make(p, 4);
+    if (meta)
+        apr_table_do(user_entry, m->user, meta, NULL);
 }
 
 static apr_status_t parse_size(apr_off_t *out, const char *v)
@@ -147,6 +188,7 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, h5s3_result *res,
     if (parse_size(&m->delta_size, h5s3_dg_meta_get(meta, "delta-size", p)))
         return refuse(res, "dg-delta-size is not a byte count");
     m->zero_diff = m->note && strncmp(m->note, "zero-diff", 9) == 0;
+    parse_proxy(m, meta, p);
 
     if (strcmp(base, H5S3_DG_REFERENCE_NAME) == 0) {
         m->kind = H5S3_DG_REFERENCE;
@@ -175,7 +217,9 @@ apr_status_t h5s3_dg_meta_parse(h5s3_dg_meta **out, h5s3_result *res,
             m->ref_key = h5s3_dg_reference_key(s3key, p);
     }
     else if (m->file_sha256 || m->compression || m->tool
-             || m->original_name || m->file_size >= 0) {
+             || m->original_name || m->file_size >= 0 || m->md5
+             || m->encrypted
+             || (m->note && strcmp(m->note, "passthrough") == 0)) {
         m->kind = H5S3_DG_DIRECT;
     }
     else {

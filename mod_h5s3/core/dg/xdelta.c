@@ -32,6 +32,8 @@ struct h5s3_dg_xdelta_proc {
     apr_file_t *err;            /* the child's stderr, a temp file */
     apr_pool_t *pool;
     int reaped;
+    h5s3_dg_codec_run *run;     /* where the codec log's facts go */
+    apr_time_t started;
 };
 
 static const char *program(const h5s3_dg_codec_opts *opts)
@@ -143,6 +145,44 @@ static apr_status_t reap_cleanup(void *baton)
     return APR_SUCCESS;
 }
 
+/* path relative to dir if it is inside it, else NULL. */
+static const char *under(const char *path, const char *dir)
+{
+    apr_size_t n;
+
+    if (!dir || !*dir)
+        return NULL;
+    n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1])
+        return path + n + 1;
+    return NULL;
+}
+
+/*
+ * The command for the codec log: no directory outside the cache or the
+ * spool shows (docs/deltaglider-format.md §5.7).
+ */
+static const char *printable(const char *const *argv,
+                             const h5s3_dg_codec_opts *opts, apr_pool_t *p)
+{
+    const char *out = "", *a, *rel;
+    int i;
+
+    for (i = 0; argv[i]; i++) {
+        a = argv[i];
+        if (*a == '/') {
+            if (!(rel = under(a, opts ? opts->cache_dir : NULL))
+                && !(rel = under(a, opts ? opts->tmp_dir : NULL)))
+                rel = strrchr(a, '/') + 1;
+            a = rel;
+        }
+        out = i ? apr_pstrcat(p, out, " ", a, NULL) : a;
+    }
+    return out;
+}
+
 /*
  * Run argv[0] (searched on PATH) with in (NULL: /dev/null) as stdin,
  * stdout our end of a channel (want_out) or /dev/null, and stderr a
@@ -235,6 +275,13 @@ static apr_status_t spawn(h5s3_dg_xdelta_proc **out, const char *const *argv,
         x->proc.out = ours;
         apr_pool_cleanup_register(p, x, reap_cleanup,
                                   apr_pool_cleanup_null);
+        x->started = apr_time_now();
+        if ((x->run = opts ? opts->run : NULL) != NULL) {
+            apr_cpystrn(x->run->cmd, printable(argv, opts, p),
+                        sizeof(x->run->cmd));
+            x->run->rc = -1;
+            x->run->duration = 0;
+        }
         *out = x;
     }
 cleanup:
@@ -261,6 +308,10 @@ apr_status_t h5s3_dg_xdelta_finish(h5s3_result *res,
         apr_file_close(x->proc.out);
     apr_proc_wait(&x->proc, &code, &why, APR_WAIT);
     x->reaped = 1;
+    if (x->run) {
+        x->run->duration = apr_time_now() - x->started;
+        x->run->rc = APR_PROC_CHECK_EXIT(why) ? code : -code;
+    }
     if (kill)
         return APR_SUCCESS;
     if (!APR_PROC_CHECK_EXIT(why) || code != 0)

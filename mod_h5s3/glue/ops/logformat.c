@@ -20,7 +20,8 @@
 APLOG_USE_MODULE(h5s3);
 
 static const char *const numeric_notes[] = {
-    "h5s3-s3-requests", "h5s3-s3-bytes", "h5s3-s3-status", NULL
+    "h5s3-s3-requests", "h5s3-s3-bytes", "h5s3-s3-status",
+    "h5s3-codec-ms", "h5s3-codec-rc", NULL
 };
 
 static int is_numeric_note(const char *name)

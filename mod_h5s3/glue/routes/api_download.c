@@ -19,6 +19,33 @@ APLOG_USE_MODULE(h5s3);
 /* ------------------------------------------------------------------ */
 /* POST /api/download/prepare                                           */
 
+/*
+ * Encrypted by the DeltaGlider proxy (docs/deltaglider-format.md §3.3):
+ * without its key the bytes are ciphertext, so refused before the first
+ * byte, by name, never served nor reported as an integrity failure.
+ */
+static int refuse_encrypted(h5s3_req *q, const h5s3_dg_object *o)
+{
+    const h5s3_dg_meta *m = o->meta;
+    json_t *details;
+
+    if (!m || !m->encrypted) {
+        return DECLINED;
+    }
+    details = json_pack("{s:s}", "key", o->key);
+    if (m->encryption_key_id) {
+        json_object_set_new(details, "encryption_key_id",
+                            json_string(m->encryption_key_id));
+    }
+    return h5s3_api_error(q, HTTP_UNPROCESSABLE_ENTITY, "encrypted",
+                          apr_psprintf(q->r->pool, "The object is encrypted "
+                                       "by the DeltaGlider proxy with key "
+                                       "id %s; it cannot be served without "
+                                       "that key", m->encryption_key_id
+                                       ? m->encryption_key_id : "(none)"),
+                          details);
+}
+
 /* The Location the handler serves, without a trailing '/'. */
 static const char *base_path(h5s3_req *q)
 {
@@ -69,6 +96,9 @@ int h5s3_route_api_download_prepare(h5s3_req *q, const char *unused)
     key = json_string_value(jk);
     if ((m = h5s3_api_bucket(q, alias, &rc)) == NULL
         || (o = h5s3_api_object(q, m, key, &rc)) == NULL) {
+        return rc;
+    }
+    if ((rc = refuse_encrypted(q, o)) != DECLINED) {
         return rc;
     }
     rv = h5s3_token_download_make(&token, h5s3_api_token_key(q->sc, p),
@@ -192,6 +222,7 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
     const h5s3_bucket_map *m;
     h5s3_dg_object *o;
     h5s3_dg_codec_opts opts;
+    h5s3_dg_codec_run run;
     h5s3_dg_restore_result res;
     dl d;
     int rc;
@@ -216,7 +247,8 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
                               "server", NULL);
     }
     q->bucket = m->bucket;
-    if ((o = h5s3_api_object(q, m, t->key, &rc)) == NULL) {
+    if ((o = h5s3_api_object(q, m, t->key, &rc)) == NULL
+        || (rc = refuse_encrypted(q, o)) != DECLINED) {
         return rc;
     }
     if (t->etag && *t->etag && o->etag && strcmp(t->etag, o->etag) != 0) {
@@ -239,8 +271,11 @@ int h5s3_route_api_download(h5s3_req *q, const char *token)
         return OK;
     }
     h5s3_api_codec_opts(&opts, q->sc, m->bucket);
+    memset(&run, 0, sizeof(run));
+    opts.run = &run;
     rv = h5s3_dg_download(&res, h5s3_api_store(q, m->bucket), o, &opts,
                           on_data, &d, p);
+    h5s3_api_codec_log(q, &run, "reconstruct", m->bucket, o->key);
     if (rv == APR_SUCCESS) {
         if (!d.started) {
             send_headers(&d);           /* an empty file */

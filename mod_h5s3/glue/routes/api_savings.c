@@ -210,6 +210,13 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
                      jb->result.s3_status,
                      jb->result.s3_code ? jb->result.s3_code : "");
     }
+    /* The codec log (docs/deltaglider-format.md §5.7): every outcome. */
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, jb->server, "H5S3-0151: codec "
+                 "savings of bucket %s (task %s): cmd=\"compute-savings\" "
+                 "duration_ms=%" APR_TIME_T_FMT " rc=%d%s%s", jb->bucket,
+                 jb->task_id, apr_time_as_msec(apr_time_now() - jb->started),
+                 rv == APR_SUCCESS ? 0 : 1, rv == APR_SUCCESS ? "" : " ",
+                 rv == APR_SUCCESS ? "" : h5s3_error_name(rv));
     drop_claim(jb, p);
     h5s3_server_status_savings_running(-1);
     apr_atomic_set32(&jb->done, 1);

@@ -85,6 +85,7 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
     const h5s3_bucket_map *m;
     h5s3_dg_upload_result *res;
     h5s3_dg_codec_opts opts;
+    h5s3_dg_codec_run run;
     apr_file_t *f;
     char *path;
     apr_off_t total;
@@ -136,8 +137,11 @@ int h5s3_route_api_upload(h5s3_req *q, const char *unused)
                               json_pack("{s:s}", "parameter", "body"));
     }
     h5s3_api_codec_opts(&opts, q->sc, m->bucket);
+    memset(&run, 0, sizeof(run));
+    opts.run = &run;
     rv = h5s3_dg_upload_file(&res, h5s3_api_store(q, m->bucket), key, path,
                              &opts, p);
+    h5s3_api_codec_log(q, &run, "upload delta", m->bucket, key);
     apr_file_close(f);                  /* removes the spool file */
     if (rv == H5S3_E_INVALID) {
         return h5s3_api_error(q, HTTP_BAD_REQUEST, "invalid_parameter",

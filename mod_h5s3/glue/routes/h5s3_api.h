@@ -24,6 +24,15 @@ const h5s3_token_key *h5s3_api_token_key(const h5s3_srv_conf *sc,
  */
 void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
                          const char *bucket);
+/*
+ * The codec log (docs/deltaglider-format.md §5.7): one INFO line for the
+ * xdelta3 run in run (none if nothing ran), and the request notes
+ * h5s3-codec-cmd, h5s3-codec-ms and h5s3-codec-rc.  what: "reconstruct"
+ * or "upload delta"; bucket and key the object.
+ */
+void h5s3_api_codec_log(h5s3_req *q, const h5s3_dg_codec_run *run,
+                        const char *what, const char *bucket,
+                        const char *key);
 
 /* Shared helpers (glue/routes/api.c). */
 

@@ -83,7 +83,8 @@ def test_every_json_log_line_parses(logged, rgw):
     for e in entries:
         assert set(e) == {"ts", "ip", "vhost", "route", "status",
                           "latency_ms", "bytes_out", "bucket", "key",
-                          "cache", "s3_requests", "s3_bytes"}
+                          "cache", "s3_requests", "s3_bytes",
+                          "codec_cmd", "codec_ms", "codec_rc"}
         datetime.datetime.fromisoformat(e["ts"])
         assert e["ip"] == "127.0.0.1"
         assert isinstance(e["status"], int) and isinstance(

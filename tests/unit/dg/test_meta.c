@@ -147,6 +147,78 @@ START_TEST(kinds_and_bad_values)
 }
 END_TEST
 
+/* The proxy's fields (docs/deltaglider-format.md §3.3). */
+START_TEST(proxy_fields)
+{
+    apr_table_t *t = apr_table_make(pool, 16);
+    h5s3_dg_meta *m;
+
+    /* An encrypted passthrough: markers bare, user fields prefixed. */
+    apr_table_set(t, "dg-tool", "deltaglider_proxy/1.19.0");
+    apr_table_set(t, "dg-note", "passthrough");
+    apr_table_set(t, "dg-md5", "0123456789abcdef0123456789abcdef");
+    apr_table_set(t, "dg-multipart-etag", "\"abc-2\"");
+    apr_table_set(t, "dg-encrypted", "aes-256-gcm-v1");
+    apr_table_set(t, "dg-encryption-key-id", "kid-7");
+    apr_table_set(t, "user-owner", "alice");
+    apr_table_set(t, "user-dg-encrypted", "aes-256-gcm-v1");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "p/a.bin", t, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m->kind, H5S3_DG_DIRECT);
+    ck_assert(m->encrypted);
+    ck_assert_str_eq(m->encryption, "aes-256-gcm-v1");
+    ck_assert_str_eq(m->encryption_key_id, "kid-7");
+    ck_assert_str_eq(m->md5, "0123456789abcdef0123456789abcdef");
+    ck_assert_str_eq(m->multipart_etag, "\"abc-2\"");
+    ck_assert_ptr_null(m->native_encryption);
+    ck_assert_str_eq(apr_table_get(m->user, "owner"), "alice");
+    /* The proxy's own markers are not user metadata. */
+    ck_assert_ptr_null(apr_table_get(m->user, "dg-encrypted"));
+    ck_assert_int_eq(apr_table_elts(m->user)->nelts, 1);
+
+    /* Markers kept inside the proxy's user map count as well. */
+    t = apr_table_make(pool, 4);
+    apr_table_set(t, "user-dg-encrypted", "aes-256-gcm-chunked-v1");
+    apr_table_set(t, "user-dg-encryption-key-id", "kid-8");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "big.bin", t, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m->kind, H5S3_DG_DIRECT);
+    ck_assert(m->encrypted);
+    ck_assert_str_eq(m->encryption_key_id, "kid-8");
+    ck_assert_int_eq(apr_table_elts(m->user)->nelts, 0);
+
+    /* Natively encrypted: S3 decrypts, so not "encrypted" for us. */
+    t = apr_table_make(pool, 4);
+    apr_table_set(t, "dg-note", "passthrough");
+    apr_table_set(t, "dg-encrypted-native", "sse-kms");
+    apr_table_set(t, "dg-encrypted", "");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "n.txt", t, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m->kind, H5S3_DG_DIRECT);
+    ck_assert(!m->encrypted);
+    ck_assert_str_eq(m->native_encryption, "sse-kms");
+
+    /* A delta with dg-note=delta keeps its kind and its user fields. */
+    t = apr_table_make(pool, 8);
+    apr_table_set(t, "dg-note", "delta");
+    apr_table_set(t, "dg-ref-path", "reference.bin");
+    apr_table_set(t, "user-build", "42");
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "r/v2.zip.delta", t, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m->kind, H5S3_DG_DELTA);
+    ck_assert_str_eq(m->ref_key, "r/reference.bin");
+    ck_assert(!m->encrypted);
+    ck_assert_str_eq(apr_table_get(m->user, "build"), "42");
+
+    /* No metadata: plain, with an empty user map. */
+    ck_assert_int_eq(h5s3_dg_meta_parse(&m, NULL, "x.txt", NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m->kind, H5S3_DG_PLAIN);
+    ck_assert_ptr_nonnull(m->user);
+    ck_assert(!m->encrypted);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc;
@@ -158,5 +230,6 @@ int main(void)
     tcase_add_test(tc, delta_meta);
     tcase_add_test(tc, legacy_and_proxy_meta);
     tcase_add_test(tc, kinds_and_bad_values);
+    tcase_add_test(tc, proxy_fields);
     return unit_run(s);
 }
