@@ -8,8 +8,9 @@ goes through a proxy adding a delay (default 20 ms) per request.
     bench/bench_heatmap.py [--delay-ms 20] [--side 16384] [--keep DIR]
                            [--max-size 1024]
 
-Prints S3 requests, bytes and wall time of each.  Needs the module built
-($H5S3_MODULE or .libs/mod_h5s3.so).
+Prints S3 requests, bytes and wall time of each, and a BENCH_JSON line
+(bench/README.md) named heatmap_cold: h5py's time over the module's cold
+one.  Needs the module built ($H5S3_MODULE or .libs/mod_h5s3.so).
 """
 
 import argparse
@@ -31,6 +32,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import emit  # noqa: E402
 
 BUCKET = "benchheat"
 KEY = "heat.h5"
@@ -229,6 +233,15 @@ def main():
         got = np.array(cold["data"], dtype=np.float64)
         assert np.array_equal(got, ref.astype(np.float64)), "values differ"
         print("values identical: %s" % (ref.shape,))
+        speed = dt / ct
+        print("h5py + read-ahead / mod_h5s3 cold: %.1fx (target >= 8x)"
+              % speed)
+        emit("heatmap_cold", "%.2f s vs %.2f s (%.1fx)" % (ct, dt, speed),
+             round(speed, 2), ">= 8x", speed >= 8, module_seconds=ct,
+             module_s3_requests=creq, module_s3_bytes=cbytes,
+             warm_seconds=wt, h5py_seconds=dt, h5py_s3_requests=fo.requests,
+             h5py_s3_bytes=fo.bytes, side=args.side,
+             delay=args.delay_ms / 1000.0)
     finally:
         rgw.stop()
 
