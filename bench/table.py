@@ -176,6 +176,7 @@ def main():
         sys.exit("table.py: %s not built (scripts/setup.sh)" % so)
 
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load0 = os.getloadavg()[0]
     t_all = time.monotonic()
     results = {}    # tuple(argv) -> (rc, seconds, records, log)
     for num, measure, target, name, full, quick in rows:
@@ -194,10 +195,10 @@ def main():
             file=sys.stderr, flush=True)
     total = time.monotonic() - t_all
 
-    print("mod_h5s3 %s, %s mode, %s, %d CPUs, load %.1f at the end, "
-          "%.0f s in all" % (git_head(), "quick" if args.quick else "full",
-                             started, os.cpu_count(), os.getloadavg()[0],
-                             total))
+    print("mod_h5s3 %s, %s mode, started %s, %d CPUs, load %.1f at the "
+          "start and %.1f at the end, %.0f s in all" % (
+              git_head(), "quick" if args.quick else "full", started,
+              os.cpu_count(), load0, os.getloadavg()[0], total))
     print()
     print("| # | measure | figure now | target | pass/fail | command |")
     print("|---|---|---|---|---|---|")
