@@ -83,7 +83,8 @@ ROWS = [
     (8, "cold 1024 heatmap of 16k^2 f32 gzip at 20 ms: h5py + 5 MiB "
         "read-ahead time / module time",
      ">= 8x", "heatmap_cold",
-     ["bench/bench_heatmap.py", "--delay-ms", "20", "--keep", CACHE],
+     ["bench/bench_heatmap.py", "--delay-ms", "20", "--keep", CACHE,
+      "--runs", "3"],
      ["bench/bench_heatmap.py", "--delay-ms", "20", "--keep", CACHE]),
     (9, "DeltaGlider download, cached reference, 200 MB: module / "
         "`xdelta3 -d -B 8MiB` to a new file (throughput)",
