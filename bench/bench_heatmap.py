@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -262,6 +263,8 @@ def main():
              delay=args.delay_ms / 1000.0, runs=args.runs)
     finally:
         rgw.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ lines (bench/README.md) named warm_children and conditional.
 import argparse
 import http.client
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -134,6 +135,7 @@ def main():
             h.stop()
             h.cleanup()
         rgw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
