@@ -7,7 +7,10 @@ the JSON answer carry a strong ETag, and does If-None-Match with it give
 304?
 
     bench/bench_warm.py [--duration 10] [--connections 16]
-                        [--datasets 60] [--mpm prefork]
+                        [--datasets 60] [--mpm prefork] [--rounds 1]
+
+--rounds N measures static and /children N times in turn and reports
+the median of the N ratios.
 
 Needs the module built (scripts/setup.sh) and wrk.  Prints BENCH_JSON
 lines (bench/README.md) named warm_children and conditional.
@@ -25,7 +28,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import PREFORK4, emit, s3_conf, wrk  # noqa: E402
+from benchlib import PREFORK4, emit, s3_conf, wrk_pair  # noqa: E402
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 
 BUCKET = "benchwarm"
@@ -80,6 +83,7 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--datasets", type=int, default=60)
     ap.add_argument("--mpm", default="prefork", choices=("prefork", "event"))
+    ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="h5s3-bench-warm-")
@@ -105,20 +109,27 @@ def main():
         with open(os.path.join(h.htdocs, "children.json"), "wb") as f:
             f.write(body)
         time.sleep(0.5)
-        static = wrk(h.url("/children.json"), args.duration,
-                     args.connections)
-        warm = wrk(h.url(children), args.duration, args.connections)
-        ratio = warm / static
-        print("%s, %d datasets, body %d bytes, wrk -t2 -c%d, %d s each" % (
-            args.mpm + (" (4 children)" if args.mpm == "prefork" else ""),
-            args.datasets, len(body), args.connections, args.duration))
+        static, warm, ratio, pairs = wrk_pair(
+            h.url("/children.json"), h.url(children), args.duration,
+            args.rounds, args.connections)
+        print("%s, %d datasets, body %d bytes, wrk -t2 -c%d, %d s each, "
+              "%d round(s)%s" % (
+                  args.mpm + (" (4 children)" if args.mpm == "prefork"
+                              else ""),
+                  args.datasets, len(body), args.connections,
+                  args.duration, args.rounds,
+                  "; medians" if args.rounds > 1 else ""))
+        if args.rounds > 1:
+            print("rounds (static, /children req/s): %s" % ", ".join(
+                "%.0f/%.0f" % p for p in pairs))
         print("static file:           %10.0f requests/s" % static)
         print("warm /children:        %10.0f requests/s" % warm)
         print("ratio /children / static: %.2f (target >= 0.9)" % ratio)
         emit("warm_children", "%.2f (%.0f vs %.0f req/s)" % (
             ratio, warm, static), round(ratio, 3), ">= 0.9", ratio >= 0.9,
             static_rps=static, module_rps=warm, body_bytes=len(body),
-            datasets=args.datasets, mpm=args.mpm)
+            datasets=args.datasets, mpm=args.mpm, rounds=pairs,
+            duration=args.duration)
 
         rows = []
         for p in (children, "/hdf/files",

@@ -59,6 +59,21 @@ def wrk(url, duration, connections=16, threads=2):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+def wrk_pair(static_url, module_url, duration, rounds=1, connections=16):
+    """wrk on the static URL then the module's, `rounds` times in turn
+    (a load spike on a shared machine then hits both sides alike).
+    (median static req/s, median module req/s, median of the per-round
+    ratios, [(static, module), ...])."""
+    pairs = []
+    for _ in range(rounds):
+        st = wrk(static_url, duration, connections)
+        pairs.append((st, wrk(module_url, duration, connections)))
+    ratios = sorted(m / st for st, m in pairs)
+    mid = len(pairs) // 2
+    return (sorted(p[0] for p in pairs)[mid],
+            sorted(p[1] for p in pairs)[mid], ratios[mid], pairs)
+
+
 def s3_conf(endpoint, rgw, bucket, page_cache="512M", extra="",
             location="/hdf", inner=""):
     """Server-wide H5S3 lines for one bucket, S3 at `endpoint` (RGW

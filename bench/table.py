@@ -37,7 +37,7 @@ CACHE = "/tmp/h5s3-bench"
 # One entry per row: (number, measure, target, bench name in BENCH_JSON,
 # full command, quick command).  Rows naming the same command share
 # one run of it.
-WARM = ["bench/bench_warm.py", "--duration", "10"]
+WARM = ["bench/bench_warm.py", "--duration", "10", "--rounds", "3"]
 WARM_Q = ["bench/bench_warm.py", "--duration", "3"]
 LIST = ["bench/bench_dg_listing.py", "--savings-deltas", "10000"]
 LIST_Q = ["bench/bench_dg_listing.py", "--savings-deltas", "1000"]
@@ -48,7 +48,8 @@ ROWS = [
      ">= 0.9", "warm_children", WARM, WARM_Q),
     (2, "cached `/files` / static file (prefork, 4 children, wrk -t2 -c16)",
      ">= 0.9", "files_cached",
-     ["bench/bench_files.py", "--mpm", "prefork", "--duration", "10"],
+     ["bench/bench_files.py", "--mpm", "prefork", "--duration", "10",
+      "--rounds", "3"],
      ["bench/bench_files.py", "--mpm", "prefork", "--duration", "3"]),
     (3, "conditional requests on JSON answers (strong ETag, "
         "If-None-Match -> 304)",
