@@ -96,8 +96,11 @@ else
   echo "   subset: ${SUBSET[*]} (--full: all)"
 fi
 set +e
-/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs "${tests[@]}" "$@" 2>&1 \
-  | tee pytest.out
+# A temporary folder of its own: scripts/test.sh runs this beside the
+# normal integration pass, whose pytest keeps its own under /tmp.
+rm -rf "$BUILD/pytest-tmp"
+/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs \
+  --basetemp="$BUILD/pytest-tmp" "${tests[@]}" "$@" 2>&1 | tee pytest.out
 rc=${PIPESTATUS[0]}
 set -e
 if grep -qE '[0-9]+ skipped' pytest.out; then

@@ -21,6 +21,22 @@ if grep -qE '^# (SKIP|XFAIL):[[:space:]]*[1-9]' /tmp/h5s3-unit.log; then
   exit 1
 fi
 
+# ---------------------------------------------------------------------------
+# Sanitizers: a gcc ASan + UBSan build in a private copy; make check with
+# LeakSanitizer, then the whole integration suite (under the event MPM,
+# threads and processes) with that module in apache2 (libasan preloaded).
+# Any sanitizer report fails.  It runs beside the normal integration pass
+# and the fuzzers: most of an integration test's time is spent waiting on
+# httpd, RGW and the delay proxies, not on the CPU, and every run has its
+# own ports, RGW and temporary folders (its own --basetemp), so the two
+# passes do not see each other.  Its output is shown when it ends.
+san_log=/tmp/h5s3-sanitize.log
+echo "== sanitizers (scripts/sanitize.sh --full), in the background: $san_log"
+scripts/sanitize.sh --full "$@" >"$san_log" 2>&1 </dev/null &
+san_pid=$!
+# Stopped with the suite (Ctrl-C, a CI timeout), not left behind.
+trap 'kill -- "$san_pid" 2>/dev/null || true' INT TERM
+
 echo "== integration tests (pytest)"
 set +e
 /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs tests/integration "$@" 2>&1 \
@@ -41,15 +57,12 @@ if ! scripts/fuzz.sh --seconds "${H5S3_FUZZ_SECONDS:-6}"; then
   rc=1
 fi
 
-# ---------------------------------------------------------------------------
-# Sanitizers: a gcc ASan + UBSan build in a private copy; make check with
-# LeakSanitizer, then the whole integration suite (under the event MPM,
-# threads and processes) with that module in apache2 (libasan preloaded).
-# Any sanitizer report fails.
-echo "== sanitizers (scripts/sanitize.sh --full)"
-if ! scripts/sanitize.sh --full "$@"; then
+echo "== sanitizers: waiting for the background pass"
+if ! wait "$san_pid"; then
   rc=1
+  echo "== sanitizers FAILED: $san_log"
 fi
+cat "$san_log"
 
 echo "== suite wall time: $(( $(date +%s) - t0 )) s"
 exit $rc
