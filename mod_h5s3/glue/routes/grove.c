@@ -107,19 +107,6 @@ static const h5s3_bucket_map *grove_begin(h5s3_req *q, int *rc)
     return m;
 }
 
-static const char *cache_key(h5s3_req *q, const h5s3_bucket_map *m,
-                             const char *etag, const char *rest)
-{
-    return h5s3_answer_key(q, m->bucket, q->key, etag, rest);
-}
-
-static void cache_put(h5s3_req *q, const char *ns, const char *ckey,
-                      const char *text)
-{
-    h5s3_answer_store(q, ns, ckey, text, strlen(text),
-                      h5s3_conf_meta_ttl(q->sc));
-}
-
 /*
  * The shared shape of the JSON routes: ETag (trusted for
  * H5S3ValidateTTL), cache lookup, HDF5 work on a miss, cache store.
@@ -142,18 +129,23 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
                              h5s3_hdf5_work_fn *work, grove_work *w)
 {
     apr_pool_t *p = q->r->pool;
-    const char *etag;
+    const char *etag = NULL;
+    h5s3_answer a;
     json_t *unused = NULL;
     apr_status_t rv;
     int i;
 
-    rv = h5s3_object_etag(&etag, q, m->bucket, q->key);
+    memset(&a, 0, sizeof(a));
+    a.ns = ns;
+    a.bucket = m->bucket;
+    a.key = q->key;
+    a.shape = shape;
+    a.ttl = h5s3_conf_meta_ttl(q->sc);
+    if (h5s3_answer_begin(q, &a, &rv)) {
+        return OK;
+    }
     if (rv != APR_SUCCESS) {
         return grove_fail(q, rv);
-    }
-    if (h5s3_answer_lookup(q, ns, cache_key(q, m, etag, shape),
-                           h5s3_conf_meta_ttl(q->sc), 0)) {
-        return OK;
     }
     q->cache_state = "miss";
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, prefetch, work,
@@ -161,17 +153,16 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
     if (rv != APR_SUCCESS) {
         return grove_fail(q, rv);
     }
-    /* Keyed by the ETag of the file actually read. */
-    cache_put(q, ns, cache_key(q, m, etag, shape), w->json);
     for (i = 0; w->ahead && i < w->ahead->nelts; i++) {
         const h5s3_grove_ahead *h = &APR_ARRAY_IDX(w->ahead, i,
                                                    h5s3_grove_ahead);
 
-        cache_put(q, "grove_meta", cache_key(q, m, etag, apr_psprintf(
-            p, "%s\n%d", h->path, H5S3_GROVE_LINKS_ONLY_VALID)), h->json);
+        h5s3_answer_keep(q, &a, "grove_meta", apr_psprintf(
+            p, "%s\n%d", h->path, H5S3_GROVE_LINKS_ONLY_VALID), etag,
+            h->json, strlen(h->json));
     }
-    return h5s3_send_body(q, HTTP_OK, "application/json", w->json,
-                          strlen(w->json));
+    /* Made from the file actually read, whose ETag it keeps. */
+    return h5s3_answer_send(q, &a, etag, w->json, strlen(w->json));
 }
 
 /* ---- / ------------------------------------------------------------------ */
