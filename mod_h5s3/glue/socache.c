@@ -4,6 +4,7 @@
  * mod_authn_socache's: provider looked up at config time, instance created
  * from the directive, initialised with a global mutex in post_config.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -96,14 +97,26 @@ unsigned int h5s3_cache_lookups(void)
     return tl_lookups;
 }
 
+/* Frees a thread's buffer when the thread ends (a savings job's, say). */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void make_buf_key(void)
+{
+    (void)pthread_key_create(&buf_key, free);
+}
+
 static unsigned char *retrieve_buffer(apr_size_t want)
 {
     if (tl_buf == NULL || tl_buf_size < want) {
         /* Kept for the thread's life: a thread serves request after
          * request, and the buffer is what every one of them needs. */
+        pthread_once(&buf_once, make_buf_key);
         free(tl_buf);
         tl_buf_size = 0;
-        if ((tl_buf = malloc(want)) == NULL) {
+        tl_buf = malloc(want);
+        (void)pthread_setspecific(buf_key, tl_buf);
+        if (tl_buf == NULL) {
             return NULL;
         }
         tl_buf_size = want;
