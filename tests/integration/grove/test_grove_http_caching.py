@@ -115,3 +115,29 @@ def test_head_and_new_object(server, rgw, fix):
     s, h2, b2 = get(server, "attr", host=C, file="changing.h5", path="/g",
                     headers={"If-None-Match": h1["ETag"]})
     assert s == 200 and b"t2" in b2 and h2["ETag"] != h1["ETag"]
+
+
+def test_data_is_validated_not_kept(server, rgw):
+    """/data/ answers are not in the shared cache, but a slice asked again
+    with its ETag is a 304 that reads no value and asks S3 nothing."""
+    etags = set()
+    for params in ({"path": "/g/d1", "format": "json"},
+                   {"path": "/g/d1", "format": "bin"},
+                   {"path": "/g/d1", "format": "json", "selection": "2:5"},
+                   {"path": "/g/d2", "format": "json"}):
+        s, h, body = get(server, "data", file="one.h5", **params)
+        assert s == 200 and body, params
+        assert h["Cache-Control"] == DEFAULT_CC and h["Last-Modified"]
+        etag = h["ETag"]
+        etags.add(etag)
+        mark = rgw.request_count()
+        s, h2, body2 = get(server, "data", file="one.h5",
+                           headers={"If-None-Match": etag}, **params)
+        assert s == 304 and body2 == b"" and h2["ETag"] == etag, params
+        assert h2["X-H5S3-S3-Requests"] == "0"
+        s, h3, body3 = get(server, "data", file="one.h5", **params)
+        assert s == 200 and body3 == body and h3["ETag"] == etag
+        assert rgw.request_count() == mark
+    assert len(etags) == 4
+    s, h, _ = get(server, "data", file="one.h5", path="/nope")
+    assert s == 404 and h["Cache-Control"] == "no-store" and "ETag" not in h
