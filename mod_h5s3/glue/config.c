@@ -567,7 +567,7 @@ static const char *set_cache_control(cmd_parms *cmd, void *dcv,
 {
     const char *c;
 
-    if (*arg == '\0') {
+    if (arg[strspn(arg, " \t")] == '\0') {
         return h5s3_directive_bad(cmd, arg, "it must not be empty");
     }
     /* It becomes a header line as written: no line breaks, ASCII only. */

@@ -209,3 +209,17 @@ def test_errors_are_not_cacheable(server):
         s, h, _ = get(server, u)
         assert s in (400, 404)
         assert h["Cache-Control"] == "no-store" and "ETag" not in h
+
+
+@pytest.mark.parametrize("value,needle", [
+    ('""', "takes one argument"),
+    ('" "', "it must not be empty"),
+    ('"private, max-age=\x7f"', "printable ASCII"),
+])
+def test_bad_cache_control_is_refused(rgw, make_httpd, value, needle):
+    conf = vhost(rgw, A, [BUCKET]).replace(
+        "    </Location>", "        H5S3CacheControl %s\n    </Location>"
+        % value)
+    h = make_httpd(conf, start=False)
+    rc, out = h.check()
+    assert rc != 0 and "H5S3CacheControl" in out and needle in out, out
