@@ -33,6 +33,13 @@ APLOG_USE_MODULE(h5s3);
 #define DEFAULT_PAGE_CACHE_MB 64                /* MiB */
 #define DEFAULT_MAX_UPLOAD_MB 1024              /* MiB */
 #define DEFAULT_REFCACHE_DIR "h5s3-refcache"    /* in DefaultRuntimeDir */
+/*
+ * Answers carry a strong ETag: a browser keeps them and asks again with
+ * If-None-Match, which costs no S3 request while the object's ETag is
+ * trusted (docs/viewer-api.md, "HTTP caching").  private: behind
+ * authentication an answer is one user's; a public site says otherwise.
+ */
+#define DEFAULT_CACHE_CONTROL "private, max-age=0, must-revalidate"
 
 void *h5s3_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
@@ -129,6 +136,8 @@ void *h5s3_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->debug_headers = MERGE_NUM(debug_headers);
     dc->upload = MERGE_NUM(upload);
     dc->max_upload = MERGE_NUM(max_upload);
+    dc->cache_control = add->cache_control ? add->cache_control
+                                           : base->cache_control;
     h5s3_ratelimit_conf_merge(&dc->ratelimit, &base->ratelimit,
                               &add->ratelimit);
     h5s3_cors_conf_merge(&dc->cors, &base->cors, &add->cors);
@@ -191,6 +200,11 @@ void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc)
 int h5s3_conf_debug_headers(const h5s3_dir_conf *dc)
 {
     return dc->debug_headers == 1;
+}
+
+const char *h5s3_conf_cache_control(const h5s3_dir_conf *dc)
+{
+    return dc->cache_control ? dc->cache_control : DEFAULT_CACHE_CONTROL;
 }
 
 int h5s3_conf_upload(const h5s3_dir_conf *dc)
@@ -548,6 +562,25 @@ static const char *set_debug_headers(cmd_parms *cmd, void *dcv, int on)
     return NULL;
 }
 
+static const char *set_cache_control(cmd_parms *cmd, void *dcv,
+                                     const char *arg)
+{
+    const char *c;
+
+    if (arg[strspn(arg, " \t")] == '\0') {
+        return h5s3_directive_bad(cmd, arg, "it must not be empty");
+    }
+    /* It becomes a header line as written: no line breaks, ASCII only. */
+    for (c = arg; *c; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
+            return h5s3_directive_bad(cmd, arg, "it must be printable "
+                                      "ASCII on one line");
+        }
+    }
+    ((h5s3_dir_conf *)dcv)->cache_control = arg;
+    return NULL;
+}
+
 const command_rec h5s3_directives[] = {
     AP_INIT_TAKE2("H5S3Limit", set_limit, NULL, RSRC_CONF,
                   "a per-request limit: NAME VALUE (read-bytes, "
@@ -602,6 +635,10 @@ const command_rec h5s3_directives[] = {
     AP_INIT_FLAG("H5S3DebugHeaders", set_debug_headers, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "add X-H5S3-* headers with cache and S3 figures"),
+    AP_INIT_TAKE1("H5S3CacheControl", set_cache_control, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Cache-Control of JSON answers that carry an ETag "
+                  "(default \"" DEFAULT_CACHE_CONTROL "\")"),
     AP_INIT_TAKE12("H5S3RateLimit", h5s3_ratelimit_set, NULL,
                    RSRC_CONF | ACCESS_CONF,
                    "N [BURST]: requests per second per client IP, or Off"),

@@ -94,6 +94,7 @@ typedef struct h5s3_dir_conf {
     h5s3_ratelimit_conf ratelimit;
     h5s3_cors_conf cors;
     int upload;                         /* H5S3Upload */
+    const char *cache_control;          /* H5S3CacheControl, NULL unset */
     apr_off_t max_upload;               /* H5S3MaxUploadSize, -1 unset */
 } h5s3_dir_conf;
 
@@ -124,6 +125,8 @@ int h5s3_conf_virtual_host(const h5s3_srv_conf *sc);
 /* The S3 client configuration of a vhost. */
 void h5s3_conf_s3_config(h5s3_s3_config *cfg, const h5s3_srv_conf *sc);
 int h5s3_conf_debug_headers(const h5s3_dir_conf *dc);
+/* Cache-Control of answers that carry an ETag (H5S3CacheControl). */
+const char *h5s3_conf_cache_control(const h5s3_dir_conf *dc);
 int h5s3_conf_upload(const h5s3_dir_conf *dc);
 apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc);     /* bytes */
 apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc);
@@ -163,6 +166,13 @@ const char *h5s3_directive_secret_bad(cmd_parms *cmd, const char *spec,
                                       const char *why);
 /* H5S3Cache PROVIDER[:ARGS] (glue/socache.c). */
 const char *h5s3_socache_configure(cmd_parms *cmd, const char *arg);
+/*
+ * Shared-cache lookups this thread made since the last reset: the handler
+ * resets it as a request begins, h5s3_finish_request reports it (note
+ * h5s3-cache-lookups, debug header X-H5S3-Cache-Lookups).
+ */
+void h5s3_cache_lookups_reset(void);
+unsigned int h5s3_cache_lookups(void);
 /*
  * The check_config of every server: buckets need an endpoint.  Logs what
  * is wrong, naming the directive and the server; also resolves each
@@ -365,6 +375,7 @@ typedef struct h5s3_req {
     h5s3_s3_object_info *object;
     const char *object_bucket;
     const char *object_key;
+    apr_time_t object_checked;          /* when S3 said so */
     h5s3_s3_call call;
     /*
      * What went wrong, for the error writers: the core's refusals (the
@@ -459,10 +470,52 @@ void h5s3_logformat_pre_config(apr_pool_t *pconf);
  */
 const char *h5s3_answer_key(h5s3_req *q, const char *bucket, const char *key,
                             const char *etag, const char *shape);
-int h5s3_answer_lookup(h5s3_req *q, const char *ns, const char *ckey,
-                       long ttl, int flip_cached);
-void h5s3_answer_store(h5s3_req *q, const char *ns, const char *ckey,
-                       const char *text, apr_size_t len, long ttl);
+
+/*
+ * An answer made from one S3 object (or, fixed set, from a listing
+ * generation), kept with what it was made from, so that a warm request
+ * is one shared-cache lookup: the record holds the object's ETag, until
+ * when that ETag is trusted (H5S3ValidateTTL after S3 said it), its
+ * Last-Modified and the body.  The HTTP validators come from the same
+ * record, so a 304 costs that one lookup too.
+ */
+typedef struct h5s3_answer {
+    const char *ns;             /* the route's cache namespace */
+    const char *bucket;
+    const char *key;            /* the object (or the listing's prefix) */
+    const char *shape;          /* every argument that shapes the answer */
+    long ttl;                   /* seconds answers are kept; 0: never */
+    int flip_cached;            /* "cached":false becomes true on a hit */
+    /*
+     * NULL: the answer depends on the object's ETag, validated here.
+     * Else what the caller validated (a listing's generation): the ETag
+     * then digests the body too, since the same generation may list
+     * different objects once its answer expired.
+     */
+    const char *fixed;
+    /* Filled by h5s3_answer_begin: the object as validated. */
+    const char *etag;
+    apr_time_t mtime;
+    apr_time_t trusted_until;
+} h5s3_answer;
+
+/*
+ * 1: the request was answered (a 200 from the cache, or a 304).  0: make
+ * the answer; *rv is then APR_SUCCESS, or the failure to validate the
+ * object that the route reports in its envelope.
+ */
+int h5s3_answer_begin(h5s3_req *q, h5s3_answer *a, apr_status_t *rv);
+/*
+ * Keep text, made from the object at ETag etag (the one actually read;
+ * ignored when fixed), and send it with its validators (a 304 when the
+ * client already holds it).  Returns OK.
+ */
+int h5s3_answer_send(h5s3_req *q, h5s3_answer *a, const char *etag,
+                     const char *text, apr_size_t len);
+/* Keep another answer made in the same work (shape, in namespace ns). */
+void h5s3_answer_keep(h5s3_req *q, const h5s3_answer *a, const char *ns,
+                      const char *shape, const char *etag, const char *text,
+                      apr_size_t len);
 
 /* Router (glue/router.c): the handler hook, and the translate_name and
  * map_to_storage hooks that keep core from mapping h5s3 URLs to files. */
@@ -474,6 +527,25 @@ int h5s3_map_to_storage(request_rec *r);
 int h5s3_send_body(h5s3_req *q, int status, const char *ctype,
                    const char *body, apr_size_t len);
 int h5s3_send_json(h5s3_req *q, int status, const json_t *body);
+/*
+ * HTTP caching of an answer (docs/viewer-api.md, "HTTP caching"), one line
+ * in a route:
+ *
+ *     if (h5s3_http_validate(q, h5s3_http_etag(q, ns, what, version),
+ *                            mtime)) return OK;
+ *
+ * h5s3_http_etag: the strong ETag of an answer, a digest of the module's
+ * version, the route's namespace, what names every input that shapes the
+ * answer (scope, bucket, key, parameters) and the version of the data it
+ * was made from (the object's ETag).  h5s3_http_validate sets ETag,
+ * Last-Modified (mtime; 0: unknown) and Cache-Control (H5S3CacheControl)
+ * for the answer to come and returns 1 when the request's If-None-Match
+ * (or If-Modified-Since) made it a 304, sent without a body; 0: send the
+ * answer (h5s3_send_body keeps the validators on a 200 only).
+ */
+const char *h5s3_http_etag(h5s3_req *q, const char *ns, const char *what,
+                           const char *version);
+int h5s3_http_validate(h5s3_req *q, const char *etag, apr_time_t mtime);
 /* HDF Viewer envelope {"error": msg, "success": false}. */
 int h5s3_viewer_error(h5s3_req *q, int status, const char *msg);
 /* The HTTP status and a message for a failed core call (S3 or HDF5). */

@@ -16,15 +16,18 @@ APLOG_USE_MODULE(h5s3);
 
 /* Remember what was validated, so opening the file needs no second HEAD. */
 static void remember(h5s3_req *q, const char *bucket, const char *key,
-                     const char *etag, apr_off_t size)
+                     const char *etag, apr_off_t size, apr_time_t mtime,
+                     apr_time_t checked)
 {
     h5s3_s3_object_info *info = apr_pcalloc(q->r->pool, sizeof(*info));
 
     info->etag = etag;
     info->size = size;
+    info->mtime = mtime;
     q->object = info;
     q->object_bucket = bucket;
     q->object_key = key;
+    q->object_checked = checked;
 }
 
 /*
@@ -62,6 +65,33 @@ static apr_status_t object_info(h5s3_s3_object_info **info, h5s3_req *q,
                         q->r->pool);
 }
 
+/*
+ * The entry is "SIZE MTIME CHECKED\nETAG" (times in microseconds, CHECKED
+ * when S3 said it): the size and ETag open the file, the mtime is the
+ * answers' Last-Modified, and CHECKED says until when answers made from
+ * this ETag may be served without asking again.
+ */
+static int parse_object(const char *val, apr_off_t *size, apr_time_t *mtime,
+                        apr_time_t *checked, const char **etag)
+{
+    char *end;
+    apr_int64_t v[3];
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        v[i] = apr_strtoi64(val, &end, 10);
+        if (end == val || *end != (i < 2 ? ' ' : '\n') || v[i] < -1) {
+            return 0;
+        }
+        val = end + 1;
+    }
+    *size = (apr_off_t)v[0];
+    *mtime = (apr_time_t)v[1];
+    *checked = (apr_time_t)v[2];
+    *etag = val;
+    return 1;
+}
+
 apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                               const char *bucket, const char *key)
 {
@@ -70,31 +100,33 @@ apr_status_t h5s3_object_etag(const char **etag, h5s3_req *q,
                                    key, NULL);
     long ttl = h5s3_conf_validate_ttl(q->sc);
     h5s3_s3_object_info *info;
-    char *val, *nl;
+    apr_off_t size;
+    apr_time_t mtime, checked;
+    char *val;
     apr_size_t len;
     apr_status_t rv;
 
     if (strlen(key) > H5S3_S3_KEY_MAX) {
         return H5S3_E_NOTFOUND;
     }
-    /* The entry is "SIZE\nETAG": both are needed to open the file. */
-    if (ttl > 0 && h5s3_cache_get(&h5s3_module_state.cache, "etag", ckey,
+    if (ttl > 0 && h5s3_cache_get(&h5s3_module_state.cache, "object", ckey,
                                   &val, &len, p) == APR_SUCCESS
-        && (nl = strchr(val, '\n')) != NULL) {
-        *nl = '\0';
-        *etag = nl + 1;
-        remember(q, bucket, key, *etag, (apr_off_t)apr_atoi64(val));
+        && parse_object(val, &size, &mtime, &checked, etag)) {
+        remember(q, bucket, key, *etag, size, mtime, checked);
         return APR_SUCCESS;
     }
+    checked = apr_time_now();
     rv = object_info(&info, q, bucket, key, ttl);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     *etag = info->etag ? info->etag : "";
-    remember(q, bucket, key, *etag, info->size);
+    remember(q, bucket, key, *etag, info->size, info->mtime, checked);
     if (ttl > 0) {
-        val = apr_psprintf(p, "%" APR_OFF_T_FMT "\n%s", info->size, *etag);
-        h5s3_cache_set(&h5s3_module_state.cache, "etag", ckey, val,
+        val = apr_psprintf(p, "%" APR_OFF_T_FMT " %" APR_TIME_T_FMT " %"
+                           APR_TIME_T_FMT "\n%s", info->size, info->mtime,
+                           checked, *etag);
+        h5s3_cache_set(&h5s3_module_state.cache, "object", ckey, val,
                        strlen(val), apr_time_from_sec(ttl), p);
     }
     return APR_SUCCESS;

@@ -4,6 +4,8 @@
  * notes / debug headers every route gets.
  */
 #include <string.h>
+#include <apr_encode.h>
+#include <apr_sha1.h>
 #include <apr_strings.h>
 
 #include "glue/h5s3_glue.h"
@@ -20,14 +22,85 @@ int h5s3_send_body(h5s3_req *q, int status, const char *ctype,
     r->status = status;
     ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
-    /* Nothing the module answers may be stored by shared caches unchecked. */
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    /*
+     * An answer h5s3_http_validate gave an ETag may be kept and
+     * revalidated (its Cache-Control is set); anything else, errors
+     * above all, must not be stored unchecked.
+     */
+    if (status != HTTP_OK
+        || apr_table_get(r->headers_out, "ETag") == NULL) {
+        apr_table_unset(r->headers_out, "ETag");
+        apr_table_unset(r->headers_out, "Last-Modified");
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    }
     /* Debug headers must be in place before the first body byte leaves. */
     h5s3_finish_request(q);
     if (!r->header_only) {
         ap_rwrite(body, (int)len, r);
     }
     return OK;
+}
+
+/*
+ * What an answer's ETag digests besides its inputs: the module's version
+ * and the layout of its answers, so an upgrade that changes a byte of an
+ * answer changes every ETag.  Bump H5S3_ANSWER_LAYOUT when an answer's
+ * bytes change within one version.
+ */
+#define H5S3_ANSWER_LAYOUT "1"
+
+const char *h5s3_http_etag(h5s3_req *q, const char *ns, const char *what,
+                           const char *validator)
+{
+    apr_sha1_ctx_t ctx;
+    unsigned char md[APR_SHA1_DIGESTSIZE];
+    static const char version[] = H5S3_MODULE_VERSION "/" H5S3_ANSWER_LAYOUT;
+    char *out = apr_palloc(q->r->pool, 2 + 28 + 1);
+    apr_size_t n = 0;
+
+    apr_sha1_init(&ctx);
+    apr_sha1_update_binary(&ctx, (const unsigned char *)version,
+                           sizeof(version));
+    apr_sha1_update_binary(&ctx, (const unsigned char *)ns, strlen(ns) + 1);
+    apr_sha1_update_binary(&ctx, (const unsigned char *)what,
+                           strlen(what) + 1);
+    apr_sha1_update_binary(&ctx, (const unsigned char *)validator,
+                           strlen(validator));
+    apr_sha1_final(md, &ctx);
+    /* Strong, base64url: no character a header or a quote would mind. */
+    out[0] = '"';
+    apr_encode_base64(out + 1, (const char *)md, sizeof(md),
+                      APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING, &n);
+    out[1 + n] = '"';
+    out[2 + n] = '\0';
+    return out;
+}
+
+int h5s3_http_validate(h5s3_req *q, const char *etag, apr_time_t mtime)
+{
+    request_rec *r = q->r;
+
+    apr_table_setn(r->headers_out, "ETag", etag);
+    apr_table_setn(r->headers_out, "Cache-Control",
+                   h5s3_conf_cache_control(q->dc));
+    if (mtime > 0) {
+        ap_update_mtime(r, mtime);
+        ap_set_last_modified(r);
+    }
+    /*
+     * httpd's own rules (RFC 9110 section 13.2.2): If-None-Match first,
+     * If-Modified-Since only without it.  A failed If-Match or
+     * If-Unmodified-Since (412) is left to the answer: reads only.
+     */
+    if (ap_meets_conditions(r) != HTTP_NOT_MODIFIED) {
+        return 0;
+    }
+    r->status = HTTP_NOT_MODIFIED;
+    if (q->cache_state == NULL) {
+        q->cache_state = "hit";
+    }
+    h5s3_finish_request(q);
+    return 1;
 }
 
 int h5s3_send_json(h5s3_req *q, int status, const json_t *body)
@@ -133,10 +206,12 @@ void h5s3_finish_request(h5s3_req *q)
     const char *reqs = apr_psprintf(r->pool, "%u", q->call.requests);
     const char *bytes = apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
                                      q->call.bytes);
+    const char *lookups = apr_psprintf(r->pool, "%u", h5s3_cache_lookups());
 
     apr_table_setn(r->notes, "h5s3-route", q->route);
     apr_table_setn(r->notes, "h5s3-s3-requests", reqs);
     apr_table_setn(r->notes, "h5s3-s3-bytes", bytes);
+    apr_table_setn(r->notes, "h5s3-cache-lookups", lookups);
     if (q->bucket) {
         apr_table_setn(r->notes, "h5s3-bucket", q->bucket);
     }
@@ -154,6 +229,7 @@ void h5s3_finish_request(h5s3_req *q)
         apr_table_setn(r->err_headers_out, "X-H5S3-Route", q->route);
         apr_table_setn(r->err_headers_out, "X-H5S3-S3-Requests", reqs);
         apr_table_setn(r->err_headers_out, "X-H5S3-S3-Bytes", bytes);
+        apr_table_setn(r->err_headers_out, "X-H5S3-Cache-Lookups", lookups);
         if (q->cache_state) {
             apr_table_setn(r->err_headers_out, "X-H5S3-Cache", q->cache_state);
         }

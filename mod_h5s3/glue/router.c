@@ -343,6 +343,7 @@ int h5s3_handler(request_rec *r)
      */
     apr_table_unset(r->headers_in, "Range");
     apr_table_unset(r->headers_in, "Request-Range");
+    h5s3_cache_lookups_reset();
     q = apr_pcalloc(r->pool, sizeof(*q));
     q->r = r;
     q->sc = ap_get_module_config(r->server->module_config, &h5s3_module);

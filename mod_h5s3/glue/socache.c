@@ -4,6 +4,8 @@
  * mod_authn_socache's: provider looked up at config time, instance created
  * from the directive, initialised with a global mutex in post_config.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <ap_provider.h>
@@ -72,15 +74,70 @@ static int locked(void)
     return so->mutex && (so->provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE);
 }
 
+/*
+ * A retrieve must hand the provider a buffer as large as any entry:
+ * memcache and redis refuse a smaller one with an error line, and none
+ * of them says the size first.  Reserving max_value bytes from the
+ * request pool on every lookup (1 MiB with the default shmcb) made each
+ * warm request map and fault fresh pages; one buffer per thread, reused,
+ * costs that once, and the pool gets a right-sized copy.
+ */
+static __thread unsigned char *tl_buf;
+static __thread apr_size_t tl_buf_size;
+/* Lookups this thread made since the request began (h5s3_cache_lookups). */
+static __thread unsigned int tl_lookups;
+
+void h5s3_cache_lookups_reset(void)
+{
+    tl_lookups = 0;
+}
+
+unsigned int h5s3_cache_lookups(void)
+{
+    return tl_lookups;
+}
+
+/* Frees a thread's buffer when the thread ends (a savings job's, say). */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void make_buf_key(void)
+{
+    (void)pthread_key_create(&buf_key, free);
+}
+
+static unsigned char *retrieve_buffer(apr_size_t want)
+{
+    if (tl_buf == NULL || tl_buf_size < want) {
+        /* Kept for the thread's life: a thread serves request after
+         * request, and the buffer is what every one of them needs. */
+        pthread_once(&buf_once, make_buf_key);
+        free(tl_buf);
+        tl_buf_size = 0;
+        tl_buf = malloc(want);
+        (void)pthread_setspecific(buf_key, tl_buf);
+        if (tl_buf == NULL) {
+            return NULL;
+        }
+        tl_buf_size = want;
+    }
+    return tl_buf;
+}
+
 static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
                           unsigned int idlen, char **val, apr_size_t *len,
                           apr_pool_t *p)
 {
     server_rec *s = c->baton;
     unsigned int n = (unsigned int)c->max_value;
-    unsigned char *buf = apr_palloc(p, n + 1);
+    unsigned char *buf = retrieve_buffer((apr_size_t)n + 1);
+    char *out;
     apr_status_t rv;
 
+    if (buf == NULL) {
+        return APR_NOTFOUND;
+    }
+    tl_lookups++;
     if (locked()) {
         apr_global_mutex_lock(so->mutex);
     }
@@ -89,11 +146,13 @@ static apr_status_t c_get(h5s3_cache *c, const unsigned char *id,
         apr_global_mutex_unlock(so->mutex);
     }
     h5s3_server_status_cache_lookup(rv == APR_SUCCESS);
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || n > c->max_value) {
         return APR_NOTFOUND;
     }
-    buf[n] = '\0';
-    *val = (char *)buf;
+    out = apr_palloc(p, (apr_size_t)n + 1);
+    memcpy(out, buf, n);
+    out[n] = '\0';
+    *val = out;
     *len = n;
     return APR_SUCCESS;
 }

@@ -11,8 +11,22 @@
 #include <apr_thread_mutex.h>
 #include "base/h5s3_cache.h"
 #include "base/h5s3_errors.h"
+#include "base/h5s3_once.h"
 
 #define ID_LEN 32
+
+/*
+ * SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm
+ * up in its provider tables at every init (a lock, a hash lookup), which
+ * was the largest cost of a warm hit in the module after the lookup.
+ */
+static h5s3_once sha256_once = H5S3_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
 
 /* SHA-256 spreads ids evenly, which shmcb needs (it picks a sub-cache by the first byte). */
 static void make_id(unsigned char id[ID_LEN], const char *ns, const char *key)
@@ -20,7 +34,10 @@ static void make_id(unsigned char id[ID_LEN], const char *ns, const char *key)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int n = ID_LEN;
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    if (sha256_md == NULL) {
+        h5s3_once_run(&sha256_once, fetch_sha256);
+    }
+    EVP_DigestInit_ex(ctx, sha256_md ? sha256_md : EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, ns, strlen(ns) + 1);
     EVP_DigestUpdate(ctx, key, strlen(key));
     EVP_DigestFinal_ex(ctx, id, &n);

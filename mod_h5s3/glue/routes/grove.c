@@ -9,6 +9,7 @@
  * also stores the /meta/ answers of its non-group children, which H5Web
  * asks for next.
  */
+#include <string.h>
 #include <apr_strings.h>
 
 #include "glue/h5s3_glue.h"
@@ -107,19 +108,6 @@ static const h5s3_bucket_map *grove_begin(h5s3_req *q, int *rc)
     return m;
 }
 
-static const char *cache_key(h5s3_req *q, const h5s3_bucket_map *m,
-                             const char *etag, const char *rest)
-{
-    return h5s3_answer_key(q, m->bucket, q->key, etag, rest);
-}
-
-static void cache_put(h5s3_req *q, const char *ns, const char *ckey,
-                      const char *text)
-{
-    h5s3_answer_store(q, ns, ckey, text, strlen(text),
-                      h5s3_conf_meta_ttl(q->sc));
-}
-
 /*
  * The shared shape of the JSON routes: ETag (trusted for
  * H5S3ValidateTTL), cache lookup, HDF5 work on a miss, cache store.
@@ -142,18 +130,23 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
                              h5s3_hdf5_work_fn *work, grove_work *w)
 {
     apr_pool_t *p = q->r->pool;
-    const char *etag;
+    const char *etag = NULL;
+    h5s3_answer a;
     json_t *unused = NULL;
     apr_status_t rv;
     int i;
 
-    rv = h5s3_object_etag(&etag, q, m->bucket, q->key);
+    memset(&a, 0, sizeof(a));
+    a.ns = ns;
+    a.bucket = m->bucket;
+    a.key = q->key;
+    a.shape = shape;
+    a.ttl = h5s3_conf_meta_ttl(q->sc);
+    if (h5s3_answer_begin(q, &a, &rv)) {
+        return OK;
+    }
     if (rv != APR_SUCCESS) {
         return grove_fail(q, rv);
-    }
-    if (h5s3_answer_lookup(q, ns, cache_key(q, m, etag, shape),
-                           h5s3_conf_meta_ttl(q->sc), 0)) {
-        return OK;
     }
     q->cache_state = "miss";
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, prefetch, work,
@@ -161,17 +154,16 @@ static int serve_cached_json(h5s3_req *q, const h5s3_bucket_map *m,
     if (rv != APR_SUCCESS) {
         return grove_fail(q, rv);
     }
-    /* Keyed by the ETag of the file actually read. */
-    cache_put(q, ns, cache_key(q, m, etag, shape), w->json);
     for (i = 0; w->ahead && i < w->ahead->nelts; i++) {
         const h5s3_grove_ahead *h = &APR_ARRAY_IDX(w->ahead, i,
                                                    h5s3_grove_ahead);
 
-        cache_put(q, "grove_meta", cache_key(q, m, etag, apr_psprintf(
-            p, "%s\n%d", h->path, H5S3_GROVE_LINKS_ONLY_VALID)), h->json);
+        h5s3_answer_keep(q, &a, "grove_meta", apr_psprintf(
+            p, "%s\n%d", h->path, H5S3_GROVE_LINKS_ONLY_VALID), etag,
+            h->json, strlen(h->json));
     }
-    return h5s3_send_body(q, HTTP_OK, "application/json", w->json,
-                          strlen(w->json));
+    /* Made from the file actually read, whose ETag it keeps. */
+    return h5s3_answer_send(q, &a, etag, w->json, strlen(w->json));
 }
 
 /* ---- / ------------------------------------------------------------------ */
@@ -395,7 +387,9 @@ static int send_payload(h5s3_req *q, const h5s3_grove_payload *pl)
     ap_set_content_type(r, pl->ctype);
     /* H5Web's progress bar reads it. */
     ap_set_content_length(r, (apr_off_t)(pl->head->len + pl->raw_len));
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (apr_table_get(r->headers_out, "ETag") == NULL) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    }
     if (pl->disposition) {
         apr_table_setn(r->headers_out, "Content-Disposition",
                        pl->disposition);
@@ -416,7 +410,7 @@ int h5s3_route_grove_data(h5s3_req *q, const char *key)
 {
     const h5s3_bucket_map *m;
     grove_work w;
-    const char *etag;
+    const char *etag = NULL, *validated, *what;
     json_t *unused = NULL;
     apr_status_t rv;
     int rc;
@@ -430,6 +424,24 @@ int h5s3_route_grove_data(h5s3_req *q, const char *key)
     w.opts.dtype = apr_table_get(q->args, "dtype");
     w.opts.flatten = h5s3_grove_bool_arg(apr_table_get(q->args, "flatten"),
                                          0);
+    /*
+     * Not kept in the shared cache (values can be large), but validated:
+     * H5Web asks the same slices again, and a 304 needs only the
+     * object's ETag, trusted for H5S3ValidateTTL.
+     */
+    what = h5s3_answer_key(q, m->bucket, q->key, "", apr_psprintf(
+        q->r->pool, "%s\n%s\n%s\n%s\n%d", w.path,
+        w.opts.selection ? w.opts.selection : "\001",
+        w.opts.format ? w.opts.format : "\001",
+        w.opts.dtype ? w.opts.dtype : "\001", w.opts.flatten));
+    rv = h5s3_object_etag(&validated, q, m->bucket, q->key);
+    if (rv != APR_SUCCESS) {
+        return grove_fail(q, rv);
+    }
+    if (h5s3_http_validate(q, h5s3_http_etag(q, "grove_data", what,
+                                             validated), q->object->mtime)) {
+        return OK;
+    }
     rv = h5s3_hdf5_run(&unused, &etag, q, m->bucket, q->key, NULL,
                        work_data, &w);
     if (rv != APR_SUCCESS) {
@@ -438,6 +450,14 @@ int h5s3_route_grove_data(h5s3_req *q, const char *key)
     if (w.payload.head->oom) {
         return h5s3_grove_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                 "Out of memory");
+    }
+    /* The file read changed since it was validated: its own ETag. */
+    if (strcmp(etag, validated)) {
+        apr_table_unset(q->r->headers_out, "Last-Modified");
+        if (h5s3_http_validate(q, h5s3_http_etag(q, "grove_data", what,
+                                                 etag), 0)) {
+            return OK;
+        }
     }
     return send_payload(q, &w.payload);
 }

@@ -127,7 +127,8 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
 {
     apr_pool_t *p = q->r->pool;
     const char *version = apr_table_get(q->args, "etag");
-    const char *etag, *ckey;
+    const char *etag = NULL;
+    h5s3_answer a;
     json_t *result = NULL;
     char *text;
     apr_size_t len;
@@ -136,14 +137,18 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
     if (version == NULL || *version == '\0') {
         version = "ttl";
     }
-    rv = h5s3_object_etag(&etag, q, m->bucket, key);
+    memset(&a, 0, sizeof(a));
+    a.ns = ns;
+    a.bucket = m->bucket;
+    a.key = key;
+    a.shape = apr_pstrcat(p, version, "\n", shape, NULL);
+    a.ttl = h5s3_conf_meta_ttl(q->sc);
+    a.flip_cached = 1;
+    if (h5s3_answer_begin(q, &a, &rv)) {
+        return OK;
+    }
     if (rv != APR_SUCCESS) {
         return data_error(q, rv, w);
-    }
-    ckey = h5s3_answer_key(q, m->bucket, key, etag,
-                           apr_pstrcat(p, version, "\n", shape, NULL));
-    if (h5s3_answer_lookup(q, ns, ckey, h5s3_conf_meta_ttl(q->sc), 1)) {
-        return OK;
     }
     q->cache_state = "miss";
     rv = h5s3_hdf5_run(&result, &etag, q, m->bucket, key, NULL, work, w);
@@ -159,11 +164,8 @@ static int serve_json(h5s3_req *q, const h5s3_bucket_map *m, const char *key,
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    /* Keyed by the ETag of the file actually read. */
-    ckey = h5s3_answer_key(q, m->bucket, key, etag,
-                           apr_pstrcat(p, version, "\n", shape, NULL));
-    h5s3_answer_store(q, ns, ckey, text, len, h5s3_conf_meta_ttl(q->sc));
-    return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
+    /* Made from the file actually read, whose ETag it keeps. */
+    return h5s3_answer_send(q, &a, etag, text, len);
 }
 
 /*

@@ -96,7 +96,8 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
     const char *s_inc = apr_table_get(q->args, "include_folders");
     const char *s_max = apr_table_get(q->args, "max_items");
     const h5s3_bucket_map *m;
-    const char *gen, *ckey;
+    const char *gen;
+    h5s3_answer a;
     int include = 1, rc;
     long max_items = H5S3_LISTING_MAX_ITEMS_DEFAULT;
     json_t *result;
@@ -130,10 +131,16 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
 
     h5s3_cache_generation(&gen, &h5s3_module_state.cache,
                           h5s3_listing_family(q->sc, m->bucket, p), p);
-    /* The bucket's listing generation stands where an ETag would. */
-    ckey = h5s3_answer_key(q, m->bucket, prefix, gen, apr_psprintf(
-        p, "%d\n%ld", include, max_items));
-    if (h5s3_answer_lookup(q, "files", ckey, h5s3_conf_list_ttl(q->sc), 1)) {
+    /* The bucket's listing generation stands where an object's ETag would. */
+    memset(&a, 0, sizeof(a));
+    a.ns = "files";
+    a.bucket = m->bucket;
+    a.key = prefix;
+    a.shape = apr_psprintf(p, "%d\n%ld", include, max_items);
+    a.ttl = h5s3_conf_list_ttl(q->sc);
+    a.flip_cached = 1;
+    a.fixed = gen;
+    if (h5s3_answer_begin(q, &a, &rv)) {
         return OK;
     }
     q->cache_state = "miss";
@@ -154,8 +161,7 @@ int h5s3_route_files(h5s3_req *q, const char *unused)
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    h5s3_answer_store(q, "files", ckey, body, len, h5s3_conf_list_ttl(q->sc));
-    return h5s3_send_body(q, HTTP_OK, "application/json", body, len);
+    return h5s3_answer_send(q, &a, NULL, body, len);
 }
 
 int h5s3_route_files_refresh(h5s3_req *q, const char *unused)

@@ -1,8 +1,9 @@
 /*
  * HDF Viewer routes that look inside HDF5 files: /files/{key}/children and
  * /files/{key}/meta (docs/viewer-api.md §1.5-1.6).  Payloads are cached in
- * the shared cache keyed by (bucket, key, ETag, path); the ETag itself is
- * trusted for H5S3ValidateTTL, so a warm request costs no S3 request.
+ * the shared cache keyed by (bucket, key, path) with the ETag of the
+ * object they were made from, trusted for H5S3ValidateTTL, so a warm
+ * request costs one cache lookup and no S3 request (glue/answer_cache.c).
  */
 #include <string.h>
 #include <limits.h>
@@ -143,7 +144,8 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
     const char *ns = children ? "children" : "meta";
     const h5s3_bucket_map *m;
     viewer_work w;
-    const char *etag, *ckey, *shape;
+    h5s3_answer a;
+    const char *etag, *shape;
     json_t *result = NULL, *body;
     char *text;
     apr_size_t len;
@@ -172,13 +174,18 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
                                     (apr_uint64_t)w.limit)
                      : path;
 
-    rv = h5s3_object_etag(&etag, q, m->bucket, key);
+    memset(&a, 0, sizeof(a));
+    a.ns = ns;
+    a.bucket = m->bucket;
+    a.key = key;
+    a.shape = shape;
+    a.ttl = h5s3_conf_meta_ttl(q->sc);
+    a.flip_cached = 1;
+    if (h5s3_answer_begin(q, &a, &rv)) {
+        return OK;
+    }
     if (rv != APR_SUCCESS) {
         return hdf5_error(q, rv, key, path);
-    }
-    ckey = h5s3_answer_key(q, m->bucket, key, etag, shape);
-    if (h5s3_answer_lookup(q, ns, ckey, h5s3_conf_meta_ttl(q->sc), 1)) {
-        return OK;
     }
     q->cache_state = "miss";
 
@@ -202,10 +209,8 @@ static int viewer_hdf5(h5s3_req *q, const char *key, int children)
         return h5s3_viewer_error(q, HTTP_INTERNAL_SERVER_ERROR,
                                  "Internal server error");
     }
-    /* Keyed by the ETag of the file actually read. */
-    h5s3_answer_store(q, ns, h5s3_answer_key(q, m->bucket, key, etag, shape),
-                      text, len, h5s3_conf_meta_ttl(q->sc));
-    return h5s3_send_body(q, HTTP_OK, "application/json", text, len);
+    /* Made from the file actually read, whose ETag it keeps. */
+    return h5s3_answer_send(q, &a, etag, text, len);
 }
 
 int h5s3_route_children(h5s3_req *q, const char *key)
