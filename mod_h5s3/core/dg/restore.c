@@ -700,7 +700,7 @@ apr_status_t h5s3_dg_download(h5s3_dg_restore_result *res, h5s3_dg_store *st,
         h5s3_dg_meta *m = obj->meta;
         if (!m) {
             h5s3_dg_object tmp = *obj;
-            if ((rv = h5s3_dg_object_probe(&tmp, st, NULL, NULL, p))
+            if ((rv = h5s3_dg_object_probe(&tmp, st, NULL, p))
                 != APR_SUCCESS)
                 return rv;
             m = tmp.meta;
