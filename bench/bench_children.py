@@ -44,6 +44,9 @@ from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.delay_proxy import SpawnedProxy  # noqa: E402
 from harness.h5oracle import expected_child  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import emit  # noqa: E402
+
 import json  # noqa: E402
 
 MiB = 1024 * 1024
@@ -252,6 +255,10 @@ def main():
                     help="data per dataset in the concurrency files")
     ap.add_argument("--cache-dir", default="/tmp/h5s3-bench")
     ap.add_argument("--skip-concurrency", action="store_true")
+    ap.add_argument("--module-only", action="store_true",
+                    help="no ROS3 or read-ahead clients")
+    ap.add_argument("--name", default="children_cold",
+                    help="name of the BENCH_JSON line")
     args = ap.parse_args()
     cmd = " ".join(shlex.quote(a) for a in ["/usr/bin/python3"] + sys.argv)
 
@@ -259,10 +266,12 @@ def main():
     big = write_wide_file(os.path.join(
         args.cache_dir, "wide-%dx%d.h5" % (args.datasets, each)),
         args.datasets, each)
-    wide = write_wide_file(os.path.join(
-        args.cache_dir, "wide-%dx%d.h5" % (args.datasets,
-                                          args.wide_kib * 1024)),
-        args.datasets, args.wide_kib * 1024)
+    wide = None
+    if not args.skip_concurrency:
+        wide = write_wide_file(os.path.join(
+            args.cache_dir, "wide-%dx%d.h5" % (args.datasets,
+                                              args.wide_kib * 1024)),
+            args.datasets, args.wide_kib * 1024)
     addrs, pages = header_spread(big)
     with h5py.File(big, "r") as f:
         want = describe_h5py(f)
@@ -281,7 +290,7 @@ def main():
         s3.create_bucket(Bucket=BUCKET)
         t0 = time.monotonic()
         s3.upload_file(big, BUCKET, big_key)
-        for i in range(args.concurrency):
+        for i in range(args.concurrency if wide else 0):
             s3.upload_file(wide, BUCKET, "copy%d/%s" % (i,
                                                        os.path.basename(wide)))
         print("uploaded to RGW %s in %.1f s" % (rgw.endpoint,
@@ -329,19 +338,21 @@ def main():
         h = None
 
         ros3 = []
-        for _ in range(args.runs):
+        for _ in range(0 if args.module_only else args.runs):
             res, dt, n, nb = measure(
                 rgw, lambda: run_ros3(proxy.endpoint, rgw, big_key))
             assert res == want
             ros3.append((dt, n, nb))
         ra = []
-        for _ in range(args.runs):
+        for _ in range(0 if args.module_only else args.runs):
             res, dt, n, nb = measure(
                 rgw, lambda: run_readahead(proxy.endpoint, rgw, big_key))
             assert res == want
             ra.append((dt, n, nb))
 
         def med(rows, i):
+            if not rows:
+                return float("nan")
             return statistics.median(r[i] for r in rows)
 
         results["mod"] = (med(mod, 0), med(mod, 1), med(mod, 2))
@@ -357,19 +368,32 @@ def main():
         print(row("mod_h5s3 GET /children", *results["mod"],
                   note="(module headers: %d requests, %d bytes)"
                   % (mod[0][3], mod[0][4])))
-        print(row("HDF5 ROS3 driver (h5py)", *results["ros3"]))
-        print(row("h5py + 5 MiB read-ahead (boto3)", *results["ra"]))
+        if not args.module_only:
+            print(row("HDF5 ROS3 driver (h5py)", *results["ros3"]))
+            print(row("h5py + 5 MiB read-ahead (boto3)", *results["ra"]))
         print("per run, mod_h5s3: %s" % ", ".join(
             "%.3fs/%d/%d" % r[:3] for r in mod))
-        print("per run, ROS3:     %s" % ", ".join(
-            "%.3fs/%d/%d" % r for r in ros3))
-        print("per run, 5 MiB RA: %s" % ", ".join(
-            "%.3fs/%d/%d" % r for r in ra))
+        if not args.module_only:
+            print("per run, ROS3:     %s" % ", ".join(
+                "%.3fs/%d/%d" % r for r in ros3))
+            print("per run, 5 MiB RA: %s" % ", ".join(
+                "%.3fs/%d/%d" % r for r in ra))
         m, r3, rd = results["mod"], results["ros3"], results["ra"]
-        print("wall time: ROS3 / mod_h5s3 = %.1fx (target >= 5x)"
-              % (r3[0] / m[0]))
-        print("bytes: read-ahead / mod_h5s3 = %.1fx (target >= 10x)"
-              % (rd[2] / max(m[2], 1)))
+        if not args.module_only:
+            print("wall time: ROS3 / mod_h5s3 = %.1fx (target >= 5x)"
+                  % (r3[0] / m[0]))
+            print("bytes: read-ahead / mod_h5s3 = %.1fx (target >= 10x)"
+                  % (rd[2] / max(m[2], 1)))
+        fig = "%.2f s, %d requests, %.1f MiB" % (m[0], m[1], m[2] / MiB)
+        if not args.module_only:
+            fig += " (ROS3: %.1f s, %d, %.0f KiB)" % (r3[0], r3[1],
+                                                    r3[2] / 1024)
+        emit(args.name, fig, round(m[0], 3), "<= 0.25 s, <= 1.5 MiB",
+             m[0] <= 0.25 and m[2] <= 1.5 * MiB, seconds=m[0],
+             s3_requests=m[1], s3_bytes=m[2], file_bytes=size,
+             datasets=len(want), delay=args.delay, runs=args.runs,
+             ros3=None if args.module_only else list(r3),
+             readahead=None if args.module_only else list(rd))
         print()
         print("Warm (same server, new connections, any process): %d "
               "requests, %.1f ms each, RGW saw %d S3 requests" % (

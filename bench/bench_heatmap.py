@@ -6,16 +6,18 @@ file object doing ranged GETs with boto3.  Optionally every S3 request
 goes through a proxy adding a delay (default 20 ms) per request.
 
     bench/bench_heatmap.py [--delay-ms 20] [--side 16384] [--keep DIR]
-                           [--max-size 1024]
+                           [--max-size 1024] [--runs 1]
 
-Prints S3 requests, bytes and wall time of each.  Needs the module built
-($H5S3_MODULE or .libs/mod_h5s3.so).
+Prints S3 requests, bytes and wall time of each, and a BENCH_JSON line
+(bench/README.md) named heatmap_cold: h5py's time over the module's cold
+one.  Needs the module built ($H5S3_MODULE or .libs/mod_h5s3.so).
 """
 
 import argparse
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -31,6 +33,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import emit  # noqa: E402
 
 BUCKET = "benchheat"
 KEY = "heat.h5"
@@ -167,6 +172,9 @@ def main():
     ap.add_argument("--max-size", type=int, default=1024,
                     help="heatmap max_size (64: the same chunks, little "
                     "JSON)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="cold runs (a fresh httpd each) and h5py runs; "
+                    "the medians are compared")
     args = ap.parse_args()
 
     work = args.keep or tempfile.mkdtemp(prefix="bench-heat-")
@@ -193,25 +201,36 @@ def main():
                 "<VirtualHost *:*>\nServerName bench.test\n%s"
                 "<Location /hdf>\nSetHandler h5s3\nH5S3DebugHeaders On\n"
                 "</Location>\n</VirtualHost>\n" % conf)
-        h = Httpd(default_module_so(), mpm="event", conf_body=conf).start()
-        try:
-            q = ("/hdf/files/%s/data?path=/data&mode=heatmap&max_size=%d"
-                 % (KEY, args.max_size))
-            cold, creq, cbytes, ct = get(h, q + "&etag=cold", "bench.test")
-            warm, wreq, wbytes, wt = get(h, q + "&etag=warm", "bench.test")
-            step = cold["downsample_info"]["row_step"]
-            print("mod_h5s3 heatmap %s step %d (delay %g ms)" % (
-                cold["shape"], step, args.delay_ms))
-            print("  cold: %4d S3 requests, %10d bytes, %.2fs"
-                  % (creq, cbytes, ct))
-            print("  warm: %4d S3 requests, %10d bytes, %.2fs"
-                  % (wreq, wbytes, wt))
-        except Exception:
-            print("error log %s:\n%s" % (h.error_log, "\n".join(
-                h.error_log_lines()[-20:])))
-            raise
-        finally:
-            h.stop()
+        q = ("/hdf/files/%s/data?path=/data&mode=heatmap&max_size=%d"
+             % (KEY, args.max_size))
+        colds, warms = [], []
+        for _ in range(args.runs):
+            h = Httpd(default_module_so(), mpm="event",
+                      conf_body=conf).start()
+            try:
+                colds.append(get(h, q + "&etag=cold", "bench.test"))
+                warms.append(get(h, q + "&etag=warm", "bench.test"))
+            except Exception:
+                print("error log %s:\n%s" % (h.error_log, "\n".join(
+                    h.error_log_lines()[-20:])))
+                raise
+            finally:
+                h.stop()
+                h.cleanup()
+        cold, creq, cbytes, ct = sorted(colds, key=lambda c: c[3])[
+            len(colds) // 2]
+        warm, wreq, wbytes, wt = sorted(warms, key=lambda c: c[3])[
+            len(warms) // 2]
+        step = cold["downsample_info"]["row_step"]
+        print("mod_h5s3 heatmap %s step %d (delay %g ms), median of %d"
+              % (cold["shape"], step, args.delay_ms, args.runs))
+        print("  cold: %4d S3 requests, %10d bytes, %.2fs"
+              % (creq, cbytes, ct))
+        print("  warm: %4d S3 requests, %10d bytes, %.2fs"
+              % (wreq, wbytes, wt))
+        if args.runs > 1:
+            print("  cold runs: %s" % ", ".join("%.2fs" % c[3]
+                                                for c in colds))
         import boto3
         from botocore.config import Config
         bs3 = boto3.client("s3", endpoint_url=endpoint,
@@ -219,18 +238,33 @@ def main():
                            aws_secret_access_key=rgw.secret_key,
                            region_name=rgw.region,
                            config=Config(max_pool_connections=4))
-        t0 = time.monotonic()
-        fo = S3ReadAhead(bs3, BUCKET, KEY)
-        with h5py.File(fo, "r") as f:
-            ref = f["data"][::step, ::step]
-        dt = time.monotonic() - t0
-        print("h5py + 5 MiB read-ahead: %4d S3 requests, %10d bytes, %.2fs"
-              % (fo.requests, fo.bytes, dt))
+        times = []
+        for _ in range(args.runs):
+            t0 = time.monotonic()
+            fo = S3ReadAhead(bs3, BUCKET, KEY)
+            with h5py.File(fo, "r") as f:
+                ref = f["data"][::step, ::step]
+            times.append(time.monotonic() - t0)
+        dt = sorted(times)[len(times) // 2]
+        print("h5py + 5 MiB read-ahead: %4d S3 requests, %10d bytes, %.2fs%s"
+              % (fo.requests, fo.bytes, dt, " (median; %s)" % ", ".join(
+                  "%.2fs" % t for t in times) if args.runs > 1 else ""))
         got = np.array(cold["data"], dtype=np.float64)
         assert np.array_equal(got, ref.astype(np.float64)), "values differ"
         print("values identical: %s" % (ref.shape,))
+        speed = dt / ct
+        print("h5py + read-ahead / mod_h5s3 cold: %.1fx (target >= 8x)"
+              % speed)
+        emit("heatmap_cold", "%.2f s vs %.2f s (%.1fx)" % (ct, dt, speed),
+             round(speed, 2), ">= 8x", speed >= 8, module_seconds=ct,
+             module_s3_requests=creq, module_s3_bytes=cbytes,
+             warm_seconds=wt, h5py_seconds=dt, h5py_s3_requests=fo.requests,
+             h5py_s3_bytes=fo.bytes, side=args.side,
+             delay=args.delay_ms / 1000.0, runs=args.runs)
     finally:
         rgw.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

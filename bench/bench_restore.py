@@ -13,6 +13,10 @@ either way).
 
     bench/bench_restore.py [--size-mb 200] [--runs 2]
 
+Prints a BENCH_JSON line (bench/README.md) named restore_cached: the
+module's throughput with the reference cached, the client only counting
+bytes, over `xdelta3 -d -B 8388608` writing a new file.
+
 Opt-in (not part of the test suite): it writes a few times --size-mb to
 the temp dir and runs a private Ceph RGW.  Needs the module built
 (scripts/setup.sh) and xdelta3.
@@ -36,6 +40,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from harness import RGW, Httpd, default_module_so  # noqa: E402
 from harness.plugin import s3_directives  # noqa: E402
 from harness.api_common import release_and_patch, sha256_file  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import emit  # noqa: E402
 
 BUCKET = "dgbench"
 SECRET = "bench-restore-secret-0123456789"
@@ -294,6 +301,18 @@ def main():
                   "CPUs' %.2fs" % (cpu[0], cpu[1], sum(cpu) / (
                       total * os.cpu_count()), os.cpu_count(),
                       total * os.cpu_count()))
+        by = {(c, w is not None): (t, f) for c, w, t, f, _ in rows}
+        t_count, ttfb = by[(False, False)]
+        ratio = cli_b / t_count
+        emit("restore_cached", "%.2f (%.2f s vs %.2f s, %d MB)" % (
+            ratio, t_count, cli_b, args.size_mb), round(ratio, 3),
+            ">= 0.8", ratio >= 0.8, module_seconds=t_count,
+            first_byte=ttfb, xdelta3_B_seconds=cli_b,
+            xdelta3_default_seconds=cli_default,
+            xdelta3_pipe_seconds=cli_pipe,
+            verify_ratio=cli_b / by[(False, True)][0],
+            cold_ratio=cli_b / by[(True, False)][0], size_mb=args.size_mb,
+            runs=args.runs)
     finally:
         if h:
             h.stop()
