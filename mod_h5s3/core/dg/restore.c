@@ -21,6 +21,8 @@
 #include <apr_escape.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include <openssl/evp.h>
 
@@ -510,15 +512,147 @@ static const char *ref_check_reason(ref_check *rc, apr_pool_t *p)
 /* ------------------------------------------------------------------ */
 /* Decoding                                                             */
 
-/* Fill buf from the decoder's stdout; *n < size only at the end. */
-static apr_status_t fill(apr_size_t *n, apr_file_t *out, char *buf,
-                         apr_size_t size, EVP_MD_CTX *md)
-{
-    apr_status_t rv = apr_file_read_full(out, buf, size, n);
+/*
+ * The output's SHA-256 on a thread of its own: the request's thread reads
+ * the decoder and writes to the client while the previous pieces are
+ * hashed.  Pieces are hashed in order; a buffer is read into again only
+ * once its piece was hashed (out_hash_wait) and sent.
+ */
+#define OUT_RING 3
 
-    if (*n > 0)
-        EVP_DigestUpdate(md, buf, *n);
-    return rv == APR_EOF ? APR_SUCCESS : rv;
+typedef struct out_hash {
+    EVP_MD_CTX *md;
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *cond;
+    apr_thread_t *thd;
+#endif
+    int running;                /* a thread hashes; else out_hash_add does */
+    int stop;
+    apr_pool_t *pool;
+    const char *data[OUT_RING];
+    apr_size_t len[OUT_RING];
+    apr_uint64_t added, hashed;
+} out_hash;
+
+#if APR_HAS_THREADS
+static void *APR_THREAD_FUNC out_hash_main(apr_thread_t *t, void *baton)
+{
+    out_hash *oh = baton;
+
+    (void)t;
+    apr_thread_mutex_lock(oh->lock);
+    for (;;) {
+        const char *d;
+        apr_size_t n;
+
+        while (oh->hashed == oh->added && !oh->stop)
+            apr_thread_cond_wait(oh->cond, oh->lock);
+        if (oh->hashed == oh->added)
+            break;
+        d = oh->data[oh->hashed % OUT_RING];
+        n = oh->len[oh->hashed % OUT_RING];
+        apr_thread_mutex_unlock(oh->lock);
+        EVP_DigestUpdate(oh->md, d, n);
+        apr_thread_mutex_lock(oh->lock);
+        oh->hashed++;
+        apr_thread_cond_broadcast(oh->cond);
+    }
+    apr_thread_mutex_unlock(oh->lock);
+    /* Returning, not apr_thread_exit: that would touch a shared pool. */
+    return NULL;
+}
+#endif
+
+/* Stop the thread once everything added is hashed, and join it. */
+static apr_status_t out_hash_stop(void *baton)
+{
+    out_hash *oh = baton;
+#if APR_HAS_THREADS
+    apr_status_t ignored;
+
+    if (oh->running) {
+        apr_thread_mutex_lock(oh->lock);
+        oh->stop = 1;
+        apr_thread_cond_broadcast(oh->cond);
+        apr_thread_mutex_unlock(oh->lock);
+        apr_thread_join(&ignored, oh->thd);
+        oh->running = 0;
+    }
+#endif
+    return APR_SUCCESS;
+}
+
+static void out_hash_start(out_hash *oh, apr_pool_t *p)
+{
+    memset(oh, 0, sizeof(*oh));
+    oh->pool = p;
+    oh->md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(oh->md, EVP_sha256(), NULL);
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&oh->lock, APR_THREAD_MUTEX_DEFAULT, p)
+        == APR_SUCCESS
+        && apr_thread_cond_create(&oh->cond, p) == APR_SUCCESS
+        && apr_thread_create(&oh->thd, NULL, out_hash_main, oh, p)
+           == APR_SUCCESS) {
+        oh->running = 1;
+        /* Whatever way the restore ends, no thread outlives the buffers. */
+        apr_pool_pre_cleanup_register(p, oh, out_hash_stop);
+    }
+#endif
+}
+
+static void out_hash_add(out_hash *oh, const char *data, apr_size_t len)
+{
+    if (!oh->running) {
+        EVP_DigestUpdate(oh->md, data, len);
+        oh->added++;
+        oh->hashed++;
+        return;
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(oh->lock);
+    oh->data[oh->added % OUT_RING] = data;
+    oh->len[oh->added % OUT_RING] = len;
+    oh->added++;
+    apr_thread_cond_broadcast(oh->cond);
+    apr_thread_mutex_unlock(oh->lock);
+#endif
+}
+
+/* Until the first n pieces added are hashed. */
+static void out_hash_wait(out_hash *oh, apr_uint64_t n)
+{
+#if APR_HAS_THREADS
+    if (!oh->running)
+        return;
+    apr_thread_mutex_lock(oh->lock);
+    while (oh->hashed < n)
+        apr_thread_cond_wait(oh->cond, oh->lock);
+    apr_thread_mutex_unlock(oh->lock);
+#endif
+}
+
+/* Everything hashed: the hex digest; the context is freed. */
+static const char *out_hash_final(out_hash *oh, apr_pool_t *p)
+{
+    const char *hex;
+
+    out_hash_stop(oh);
+    /* oh lives on the caller's stack: nothing may reach it later. */
+    apr_pool_cleanup_kill(oh->pool, oh, out_hash_stop);
+    hex = md_final_hex(oh->md, p);
+    EVP_MD_CTX_free(oh->md);
+    oh->md = NULL;
+    return hex;
+}
+
+static void out_hash_drop(out_hash *oh)
+{
+    out_hash_stop(oh);
+    apr_pool_cleanup_kill(oh->pool, oh, out_hash_stop);
+    EVP_MD_CTX_free(oh->md);
+    oh->md = NULL;
 }
 
 /*
@@ -549,22 +683,33 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
                                   apr_pool_t *p)
 {
     apr_file_t *out = h5s3_dg_xdelta_output(x);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    char *held = apr_palloc(p, chunk), *cur = apr_palloc(p, chunk), *t;
-    apr_size_t held_len = 0, n;
+    char *buf[OUT_RING];
+    apr_size_t len[OUT_RING], n;
+    apr_uint64_t k;             /* pieces read so far */
+    out_hash oh;
     h5s3_result why;
-    int sent = 0;
+    int sent = 0, i;
     apr_status_t rv;
 
     h5s3_result_init(&why, p);
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    for (;;) {
-        if ((rv = fill(&n, out, cur, chunk, md)) != APR_SUCCESS) {
+    for (i = 0; i < OUT_RING; i++)
+        buf[i] = apr_palloc(p, chunk);
+    out_hash_start(&oh, p);
+    for (k = 0; ; k++) {
+        char *cur = buf[k % OUT_RING];
+
+        /* The piece this buffer held went out already; hashed too? */
+        if (k >= OUT_RING)
+            out_hash_wait(&oh, k - OUT_RING + 1);
+        rv = apr_file_read_full(out, cur, chunk, &n);
+        if (rv != APR_SUCCESS && rv != APR_EOF) {
             res->reason = "cannot read the decoder's output";
             goto cleanup;
         }
         if (n == 0)
             break;
+        len[k % OUT_RING] = n;
+        out_hash_add(&oh, cur, n);
         res->bytes += (apr_off_t)n;
         /* Longer than promised: no need to decode the rest to know. */
         if (meta->file_size >= 0 && res->bytes > meta->file_size) {
@@ -579,18 +724,22 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
             rv = blame_reference(res, rc, sent, H5S3_E_INTEGRITY, p);
             goto cleanup;
         }
-        if (held_len > 0) {
-            if ((rv = on_data(baton, held, held_len)) != APR_SUCCESS) {
+        /* The piece before this one goes out: the last is held back. */
+        if (k > 0) {
+            if ((rv = on_data(baton, buf[(k - 1) % OUT_RING],
+                              len[(k - 1) % OUT_RING])) != APR_SUCCESS) {
                 res->reason = "the receiver stopped the transfer";
                 goto cleanup;
             }
             sent = 1;
         }
-        t = held, held = cur, cur = t;
-        held_len = n;
+        if (n < chunk)
+            break;              /* short read: the end of the output */
     }
-    res->sha256 = md_final_hex(md, p);
-    EVP_MD_CTX_free(md);
+    /* A full last piece leaves k one past it; a short one, at it. */
+    if (n > 0)
+        k++;
+    res->sha256 = out_hash_final(&oh, p);
     if ((rv = h5s3_dg_xdelta_finish(&why, x, 0)) != APR_SUCCESS) {
         res->reason = why.detail;
         return blame_reference(res, rc, sent, rv, p);
@@ -614,14 +763,14 @@ static apr_status_t decode_stream(h5s3_dg_restore_result *res,
         != APR_SUCCESS)
         return rv;
     /* Verified: only now may the receiver complete the file. */
-    if (held_len > 0 && (rv = on_data(baton, held, held_len))
-        != APR_SUCCESS) {
+    if (k > 0 && (rv = on_data(baton, buf[(k - 1) % OUT_RING],
+                               len[(k - 1) % OUT_RING])) != APR_SUCCESS) {
         res->reason = "the receiver stopped the transfer";
         return rv;
     }
     return APR_SUCCESS;
 cleanup:
-    EVP_MD_CTX_free(md);
+    out_hash_drop(&oh);
     h5s3_dg_xdelta_finish(NULL, x, 1);
     return rv;
 }
