@@ -22,7 +22,11 @@ typedef struct heads_run {
     h5s3_s3_call *call;
     apr_pool_t *p;
     CURLM *m;
-    h5s3_s3_xfer **flying;      /* by item index, while in the multi */
+    /* The exchanges in the multi and their items, by slot (at most
+     * max_parallel): a finished one is found among these, not among
+     * every item. */
+    h5s3_s3_xfer **slot_x;
+    int *slot_item;
     char *retried;              /* by item index: sent again once */
     int *queue;                 /* item indexes still to start */
     int queued, next;
@@ -30,13 +34,13 @@ typedef struct heads_run {
     int done;
 } heads_run;
 
-/* The item an exchange belongs to (kept in x->range's place). */
-static int item_of(heads_run *hr, h5s3_s3_xfer *x)
+/* The slot of an exchange in flight (x NULL: a free slot), or -1. */
+static int slot_of(heads_run *hr, const h5s3_s3_xfer *x)
 {
     int i;
 
-    for (i = 0; i < hr->n; i++) {
-        if (hr->flying[i] == x) {
+    for (i = 0; i < hr->max_parallel; i++) {
+        if (hr->slot_x[i] == x) {
             return i;
         }
     }
@@ -49,6 +53,7 @@ static void start_one(heads_run *hr, int i)
     h5s3_s3_xreq rq;
     h5s3_s3_xfer *x;
     apr_status_t rv;
+    int k;
 
     if (it->key == NULL) {
         it->status = H5S3_E_INVALID;
@@ -66,7 +71,9 @@ static void start_one(heads_run *hr, int i)
         hr->done++;
         return;
     }
-    hr->flying[i] = x;
+    k = slot_of(hr, NULL);
+    hr->slot_x[k] = x;
+    hr->slot_item[k] = i;
     hr->running++;
 }
 
@@ -85,7 +92,7 @@ static void collect(heads_run *hr)
     while ((msg = curl_multi_info_read(hr->m, &q)) != NULL) {
         h5s3_s3_xfer *x = NULL;
         CURLcode cc;
-        int i;
+        int i, k;
 
         if (msg->msg != CURLMSG_DONE) {
             continue;
@@ -93,8 +100,9 @@ static void collect(heads_run *hr)
         cc = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(hr->m, msg->easy_handle);
-        i = item_of(hr, x);
-        hr->flying[i] = NULL;
+        k = slot_of(hr, x);
+        i = hr->slot_item[k];
+        hr->slot_x[k] = NULL;
         hr->running--;
         if (!hr->retried[i] && h5s3_s3_xfer_retryable(cc, x)) {
             /* A kept-alive connection the server had closed: once more,
@@ -121,12 +129,14 @@ static void abandon(heads_run *hr)
 {
     int i;
 
-    for (i = 0; i < hr->n; i++) {
-        if (hr->flying[i]) {
-            curl_multi_remove_handle(hr->m, hr->flying[i]->h);
-            h5s3_s3_xfer_abandon(hr->flying[i]);
-            hr->flying[i] = NULL;
+    for (i = 0; i < hr->max_parallel; i++) {
+        if (hr->slot_x[i]) {
+            curl_multi_remove_handle(hr->m, hr->slot_x[i]->h);
+            h5s3_s3_xfer_abandon(hr->slot_x[i]);
+            hr->slot_x[i] = NULL;
         }
+    }
+    for (i = 0; i < hr->n; i++) {
         if (hr->items[i].status == APR_EINIT) {
             hr->items[i].status = H5S3_E_UPSTREAM;
         }
@@ -157,7 +167,10 @@ apr_status_t h5s3_s3_head_many(h5s3_s3_client *c, const char *bucket,
     hr.max_parallel = max_parallel < 1 ? 1 : max_parallel;
     hr.call = call;
     hr.p = p;
-    hr.flying = apr_pcalloc(p, sizeof(*hr.flying) * (apr_size_t)n);
+    hr.slot_x = apr_pcalloc(p, sizeof(*hr.slot_x)
+                               * (apr_size_t)hr.max_parallel);
+    hr.slot_item = apr_pcalloc(p, sizeof(*hr.slot_item)
+                                  * (apr_size_t)hr.max_parallel);
     hr.retried = apr_pcalloc(p, (apr_size_t)n);
     /* Each item is queued at most twice (its one retry). */
     hr.queue = apr_palloc(p, sizeof(*hr.queue) * 2 * (apr_size_t)n);
