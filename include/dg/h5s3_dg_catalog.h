@@ -102,17 +102,36 @@ apr_status_t h5s3_dg_catalog_page(h5s3_dg_page **page,
 double h5s3_dg_savings_pct(apr_off_t original, apr_off_t stored);
 
 /*
- * Resolves a delta's metadata (HEAD), so the glue can put a cache in
- * front.  The default (NULL) is a plain HEAD through the store.
+ * What HEADs said about deltas, kept by the caller (the glue puts the
+ * shared cache here) so that a delta is probed once while it is trusted.
+ * Either function may be NULL.
  */
-typedef apr_status_t (*h5s3_dg_probe_fn)(void *baton, h5s3_dg_meta **meta,
-                                         h5s3_dg_store *st,
-                                         const char *s3key, apr_pool_t *p);
+typedef struct h5s3_dg_prober {
+    /* APR_SUCCESS and *meta (x-amz-meta-* names, as h5s3_s3_head gives
+     * them) when s3key's metadata is known; anything else: HEAD it. */
+    apr_status_t (*recall)(void *baton, apr_table_t **meta,
+                           const char *s3key, apr_pool_t *p);
+    /* What a HEAD of s3key said (meta may be empty, never NULL). */
+    void (*remember)(void *baton, const char *s3key, apr_table_t *meta,
+                     apr_pool_t *p);
+    void *baton;
+} h5s3_dg_prober;
 
-/* Fill obj->meta and obj->original_bytes of a delta by probing. */
+/* Fill obj->meta and obj->original_bytes of a delta by probing (pr may be NULL). */
 apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
-                                  h5s3_dg_probe_fn probe, void *pbaton,
-                                  apr_pool_t *p);
+                                  const h5s3_dg_prober *pr, apr_pool_t *p);
+
+/*
+ * The same for n deltas at once: those pr does not recall are HEADed
+ * together through st->head_many (st->parallel in flight), or one after
+ * another when the store has none.  A delta that vanished or carries
+ * metadata h5s3_dg_meta_parse refuses keeps its stored size as its
+ * original (logged at info); any other failure is returned, the first
+ * found.  *heads (may be NULL) receives the HEADs sent.
+ */
+apr_status_t h5s3_dg_probe_many(h5s3_dg_object **objs, int n,
+                                h5s3_dg_store *st, const h5s3_dg_prober *pr,
+                                int *heads, apr_pool_t *p);
 
 /* Most S3 entries one listing scans before it says "limited". */
 #define H5S3_DG_SCAN_MAX 100000
@@ -120,14 +139,14 @@ apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
 /*
  * A logical page from the store: lists the prefix (S3 delimiter when
  * q->delimiter is set), probes the deltas it must (all of them for size
- * or savings order, else only the page's) and pages.  On the first page
+ * or savings order, else only the page's, in one h5s3_dg_probe_many
+ * either way) and pages.  On the first page
  * each folder costs one small LIST, to hide folders holding only
  * DeltaGlider internals (the first 100 folders; the rest are shown).
  */
 apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
                           const h5s3_dg_query *q, const h5s3_token_key *key,
-                          h5s3_dg_probe_fn probe, void *pbaton,
-                          apr_pool_t *p);
+                          const h5s3_dg_prober *pr, apr_pool_t *p);
 
 /*
  * Resolve a logical key: "<key>.delta" first (a delta wins), then the key

@@ -8,6 +8,7 @@
 #include <apr_file_io.h>
 #include <apr_pools.h>
 #include "base/h5s3_result.h"
+#include "base/h5s3_cache.h"
 
 /*
  * One xdelta3 run, for the codec log (docs/deltaglider-format.md §5.7):
@@ -38,6 +39,13 @@ typedef struct h5s3_dg_codec_opts {
     const char *cache_scope;
     const char *bucket;
     h5s3_dg_codec_run *run;     /* filled by the last xdelta3 run; NULL ok */
+    /*
+     * Where references verified in the cache are remembered, by file
+     * and with its size, mtime and inode (dg/restore.c): a reference is
+     * hashed when it enters the cache, and used without hashing again
+     * while its file is unchanged.  NULL: hashed on every use.
+     */
+    h5s3_cache *verified;
 } h5s3_dg_codec_opts;
 
 /*

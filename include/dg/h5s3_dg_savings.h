@@ -27,13 +27,14 @@ void h5s3_dg_savings_acc_finish(h5s3_dg_savings *out,
                                 const h5s3_dg_savings_acc *acc);
 
 /*
- * Page through the whole bucket, HEAD per delta (through probe, NULL:
- * plain HEAD).  *cancel (may be NULL) is checked between pages and
+ * Page through the whole bucket; the deltas of each page of the listing
+ * are probed together (h5s3_dg_probe_many through pr, which may be
+ * NULL).  *cancel (may be NULL) is checked between pages and their
  * probes; when set, H5S3_E_ABORTED and *out untouched.
  */
 apr_status_t h5s3_dg_savings_compute(h5s3_dg_savings *out, h5s3_dg_store *st,
                                      volatile apr_uint32_t *cancel,
-                                     h5s3_dg_probe_fn probe, void *pbaton,
+                                     const h5s3_dg_prober *pr,
                                      apr_pool_t *p);
 
 json_t *h5s3_dg_savings_json(const h5s3_dg_savings *s);

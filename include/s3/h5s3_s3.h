@@ -169,6 +169,25 @@ apr_status_t h5s3_s3_get_ranges(h5s3_s3_client *c, const char *bucket,
                                 apr_pool_t *p);
 
 /*
+ * HEADs of many keys of one bucket at once (curl multi), at most
+ * max_parallel in flight, each counted in call as one request.  Every
+ * item gets its own status (and info on success); a keep-alive
+ * connection found closed is tried once more.  The return is
+ * APR_SUCCESS unless the multi handle itself could not be had: callers
+ * read the items' statuses.
+ */
+typedef struct h5s3_s3_head_item {
+    const char *key;
+    h5s3_s3_object_info *info;  /* out: NULL unless status is APR_SUCCESS */
+    apr_status_t status;        /* out */
+} h5s3_s3_head_item;
+
+apr_status_t h5s3_s3_head_many(h5s3_s3_client *c, const char *bucket,
+                               h5s3_s3_head_item *items, int n,
+                               int max_parallel, h5s3_s3_call *call,
+                               apr_pool_t *p);
+
+/*
  * Streaming GET of a whole object (or from offset to the end when
  * offset > 0).  on_head is called once with the object's info before the
  * first body byte (may be NULL); on_data for each piece of the body.  A

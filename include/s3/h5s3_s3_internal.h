@@ -11,7 +11,8 @@
  *   exchange.c  one signed request and its response, with the mapping of
  *               curl and HTTP failures to status codes;
  *   ops.c       HEAD, streaming GET, PUT and ListObjectsV2;
- *   ranges.c    ranged GETs, one at a time or many at once (curl multi).
+ *   ranges.c    ranged GETs, one at a time or many at once (curl multi);
+ *   heads.c     HEADs of many keys at once (curl multi).
  */
 #ifndef H5S3_S3_INTERNAL_H
 #define H5S3_S3_INTERNAL_H
@@ -167,6 +168,12 @@ apr_status_t h5s3_s3_perform(h5s3_s3_xfer **out, h5s3_s3_client *c,
                              const h5s3_s3_xreq *rq, h5s3_s3_prep_fn prep,
                              void *prep_baton, h5s3_s3_call *call,
                              apr_pool_t *p);
+
+/*
+ * 1 when an exchange that ended with cc failed on a kept-alive connection
+ * the server had closed, and may be sent again on a fresh one.
+ */
+int h5s3_s3_xfer_retryable(CURLcode cc, const h5s3_s3_xfer *x);
 
 /* What the response headers of x say about the object. */
 h5s3_s3_object_info *h5s3_s3_xfer_info(const h5s3_s3_xfer *x,

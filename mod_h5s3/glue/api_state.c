@@ -63,6 +63,21 @@ const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+/* H5S3ProbeParallel N: HEADs of delta metadata in flight at once. */
+const char *h5s3_api_set_probe_parallel(cmd_parms *cmd, void *dc,
+                                        const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long n;
+
+    if (err == NULL && (err = h5s3_directive_long(
+                            &n, cmd, arg, 1, H5S3_DG_PROBE_PARALLEL_MAX))
+                       == NULL) {
+        h5s3_module_state.conf.probe_parallel = (int)n;
+    }
+    return err;
+}
+
 const char *h5s3_api_set_upload(cmd_parms *cmd, void *dcv, int on)
 {
     ((h5s3_dir_conf *)dcv)->upload = on;
@@ -104,6 +119,8 @@ void h5s3_api_codec_opts(h5s3_dg_codec_opts *opts, const h5s3_srv_conf *sc,
     /* The scope the answer caches use: endpoint and credentials. */
     opts->cache_scope = sc->cache_scope;
     opts->bucket = bucket;
+    /* Every process trusts what one verified (dg/restore.c). */
+    opts->verified = &h5s3_module_state.cache;
 }
 
 void h5s3_api_codec_log(h5s3_req *q, const h5s3_dg_codec_run *run,

@@ -13,6 +13,7 @@
 #include "s3/h5s3_s3_tls.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "hdf5/io/h5s3_h5_io.h"
+#include "dg/h5s3_dg_store.h"
 
 APLOG_USE_MODULE(h5s3);
 
@@ -229,6 +230,12 @@ int h5s3_conf_decode_threads(const h5s3_global_conf *gc)
 {
     return gc->decode_threads ? gc->decode_threads
                               : H5S3_H5_DEFAULT_DECODE_THREADS;
+}
+
+int h5s3_conf_probe_parallel(const h5s3_global_conf *gc)
+{
+    return gc->probe_parallel ? gc->probe_parallel
+                              : H5S3_DG_PROBE_PARALLEL_DEFAULT;
 }
 
 apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc)
@@ -661,6 +668,10 @@ const command_rec h5s3_directives[] = {
                   RSRC_CONF, "directory for DeltaGlider references and "
                   "spools (default DefaultRuntimeDir/" DEFAULT_REFCACHE_DIR
                   ")"),
+    AP_INIT_TAKE1("H5S3ProbeParallel", h5s3_api_set_probe_parallel, NULL,
+                  RSRC_CONF, "DeltaGlider metadata HEADs a listing or "
+                  "savings job keeps in flight at once (default "
+                  APR_STRINGIFY(H5S3_DG_PROBE_PARALLEL_DEFAULT) ")"),
     AP_INIT_FLAG("H5S3Upload", h5s3_api_set_upload, NULL,
                  RSRC_CONF | ACCESS_CONF, "allow POST /api/upload"),
     AP_INIT_TAKE1("H5S3MaxUploadSize", h5s3_api_set_max_upload, NULL,

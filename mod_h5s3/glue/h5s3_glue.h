@@ -108,6 +108,7 @@ typedef struct h5s3_global_conf {
     int decode_threads;                 /* H5S3DecodeThreads */
     apr_off_t memory_budget;            /* H5S3MemoryBudget */
     const char *refcache_dir;           /* H5S3RefCacheDir, absolute */
+    int probe_parallel;                 /* H5S3ProbeParallel */
 } h5s3_global_conf;
 
 /*
@@ -132,6 +133,8 @@ apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc);     /* bytes */
 apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc);
 int h5s3_conf_decode_threads(const h5s3_global_conf *gc);
 apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc);
+/* H5S3ProbeParallel: DeltaGlider metadata HEADs in flight at once. */
+int h5s3_conf_probe_parallel(const h5s3_global_conf *gc);
 /* H5S3RefCacheDir, else a directory in DefaultRuntimeDir (made from p). */
 const char *h5s3_conf_refcache_dir(const h5s3_global_conf *gc,
                                    apr_pool_t *p);
@@ -588,6 +591,8 @@ int h5s3_route_export_csv(h5s3_req *q, const char *key);
 /* Bucket browser API under /api (glue/routes/api*.c, docs/browser-api.md). */
 const char *h5s3_api_set_token_secret(cmd_parms *cmd, void *dc,
                                       const char *spec);
+const char *h5s3_api_set_probe_parallel(cmd_parms *cmd, void *dc,
+                                        const char *arg);
 const char *h5s3_api_set_refcache_dir(cmd_parms *cmd, void *dc,
                                       const char *arg);
 const char *h5s3_api_set_upload(cmd_parms *cmd, void *dc, int on);

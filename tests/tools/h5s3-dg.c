@@ -98,7 +98,7 @@ static int cmd_list(h5s3_dg_store *st, const char *bucket, int argc,
     key.data = (const unsigned char *)secret;
     key.len = strlen(secret);
     for (;;) {
-        if ((rv = h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool))
+        if ((rv = h5s3_dg_list(&pg, st, &q, &key, NULL, pool))
             != APR_SUCCESS) {
             json_decref(all);
             json_decref(pfx);
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(cmd, "savings")) {
         h5s3_dg_savings s;
-        apr_status_t rv = h5s3_dg_savings_compute(&s, st, NULL, NULL, NULL,
+        apr_status_t rv = h5s3_dg_savings_compute(&s, st, NULL, NULL,
                                                   pool);
         ret = rv == APR_SUCCESS ? finish(h5s3_dg_savings_json(&s), rv, NULL)
                                 : finish(json_object(), rv, NULL);

@@ -9,26 +9,13 @@
 #include "dg/h5s3_dg_keys.h"
 #include "base/h5s3_log.h"
 
-static apr_status_t default_probe(void *baton, h5s3_dg_meta **meta,
-                                  h5s3_dg_store *st, const char *s3key,
-                                  apr_pool_t *p)
-{
-    h5s3_s3_object_info *info;
-    apr_status_t rv = st->head(st, &info, s3key, p);
-
-    if (rv != APR_SUCCESS)
-        return rv;
-    return h5s3_dg_meta_parse(meta, NULL, s3key, info->meta, p);
-}
-
-apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
-                                  h5s3_dg_probe_fn probe, void *pbaton,
-                                  apr_pool_t *p)
+/* Set a delta's meta and original size from its x-amz-meta table. */
+static apr_status_t probed(h5s3_dg_object *obj, apr_table_t *meta,
+                           apr_pool_t *p)
 {
     h5s3_dg_meta *m;
-    apr_status_t rv;
+    apr_status_t rv = h5s3_dg_meta_parse(&m, NULL, obj->s3_key, meta, p);
 
-    rv = (probe ? probe : default_probe)(pbaton, &m, st, obj->s3_key, p);
     if (rv != APR_SUCCESS)
         return rv;
     obj->meta = m;
@@ -38,16 +25,48 @@ apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
     return APR_SUCCESS;
 }
 
+static int recalled(h5s3_dg_object *obj, const h5s3_dg_prober *pr,
+                    apr_status_t *rv, apr_pool_t *p)
+{
+    apr_table_t *meta;
+
+    if (!pr || !pr->recall
+        || pr->recall(pr->baton, &meta, obj->s3_key, p) != APR_SUCCESS
+        || !meta)
+        return 0;
+    *rv = probed(obj, meta, p);
+    return 1;
+}
+
+static apr_status_t head_said(h5s3_dg_object *obj, const h5s3_dg_prober *pr,
+                              h5s3_s3_object_info *info, apr_pool_t *p)
+{
+    apr_table_t *meta = info->meta ? info->meta : apr_table_make(p, 1);
+
+    if (pr && pr->remember)
+        pr->remember(pr->baton, obj->s3_key, meta, p);
+    return probed(obj, meta, p);
+}
+
+apr_status_t h5s3_dg_object_probe(h5s3_dg_object *obj, h5s3_dg_store *st,
+                                  const h5s3_dg_prober *pr, apr_pool_t *p)
+{
+    h5s3_s3_object_info *info;
+    apr_status_t rv;
+
+    if (recalled(obj, pr, &rv, p))
+        return rv;
+    if ((rv = st->head(st, &info, obj->s3_key, p)) != APR_SUCCESS)
+        return rv;
+    return head_said(obj, pr, info, p);
+}
+
 /*
  * A delta that vanished or carries unreadable metadata must not break a
  * whole listing: it keeps its stored size as its original.
  */
-static apr_status_t probe_tolerant(h5s3_dg_object *o, h5s3_dg_store *st,
-                                   h5s3_dg_probe_fn probe, void *pbaton,
-                                   apr_pool_t *p)
+static apr_status_t tolerate(h5s3_dg_object *o, apr_status_t rv)
 {
-    apr_status_t rv = h5s3_dg_object_probe(o, st, probe, pbaton, p);
-
     if (rv == H5S3_E_NOTFOUND || rv == H5S3_E_INVALID) {
         h5s3_log(H5S3_LOG_INFO, rv, "deltaglider: cannot probe %s",
                  o->s3_key);
@@ -55,6 +74,54 @@ static apr_status_t probe_tolerant(h5s3_dg_object *o, h5s3_dg_store *st,
         return APR_SUCCESS;
     }
     return rv;
+}
+
+apr_status_t h5s3_dg_probe_many(h5s3_dg_object **objs, int n,
+                                h5s3_dg_store *st, const h5s3_dg_prober *pr,
+                                int *heads, apr_pool_t *p)
+{
+    h5s3_s3_head_item *items;
+    h5s3_dg_object **whose;
+    apr_status_t rv, first = APR_SUCCESS;
+    int i, k = 0;
+
+    if (heads)
+        *heads = 0;
+    if (n <= 0)
+        return APR_SUCCESS;
+    items = apr_pcalloc(p, sizeof(*items) * (apr_size_t)n);
+    whose = apr_palloc(p, sizeof(*whose) * (apr_size_t)n);
+    for (i = 0; i < n; i++) {
+        if (recalled(objs[i], pr, &rv, p)) {
+            if ((rv = tolerate(objs[i], rv)) != APR_SUCCESS
+                && first == APR_SUCCESS)
+                first = rv;
+            continue;
+        }
+        items[k].key = objs[i]->s3_key;
+        whose[k++] = objs[i];
+    }
+    if (k == 0 || first != APR_SUCCESS)
+        return first;
+    if (heads)
+        *heads = k;
+    if (st->head_many) {
+        if ((rv = st->head_many(st, items, k, p)) != APR_SUCCESS)
+            return rv;
+    }
+    else {
+        for (i = 0; i < k; i++)
+            items[i].status = st->head(st, &items[i].info, items[i].key, p);
+    }
+    for (i = 0; i < k; i++) {
+        rv = items[i].status;
+        if (rv == APR_SUCCESS)
+            rv = head_said(whose[i], pr, items[i].info, p);
+        if ((rv = tolerate(whose[i], rv)) != APR_SUCCESS
+            && first == APR_SUCCESS)
+            first = rv;
+    }
+    return first;
 }
 
 /*
@@ -92,14 +159,30 @@ static apr_status_t drop_internal_prefixes(apr_array_header_t *pfxs,
     return APR_SUCCESS;
 }
 
+/* The deltas of objs whose original size is not known yet, at once. */
+static apr_status_t probe_deltas(const apr_array_header_t *objs,
+                                 h5s3_dg_store *st, const h5s3_dg_prober *pr,
+                                 apr_pool_t *p)
+{
+    h5s3_dg_object **want = apr_palloc(p, sizeof(*want)
+                                       * (apr_size_t)(objs->nelts + 1));
+    int i, n = 0;
+
+    for (i = 0; i < objs->nelts; i++) {
+        h5s3_dg_object *o = APR_ARRAY_IDX(objs, i, h5s3_dg_object *);
+        if (o->compressed && o->original_bytes < 0)
+            want[n++] = o;
+    }
+    return h5s3_dg_probe_many(want, n, st, pr, NULL, p);
+}
+
 apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
                           const h5s3_dg_query *q, const h5s3_token_key *key,
-                          h5s3_dg_probe_fn probe, void *pbaton,
-                          apr_pool_t *p)
+                          const h5s3_dg_prober *pr, apr_pool_t *p)
 {
     apr_array_header_t *entries, *s3pfx, *objs, *pfxs;
     const char *token = NULL;
-    int limited = 0, i;
+    int limited = 0;
     apr_status_t rv;
 
     if (q->delimiter && *q->delimiter && strcmp(q->delimiter, "/") != 0)
@@ -131,24 +214,14 @@ apr_status_t h5s3_dg_list(h5s3_dg_page **page, h5s3_dg_store *st,
     if (!(q->cursor && *q->cursor)
         && (rv = drop_internal_prefixes(pfxs, st, p)) != APR_SUCCESS)
         return rv;
-    if (h5s3_dg_catalog_needs_sizes(q)) {
-        for (i = 0; i < objs->nelts; i++) {
-            h5s3_dg_object *o = APR_ARRAY_IDX(objs, i, h5s3_dg_object *);
-            if (o->compressed
-                && (rv = probe_tolerant(o, st, probe, pbaton, p)))
-                return rv;
-        }
-    }
+    if (h5s3_dg_catalog_needs_sizes(q)
+        && (rv = probe_deltas(objs, st, pr, p)) != APR_SUCCESS)
+        return rv;
     if ((rv = h5s3_dg_catalog_page(page, objs, pfxs, q, key, p))
         != APR_SUCCESS)
         return rv;
-    for (i = 0; i < (*page)->objects->nelts; i++) {
-        h5s3_dg_object *o = APR_ARRAY_IDX((*page)->objects, i,
-                                          h5s3_dg_object *);
-        if (o->compressed && o->original_bytes < 0
-            && (rv = probe_tolerant(o, st, probe, pbaton, p)))
-            return rv;
-    }
+    if ((rv = probe_deltas((*page)->objects, st, pr, p)) != APR_SUCCESS)
+        return rv;
     (*page)->limited = limited;
     return APR_SUCCESS;
 }

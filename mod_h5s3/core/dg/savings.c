@@ -76,9 +76,46 @@ static int cancelled(volatile apr_uint32_t *cancel)
     return cancel && *cancel;
 }
 
+/*
+ * The deltas of one page of the listing, probed together: their
+ * original sizes (-1: unknown, counted as stored) into orig, by entry.
+ */
+static apr_status_t probe_page(apr_off_t *orig, const h5s3_s3_list_page *lp,
+                               h5s3_dg_store *st, const h5s3_dg_prober *pr,
+                               apr_pool_t *p)
+{
+    int n = lp->entries->nelts, i, k = 0;
+    h5s3_dg_object *objs = apr_pcalloc(p, sizeof(*objs) * (apr_size_t)n);
+    h5s3_dg_object **ptrs = apr_palloc(p, sizeof(*ptrs) * (apr_size_t)n);
+    int *entry = apr_palloc(p, sizeof(*entry) * (apr_size_t)n);
+    apr_status_t rv;
+
+    for (i = 0; i < n; i++) {
+        const h5s3_s3_entry *e = &APR_ARRAY_IDX(lp->entries, i,
+                                                h5s3_s3_entry);
+
+        orig[i] = -1;
+        if (!h5s3_dg_key_is_delta(e->key) || h5s3_dg_key_internal(e->key))
+            continue;
+        objs[k].s3_key = e->key;
+        objs[k].compressed = 1;
+        objs[k].stored_bytes = e->size;
+        objs[k].original_bytes = -1;
+        ptrs[k] = &objs[k];
+        entry[k++] = i;
+    }
+    /* Gone or unreadable since the listing: counted as stored (tolerated
+     * by h5s3_dg_probe_many). */
+    if ((rv = h5s3_dg_probe_many(ptrs, k, st, pr, NULL, p)) != APR_SUCCESS)
+        return rv;
+    for (i = 0; i < k; i++)
+        orig[entry[i]] = objs[i].original_bytes;
+    return APR_SUCCESS;
+}
+
 apr_status_t h5s3_dg_savings_compute(h5s3_dg_savings *out, h5s3_dg_store *st,
                                      volatile apr_uint32_t *cancel,
-                                     h5s3_dg_probe_fn probe, void *pbaton,
+                                     const h5s3_dg_prober *pr,
                                      apr_pool_t *p)
 {
     apr_pool_t *work, *page_pool = NULL;
@@ -93,6 +130,7 @@ apr_status_t h5s3_dg_savings_compute(h5s3_dg_savings *out, h5s3_dg_store *st,
     do {
         h5s3_s3_list_page *lp;
         apr_pool_t *next;
+        apr_off_t *orig;
         int i;
 
         if (cancelled(cancel)) {
@@ -109,36 +147,18 @@ apr_status_t h5s3_dg_savings_compute(h5s3_dg_savings *out, h5s3_dg_store *st,
         if ((rv = st->list(st, &lp, NULL, NULL, token, 1000, page_pool))
             != APR_SUCCESS)
             goto cleanup;
+        if (cancelled(cancel)) {
+            rv = H5S3_E_ABORTED;
+            goto cleanup;
+        }
+        orig = apr_palloc(page_pool, sizeof(*orig)
+                          * (apr_size_t)(lp->entries->nelts + 1));
+        if ((rv = probe_page(orig, lp, st, pr, page_pool)) != APR_SUCCESS)
+            goto cleanup;
         for (i = 0; i < lp->entries->nelts; i++) {
             const h5s3_s3_entry *e = &APR_ARRAY_IDX(lp->entries, i,
                                                     h5s3_s3_entry);
-            apr_off_t original = -1;
-
-            if (h5s3_dg_key_is_delta(e->key) && !h5s3_dg_key_internal(e->key)) {
-                h5s3_dg_object o = {0};
-
-                if (cancelled(cancel)) {
-                    rv = H5S3_E_ABORTED;
-                    goto cleanup;
-                }
-                o.s3_key = e->key;
-                o.compressed = 1;
-                o.stored_bytes = e->size;
-                rv = h5s3_dg_object_probe(&o, st, probe, pbaton, page_pool);
-                if (rv == H5S3_E_NOTFOUND || rv == H5S3_E_INVALID) {
-                    /* Gone or unreadable since the listing: count as stored. */
-                    h5s3_log(H5S3_LOG_INFO, rv,
-                             "deltaglider savings: cannot probe %s", e->key);
-                    rv = APR_SUCCESS;
-                }
-                else if (rv != APR_SUCCESS) {
-                    goto cleanup;
-                }
-                else {
-                    original = o.original_bytes;
-                }
-            }
-            h5s3_dg_savings_acc_add(acc, e->key, e->size, original);
+            h5s3_dg_savings_acc_add(acc, e->key, e->size, orig[i]);
         }
         token = lp->truncated ? lp->next_token : NULL;
         if (lp->truncated && !token) {

@@ -46,6 +46,16 @@ static apr_status_t s3_put(h5s3_dg_store *st, const char *key,
                               meta, read_cb, baton, s->call, p);
 }
 
+static apr_status_t s3_head_many(h5s3_dg_store *st,
+                                 h5s3_s3_head_item *items, int n,
+                                 apr_pool_t *p)
+{
+    s3_store *s = st->baton;
+    return h5s3_s3_head_many(s->client, s->bucket, items, n,
+                             st->parallel > 0 ? st->parallel
+                             : H5S3_DG_PROBE_PARALLEL_DEFAULT, s->call, p);
+}
+
 h5s3_dg_store *h5s3_dg_store_s3(h5s3_s3_client *client, const char *bucket,
                                 h5s3_s3_call *call, apr_pool_t *p)
 {
@@ -59,6 +69,7 @@ h5s3_dg_store *h5s3_dg_store_s3(h5s3_s3_client *client, const char *bucket,
     st->get = s3_get;
     st->list = s3_list;
     st->put = s3_put;
+    st->head_many = s3_head_many;
     st->baton = s;
     return st;
 }

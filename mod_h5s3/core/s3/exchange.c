@@ -769,6 +769,11 @@ static int retryable(CURLcode cc, const h5s3_s3_xfer *x)
            && h5s3_s3_tls_classify(cc, 0, x->errbuf, 0) == H5S3_TLS_NONE;
 }
 
+int h5s3_s3_xfer_retryable(CURLcode cc, const h5s3_s3_xfer *x)
+{
+    return retryable(cc, x);
+}
+
 apr_status_t h5s3_s3_perform(h5s3_s3_xfer **out, h5s3_s3_client *c,
                              const h5s3_s3_xreq *rq, h5s3_s3_prep_fn prep,
                              void *prep_baton, h5s3_s3_call *call,

@@ -189,7 +189,11 @@ const h5s3_bucket_map *h5s3_api_bucket_by_name(const h5s3_srv_conf *sc,
 
 h5s3_dg_store *h5s3_api_store(h5s3_req *q, const char *bucket)
 {
-    return h5s3_dg_store_s3(q->sc->client, bucket, &q->call, q->r->pool);
+    h5s3_dg_store *st = h5s3_dg_store_s3(q->sc->client, bucket, &q->call,
+                                         q->r->pool);
+
+    st->parallel = h5s3_conf_probe_parallel(&h5s3_module_state.conf);
+    return st;
 }
 
 void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
@@ -204,65 +208,78 @@ void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
     pb->gen = gen;
     /* What a HEAD said is trusted as long as an ETag is. */
     pb->ttl = apr_time_from_sec(h5s3_conf_validate_ttl(sc));
+    pb->prober.recall = h5s3_api_probe_recall;
+    pb->prober.remember = h5s3_api_probe_remember;
+    pb->prober.baton = pb;
+}
+
+static const char *probe_key(const h5s3_api_probe *pb, const char *s3key,
+                             apr_pool_t *p)
+{
+    return apr_pstrcat(p, pb->endpoint, "\n", pb->bucket, "\n", pb->gen,
+                       "\n", s3key, NULL);
 }
 
 /*
  * A delta's x-amz-meta table, cached as a JSON object so every process
  * (and the savings job) skips the HEAD while it is trusted.
  */
-apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
-                               h5s3_dg_store *st, const char *s3key,
-                               apr_pool_t *p)
+apr_status_t h5s3_api_probe_recall(void *baton, apr_table_t **meta,
+                                   const char *s3key, apr_pool_t *p)
 {
     h5s3_api_probe *pb = baton;
-    const char *ckey = apr_pstrcat(p, pb->endpoint, "\n", pb->bucket, "\n",
-                                   pb->gen, "\n", s3key, NULL);
-    h5s3_s3_object_info *info;
-    apr_table_t *t;
+    const char *name;
+    json_t *j, *v;
     char *val;
     apr_size_t len;
-    apr_status_t rv;
 
-    if (pb->ttl > 0
-        && h5s3_cache_get(&h5s3_module_state.cache, "api-probe", ckey, &val,
-                          &len, p) == APR_SUCCESS) {
-        json_t *j = json_loadb(val, len, 0, NULL);
-        const char *name;
-        json_t *v;
-
-        if (j && json_is_object(j)) {
-            t = apr_table_make(p, 16);
-            json_object_foreach(j, name, v) {
-                if (json_is_string(v)) {
-                    apr_table_set(t, name, json_string_value(v));
-                }
-            }
-            json_decref(j);
-            return h5s3_dg_meta_parse(meta, NULL, s3key, t, p);
-        }
+    if (pb->ttl <= 0
+        || h5s3_cache_get(&h5s3_module_state.cache, "api-probe",
+                          probe_key(pb, s3key, p), &val, &len, p)
+           != APR_SUCCESS) {
+        return APR_NOTFOUND;
+    }
+    j = json_loadb(val, len, 0, NULL);
+    if (j == NULL || !json_is_object(j)) {
         json_decref(j);
+        return APR_NOTFOUND;
     }
-    if ((rv = st->head(st, &info, s3key, p)) != APR_SUCCESS) {
-        return rv;
+    *meta = apr_table_make(p, 16);
+    json_object_foreach(j, name, v) {
+        if (json_is_string(v)) {
+            apr_table_set(*meta, name, json_string_value(v));
+        }
     }
-    if (pb->ttl > 0 && info->meta) {
-        const apr_array_header_t *arr = apr_table_elts(info->meta);
-        const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
-        json_t *j = json_object();
-        char *text;
-        int i;
+    json_decref(j);
+    return APR_SUCCESS;
+}
 
-        for (i = 0; i < arr->nelts; i++) {
-            json_object_set_new(j, e[i].key, json_string(e[i].val));
-        }
-        if ((text = json_dumps(j, JSON_COMPACT)) != NULL) {
-            h5s3_cache_set(&h5s3_module_state.cache, "api-probe", ckey, text,
-                           strlen(text), pb->ttl, p);
-            free(text);
-        }
-        json_decref(j);
+void h5s3_api_probe_remember(void *baton, const char *s3key,
+                             apr_table_t *meta, apr_pool_t *p)
+{
+    h5s3_api_probe *pb = baton;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    json_t *j;
+    char *text;
+    int i;
+
+    if (pb->ttl <= 0 || meta == NULL) {
+        return;
     }
-    return h5s3_dg_meta_parse(meta, NULL, s3key, info->meta, p);
+    arr = apr_table_elts(meta);
+    e = (const apr_table_entry_t *)arr->elts;
+    j = json_object();
+    for (i = 0; i < arr->nelts; i++) {
+        json_object_set_new(j, e[i].key, json_string(e[i].val));
+    }
+    if ((text = json_dumps(j, JSON_COMPACT)) != NULL) {
+        h5s3_cache_set(&h5s3_module_state.cache, "api-probe",
+                       probe_key(pb, s3key, p), text, strlen(text), pb->ttl,
+                       p);
+        free(text);
+    }
+    json_decref(j);
 }
 
 const char *h5s3_api_read_body(h5s3_req *q, apr_size_t max, int *rc)
@@ -423,8 +440,7 @@ int h5s3_route_api_objects(h5s3_req *q, const char *unused)
     q->cache_state = "miss";
 
     rv = h5s3_dg_list(&pg, h5s3_api_store(q, m->bucket), &dq,
-                      h5s3_api_token_key(q->sc, p), h5s3_api_probe_fn, &pb,
-                      p);
+                      h5s3_api_token_key(q->sc, p), &pb.prober, p);
     if (rv == H5S3_E_INVALID) {
         return bad_param(q, "cursor", "Invalid cursor parameter: tampered, "
                          "expired by a restart, or made for another query");

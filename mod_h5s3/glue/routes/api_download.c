@@ -153,6 +153,9 @@ static const char *disposition(const char *key, apr_pool_t *p)
                         "filename*=UTF-8''%s", ascii, ext);
 }
 
+/* Pieces at least this large are flushed as they are passed. */
+#define FLUSH_PIECE (256 * 1024)
+
 typedef struct dl {
     h5s3_req *q;
     const h5s3_dg_object *o;
@@ -199,6 +202,15 @@ static apr_status_t on_data(void *baton, const char *data, apr_size_t len)
     /* Transient: the network filters copy only what they cannot write. */
     APR_BRIGADE_INSERT_TAIL(d->bb, apr_bucket_transient_create(
         data, len, r->connection->bucket_alloc));
+    /*
+     * A whole decoded piece (1 MiB): written out before we return, so
+     * the core never sets its tail aside (a copy) while the buffer is
+     * refilled.  S3's small pieces of direct objects are left to gather.
+     */
+    if (len >= FLUSH_PIECE) {
+        APR_BRIGADE_INSERT_TAIL(d->bb, apr_bucket_flush_create(
+            r->connection->bucket_alloc));
+    }
     rv = ap_pass_brigade(r->output_filters, d->bb);
     apr_brigade_cleanup(d->bb);
     if (rv != APR_SUCCESS || r->connection->aborted) {

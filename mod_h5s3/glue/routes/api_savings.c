@@ -125,14 +125,30 @@ static apr_status_t w_list(h5s3_dg_store *st, h5s3_s3_list_page **page,
                            max_keys, p);
 }
 
-static apr_status_t w_probe(void *baton, h5s3_dg_meta **meta,
-                            h5s3_dg_store *st, const char *s3key,
-                            apr_pool_t *p)
+static apr_status_t w_head_many(h5s3_dg_store *st, h5s3_s3_head_item *items,
+                                int n, apr_pool_t *p)
+{
+    job *jb = st->baton;
+
+    refresh_claim(jb, p);
+    return jb->inner->head_many(jb->inner, items, n, p);
+}
+
+static apr_status_t w_recall(void *baton, apr_table_t **meta,
+                             const char *s3key, apr_pool_t *p)
 {
     job *jb = baton;
 
     refresh_claim(jb, p);
-    return h5s3_api_probe_fn(&jb->pb, meta, st, s3key, p);
+    return h5s3_api_probe_recall(&jb->pb, meta, s3key, p);
+}
+
+static void w_remember(void *baton, const char *s3key, apr_table_t *meta,
+                       apr_pool_t *p)
+{
+    job *jb = baton;
+
+    h5s3_api_probe_remember(&jb->pb, s3key, meta, p);
 }
 
 static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
@@ -140,6 +156,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
     job *jb = data;
     apr_pool_t *p = apr_thread_pool_get(thd);
     h5s3_dg_store st;
+    h5s3_dg_prober pr;
     h5s3_dg_savings s;
     sigset_t all;
     apr_status_t rv;
@@ -159,9 +176,15 @@ static void *APR_THREAD_FUNC run(apr_thread_t *thd, void *data)
     h5s3_result_init(&jb->result, p);
     jb->call.result = &jb->result;
     jb->inner = h5s3_dg_store_s3(jb->client, jb->bucket, &jb->call, p);
+    jb->inner->parallel = h5s3_conf_probe_parallel(&h5s3_module_state.conf);
+    st.head_many = w_head_many;
+    st.parallel = jb->inner->parallel;
     jb->refreshed = apr_time_now();
+    pr.recall = w_recall;
+    pr.remember = w_remember;
+    pr.baton = jb;
 
-    rv = h5s3_dg_savings_compute(&s, &st, &jb->cancel, w_probe, jb, p);
+    rv = h5s3_dg_savings_compute(&s, &st, &jb->cancel, &pr, p);
     if (rv == APR_SUCCESS) {
         json_t *j = h5s3_dg_savings_json(&s);
         char *text;

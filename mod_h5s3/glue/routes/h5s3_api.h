@@ -53,21 +53,27 @@ h5s3_dg_object *h5s3_api_object(h5s3_req *q, const h5s3_bucket_map *m,
 /* The mapping of this vhost that serves S3 bucket name, or NULL. */
 const h5s3_bucket_map *h5s3_api_bucket_by_name(const h5s3_srv_conf *sc,
                                                const char *bucket);
-/* A DeltaGlider store over one bucket, counting into q->call. */
+/* A DeltaGlider store over one bucket, counting into q->call, its
+ * metadata HEADs H5S3ProbeParallel at a time. */
 h5s3_dg_store *h5s3_api_store(h5s3_req *q, const char *bucket);
 
-/* A delta-metadata probe with the shared cache in front (for h5s3_dg_list). */
+/*
+ * What HEADs of deltas said, kept in the shared cache (for h5s3_dg_list
+ * and the savings jobs): pb->prober recalls and remembers through it.
+ */
 typedef struct h5s3_api_probe {
     const char *endpoint;
     const char *bucket;
     const char *gen;                    /* the bucket's listing generation */
     apr_interval_time_t ttl;
+    h5s3_dg_prober prober;              /* baton: this struct */
 } h5s3_api_probe;
 void h5s3_api_probe_init(h5s3_api_probe *pb, const h5s3_srv_conf *sc,
                          const char *bucket, apr_pool_t *p);
-apr_status_t h5s3_api_probe_fn(void *baton, h5s3_dg_meta **meta,
-                               h5s3_dg_store *st, const char *s3key,
-                               apr_pool_t *p);
+apr_status_t h5s3_api_probe_recall(void *baton, apr_table_t **meta,
+                                   const char *s3key, apr_pool_t *p);
+void h5s3_api_probe_remember(void *baton, const char *s3key,
+                             apr_table_t *meta, apr_pool_t *p);
 
 /*
  * An /api error for a failed core call: the status and code that fit rv

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "dg/h5s3_dg.h"
 #include "unit_common.h"
@@ -490,7 +491,7 @@ START_TEST(savings_compute_pages_and_cancels)
     h5s3_dg_savings s, untouched;
     volatile apr_uint32_t cancel = 0;
 
-    ck_assert_int_eq(h5s3_dg_savings_compute(&s, st, &cancel, NULL, NULL,
+    ck_assert_int_eq(h5s3_dg_savings_compute(&s, st, &cancel, NULL,
                                              pool), APR_SUCCESS);
     ck_assert_int_eq(m.lists, 4);       /* 11 entries, pages of 3 */
     ck_assert_int_eq(m.heads, 5);       /* one per .delta */
@@ -503,7 +504,7 @@ START_TEST(savings_compute_pages_and_cancels)
     st = mem_store(&m);
     m.cancel = &cancel;
     m.cancel_after_lists = 2;
-    ck_assert_int_eq(h5s3_dg_savings_compute(&s, st, &cancel, NULL, NULL,
+    ck_assert_int_eq(h5s3_dg_savings_compute(&s, st, &cancel, NULL,
                                              pool), H5S3_E_ABORTED);
     ck_assert(memcmp(&s, &untouched, sizeof(s)) == 0);
     ck_assert_int_le(m.lists, 2);
@@ -520,7 +521,7 @@ START_TEST(list_probes_only_what_it_must)
     const char *cursor;
 
     q.limit = 2;
-    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool),
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(keys_of(pg->objects), "P/notes.txt,P/sub/deep.zip");
     ck_assert_int_eq(m.heads, 1);
@@ -528,7 +529,7 @@ START_TEST(list_probes_only_what_it_must)
     ck_assert_int_eq(o->original_bytes, 9000);
     cursor = pg->cursor;
     q.cursor = cursor;
-    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool),
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(keys_of(pg->objects), "P/v1.zip,P/v2.zip");
 
@@ -537,10 +538,97 @@ START_TEST(list_probes_only_what_it_must)
     q.sort = H5S3_DG_SORT_SIZE;
     q.descending = 1;
     q.limit = 1;
-    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool),
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(m.heads, 5);
     ck_assert_str_eq(keys_of(pg->objects), "P/v2.zip");
+}
+END_TEST
+
+/* head_many over mem_head, counting calls and the largest batch. */
+static int many_calls, many_largest;
+
+static apr_status_t mem_head_many(h5s3_dg_store *st, h5s3_s3_head_item *it,
+                                  int n, apr_pool_t *p)
+{
+    int i;
+
+    many_calls++;
+    if (n > many_largest)
+        many_largest = n;
+    for (i = 0; i < n; i++)
+        it[i].status = mem_head(st, &it[i].info, it[i].key, p);
+    return APR_SUCCESS;
+}
+
+/* A prober over an apr_hash: what the shared cache does in the glue. */
+static apr_status_t hash_recall(void *baton, apr_table_t **meta,
+                                const char *s3key, apr_pool_t *p)
+{
+    apr_table_t *t = apr_hash_get(baton, s3key, APR_HASH_KEY_STRING);
+
+    if (!t)
+        return APR_NOTFOUND;
+    *meta = apr_table_copy(p, t);
+    return APR_SUCCESS;
+}
+
+static void hash_remember(void *baton, const char *s3key, apr_table_t *meta,
+                          apr_pool_t *p)
+{
+    apr_hash_set(baton, apr_pstrdup(pool, s3key), APR_HASH_KEY_STRING,
+                 apr_table_copy(pool, meta));
+}
+
+START_TEST(probes_go_together_and_are_remembered)
+{
+    mem m;
+    h5s3_dg_store *st = mem_store(&m);
+    h5s3_dg_query q = query("", NULL);
+    h5s3_dg_prober pr = {hash_recall, hash_remember, apr_hash_make(pool)};
+    h5s3_dg_savings s;
+    h5s3_dg_page *pg;
+    h5s3_dg_object a = {0}, b = {0}, *two[2] = {&a, &b};
+    int heads;
+
+    st->head_many = mem_head_many;
+    many_calls = many_largest = 0;
+    /* Size order needs every delta: one batch of the 5, not 5 HEADs. */
+    q.sort = H5S3_DG_SORT_SIZE;
+    q.descending = 1;
+    q.limit = 2;
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, &pr, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(keys_of(pg->objects), "P/v2.zip,P/v1.zip");
+    ck_assert_int_eq(many_calls, 1);
+    ck_assert_int_eq(many_largest, 5);
+    ck_assert_int_eq(m.heads, 5);
+    ck_assert_int_eq(apr_hash_count(pr.baton), 5);
+    /* Remembered: the same listing and the savings HEAD nothing more. */
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, &pr, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m.heads, 5);
+    ck_assert_int_eq(h5s3_dg_savings_compute(&s, st, NULL, &pr, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(m.heads, 5);
+    ck_assert_int_eq(s.original_bytes, 31115);
+    ck_assert_int_eq(many_calls, 1);
+
+    /* A vanished delta keeps its stored size and breaks nothing. */
+    a.s3_key = "gone.zip.delta";
+    a.compressed = 1;
+    a.stored_bytes = 7;
+    a.original_bytes = -1;
+    b.s3_key = "dup.zip.delta";
+    b.compressed = 1;
+    b.stored_bytes = 20;
+    b.original_bytes = -1;
+    ck_assert_int_eq(h5s3_dg_probe_many(two, 2, st, &pr, &heads, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(heads, 1);         /* dup.zip.delta was remembered */
+    ck_assert_int_eq(a.original_bytes, 7);
+    ck_assert_int_eq(b.original_bytes, 500);
+    ck_assert_ptr_nonnull(b.meta);
 }
 END_TEST
 
@@ -551,14 +639,14 @@ START_TEST(list_hides_folders_of_internals)
     h5s3_dg_query q = query("", "/");
     h5s3_dg_page *pg;
 
-    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool),
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, pool),
                      APR_SUCCESS);
     /* .deltaglider/ and Q/ (only an orphaned reference) are gone. */
     ck_assert_str_eq(strs_of(pg->prefixes), "P/");
     ck_assert_str_eq(keys_of(pg->objects), "README,dup.zip,z");
     ck_assert_int_eq(pg->objects->nelts, 3);
     q.prefix = "P/";
-    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, NULL, pool),
+    ck_assert_int_eq(h5s3_dg_list(&pg, st, &q, &key, NULL, pool),
                      APR_SUCCESS);
     ck_assert_str_eq(strs_of(pg->prefixes), "P/sub/");
     ck_assert_str_eq(keys_of(pg->objects), "P/notes.txt,P/v1.zip,P/v2.zip");
@@ -606,6 +694,7 @@ int main(void)
     tcase_add_test(tc, savings_compute_pages_and_cancels);
     tcase_add_test(tc, list_probes_only_what_it_must);
     tcase_add_test(tc, list_hides_folders_of_internals);
+    tcase_add_test(tc, probes_go_together_and_are_remembered);
     tcase_add_test(tc, stat_resolves_delta_first);
     return unit_run(s);
 }
