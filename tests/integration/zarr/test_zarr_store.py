@@ -21,6 +21,7 @@ from harness.plugin import module_httpd, selected_mpms
 BUCKET = "h5zarr"
 OTHER = "h5zarr2"
 HOST = "zarr.test"
+LIMITED = "zarrlimit.test"
 
 
 def write_types(path):
@@ -138,7 +139,9 @@ def files(rgw, tmp_path_factory):
 def srv(rgw, files, request):
     with module_httpd(selected_mpms(request.config)[0],
                       "H5S3PageCache 64M\n"
-                      + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])) as h:
+                      + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])
+                      + vhost(rgw, LIMITED, [BUCKET],
+                              extra="    H5S3Limit entries 5\n")) as h:
         yield h
 
 
@@ -416,3 +419,16 @@ def test_xarray_opens_dims_coordinates_and_cf_decoding(srv, files):
         np.testing.assert_array_equal(
             ds["temp"].isel(time=slice(1, 3)).values,
             f["temp"][1:3].astype("f4") * np.float32(0.5))
+
+
+def test_budgets_bound_the_metadata_walk(srv):
+    """A vhost allowing 5 links per request: types.h5 has more, and the
+    whole walk is refused with the limit named, not cut short."""
+    st, _, body = srv.request("GET", store_path("dir/types.h5",
+                                                ".zmetadata"), host=LIMITED)
+    assert st == 422, body[:300]
+    assert "entries" in json.loads(body)["error"]
+    # A chunk lists no links: still served.
+    st, _, body = srv.request("GET", store_path("dir/chunks.h5", "plain/0.0"),
+                              host=LIMITED)
+    assert st == 200 and len(body) == 64 * 64 * 4
