@@ -92,6 +92,8 @@ def write_chunks(path):
         f.create_dataset("plain", data=a, chunks=(64, 64))
         f.create_dataset("default_fill", shape=(10,), dtype="<u2",
                          chunks=(5,))
+        f.create_dataset("full_user_fill", data=np.arange(10, dtype="<i2"),
+                         chunks=(5,), fillvalue=5)
         f.create_dataset("blosc", data=a, chunks=(64, 64),
                          **hdf5plugin.Blosc(cname="lz4", clevel=5,
                                             shuffle=hdf5plugin.Blosc.SHUFFLE))
@@ -257,10 +259,11 @@ def test_chunks_read_as_h5py_with_each_pipeline(srv, files):
     assert m["gzip/.zarray"]["dtype"] == ">f8"
     assert m["fletcher/.zarray"]["compressor"] is None
     assert m["partial/.zarray"]["fill_value"] == -7
-    # HDF5's default fill: 0 when chunks are missing, null when none is
-    # (xarray would mask the zeros of the data).
+    # No _FillValue attribute: HDF5's fill when chunks are missing, null
+    # when none is (xarray would mask the data's values equal to it).
     assert m["default_fill/.zarray"]["fill_value"] == 0
     assert m["plain/.zarray"]["fill_value"] is None
+    assert m["full_user_fill/.zarray"]["fill_value"] is None
     assert m["blosc/.zarray"]["compressor"]["id"] == "blosc"
     assert m["blosc/.zarray"]["compressor"]["cname"] == "lz4"
     assert m["bzip2/.zarray"]["compressor"]["id"] == "bz2"
@@ -287,6 +290,7 @@ def test_dimension_scales_name_dimensions(srv, files):
     assert set(m["temp/.zattrs"]) == {"_ARRAY_DIMENSIONS", "_FillValue",
                                       "scale_factor"}
     assert m["temp/.zattrs"]["_FillValue"] == -1
+    assert m["temp/.zarray"]["fill_value"] == -1
     assert m["temp/.zattrs"]["scale_factor"] == 0.5
     assert "_NCProperties" not in m[".zattrs"]
     assert "_h5s3_skipped" not in m[".zattrs"]
