@@ -123,14 +123,39 @@ def write_dims(path):
         f.create_dataset("plain", data=np.zeros((4, 5)))
 
 
+def write_netcdf(path):
+    """netCDF-C's own layout: an unlimited dimension, packed shorts with
+    _FillValue and scale_factor, a dimension without a coordinate."""
+    import netCDF4
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.title = "nc"
+        nc.createDimension("time", None)
+        nc.createDimension("station", 5)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "hours since 2020-01-01"
+        t[:] = np.arange(6.0)
+        v = nc.createVariable("temp", "i2", ("time", "station"),
+                              fill_value=-999)
+        v.scale_factor = 0.01
+        v.add_offset = 273.15
+        v.units = "K"
+        v.set_auto_maskandscale(False)
+        raw = (np.arange(30, dtype="i2") * 7).reshape(6, 5)
+        raw[2, 3] = -999
+        v[:] = raw
+        n = nc.createVariable("count", "i4", ("station",))
+        n[:] = np.arange(5, dtype="i4")
+
+
 @pytest.fixture(scope="module")
 def files(rgw, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("zarr"))
     write_types(os.path.join(out, "types.h5"))
     write_chunks(os.path.join(out, "chunks.h5"))
     write_dims(os.path.join(out, "dims.h5"))
+    write_netcdf(os.path.join(out, "nc4.nc"))
     s3 = make_bucket(rgw.client(), BUCKET, OTHER)
-    for name in ("types.h5", "chunks.h5", "dims.h5"):
+    for name in ("types.h5", "chunks.h5", "dims.h5", "nc4.nc"):
         s3.upload_file(os.path.join(out, name), BUCKET, "dir/" + name)
     s3.upload_file(os.path.join(out, "types.h5"), OTHER,
                    "other dir/t\u00e9st file.h5")
@@ -468,3 +493,27 @@ def test_only_get_and_head(srv):
                                  body=b"x", host=HOST)
     assert st == 405 and "GET" in hdrs["Allow"]
     assert json.loads(body)["success"] is False
+
+
+def test_netcdf4_opens_as_netcdf_does(srv, files):
+    import xarray as xr
+    from zarr.storage import FSStore
+    store = FSStore(root_url(srv, "dir/nc4.nc"), get_client=few_connections)
+    got = xr.open_zarr(store, consolidated=True).load()
+    want = xr.open_dataset(os.path.join(files, "nc4.nc"),
+                           engine="netcdf4").load()
+    assert got.sizes == want.sizes
+    assert list(got.coords) == list(want.coords) == ["time"]
+    assert "station" not in got.variables
+    for name in want.variables:
+        assert got[name].dims == want[name].dims, name
+        assert got[name].dtype == want[name].dtype, name
+        xr.testing.assert_equal(got[name], want[name])
+        assert {k: v for k, v in got[name].attrs.items()} == \
+            {k: v for k, v in want[name].attrs.items()}, name
+    assert got.attrs["title"] == "nc"
+    assert np.isnan(got["temp"].values[2, 3])
+    xr.testing.assert_equal(got["temp"].sel(time=slice("2020-01-01T01",
+                                                       "2020-01-01T03")),
+                            want["temp"].sel(time=slice("2020-01-01T01",
+                                                        "2020-01-01T03")))
