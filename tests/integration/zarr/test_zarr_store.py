@@ -43,6 +43,9 @@ def write_types(path):
                                                 "longer string"] * 5,
                                                dtype=h5py.string_dtype()),
                          chunks=(6,))
+        f.create_dataset("vlen_big", data=np.array(["x" * 600] * 4,
+                                                   dtype=h5py.string_dtype()),
+                         chunks=(4,))
         cmp = np.dtype([("x", "<i4"), ("y", ">f8"), ("s", "S3")])
         c = np.zeros(9, cmp)
         c["x"] = np.arange(9)
@@ -168,7 +171,8 @@ def srv(rgw, files, request):
                       "H5S3PageCache 64M\n"
                       + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])
                       + vhost(rgw, LIMITED, [BUCKET],
-                              extra="    H5S3Limit entries 5\n")) as h:
+                              extra="    H5S3Limit entries 5\n"
+                              "    H5S3Limit vlen-bytes 1K\n")) as h:
         yield h
 
 
@@ -467,6 +471,10 @@ def test_budgets_bound_the_metadata_walk(srv, rgw, files):
                               host=LIMITED)
     assert st == 422, body[:300]
     assert "entries" in json.loads(body)["error"]
+    # Four strings of 600 bytes: over 1K of vlen data.
+    st, _, body = srv.request("GET", store_path("dir/types.h5",
+                                                "vlen_big/0"), host=LIMITED)
+    assert st == 422 and "vlen-bytes" in json.loads(body)["error"]
     # A chunk lists no links: still served.
     st, _, body = srv.request("GET", store_path("dir/chunks.h5", "plain/0.0"),
                               host=LIMITED)
