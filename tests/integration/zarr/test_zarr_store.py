@@ -390,6 +390,13 @@ def test_head_range_etag_and_304(srv):
     st, h2, b2 = get(srv, path, method="HEAD")
     assert st == 200 and b2 == b"" and h2["ETag"] == etag
     assert int(h2["Content-Length"]) == len(body)
+    # HEAD of a passed-through chunk: its size, without fetching it.
+    gz = store_path("dir/chunks.h5", "gzip_shuffle/1.1")
+    st, hg, bg = get(srv, gz)
+    st2, hh, bh = get(srv, gz, method="HEAD")
+    assert st == st2 == 200 and bh == b"" and hh["ETag"] == hg["ETag"]
+    assert int(hh["Content-Length"]) == len(bg)
+    assert hh["X-H5S3-S3-Bytes"] == "0"
     st, h3, b3 = get(srv, path, headers={"Range": "bytes=100-199"})
     assert st == 206 and b3 == body[100:200]
     assert h3["Content-Range"] == "bytes 100-199/%d" % len(body)
