@@ -70,6 +70,10 @@ def write_types(path):
         f.create_dataset("refs", data=np.array([f["bool"].ref] * 2),
                          dtype=h5py.ref_dtype)
         f.create_dataset("opaque", data=np.void(b"\x01\x02\x03"))
+        # Names with spaces and non-ASCII letters, percent-encoded by
+        # the client in the store key.
+        f.create_dataset("sp ace/\u00fcml \u00e9", data=np.arange(7.0),
+                         chunks=(3,))
         g = f.create_group("grp/sub")
         g.attrs["units"] = "m"
         g.create_dataset("deep", data=np.arange(5, dtype="<i4"))
