@@ -677,6 +677,13 @@ static apr_status_t add_child(walk *w, hid_t g, const char *zpath,
         }
         else {
             rv = add_group(w, o, key, path, depth + 1);
+            /* A group HDF5 cannot list is left out, not the file; a
+             * limit or an S3 failure still ends the request. */
+            if (rv == H5S3_E_NOTHDF5) {
+                *why = "the group cannot be listed";
+                h5s3_result_reset(w->res);
+                rv = APR_SUCCESS;
+            }
         }
     }
     else if (oi.type == H5O_TYPE_DATASET) {
