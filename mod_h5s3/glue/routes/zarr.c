@@ -6,7 +6,6 @@
  * stored bytes, or decoded by the core.
  */
 #include <string.h>
-#include <apr_md5.h>
 #include <apr_strings.h>
 
 #include "glue/h5s3_glue.h"
@@ -211,9 +210,15 @@ static apr_status_t metadata(h5s3_req *q, zarr_req *z)
     }
     z->meta = h5s3_json_pool_own(p, built);
     if (h5s3_json_dump(&text, &len, z->meta, p) == APR_SUCCESS) {
-        h5s3_answer_store(q, "zarr", h5s3_answer_key(q, z->m->bucket, z->key,
-                                                     z->etag, "zmetadata"),
-                          text, len, h5s3_conf_meta_ttl(q->sc));
+        /*
+         * Keyed by the ETag of the file actually read.  Too large for the
+         * cache is fine: the next request builds it.
+         */
+        ckey = h5s3_answer_key(q, z->m->bucket, z->key, z->etag, "zmetadata");
+        if (h5s3_conf_meta_ttl(q->sc) > 0) {
+            h5s3_cache_set(&h5s3_module_state.cache, "zarr", ckey, text, len,
+                           apr_time_from_sec(h5s3_conf_meta_ttl(q->sc)), p);
+        }
     }
     return APR_SUCCESS;
 }
@@ -276,25 +281,21 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
     /* Ranges of chunks only: a piece of a JSON document is no document. */
     int is_chunk = !strcmp(ctype, "application/octet-stream");
     request_rec *r = q->r;
-    unsigned char digest[APR_MD5_DIGESTSIZE];
-    char hex[2 * APR_MD5_DIGESTSIZE + 1];
-    const char *seed = apr_pstrcat(r->pool, z->etag, "\n", z->store, NULL);
-    const char *etag, *if_range;
+    /* The same recipe as every other answer's (glue/respond.c). */
+    const char *etag = h5s3_http_etag(q, "zarr", apr_pstrcat(
+        r->pool, q->sc->cache_scope, "\n", z->m->bucket, "\n", z->key, "\n",
+        z->store, NULL), z->etag);
+    const char *if_range;
     apr_off_t from = 0, to = 0;
-    int i, cond, ranged;
+    int cond, ranged;
 
-    apr_md5(digest, seed, strlen(seed));
-    for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
-        apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    }
-    etag = apr_psprintf(r->pool, "\"%s\"", hex);
     apr_table_setn(r->headers_out, "ETag", etag);
     cond = ap_meets_conditions(r);
     if (cond == HTTP_NOT_MODIFIED) {
         r->status = cond;
         h5s3_finish_request(q);
-        apr_table_setn(r->headers_out, "Cache-Control", apr_psprintf(
-            r->pool, "private, max-age=%ld", h5s3_conf_validate_ttl(q->sc)));
+        apr_table_setn(r->headers_out, "Cache-Control",
+                       h5s3_conf_cache_control(q->dc));
         return OK;
     }
     if (cond != OK) {
@@ -327,9 +328,9 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
     ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
     h5s3_finish_request(q);
-    /* After the common notes: the store's answers may be kept, by ETag. */
-    apr_table_setn(r->headers_out, "Cache-Control", apr_psprintf(
-        r->pool, "private, max-age=%ld", h5s3_conf_validate_ttl(q->sc)));
+    /* After the common notes: H5S3CacheControl, as on every answer. */
+    apr_table_setn(r->headers_out, "Cache-Control",
+                   h5s3_conf_cache_control(q->dc));
     if (!r->header_only) {
         ap_rwrite(body, (int)len, r);
     }
