@@ -106,7 +106,10 @@ static apr_status_t prefetch(h5s3_h5_source *src, const apr_off_t *offsets,
         /* Both within the object: no sum below can wrap. */
         apr_off_t end = sp[i].off + (apr_off_t)sp[i].len;
 
-        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
+        /* Exact ranges are fetched with the gaps between neighbours
+         * closer than gap: those bytes are charged too. */
+        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len
+                                  + (apr_off_t)gap) {
             if (end > sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
                 sp[m - 1].len = (apr_size_t)(end - sp[m - 1].off);
             }
@@ -117,6 +120,10 @@ static apr_status_t prefetch(h5s3_h5_source *src, const apr_off_t *offsets,
     }
     for (i = 0; i < m; i++) {
         bytes += sp[i].len;     /* disjoint: at most the object's size */
+        if (exact && sp[i].len > h5s3_pagecache_page_size(src->cache)) {
+            /* A long run is widened to whole pages at both ends. */
+            bytes += 2 * h5s3_pagecache_page_size(src->cache);
+        }
     }
     rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_RANGES, (apr_uint64_t)m);
     if (rv == APR_SUCCESS) {
