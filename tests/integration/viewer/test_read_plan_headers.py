@@ -103,3 +103,32 @@ def test_cold_children_of_a_subgroup(srv, rgw, files):
     # The subgroup's headers sit together at the end of the file.
     assert nbytes <= 512 * 1024, nbytes
     assert reqs <= 12, reqs
+
+
+def test_one_range_in_flight_lists_the_same(rgw, files, request):
+    """H5S3FetchParallel bounds the ranges in flight, not what is
+    fetched: with 1 the same ranges go one after another."""
+    path = os.path.join(files, "scattered.h5")
+    key = upload(rgw, files, "scattered.h5")
+    with module_httpd(selected_mpms(request.config)[0],
+                      "H5S3FetchParallel 1\nH5S3PageCache 64M\n"
+                      + vhost(rgw, HOST, [BUCKET])) as h:
+        body, reqs, nbytes = children(h, key)
+    with h5py.File(path, "r") as f:
+        want = [expected_child(f, "/", n) for n in f["/"].keys()]
+    assert body["children"] == want
+    assert nbytes <= 1.5 * MiB, nbytes
+    assert reqs <= NCHILD + NCHILD // 4 + 16, reqs
+
+
+@pytest.mark.parametrize("conf,why", [
+    ("H5S3FetchParallel 0", "H5S3FetchParallel: '0' is not valid"),
+    ("H5S3FetchParallel 1025", "H5S3FetchParallel: '1025' is not valid"),
+    ("H5S3FetchParallel many", "H5S3FetchParallel: 'many' is not valid"),
+    ("<VirtualHost *:*>\nH5S3FetchParallel 8\n</VirtualHost>",
+     "cannot occur within <VirtualHost> section"),
+])
+def test_fetch_parallel_is_checked(make_httpd, conf, why):
+    h = make_httpd(conf, start=False)
+    rc, out = h.check()
+    assert rc != 0 and why in out, out
