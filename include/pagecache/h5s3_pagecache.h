@@ -112,6 +112,33 @@ apr_status_t h5s3_pagecache_prefetch(h5s3_pagecache *pc,
                                      h5s3_pagecache_counts *counts);
 
 /*
+ * Exact ranges: fetch [offsets[i], offsets[i] + lens[i]) themselves, not
+ * the pages around them (neighbours closer than gap bytes share one
+ * range; all ranges in one call to the fetcher), and keep each range of
+ * at most a page as an extent, found again by any read lying within it
+ * (h5s3_pagecache_read).  A range longer than a page is fetched and kept
+ * as whole pages.  What is cached already (an extent holding it, or all
+ * of its pages) is not fetched.  Best effort like
+ * h5s3_pagecache_prefetch.  Raw chunk data and object headers are read
+ * this way: a 16 KiB chunk costs 16 KiB, not a 64 KiB page.
+ */
+#define H5S3_PAGECACHE_EXACT_GAP 1024
+apr_status_t h5s3_pagecache_prefetch_exact(h5s3_pagecache *pc,
+                                           const h5s3_pagecache_object *obj,
+                                           const apr_off_t *offsets,
+                                           const apr_size_t *lens, int n,
+                                           apr_size_t gap,
+                                           h5s3_pagecache_counts *counts);
+
+/*
+ * Copy [offset, offset+len) to buf when the cache holds all of it (an
+ * extent or every page), without fetching: 1 when it did, 0 otherwise
+ * (buf's content is then undefined).
+ */
+int h5s3_pagecache_peek(h5s3_pagecache *pc, const h5s3_pagecache_object *obj,
+                        apr_off_t offset, apr_size_t len, char *buf);
+
+/*
  * Store bytes already read from the object at offset (page-aligned) as
  * cached pages: the whole pages of [offset, offset+len), and a partial
  * last page only when it ends the object (obj->size), since a later read

@@ -238,6 +238,12 @@ int h5s3_conf_probe_parallel(const h5s3_global_conf *gc)
                               : H5S3_DG_PROBE_PARALLEL_DEFAULT;
 }
 
+int h5s3_conf_fetch_parallel(const h5s3_global_conf *gc)
+{
+    return gc->fetch_parallel ? gc->fetch_parallel
+                              : H5S3_H5_DEFAULT_FETCH_PARALLEL;
+}
+
 apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc)
 {
     return gc->memory_budget ? (apr_uint64_t)gc->memory_budget
@@ -459,6 +465,21 @@ static const char *set_decode_threads(cmd_parms *cmd, void *dc,
     return err;
 }
 
+/* H5S3FetchParallel N: ranges of one request's batch in flight. */
+static const char *set_fetch_parallel(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long n;
+
+    if (err == NULL
+        && (err = h5s3_directive_long(&n, cmd, arg, 1,
+                                      H5S3_H5_MAX_FETCH_PARALLEL)) == NULL) {
+        h5s3_module_state.conf.fetch_parallel = (int)n;
+    }
+    return err;
+}
+
 /* H5S3MemoryBudget SIZE: what a process's requests may hold at once. */
 static const char *set_memory_budget(cmd_parms *cmd, void *dc,
                                      const char *arg)
@@ -636,6 +657,9 @@ const command_rec h5s3_directives[] = {
     AP_INIT_TAKE1("H5S3DecodeThreads", set_decode_threads, NULL, RSRC_CONF,
                   "chunk decode threads per process (default "
                   APR_STRINGIFY(H5S3_H5_DEFAULT_DECODE_THREADS) ")"),
+    AP_INIT_TAKE1("H5S3FetchParallel", set_fetch_parallel, NULL, RSRC_CONF,
+                  "ranges of one request's batch in flight at once (default "
+                  APR_STRINGIFY(H5S3_H5_DEFAULT_FETCH_PARALLEL) ")"),
     AP_INIT_TAKE1("H5S3MemoryBudget", set_memory_budget, NULL, RSRC_CONF,
                   "memory a process's requests may hold for file data "
                   "(default 512M)"),

@@ -106,6 +106,7 @@ typedef struct h5s3_dir_conf {
 typedef struct h5s3_global_conf {
     apr_off_t page_cache_size;          /* H5S3PageCache */
     int decode_threads;                 /* H5S3DecodeThreads */
+    int fetch_parallel;                 /* H5S3FetchParallel */
     apr_off_t memory_budget;            /* H5S3MemoryBudget */
     const char *refcache_dir;           /* H5S3RefCacheDir, absolute */
     int probe_parallel;                 /* H5S3ProbeParallel */
@@ -132,6 +133,8 @@ int h5s3_conf_upload(const h5s3_dir_conf *dc);
 apr_off_t h5s3_conf_max_upload(const h5s3_dir_conf *dc);     /* bytes */
 apr_size_t h5s3_conf_page_cache_size(const h5s3_global_conf *gc);
 int h5s3_conf_decode_threads(const h5s3_global_conf *gc);
+/* Ranges of one request's batch in flight at once (S3 GETs, HEADs). */
+int h5s3_conf_fetch_parallel(const h5s3_global_conf *gc);
 apr_uint64_t h5s3_conf_memory_budget(const h5s3_global_conf *gc);
 /* H5S3ProbeParallel: DeltaGlider metadata HEADs in flight at once. */
 int h5s3_conf_probe_parallel(const h5s3_global_conf *gc);

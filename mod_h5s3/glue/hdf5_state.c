@@ -62,6 +62,7 @@ apr_status_t h5s3_hdf5_child_init(apr_pool_t *pchild, server_rec *s)
     /* One memory budget and one pool of decode threads per process,
      * whatever the number of requests (or threads) it serves. */
     h5s3_h5_mem_budget_set(h5s3_conf_memory_budget(gc));
+    h5s3_h5_fetch_parallel_set(h5s3_conf_fetch_parallel(gc));
     rv = h5s3_h5_decode_threads_init(h5s3_conf_decode_threads(gc), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "H5S3-0044: cannot "

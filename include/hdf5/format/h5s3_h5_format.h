@@ -24,6 +24,15 @@ apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
                                          const apr_size_t *lens, int n);
 
 /*
+ * The same for ranges read whole by their own address (raw chunks,
+ * object headers): fetched exactly, not as the pages around them
+ * (h5s3_pagecache_prefetch_exact), within the same budgets.
+ */
+apr_status_t h5s3_h5_prefetch_exact_src(h5s3_h5_source *src,
+                                        const apr_off_t *offsets,
+                                        const apr_size_t *lens, int n);
+
+/*
  * Before describing the children of the group at path of file fid, read
  * through src: collect their object header addresses (hard links), from
  * the offset-th link in h5py's order, at most limit (0: all), and fetch

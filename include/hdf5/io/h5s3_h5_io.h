@@ -175,6 +175,20 @@ apr_uint64_t h5s3_h5_mem_reserved(void);
 apr_status_t h5s3_h5_mem_alloc(void **out, apr_size_t n, int zero);
 void h5s3_h5_mem_free(void *p);
 
+/* ---- ranges in flight ------------------------------------------------- */
+
+/*
+ * How many ranges of one request's batch are in flight at once
+ * (H5S3FetchParallel, per process): a batch of N ranges costs about
+ * N / this many round trips, so a cold listing of a level of headers
+ * costs one when it is at least the level's width.
+ */
+#define H5S3_H5_DEFAULT_FETCH_PARALLEL 64
+#define H5S3_H5_MAX_FETCH_PARALLEL 1024
+
+void h5s3_h5_fetch_parallel_set(int n);
+int h5s3_h5_fetch_parallel(void);
+
 /* ---- the driver on any source ------------------------------------------ */
 
 /*

@@ -14,9 +14,6 @@
 #include "base/h5s3_errors.h"
 #include "base/h5s3_log.h"
 
-/* Ranges of one read or prefetch in flight at once, per request. */
-#define FETCH_PARALLEL 8
-
 struct h5s3_h5_file {
     h5s3_h5_files *table;
     h5s3_s3_client *client;
@@ -59,7 +56,8 @@ static apr_status_t s3_fetch(void *baton, h5s3_s3_range *ranges, int n,
         return rv;
     }
     return h5s3_s3_get_ranges(f->client, f->bucket, f->key, f->etag, ranges,
-                              n, FETCH_PARALLEL, call, p);
+                              n, h5s3_h5_fetch_parallel(), call,
+                              p);
 }
 
 /* ---- table bookkeeping (caller holds the mutex) ------------------------ */

@@ -3,7 +3,8 @@
  * the selection touches are looked up (the chunk index walked by
  * hdf5/format, else H5Dget_chunk_info_by_coord, only those: a stride
  * that skips whole chunks skips their bytes too) and the missing ones
- * fetched concurrently into the page cache, outside HDF5's global lock;
+ * fetched concurrently into the page cache (by their exact bytes, not
+ * the pages around them), outside HDF5's global lock;
  * HDF5 then decodes them from memory.  Contiguous datasets get the byte
  * ranges of the selected rows the same way.
  */
@@ -268,8 +269,17 @@ h5s3_h5_chunks *h5s3_h5_read_prefetch(const h5s3_h5_dset *d,
         prefetch_contiguous(d, &r, start, stride, count);
     }
     if (r.n > 0 && !r.full) {
-        /* Best effort: a failure here only means HDF5 reads itself. */
-        h5s3_h5_prefetch_ranges(d->file, r.off, r.len, r.n);
+        /* Best effort: a failure here only means HDF5 reads itself.
+         * Chunks are read whole at their own address: fetched by their
+         * exact bytes, neighbours sharing a request across small gaps;
+         * rows of a contiguous dataset by the pages around them. */
+        if (d->layout == H5D_CHUNKED) {
+            h5s3_h5_prefetch_exact_src(h5s3_h5_file_source(d->file), r.off,
+                                       r.len, r.n);
+        }
+        else {
+            h5s3_h5_prefetch_ranges(d->file, r.off, r.len, r.n);
+        }
     }
     free(r.off);
     free(r.len);

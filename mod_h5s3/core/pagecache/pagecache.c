@@ -22,7 +22,7 @@
 #include "base/h5s3_errors.h"
 
 #define PC_MAGIC        0x48355043u     /* "H5PC" */
-#define PC_VERSION      1u
+#define PC_VERSION      2u
 #define PC_ALIGN        64
 #define PC_MIN_SLOTS    8
 /* A single fetched range stays below this, so one huge read becomes a few
@@ -38,6 +38,10 @@
  * ~100 MB/s and ~40 ms); smaller pieces only cost requests. */
 #define PC_SPLIT_WAYS   8
 #define PC_MIN_SPLIT    (4 * 1024 * 1024)
+
+/* Extents (exact byte ranges of at most a page) are keyed by the page
+ * their first byte is in, with this bit set: never a page number. */
+#define EXT_KEY(p)      ((apr_uint64_t)(p) | ((apr_uint64_t)1 << 63))
 
 #define SLOT_USED       1u
 #define SLOT_REF        2u
@@ -64,6 +68,7 @@ typedef struct pc_header {
 typedef struct pc_slot {
     unsigned char fp[H5S3_PAGECACHE_FP_LEN];
     apr_uint64_t page;
+    apr_uint64_t start;         /* an extent's first byte */
     apr_uint32_t len;           /* valid bytes (the last page is short) */
     apr_uint32_t next;          /* next slot in the chain, index + 1 */
     apr_uint32_t bucket;
@@ -343,12 +348,103 @@ static void insert_page(h5s3_pagecache *pc, const unsigned char *fp,
         b = bucket_of(pc, fp, page);
         memcpy(s->fp, fp, H5S3_PAGECACHE_FP_LEN);
         s->page = page;
+        s->start = page * pc->page_size;
         s->len = (apr_uint32_t)len;
         memcpy(slot_data(pc, idx), src, len);
         s->bucket = b;
         s->next = pc->buckets[b];
         /* Not referenced yet: a scan that is never read again must not
          * push out pages that are. */
+        s->flags = SLOT_USED;
+        pc->buckets[b] = (apr_uint32_t)idx + 1;
+        apr_atomic_inc64(&pc->hdr->inserts);
+    }
+    unlock(pc);
+}
+
+/* ---- extents ---------------------------------------------------------- */
+
+/*
+ * Caller holds the lock: the extent of fp holding [lo, hi), or -1.  An
+ * extent is at most a page long, so one holding lo starts in lo's page
+ * or the one before; several extents may share a key (the chain is
+ * walked to its end).
+ */
+static long find_extent(h5s3_pagecache *pc, const unsigned char *fp,
+                        apr_off_t lo, apr_off_t hi)
+{
+    apr_uint64_t p0 = (apr_uint64_t)lo / pc->page_size, p;
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        apr_uint32_t i, guard = pc->hdr->nslots;
+
+        if (k == 1 && p0 == 0) {
+            break;
+        }
+        p = p0 - (apr_uint64_t)k;
+        i = pc->buckets[bucket_of(pc, fp, EXT_KEY(p))];
+        while (i && guard--) {
+            pc_slot *s = &pc->slots[i - 1];
+
+            if (s->page == EXT_KEY(p) && (s->flags & SLOT_USED)
+                && s->start <= (apr_uint64_t)lo
+                && s->start + s->len >= (apr_uint64_t)hi
+                && memcmp(s->fp, fp, H5S3_PAGECACHE_FP_LEN) == 0) {
+                return (long)(i - 1);
+            }
+            i = s->next;
+        }
+    }
+    return -1;
+}
+
+/* Copy [lo, hi) from the extent holding it to dst (NULL: only look).
+ * 1 on a hit. */
+static int extent_copy(h5s3_pagecache *pc, const unsigned char *fp,
+                       apr_off_t lo, apr_off_t hi, char *dst)
+{
+    long idx;
+
+    if (hi - lo > (apr_off_t)pc->page_size || !lock(pc)) {
+        return 0;
+    }
+    idx = find_extent(pc, fp, lo, hi);
+    if (idx >= 0) {
+        pc_slot *s = &pc->slots[idx];
+
+        if (dst) {
+            memcpy(dst, slot_data(pc, idx) + (lo - (apr_off_t)s->start),
+                   (apr_size_t)(hi - lo));
+        }
+        s->flags |= SLOT_REF;
+    }
+    unlock(pc);
+    return idx >= 0;
+}
+
+static void insert_extent(h5s3_pagecache *pc, const unsigned char *fp,
+                          apr_off_t start, const char *src, apr_size_t len)
+{
+    long idx;
+    apr_uint32_t b;
+    apr_uint64_t key = EXT_KEY((apr_uint64_t)start / pc->page_size);
+    pc_slot *s;
+
+    if (len == 0 || len > pc->page_size || !lock(pc)) {
+        return;
+    }
+    if (find_extent(pc, fp, start, start + (apr_off_t)len) < 0) {
+        idx = take_slot(pc);
+        s = &pc->slots[idx];
+        b = bucket_of(pc, fp, key);
+        memcpy(s->fp, fp, H5S3_PAGECACHE_FP_LEN);
+        s->page = key;
+        s->start = (apr_uint64_t)start;
+        s->len = (apr_uint32_t)len;
+        memcpy(slot_data(pc, idx), src, len);
+        s->bucket = b;
+        s->next = pc->buckets[b];
         s->flags = SLOT_USED;
         pc->buckets[b] = (apr_uint32_t)idx + 1;
         apr_atomic_inc64(&pc->hdr->inserts);
@@ -541,6 +637,15 @@ apr_status_t h5s3_pagecache_read(h5s3_pagecache *pc,
         memset(buf + (z - offset), 0, (apr_size_t)(end - z));
     }
     if (offset >= avail) {
+        return APR_SUCCESS;
+    }
+    /* An exact range fetched earlier (a chunk, an object header) that
+     * holds the whole read. */
+    if (pc && extent_copy(pc, obj->fp, offset, avail, buf)) {
+        apr_atomic_inc64(&pc->hdr->hits);
+        if (counts) {
+            counts->hits++;
+        }
         return APR_SUCCESS;
     }
     first = (apr_uint64_t)offset / ps;
@@ -815,5 +920,289 @@ cleanup:
     free(pages);
     free(bridge);
     free(runs);
+    return rv;
+}
+
+/* ---- exact ranges ----------------------------------------------------- */
+
+/* One wanted range of an exact prefetch. */
+typedef struct ex_item {
+    apr_off_t off;
+    apr_off_t end;
+} ex_item;
+
+/* One range fetched: items [first, last) of the sorted list. */
+typedef struct ex_run {
+    apr_off_t off;
+    apr_off_t end;
+    int first;
+    int last;
+    int paged;                  /* kept as whole pages */
+} ex_run;
+
+static int cmp_item(const void *a, const void *b)
+{
+    apr_off_t x = ((const ex_item *)a)->off, y = ((const ex_item *)b)->off;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Every page of [off, end) cached (caller holds no lock). */
+static int pages_cached(h5s3_pagecache *pc, const unsigned char *fp,
+                        apr_off_t off, apr_off_t end)
+{
+    apr_uint64_t p;
+    int all = 1;
+
+    if (!lock(pc)) {
+        return 0;
+    }
+    for (p = (apr_uint64_t)off / pc->page_size;
+         all && p <= (apr_uint64_t)(end - 1) / pc->page_size; p++) {
+        all = find_slot(pc, fp, p) >= 0;
+    }
+    unlock(pc);
+    return all;
+}
+
+int h5s3_pagecache_peek(h5s3_pagecache *pc, const h5s3_pagecache_object *obj,
+                        apr_off_t offset, apr_size_t len, char *buf)
+{
+    apr_off_t end;
+    apr_uint64_t p, first, last;
+
+    if (!pc || !obj || offset < 0 || offset >= obj->size || len == 0
+        || (apr_uint64_t)len > (apr_uint64_t)(obj->size - offset)) {
+        return 0;
+    }
+    end = offset + (apr_off_t)len;
+    if (extent_copy(pc, obj->fp, offset, end, buf)) {
+        return 1;
+    }
+    first = (apr_uint64_t)offset / pc->page_size;
+    last = (apr_uint64_t)(end - 1) / pc->page_size;
+    for (p = first; p <= last; p++) {
+        if (!lookup_copy(pc, obj->fp, p, offset, end, buf)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The runs of the m sorted items: neighbours closer than gap share one
+ * (one request beats two, and the gap's bytes cost less than a round
+ * trip).  A run longer than a page is widened to whole pages and kept as
+ * pages: dense reads cost at most two partial pages more than asked, and
+ * an extent is worth its slot only for short, sparse ranges.  Widened
+ * runs that now touch their neighbours are joined.  Returns the count.
+ */
+static int plan_runs(ex_run *runs, const ex_item *it, int m,
+                     apr_size_t gap, apr_size_t ps, apr_off_t size)
+{
+    int i, n = 0, w = 0;
+
+    for (i = 0; i < m; i++) {
+        ex_run *r = n ? &runs[n - 1] : NULL;
+
+        if (r && it[i].off <= r->end + (apr_off_t)gap
+            && it[i].end - r->off <= PC_MAX_RUN) {
+            if (it[i].end > r->end) {
+                r->end = it[i].end;
+            }
+            r->last = i + 1;
+        }
+        else {
+            runs[n].off = it[i].off;
+            runs[n].end = it[i].end;
+            runs[n].first = i;
+            runs[n].last = i + 1;
+            runs[n].paged = 0;
+            n++;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        ex_run r = runs[i];
+
+        if ((apr_uint64_t)(r.end - r.off) > ps) {
+            r.paged = 1;
+            r.off = (apr_off_t)((apr_uint64_t)r.off / ps * ps);
+            /* size > ps here: the subtraction cannot wrap. */
+            r.end = (apr_uint64_t)r.end > (apr_uint64_t)size - ps
+                    ? size
+                    : (apr_off_t)(((apr_uint64_t)r.end + ps - 1) / ps * ps);
+        }
+        if (w && r.off <= runs[w - 1].end
+            && (r.paged || runs[w - 1].paged)) {
+            ex_run *p = &runs[w - 1];
+
+            if (!p->paged) {
+                p->off = (apr_off_t)((apr_uint64_t)p->off / ps * ps);
+                p->paged = 1;
+            }
+            if (r.end > p->end) {
+                p->end = r.end;
+            }
+            if ((apr_uint64_t)p->end % ps && p->end != size) {
+                p->end = (apr_uint64_t)p->end > (apr_uint64_t)size - ps
+                         ? size
+                         : (apr_off_t)(((apr_uint64_t)p->end + ps - 1)
+                                       / ps * ps);
+            }
+            p->last = r.last;
+        }
+        else {
+            runs[w++] = r;
+        }
+    }
+    return w;
+}
+
+apr_status_t h5s3_pagecache_prefetch_exact(h5s3_pagecache *pc,
+                                           const h5s3_pagecache_object *obj,
+                                           const apr_off_t *offsets,
+                                           const apr_size_t *lens, int n,
+                                           apr_size_t gap,
+                                           h5s3_pagecache_counts *counts)
+{
+    apr_size_t ps;
+    ex_item *it = NULL;
+    ex_run *runs = NULL;
+    h5s3_s3_range *ranges = NULL;
+    apr_pool_t *tp = NULL;
+    apr_uint64_t room, stored = 0;
+    apr_status_t rv = APR_SUCCESS, frv;
+    int i, k = 0, m = 0, nruns = 0;
+
+    if (!pc || n <= 0 || !obj || !obj->fetch) {
+        return APR_SUCCESS;
+    }
+    ps = pc->page_size;
+    room = pc->hdr->nslots / 2;
+    it = malloc((apr_size_t)n * sizeof(*it));
+    if (!it) {
+        return APR_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        apr_off_t a = offsets[i], b;
+
+        /* Offsets and lengths come from the file: clamp to the object
+         * before adding, so a hostile address near 2^63 cannot wrap. */
+        if (a < 0 || a >= obj->size || lens[i] == 0) {
+            continue;
+        }
+        b = lens[i] >= (apr_uint64_t)(obj->size - a)
+            ? obj->size : a + (apr_off_t)lens[i];
+        it[k].off = a;
+        it[k].end = b;
+        k++;
+    }
+    /* Drop what is cached already (no lock held across items). */
+    for (i = 0; i < k; i++) {
+        if (extent_copy(pc, obj->fp, it[i].off, it[i].end, NULL)
+            || pages_cached(pc, obj->fp, it[i].off, it[i].end)) {
+            if (counts) {
+                counts->hits++;
+            }
+        }
+        else {
+            it[m++] = it[i];
+        }
+    }
+    if (m == 0) {
+        goto cleanup;
+    }
+    qsort(it, (apr_size_t)m, sizeof(*it), cmp_item);
+    runs = malloc((apr_size_t)m * sizeof(*runs));
+    if (!runs) {
+        rv = APR_ENOMEM;
+        goto cleanup;
+    }
+    nruns = plan_runs(runs, it, m, gap, ps, obj->size);
+    for (i = 0; i < nruns; i++) {
+        stored += runs[i].paged
+                  ? ((apr_uint64_t)(runs[i].end - runs[i].off) + ps - 1) / ps
+                  : 1;
+    }
+    if (stored > room) {
+        /* An extent takes a slot of its own: a cache too small for this
+         * many is better used by the pages around them (fewer slots). */
+        free(runs);
+        free(it);
+        return h5s3_pagecache_prefetch(pc, obj, offsets, lens, n, counts);
+    }
+    stored = 0;
+    ranges = calloc((apr_size_t)nruns, sizeof(*ranges));
+    if (!ranges) {
+        rv = APR_ENOMEM;
+        goto cleanup;
+    }
+    for (i = 0; i < nruns; i++) {
+        ranges[i].offset = runs[i].off;
+        ranges[i].len = (apr_size_t)(runs[i].end - runs[i].off);
+        ranges[i].buf = malloc(ranges[i].len);
+        if (!ranges[i].buf) {
+            rv = APR_ENOMEM;
+            goto cleanup;
+        }
+    }
+    rv = apr_pool_create_unmanaged_ex(&tp, NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        goto cleanup;
+    }
+    if (counts) {
+        counts->fetches += (apr_uint32_t)nruns;
+        counts->misses += (apr_uint32_t)m;
+    }
+    apr_atomic_add64(&pc->hdr->misses, (apr_uint64_t)m);
+    frv = obj->fetch(obj->baton, ranges, nruns, tp);
+    for (i = 0; i < nruns; i++) {
+        h5s3_s3_range *r = &ranges[i];
+        apr_size_t done;
+
+        if (counts) {
+            counts->bytes += r->got;
+        }
+        if (r->status != APR_SUCCESS || r->got != r->len) {
+            if (rv == APR_SUCCESS) {
+                rv = r->status != APR_SUCCESS ? r->status
+                     : frv != APR_SUCCESS ? frv : H5S3_E_UPSTREAM;
+            }
+            continue;
+        }
+        if (runs[i].paged) {
+            /* Whole pages; a short one only where the object ends. */
+            for (done = 0; done < r->len && stored < room; done += ps) {
+                apr_size_t plen = r->len - done < ps ? r->len - done : ps;
+
+                insert_page(pc, obj->fp,
+                            ((apr_uint64_t)r->offset + done) / ps,
+                            r->buf + done, plen);
+                stored++;
+            }
+            continue;
+        }
+        /* The run's bytes (its ranges and the small gaps between them)
+         * are one extent: one slot, and any read within a range is
+         * within it. */
+        if (stored < room) {
+            insert_extent(pc, obj->fp, r->offset, r->buf, r->len);
+            stored++;
+        }
+    }
+    if (rv == APR_SUCCESS && frv != APR_SUCCESS) {
+        rv = frv;
+    }
+
+cleanup:
+    for (i = 0; ranges && i < nruns; i++) {
+        free(ranges[i].buf);
+    }
+    free(ranges);
+    free(runs);
+    free(it);
+    if (tp) {
+        apr_pool_destroy(tp);
+    }
     return rv;
 }

@@ -194,6 +194,107 @@ START_TEST(prefetch_coalesces_and_then_hits)
 END_TEST
 
 /*
+ * Exact ranges: the bytes asked for (neighbours within the gap share a
+ * range), kept as extents any read inside finds; a range longer than a
+ * page kept as its pages; nothing fetched twice.
+ */
+START_TEST(exact_ranges_fetch_their_bytes_only)
+{
+    void *mem;
+    h5s3_pagecache *pc = heap_cache(64, &mem);
+    h5s3_pagecache_object obj;
+    unit_file_src src;
+    h5s3_pagecache_counts c = {0};
+    /* Two 300-byte ranges 100 bytes apart (one range), one far off, and
+     * one of 2.5 pages (its pages). */
+    apr_off_t offs[] = { 10 * PS + 7, 10 * PS + 407, 50 * PS + 11,
+                         100 * PS + 5 };
+    apr_size_t lens[] = { 300, 300, 64, 2 * PS + PS / 2 };
+    char buf[3 * PS];
+    int i;
+
+    open_obj(&obj, &src, path_a, "etag1");
+    ck_assert_int_eq(h5s3_pagecache_prefetch_exact(pc, &obj, offs, lens, 4,
+                                                   1024, &c), APR_SUCCESS);
+    ck_assert_uint_eq(src.calls, 1);
+    ck_assert_uint_eq(src.ranges, 3);
+    ck_assert_uint_eq(c.fetches, 3);
+    /* 700 + 64 + the 2.5 pages widened to the 3 pages they touch. */
+    ck_assert_uint_eq(src.bytes, 700 + 64 + 3 * PS);
+    for (i = 0; i < 4; i++) {
+        memset(&c, 0, sizeof(c));
+        ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, offs[i], lens[i], buf,
+                                             &c), APR_SUCCESS);
+        ck_assert_mem_eq(buf, content_a + offs[i], lens[i]);
+        ck_assert_uint_eq(c.misses, 0);
+    }
+    /* A read inside a range (HDF5 reads a header 512 bytes first, an
+     * accumulator the part it lacks) hits too; peek sees it. */
+    ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, 10 * PS + 200, 300, buf,
+                                         NULL), APR_SUCCESS);
+    ck_assert_mem_eq(buf, content_a + 10 * PS + 200, 300);
+    ck_assert_int_eq(h5s3_pagecache_peek(pc, &obj, 50 * PS + 20, 10, buf),
+                     1);
+    ck_assert_mem_eq(buf, content_a + 50 * PS + 20, 10);
+    ck_assert_int_eq(h5s3_pagecache_peek(pc, &obj, 50 * PS + 70, 10, buf),
+                     0);
+    ck_assert_uint_eq(src.calls, 1);
+    /* Asked again: nothing to fetch. */
+    ck_assert_int_eq(h5s3_pagecache_prefetch_exact(pc, &obj, offs, lens, 4,
+                                                   1024, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(src.calls, 1);
+    /* A read past an extent's end is no hit: it reads the page. */
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(h5s3_pagecache_read(pc, &obj, 50 * PS + 11, 200, buf,
+                                         &c), APR_SUCCESS);
+    ck_assert_mem_eq(buf, content_a + 50 * PS + 11, 200);
+    ck_assert_uint_eq(c.misses, 1);
+    close(src.fd);
+    free(mem);
+}
+END_TEST
+
+/* Hostile ranges (negative, past the end, lengths near 2^64) are
+ * clipped or dropped; more extents than the cache holds fall back to
+ * pages. */
+START_TEST(exact_ranges_hostile_and_small_cache)
+{
+    void *mem;
+    h5s3_pagecache *pc = heap_cache(8, &mem);
+    h5s3_pagecache_object obj;
+    unit_file_src src;
+    apr_off_t offs[12];
+    apr_size_t lens[12];
+    char buf[64];
+    int i;
+
+    open_obj(&obj, &src, path_a, "etag1");
+    offs[0] = -5;
+    lens[0] = 10;
+    offs[1] = OBJ_SIZE + 10;
+    lens[1] = 10;
+    offs[2] = OBJ_SIZE - 20;
+    lens[2] = (apr_size_t)-1;
+    ck_assert_int_eq(h5s3_pagecache_prefetch_exact(pc, &obj, offs, lens, 3,
+                                                   1024, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(src.bytes, 20);
+    ck_assert_int_eq(h5s3_pagecache_peek(pc, &obj, OBJ_SIZE - 20, 20, buf),
+                     1);
+    ck_assert_mem_eq(buf, content_a + OBJ_SIZE - 20, 20);
+    /* Twelve scattered ranges, a cache of 8 slots: their pages instead. */
+    for (i = 0; i < 12; i++) {
+        offs[i] = (apr_off_t)(i * 16 + 3) * PS + 9;
+        lens[i] = 32;
+    }
+    ck_assert_int_eq(h5s3_pagecache_prefetch_exact(pc, &obj, offs, lens, 12,
+                                                   1024, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(src.bytes, 20 + 12 * PS);
+    close(src.fd);
+    free(mem);
+}
+END_TEST
+
+/*
  * A chunk prefetch after the chunk index was read: the index pages lie
  * between the chunks and are cached already.  Bridging the gaps they make
  * must not fetch them a second time (it once did: a cold heatmap fetched
@@ -673,6 +774,8 @@ int main(void)
     tcase_add_test(tc, hit_after_miss);
     tcase_add_test(tc, adjacent_missing_pages_are_one_range);
     tcase_add_test(tc, prefetch_coalesces_and_then_hits);
+    tcase_add_test(tc, exact_ranges_fetch_their_bytes_only);
+    tcase_add_test(tc, exact_ranges_hostile_and_small_cache);
     tcase_add_test(tc, prefetch_never_refetches_cached_pages);
     tcase_add_test(tc, big_prefetch_is_split_for_concurrency);
     tcase_add_test(tc, end_of_object);

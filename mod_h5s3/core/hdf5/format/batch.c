@@ -56,12 +56,12 @@ static int cmp_span(const void *a, const void *b)
  * limit, H5S3_E_BUSY over the budget (callers treat a prefetch as best
  * effort).
  */
-apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
-                                         const apr_off_t *offsets,
-                                         const apr_size_t *lens, int n)
+static apr_status_t prefetch(h5s3_h5_source *src, const apr_off_t *offsets,
+                             const apr_size_t *lens, int n, int exact,
+                             apr_size_t gap)
 {
     h5s3_pagecache_counts counts = {0};
-    span *sp;
+    span *sp, *ex = NULL;
     apr_off_t *mo = NULL;
     apr_size_t *ml = NULL;
     apr_uint64_t bytes = 0;
@@ -90,11 +90,26 @@ apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
         k++;
     }
     qsort(sp, (apr_size_t)k, sizeof(*sp), cmp_span);
+    if (exact) {
+        /* The ranges themselves go to the cache (each kept as asked);
+         * the merged ones below only size the charge. */
+        ex = malloc((apr_size_t)(k ? k : 1) * sizeof(*ex));
+        if (!ex) {
+            free(sp);
+            return APR_ENOMEM;
+        }
+        for (i = 0; i < k; i++) {
+            ex[i] = sp[i];
+        }
+    }
     for (i = 0; i < k; i++) {
         /* Both within the object: no sum below can wrap. */
         apr_off_t end = sp[i].off + (apr_off_t)sp[i].len;
 
-        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
+        /* Exact ranges are fetched with the gaps between neighbours
+         * closer than gap: those bytes are charged too. */
+        if (m > 0 && sp[i].off <= sp[m - 1].off + (apr_off_t)sp[m - 1].len
+                                  + (apr_off_t)gap) {
             if (end > sp[m - 1].off + (apr_off_t)sp[m - 1].len) {
                 sp[m - 1].len = (apr_size_t)(end - sp[m - 1].off);
             }
@@ -105,10 +120,21 @@ apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
     }
     for (i = 0; i < m; i++) {
         bytes += sp[i].len;     /* disjoint: at most the object's size */
+        if (exact && sp[i].len > h5s3_pagecache_page_size(src->cache)) {
+            /* A long run is widened to whole pages at both ends. */
+            bytes += 2 * h5s3_pagecache_page_size(src->cache);
+        }
     }
     rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_RANGES, (apr_uint64_t)m);
     if (rv == APR_SUCCESS) {
         rv = h5s3_h5_charge_check(H5S3_H5_LIMIT_PREFETCH_BYTES, bytes);
+    }
+    if (exact) {
+        /* What goes to the fetcher: the ranges as asked. */
+        free(sp);
+        sp = ex;
+        ex = NULL;
+        m = k;
     }
     if (rv == APR_SUCCESS && m > 0) {
         mo = malloc((apr_size_t)m * sizeof(*mo));
@@ -120,8 +146,11 @@ apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
             mo[i] = sp[i].off;
             ml[i] = sp[i].len;
         }
-        rv = h5s3_pagecache_prefetch(src->cache, &src->obj, mo, ml, m,
-                                     &counts);
+        rv = exact
+             ? h5s3_pagecache_prefetch_exact(src->cache, &src->obj, mo, ml,
+                                             m, gap, &counts)
+             : h5s3_pagecache_prefetch(src->cache, &src->obj, mo, ml, m,
+                                       &counts);
         h5s3_h5_mem_release(bytes);
         h5s3_fmt_account(&counts);
         if (rv != APR_SUCCESS) {
@@ -136,7 +165,30 @@ apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
                        counts.bytes < bytes ? counts.bytes : bytes);
     }
     free(sp);
+    free(ex);
     free(mo);
     free(ml);
     return rv;
+}
+
+apr_status_t h5s3_h5_prefetch_ranges_src(h5s3_h5_source *src,
+                                         const apr_off_t *offsets,
+                                         const apr_size_t *lens, int n)
+{
+    return prefetch(src, offsets, lens, n, 0, 0);
+}
+
+apr_status_t h5s3_h5_prefetch_exact_src(h5s3_h5_source *src,
+                                        const apr_off_t *offsets,
+                                        const apr_size_t *lens, int n)
+{
+    return prefetch(src, offsets, lens, n, 1, H5S3_PAGECACHE_EXACT_GAP);
+}
+
+apr_status_t h5s3_fmt_prefetch_exact_gap(h5s3_h5_source *src,
+                                         const apr_off_t *offsets,
+                                         const apr_size_t *lens, int n,
+                                         apr_size_t gap)
+{
+    return prefetch(src, offsets, lens, n, 1, gap);
 }

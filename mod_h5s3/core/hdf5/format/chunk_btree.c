@@ -335,7 +335,8 @@ apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
         lens[i] = nsize < MAX_NODE_PREFETCH ? nsize : MAX_NODE_PREFETCH;
     }
     nodes[0] = root;
-    rv = h5s3_h5_prefetch_ranges_src(src, nodes, lens, 1);
+    /* Nodes are read whole at their own address: their exact bytes. */
+    rv = h5s3_h5_prefetch_exact_src(src, nodes, lens, 1);
 
     for (depth = 0; rv == APR_SUCCESS && depth < H5S3_FMT_MAX_BTREE_DEPTH;
          depth++) {
@@ -356,7 +357,7 @@ apr_status_t h5s3_fmt_walk_chunk_btree(h5s3_h5_chunks **out,
             rv = prefetch_leaves(src, cw.next, cw.nn, lens[0]);
         }
         else {
-            rv = h5s3_h5_prefetch_ranges_src(src, cw.next, lens, cw.nn);
+            rv = h5s3_h5_prefetch_exact_src(src, cw.next, lens, cw.nn);
         }
         memcpy(nodes, cw.next, (apr_size_t)cw.nn * sizeof(*nodes));
         n = cw.nn;

@@ -72,6 +72,7 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
     int i;
 
     h5s3_fmt_geometry g;
+    int geom;
 
     h5s3_h5_thread_init();
     if (!src->cache) {
@@ -97,7 +98,8 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
     err = H5Literate(gid, h5s3_h5_link_index(gid), H5_ITER_INC, &idx,
                      collect_cb, &l);
     H5Gclose(gid);
-    if (!h5s3_fmt_geometry_get(fid, &g)) {
+    geom = h5s3_fmt_geometry_get(fid, &g);
+    if (!geom) {
         g.base = 0;
     }
     if (err < 0) {
@@ -120,7 +122,10 @@ apr_status_t h5s3_h5_prefetch_group_src(hid_t fid, h5s3_h5_source *src,
         }
         lens[i] = OHDR_GUESS;
     }
-    rv = h5s3_h5_prefetch_ranges_src(src, l.offs, lens, l.n);
+    /* The headers' own bytes, a level at a time; without the file's
+     * geometry (continuations cannot be read), pages around them. */
+    rv = geom ? h5s3_fmt_prefetch_headers(src, &g, l.offs, l.n)
+              : h5s3_h5_prefetch_ranges_src(src, l.offs, lens, l.n);
 
 cleanup:
     free(l.offs);

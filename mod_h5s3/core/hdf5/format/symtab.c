@@ -10,6 +10,8 @@
 #include "hdf5/format/h5s3_h5_format_private.h"
 
 #define STAB_MSG        0x0011
+/* What HDF5 1.10 reads first at a local heap's address. */
+#define HEAP_SPEC_READ  512
 
 /* B-tree and heap addresses from a v1 object header's STAB message. */
 static int find_stab(h5s3_h5_source *src, const h5s3_fmt_geometry *g,
@@ -94,8 +96,9 @@ apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
     nodes[0] = btree;
     nodes[1] = heap;
     lens[0] = nsize;
-    lens[1] = hsize;
-    rv = h5s3_h5_prefetch_ranges_src(src, nodes, lens, 2);
+    /* HDF5 reads a local heap's header 512 bytes at a time first. */
+    lens[1] = hsize > HEAP_SPEC_READ ? hsize : HEAP_SPEC_READ;
+    rv = h5s3_fmt_prefetch_exact_gap(src, nodes, lens, 2, H5S3_FMT_META_GAP);
     if (rv != APR_SUCCESS) {
         goto cleanup;
     }
@@ -107,6 +110,12 @@ apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
                          h5s3_fmt_le(hdr + 8, g.ss))) {
         extra_off = hat;
         extra_len = (apr_size_t)h5s3_fmt_le(hdr + 8, g.ss);
+        /* Names right after the header are read with it, as one block:
+         * fetch that block (both within the object: checked above). */
+        if (hat >= heap && hat - heap <= HEAP_SPEC_READ) {
+            extra_len += (apr_size_t)(hat - heap);
+            extra_off = heap;
+        }
     }
 
     for (depth = 0; depth < H5S3_FMT_MAX_BTREE_DEPTH && n > 0; depth++) {
@@ -148,10 +157,12 @@ apr_status_t h5s3_fmt_prefetch_symtab(hid_t gid, hid_t fid,
             next[nn] = extra_off;
             lens[nn] = extra_len;
             extra_len = 0;
-            rv = h5s3_h5_prefetch_ranges_src(src, next, lens, nn + 1);
+            rv = h5s3_fmt_prefetch_exact_gap(src, next, lens, nn + 1,
+                                             H5S3_FMT_META_GAP);
         }
         else {
-            rv = h5s3_h5_prefetch_ranges_src(src, next, lens, nn);
+            rv = h5s3_fmt_prefetch_exact_gap(src, next, lens, nn,
+                                             H5S3_FMT_META_GAP);
         }
         if (rv != APR_SUCCESS || level == 0) {
             break;

@@ -223,3 +223,23 @@ void h5s3_h5_mem_free(void *p)
     h5s3_h5_mem_release(h->size);
     free(h);
 }
+
+/* ---- ranges in flight ------------------------------------------------- */
+
+static volatile apr_uint32_t fetch_parallel = H5S3_H5_DEFAULT_FETCH_PARALLEL;
+
+void h5s3_h5_fetch_parallel_set(int n)
+{
+    if (n < 1) {
+        n = H5S3_H5_DEFAULT_FETCH_PARALLEL;
+    }
+    if (n > H5S3_H5_MAX_FETCH_PARALLEL) {
+        n = H5S3_H5_MAX_FETCH_PARALLEL;
+    }
+    apr_atomic_set32(&fetch_parallel, (apr_uint32_t)n);
+}
+
+int h5s3_h5_fetch_parallel(void)
+{
+    return (int)apr_atomic_read32(&fetch_parallel);
+}

@@ -1,0 +1,74 @@
+"""A file written with paged aggregation (the HDF Group's cloud-optimised
+layout: metadata and raw data in separate 1 MiB file-space pages): a cold
+listing and the metadata of every child, counted against a real httpd
+and RGW; the answers still equal h5py's."""
+
+import json
+import os
+import uuid
+
+import h5py
+import numpy as np
+import pytest
+
+from harness.common import make_bucket, vhost
+from harness.h5oracle import expected_child, expected_meta
+from harness.plugin import module_httpd, selected_mpms
+
+BUCKET = "h5readpaged"
+HOST = "readpaged.test"
+NCHILD = 100
+
+
+@pytest.fixture(scope="module")
+def files(rgw, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("readpaged"))
+    path = os.path.join(out, "paged.h5")
+    rng = np.random.default_rng(13)
+    with h5py.File(path, "w", fs_strategy="page", fs_page_size=1 << 20,
+                   fs_persist=False) as f:
+        for i in range(NCHILD):
+            d = f.create_dataset("d%03d" % i,
+                                 data=rng.random(20000, dtype=np.float32))
+            d.attrs["index"] = i
+            d.attrs["units"] = "m/s"
+    make_bucket(rgw.client(), BUCKET)
+    return out
+
+
+@pytest.fixture(scope="module")
+def srv(rgw, files, request):
+    with module_httpd(selected_mpms(request.config)[0],
+                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+        yield h
+
+
+def get(srv, key, route, path):
+    status, hdrs, body = srv.get("/hdf/files/%s/%s?path=%s"
+                                 % (key, route, path), host=HOST)
+    assert status == 200, body[:300]
+    return (json.loads(body), int(hdrs["X-H5S3-S3-Requests"]),
+            int(hdrs["X-H5S3-S3-Bytes"]))
+
+
+def test_cold_children_and_meta_of_a_paged_file(srv, rgw, files):
+    path = os.path.join(files, "paged.h5")
+    key = "%s-paged.h5" % uuid.uuid4().hex[:8]
+    rgw.client().upload_file(path, BUCKET, key)
+    body, reqs, nbytes = get(srv, key, "children", "/")
+    with h5py.File(path, "r") as f:
+        want = [expected_child(f, "/", n) for n in f["/"].keys()]
+    assert body["children"] == want
+    total = reqs
+    with h5py.File(path, "r") as f:
+        for i in range(NCHILD):
+            m, r, _ = get(srv, key, "meta", "/d%03d" % i)
+            assert m["metadata"] == expected_meta(f, "/d%03d" % i), m
+            total += r
+    print("paged.h5 (%d bytes): /children %d requests %d bytes; with every "
+          "/meta %d requests" % (os.path.getsize(path), reqs, nbytes, total))
+    # The open read (128 KiB), then the rest of the metadata the
+    # listing needs in one batch; every /meta after it is served from
+    # the cache (was 3).  One request would need the open read to be the
+    # file-space page, which only the superblock tells.
+    assert total <= 2, total
