@@ -3,7 +3,6 @@ and RGW: the chunk index is fetched a level at a time (not a node per
 request), no byte of the object is fetched twice, selective reads fetch
 only their part, and the values still equal h5py's."""
 
-import json
 import os
 import urllib.parse
 import uuid
@@ -12,9 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
-from harness.common import make_bucket, vhost
+from harness.common import make_bucket
 from harness.datafx import sanitize
-from harness.plugin import module_httpd, selected_mpms
+from harness.counted import counted_get, page_cache_httpd, upload_fresh
 
 BUCKET = "h5effic"
 HOST = "effic.test"
@@ -53,26 +52,18 @@ def files(rgw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    with module_httpd(selected_mpms(request.config)[0],
-                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+    with page_cache_httpd(request, rgw, HOST, BUCKET) as h:
         yield h
 
 
 def upload(rgw, files, name):
-    """A fresh key, so that nothing of it is cached yet."""
-    key = "%s-%s" % (uuid.uuid4().hex[:8], name)
-    rgw.client().upload_file(os.path.join(files, name), BUCKET, key)
-    return key
+    return upload_fresh(rgw, files, BUCKET, name)
 
 
 def data(srv, key, **params):
     """(parsed JSON, S3 requests, S3 bytes) of GET /files/key/data."""
-    qs = urllib.parse.urlencode(params)
-    status, hdrs, body = srv.get("/hdf/files/%s/data?%s" % (key, qs),
-                                 host=HOST)
-    assert status == 200, body[:300]
-    return (json.loads(body), int(hdrs["X-H5S3-S3-Requests"]),
-            int(hdrs["X-H5S3-S3-Bytes"]))
+    return counted_get(srv, "/hdf/files/%s/data?%s"
+                       % (key, urllib.parse.urlencode(params)), HOST)
 
 
 @pytest.mark.parametrize("name", ["v1.h5", "latest.h5"])

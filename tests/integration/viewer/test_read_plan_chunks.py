@@ -3,18 +3,16 @@ strided heatmap fetches the chunks it touches by their own bytes (not the
 64 KiB pages around them), neighbours sharing a request across small
 gaps, and the values still equal h5py's."""
 
-import json
 import os
 import urllib.parse
-import uuid
 
 import h5py
 import numpy as np
 import pytest
 
-from harness.common import make_bucket, vhost
+from harness.common import make_bucket
 from harness.datafx import sanitize
-from harness.plugin import module_httpd, selected_mpms
+from harness.counted import counted_get, page_cache_httpd, upload_fresh
 
 BUCKET = "h5readplan"
 HOST = "readplan.test"
@@ -43,24 +41,18 @@ def files(rgw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    with module_httpd(selected_mpms(request.config)[0],
-                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+    with page_cache_httpd(request, rgw, HOST, BUCKET) as h:
         yield h
 
 
 def upload(rgw, files, name):
-    key = "%s-%s" % (uuid.uuid4().hex[:8], name)
-    rgw.client().upload_file(os.path.join(files, name), BUCKET, key)
-    return key
+    return upload_fresh(rgw, files, BUCKET, name)
 
 
 def data(srv, key, **params):
-    qs = urllib.parse.urlencode(params)
-    status, hdrs, body = srv.get("/hdf/files/%s/data?%s" % (key, qs),
-                                 host=HOST)
-    assert status == 200, body[:300]
-    return (json.loads(body), int(hdrs["X-H5S3-S3-Requests"]),
-            int(hdrs["X-H5S3-S3-Bytes"]))
+    """(parsed JSON, S3 requests, S3 bytes) of GET /files/key/data."""
+    return counted_get(srv, "/hdf/files/%s/data?%s"
+                       % (key, urllib.parse.urlencode(params)), HOST)
 
 
 def touched_bytes(path, name, step):

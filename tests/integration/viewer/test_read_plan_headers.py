@@ -4,18 +4,16 @@ the rest and its continuation blocks when the header says so), a level
 of the tree per batch, never the pages around them; the listing still
 equals h5py's."""
 
-import json
 import os
-import uuid
 
 import h5py
 import numpy as np
 import pytest
 
-from harness.common import make_bucket, vhost
+from harness.common import make_bucket
 from harness.h5files import _set_meta_block_size
 from harness.h5oracle import expected_child
-from harness.plugin import module_httpd, selected_mpms
+from harness.counted import counted_get, page_cache_httpd, upload_fresh
 
 BUCKET = "h5readhdr"
 HOST = "readhdr.test"
@@ -53,23 +51,17 @@ def files(rgw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    with module_httpd(selected_mpms(request.config)[0],
-                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+    with page_cache_httpd(request, rgw, HOST, BUCKET) as h:
         yield h
 
 
 def upload(rgw, files, name):
-    key = "%s-%s" % (uuid.uuid4().hex[:8], name)
-    rgw.client().upload_file(os.path.join(files, name), BUCKET, key)
-    return key
+    return upload_fresh(rgw, files, BUCKET, name)
 
 
 def children(srv, key, path="/"):
-    status, hdrs, body = srv.get("/hdf/files/%s/children?path=%s"
-                                 % (key, path), host=HOST)
-    assert status == 200, body[:300]
-    return (json.loads(body), int(hdrs["X-H5S3-S3-Requests"]),
-            int(hdrs["X-H5S3-S3-Bytes"]))
+    return counted_get(srv, "/hdf/files/%s/children?path=%s" % (key, path),
+                       HOST)
 
 
 def test_cold_children_of_scattered_headers(srv, rgw, files):
@@ -110,9 +102,8 @@ def test_one_range_in_flight_lists_the_same(rgw, files, request):
     fetched: with 1 the same ranges go one after another."""
     path = os.path.join(files, "scattered.h5")
     key = upload(rgw, files, "scattered.h5")
-    with module_httpd(selected_mpms(request.config)[0],
-                      "H5S3FetchParallel 1\nH5S3PageCache 64M\n"
-                      + vhost(rgw, HOST, [BUCKET])) as h:
+    with page_cache_httpd(request, rgw, HOST, BUCKET,
+                          "H5S3FetchParallel 1\n") as h:
         body, reqs, nbytes = children(h, key)
     with h5py.File(path, "r") as f:
         want = [expected_child(f, "/", n) for n in f["/"].keys()]

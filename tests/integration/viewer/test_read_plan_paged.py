@@ -3,17 +3,15 @@ layout: metadata and raw data in separate 1 MiB file-space pages): a cold
 listing and the metadata of every child, counted against a real httpd
 and RGW; the answers still equal h5py's."""
 
-import json
 import os
-import uuid
 
 import h5py
 import numpy as np
 import pytest
 
-from harness.common import make_bucket, vhost
+from harness.common import make_bucket
 from harness.h5oracle import expected_child, expected_meta
-from harness.plugin import module_httpd, selected_mpms
+from harness.counted import counted_get, page_cache_httpd, upload_fresh
 
 BUCKET = "h5readpaged"
 HOST = "readpaged.test"
@@ -38,23 +36,18 @@ def files(rgw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(rgw, files, request):
-    with module_httpd(selected_mpms(request.config)[0],
-                      "H5S3PageCache 64M\n" + vhost(rgw, HOST, [BUCKET])) as h:
+    with page_cache_httpd(request, rgw, HOST, BUCKET) as h:
         yield h
 
 
 def get(srv, key, route, path):
-    status, hdrs, body = srv.get("/hdf/files/%s/%s?path=%s"
-                                 % (key, route, path), host=HOST)
-    assert status == 200, body[:300]
-    return (json.loads(body), int(hdrs["X-H5S3-S3-Requests"]),
-            int(hdrs["X-H5S3-S3-Bytes"]))
+    return counted_get(srv, "/hdf/files/%s/%s?path=%s" % (key, route, path),
+                       HOST)
 
 
 def test_cold_children_and_meta_of_a_paged_file(srv, rgw, files):
     path = os.path.join(files, "paged.h5")
-    key = "%s-paged.h5" % uuid.uuid4().hex[:8]
-    rgw.client().upload_file(path, BUCKET, key)
+    key = upload_fresh(rgw, files, BUCKET, "paged.h5")
     body, reqs, nbytes = get(srv, key, "children", "/")
     with h5py.File(path, "r") as f:
         want = [expected_child(f, "/", n) for n in f["/"].keys()]
