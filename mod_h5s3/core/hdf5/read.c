@@ -39,93 +39,6 @@ static int worth_decoding(const h5s3_h5_dset *d, const h5s3_h5_chunks *c)
     return bytes > (double)nbytes;
 }
 
-/*
- * Variable-length data is allocated by HDF5 element by element, each
- * before it copies the element's heap object in: charging each
- * allocation bounds what N elements pointing at one big object can cost
- * (H5Dvlen_get_buf_size would not: it reads every element's object to
- * add up their sizes, the very amplification this stops).  A read that
- * fails half-way leaves what HDF5 had allocated where nobody frees it
- * (some in its own conversion buffer): every allocation is remembered
- * and freed when the read fails.
- */
-typedef struct vlen_track {
-    void **ptrs;
-    apr_size_t n;
-    apr_size_t cap;
-} vlen_track;
-
-static void *vlen_alloc(size_t size, void *info)
-{
-    vlen_track *t = info;
-    void *mem;
-
-    if (h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, size) != APR_SUCCESS) {
-        return NULL;            /* HDF5 fails the read: we report */
-    }
-    if (t->n == t->cap) {
-        apr_size_t cap = t->cap ? 2 * t->cap : 256;
-        void **p = realloc(t->ptrs, cap * sizeof(*p));
-
-        if (!p) {
-            return NULL;
-        }
-        t->ptrs = p;
-        t->cap = cap;
-    }
-    mem = malloc(size ? size : 1);
-    if (mem) {
-        t->ptrs[t->n++] = mem;
-    }
-    return mem;
-}
-
-static void vlen_free(void *mem, void *info)
-{
-    vlen_track *t = info;
-    apr_size_t i;
-
-    /* Not on the path of a read into a zeroed buffer; kept exact. */
-    for (i = t->n; mem && i > 0; i--) {
-        if (t->ptrs[i - 1] == mem) {
-            t->ptrs[i - 1] = NULL;
-            break;
-        }
-    }
-    free(mem);
-}
-
-/* What a failed read had allocated. */
-static void vlen_untrack(vlen_track *t, int failed)
-{
-    apr_size_t i;
-
-    for (i = 0; failed && i < t->n; i++) {
-        free(t->ptrs[i]);
-    }
-    free(t->ptrs);
-    memset(t, 0, sizeof(*t));
-}
-
-/* A transfer list with the charging allocator, for types with vlen data;
- * H5P_DEFAULT for others (or when it cannot be made). */
-static hid_t vlen_dxpl(hid_t mtype, vlen_track *t)
-{
-    hid_t dxpl;
-
-    if (H5Tdetect_class(mtype, H5T_VLEN) <= 0
-        && H5Tdetect_class(mtype, H5T_STRING) <= 0) {
-        return H5P_DEFAULT;
-    }
-    dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (dxpl >= 0 && H5Pset_vlen_mem_manager(dxpl, vlen_alloc, t,
-                                             vlen_free, t) < 0) {
-        H5Pclose(dxpl);
-        dxpl = -1;
-    }
-    return dxpl;
-}
-
 apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
                           const hsize_t *start, const hsize_t *stride,
                           const hsize_t *count)
@@ -133,7 +46,7 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     hid_t fspace = -1, mspace = -1, dxpl = H5P_DEFAULT;
     hsize_t nelem = 0, bytes, end;
     h5s3_h5_chunks *chunks = NULL;
-    vlen_track track = {NULL, 0, 0};
+    h5s3_h5_vlen_track track = {NULL, 0, 0};
     apr_status_t rv = APR_SUCCESS;
     int i;
 
@@ -213,7 +126,7 @@ apr_status_t h5s3_h5_read(void **buf, const h5s3_h5_dset *d,
     else {
         mspace = H5Screate(H5S_SCALAR);
     }
-    dxpl = vlen_dxpl(d->mtype, &track);
+    dxpl = h5s3_h5_vlen_dxpl(d->mtype, &track);
     if (mspace < 0 || dxpl < 0) {
         rv = APR_ENOMEM;
     }
@@ -227,7 +140,7 @@ cleanup:
     if (dxpl >= 0 && dxpl != H5P_DEFAULT) {
         H5Pclose(dxpl);
     }
-    vlen_untrack(&track, rv != APR_SUCCESS);
+    h5s3_h5_vlen_untrack(&track, rv != APR_SUCCESS);
     if (mspace >= 0) {
         H5Sclose(mspace);
     }

@@ -4,6 +4,7 @@
  * a read, and N elements may all point at one large heap object: the
  * bytes are charged before they are allocated wherever that is known.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/h5s3_errors.h"
@@ -107,3 +108,71 @@ void h5s3_h5_attr_vlen_charge_read(hid_t mt, const void *buf, hsize_t n)
     h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, bytes);
 }
 
+/* The tracking allocator of h5s3_h5_vlen_dxpl (see the header). */
+static void *vlen_alloc(size_t size, void *info)
+{
+    h5s3_h5_vlen_track *t = info;
+    void *mem;
+
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, size) != APR_SUCCESS) {
+        return NULL;            /* HDF5 fails the read: we report */
+    }
+    if (t->n == t->cap) {
+        apr_size_t cap = t->cap ? 2 * t->cap : 256;
+        void **p = realloc(t->ptrs, cap * sizeof(*p));
+
+        if (!p) {
+            return NULL;
+        }
+        t->ptrs = p;
+        t->cap = cap;
+    }
+    mem = malloc(size ? size : 1);
+    if (mem) {
+        t->ptrs[t->n++] = mem;
+    }
+    return mem;
+}
+
+static void vlen_free(void *mem, void *info)
+{
+    h5s3_h5_vlen_track *t = info;
+    apr_size_t i;
+
+    /* Not on the path of a read into a zeroed buffer; kept exact. */
+    for (i = t->n; mem && i > 0; i--) {
+        if (t->ptrs[i - 1] == mem) {
+            t->ptrs[i - 1] = NULL;
+            break;
+        }
+    }
+    free(mem);
+}
+
+void h5s3_h5_vlen_untrack(h5s3_h5_vlen_track *t, int failed)
+{
+    apr_size_t i;
+
+    for (i = 0; failed && i < t->n; i++) {
+        free(t->ptrs[i]);
+    }
+    free(t->ptrs);
+    memset(t, 0, sizeof(*t));
+}
+
+hid_t h5s3_h5_vlen_dxpl(hid_t mtype, h5s3_h5_vlen_track *t)
+{
+    hid_t dxpl;
+
+    if (H5Tdetect_class(mtype, H5T_VLEN) <= 0
+        && H5Tdetect_class(mtype, H5T_STRING) <= 0) {
+        return H5P_DEFAULT;
+    }
+    dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl >= 0 && H5Pset_vlen_mem_manager(dxpl, vlen_alloc, t,
+                                             vlen_free, t) < 0) {
+        H5Pclose(dxpl);
+        dxpl = -1;
+    }
+    return dxpl;
+}

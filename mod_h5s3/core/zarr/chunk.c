@@ -16,6 +16,7 @@
 #include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_read.h"
 #include "hdf5/h5s3_h5_storage.h"
+#include "hdf5/h5s3_h5_vlen.h"
 #include "hdf5/io/h5s3_h5_io.h"
 
 typedef struct chunk_ctx {
@@ -82,67 +83,6 @@ static apr_status_t stored(h5s3_zarr_chunk *out, h5s3_result *res,
     return APR_SUCCESS;
 }
 
-/*
- * What HDF5 allocates for the vlen strings of a chunk: each allocation is
- * charged to the request's vlen-bytes budget before it is made (a hostile
- * file can point every element at one large heap object), and remembered,
- * so a read that fails half way frees what it had allocated.
- */
-typedef struct vlen_mem {
-    void **ptrs;
-    apr_size_t n, cap;
-} vlen_mem;
-
-static void *vlen_alloc(size_t size, void *info)
-{
-    vlen_mem *t = info;
-    void *mem;
-
-    if (h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, size) != APR_SUCCESS) {
-        return NULL;
-    }
-    if (t->n == t->cap) {
-        apr_size_t cap = t->cap ? 2 * t->cap : 256;
-        void **grown = realloc(t->ptrs, cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            return NULL;
-        }
-        t->ptrs = grown;
-        t->cap = cap;
-    }
-    if ((mem = malloc(size ? size : 1)) != NULL) {
-        t->ptrs[t->n++] = mem;
-    }
-    return mem;
-}
-
-static void vlen_free(void *mem, void *info)
-{
-    vlen_mem *t = info;
-    apr_size_t i;
-
-    for (i = t->n; mem && i > 0; i--) {
-        if (t->ptrs[i - 1] == mem) {
-            t->ptrs[i - 1] = NULL;
-            break;
-        }
-    }
-    free(mem);
-}
-
-/* Free what is left (after a failed read, or after reclaiming: NULLs). */
-static void vlen_done(vlen_mem *t, int failed)
-{
-    apr_size_t i;
-
-    for (i = 0; failed && i < t->n; i++) {
-        free(t->ptrs[i]);
-    }
-    free(t->ptrs);
-    memset(t, 0, sizeof(*t));
-}
-
 /* Fill buf (n elements of size bytes) with the dataset's fill value. */
 static void prefill(char *buf, apr_uint64_t n, const chunk_ctx *c)
 {
@@ -169,7 +109,7 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
     apr_uint64_t bytes;
     hsize_t zero[H5S3_ZARR_RANK_MAX];
     hid_t mspace = -1, fspace = -1, dxpl = H5P_DEFAULT;
-    vlen_mem vm = {NULL, 0, 0};
+    h5s3_h5_vlen_track vm = {NULL, 0, 0};
     size_t esize = c->t.vlen_str ? sizeof(char *) : c->t.size;
     char *buf = NULL;
     apr_status_t rv = APR_SUCCESS;
@@ -199,10 +139,12 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                                 "be selected", key);
         goto cleanup;
     }
-    if (c->t.vlen_str
-        && ((dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0
-            || H5Pset_vlen_mem_manager(dxpl, vlen_alloc, &vm, vlen_free,
-                                       &vm) < 0)) {
+    /*
+     * A chunk's vlen strings are charged to the vlen-bytes budget as HDF5
+     * allocates them (a hostile file can point every element at one
+     * large heap object), and freed if the read fails half way.
+     */
+    if (c->t.vlen_str && (dxpl = h5s3_h5_vlen_dxpl(c->t.mtype, &vm)) < 0) {
         rv = h5s3_result_set(res, APR_ENOMEM, "no transfer list");
         goto cleanup;
     }
@@ -233,7 +175,7 @@ cleanup:
         H5Dvlen_reclaim(c->t.mtype, mspace, dxpl, buf);
     }
     if (c->t.vlen_str) {
-        vlen_done(&vm, !read);
+        h5s3_h5_vlen_untrack(&vm, !read);
     }
     if (dxpl != H5P_DEFAULT && dxpl >= 0) {
         H5Pclose(dxpl);
