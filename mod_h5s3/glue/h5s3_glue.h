@@ -373,6 +373,9 @@ typedef struct h5s3_req {
      * per request, made with it in the request's pool.
      */
     h5s3_result result;
+    /* The Range header as sent (the router unsets it; the Zarr store
+     * serves byte ranges). */
+    const char *range;
 } h5s3_req;
 
 typedef int h5s3_route_fn(h5s3_req *q, const char *key);
@@ -542,6 +545,10 @@ int h5s3_route_grove_attr(h5s3_req *q, const char *key);
 int h5s3_route_grove_data(h5s3_req *q, const char *key);
 int h5s3_route_grove_stats(h5s3_req *q, const char *key);
 int h5s3_route_grove_paths(h5s3_req *q, const char *key);
+
+/* Zarr v2 store view (glue/routes/zarr.c, docs/zarr.md): raw is the path
+ * below /zarr/, still percent-encoded. */
+int h5s3_route_zarr(h5s3_req *q, const char *raw);
 
 /* GET /openapi.yaml, the embedded openapi.yaml (glue/routes/openapi.c). */
 int h5s3_route_openapi(h5s3_req *q, const char *key);

@@ -61,6 +61,8 @@ static const h5s3_route routes[] = {
     {"grove_data", "/h5grove/data", BIT_GET, h5s3_route_grove_data},
     {"grove_stats", "/h5grove/stats", BIT_GET, h5s3_route_grove_stats},
     {"grove_paths", "/h5grove/paths", BIT_GET, h5s3_route_grove_paths},
+    /* The store takes the rest of the path, escapes and all (docs/zarr.md). */
+    {"zarr", "/zarr/{raw}", BIT_GET, h5s3_route_zarr},
     {NULL, NULL, 0, NULL}
 };
 
@@ -113,6 +115,17 @@ static int match(const char *pattern, const char *raw, const char **key,
     size_t pre, suf, n = strlen(raw);
 
     *key = NULL;
+    /* "{raw}" ends a pattern: the route gets the rest undecoded, to split
+     * it itself where '/' and %2F mean different things. */
+    if ((brace = strstr(pattern, "{raw}")) != NULL) {
+        pre = (size_t)(brace - pattern);
+        if (n <= pre || strncmp(raw, pattern, pre) != 0) {
+            return 0;
+        }
+        *key = raw + pre;
+        return 1;
+    }
+    brace = strstr(pattern, "{key}");
     if (brace == NULL) {
         return strcmp(pattern, raw) == 0;
     }
@@ -341,9 +354,11 @@ int h5s3_handler(request_rec *r)
      * without this, httpd's byterange filter would cut any answer with a
      * Content-Length to a 206 piece, e.g. half a JSON document.
      */
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    /* But the Zarr store does (glue/routes/zarr.c puts it back). */
+    q->range = apr_table_get(r->headers_in, "Range");
     apr_table_unset(r->headers_in, "Range");
     apr_table_unset(r->headers_in, "Request-Range");
-    q = apr_pcalloc(r->pool, sizeof(*q));
     q->r = r;
     q->sc = ap_get_module_config(r->server->module_config, &h5s3_module);
     q->dc = ap_get_module_config(r->per_dir_config, &h5s3_module);
