@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 
 from harness.zarrfx import (ALIAS2, ARCHIVE_KEY, AWKWARD_KEY, BUCKET,
-                            gen_module, raw_get, store_path, store_url,
+                            gen_module, open_zarr_group, raw_get, store_path, store_url,
                             zfiles, zsrv)  # noqa: F401 (fixtures)
 
 SKIPPED_TYPES = {"refs"}        # object references: left out of the store
@@ -52,7 +52,7 @@ def assert_same(got, want, what):
 
 def test_every_dtype_equals_h5py(zsrv, zfiles):
     path = os.path.join(zfiles, "dtypes.h5")
-    g = zarr.open_consolidated(store_url(zsrv, "dtypes.h5"), mode="r")
+    g = open_zarr_group(store_url(zsrv, "dtypes.h5"))
     names = h5_datasets(path)
     with h5py.File(path, "r") as f:
         assert dict(g.attrs)["title"] == f.attrs["title"]
@@ -83,7 +83,7 @@ def test_every_dtype_equals_h5py(zsrv, zfiles):
 
 
 def test_fill_values_are_hdf5s(zsrv, zfiles):
-    g = zarr.open_consolidated(store_url(zsrv, "dtypes.h5"), mode="r")
+    g = open_zarr_group(store_url(zsrv, "dtypes.h5"))
     with h5py.File(os.path.join(zfiles, "dtypes.h5"), "r") as f:
         assert g["fill_f4"].fill_value == f["fill_f4"].fillvalue == -9.5
         assert np.isnan(g["fill_nan"].fill_value)
@@ -112,7 +112,7 @@ def test_layouts_and_codecs_in_zarray(zsrv):
 
 def test_unallocated_chunks_read_as_fill_value(zsrv, zfiles):
     url = store_url(zsrv, "sparse.h5")
-    g = zarr.open_consolidated(url, mode="r")
+    g = open_zarr_group(url)
     with h5py.File(os.path.join(zfiles, "sparse.h5"), "r") as f:
         for name in ("grid", "never", "never_zero"):
             want = f[name][()]
@@ -129,7 +129,7 @@ def test_unallocated_chunks_read_as_fill_value(zsrv, zfiles):
 def test_key_with_folders_spaces_and_unicode(zsrv, zfiles):
     url = store_url(zsrv, AWKWARD_KEY)
     assert "%2F" in url and "%20" in url and "%C3%A9" in url
-    g = zarr.open_consolidated(url, mode="r")
+    g = open_zarr_group(url)
     with h5py.File(os.path.join(zfiles, "dimscales.h5"), "r") as f:
         for name in ("temperature", "pressure", "x", "y", "time"):
             assert_same(np.asarray(g[name][...]), f[name][()], name)
@@ -138,7 +138,7 @@ def test_key_with_folders_spaces_and_unicode(zsrv, zfiles):
 def test_second_bucket_by_alias(zsrv, zfiles):
     url = store_url(zsrv, ARCHIVE_KEY, alias=ALIAS2)
     assert ("/zarr/@%s/" % ALIAS2) in url
-    g = zarr.open_consolidated(url, mode="r")
+    g = open_zarr_group(url)
     with h5py.File(os.path.join(zfiles, "netcdf4.nc"), "r") as f:
         for name in ("sst", "lat", "lon", "time_bnds"):
             assert g[name].dtype == f[name].dtype, name
@@ -168,7 +168,7 @@ def test_gzip_shuffle_reads_the_stored_chunk_bytes(zsrv, rgw, zfiles):
     rgw.client().upload_file(local, BUCKET, key)
 
     mark = rgw.request_count()
-    g = zarr.open_consolidated(store_url(zsrv, key), mode="r")
+    g = open_zarr_group(store_url(zsrv, key))
     arr = g["data"]
     assert arr.compressor.codec_id == "zlib"
     assert [c.codec_id for c in arr.filters] == ["shuffle"]
@@ -187,9 +187,11 @@ def test_gzip_shuffle_reads_the_stored_chunk_bytes(zsrv, rgw, zfiles):
           % (nchunks, stored, raw, open_bytes, len(opened), read_bytes,
              len(read)))
     assert stored < raw / 2            # the data really is compressed
-    # Every stored byte came from S3 once: at least the stored bytes (the
-    # key is fresh), at most them plus the metadata the open reads.
+    # The key is fresh: every stored byte came from S3 at least once.
+    # Reading the chunks costs their stored bytes, one ranged GET each
+    # (never the decoded size); the open adds the file's metadata and its
+    # first read, part of which the chunk GETs fetch again.
     assert total >= stored, (total, stored)
-    assert total <= size + 64 * 1024, (total, size)
-    assert read_bytes <= stored * 1.02 + 8192, (read_bytes, stored)
+    assert read_bytes <= stored * 1.01 + 4096, (read_bytes, stored)
     assert len(read) <= nchunks + 2, (len(read), nchunks)
+    assert total <= stored * 1.05 + 256 * 1024, (total, stored)

@@ -12,12 +12,13 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from harness.zarrfx import (ALIAS2, ARCHIVE_KEY, store_url, zfiles,  # noqa
+from harness.zarrfx import (ALIAS2, ARCHIVE_KEY, open_xr, store_url,  # noqa
+                            zfiles,  # noqa: F401
                             zsrv)  # noqa: F401 (fixtures)
 
 
 def open_both(zsrv, zfiles, name, key=None, alias=None):
-    z = xr.open_zarr(store_url(zsrv, key or name, alias), consolidated=True)
+    z = open_xr(store_url(zsrv, key or name, alias))
     n = xr.open_dataset(os.path.join(zfiles, name), engine="netcdf4")
     return z, n
 
@@ -55,8 +56,7 @@ def test_netcdf4_by_netcdf_c_opens_as_netcdf_does(zsrv, zfiles):
 
 
 def test_netcdf4_by_alias_opens_the_same(zsrv, zfiles):
-    z = xr.open_zarr(store_url(zsrv, ARCHIVE_KEY, ALIAS2),
-                     consolidated=True)
+    z = open_xr(store_url(zsrv, ARCHIVE_KEY, ALIAS2))
     n = xr.open_dataset(os.path.join(zfiles, "netcdf4.nc"),
                         engine="netcdf4")
     with z, n:
@@ -64,7 +64,7 @@ def test_netcdf4_by_alias_opens_the_same(zsrv, zfiles):
 
 
 def test_netcdf4_sel_equals_h5py_slice(zsrv, zfiles):
-    z = xr.open_zarr(store_url(zsrv, "netcdf4.nc"), consolidated=True)
+    z = open_xr(store_url(zsrv, "netcdf4.nc"))
     with z, h5py.File(os.path.join(zfiles, "netcdf4.nc"), "r") as f:
         sel = z["sst"].sel(lat=slice(-30, 40), lon=slice(90, 200)).isel(
             time=slice(1, 4))
@@ -90,7 +90,7 @@ def test_dimension_scales_by_h5py_open_as_netcdf_does(zsrv, zfiles):
 
 
 def test_dimension_scales_sel_equals_h5py_slice(zsrv, zfiles):
-    z = xr.open_zarr(store_url(zsrv, "dimscales.h5"), consolidated=True)
+    z = open_xr(store_url(zsrv, "dimscales.h5"))
     with z, h5py.File(os.path.join(zfiles, "dimscales.h5"), "r") as f:
         x, y = f["x"][()], f["y"][()]
         got = z["temperature"].sel(y=slice(50, 200), x=slice(-2.0, 3.0))
