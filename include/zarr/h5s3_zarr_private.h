@@ -11,10 +11,11 @@
 /*
  * The Zarr chunk shape of dataset did (creation list dcpl, type t, shape)
  * into chunk, its codecs (json null or the lists) and whether chunks go as
- * stored (*passthrough); *layout is HDF5's.  H5S3_E_UNSUPPORTED when the
- * chunking cannot be read.
+ * stored (*passthrough); *layout is HDF5's.  H5S3_E_UNSUPPORTED, the
+ * reason in res, when the chunking cannot be read or chunks must be
+ * decoded by a filter this server does not have.
  */
-apr_status_t h5s3_zarr_layout(hsize_t *chunk, json_t **filters,
+apr_status_t h5s3_zarr_layout(h5s3_result *res, hsize_t *chunk, json_t **filters,
                               json_t **compressor, int *passthrough,
                               H5D_layout_t *layout, hid_t did, hid_t dcpl,
                               const h5s3_zarr_type *t, int rank,

@@ -211,14 +211,14 @@ static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = h5s3_zarr_layout(c->chunk, &filters, &compressor, &c->passthrough,
+    rv = h5s3_zarr_layout(res, c->chunk, &filters, &compressor, &c->passthrough,
                           &c->layout, c->did, c->dcpl, &c->t, c->rank,
                           c->shape);
     json_decref(filters);
     json_decref(compressor);
     if (rv != APR_SUCCESS) {
-        return h5s3_result_printf(res, rv, "Dataset '%s' has a chunk layout "
-                                  "HDF5 does not describe", path);
+        return h5s3_result_printf(res, rv, "Dataset '%s' cannot be served: "
+                                  "%s", path, h5s3_result_detail(res, "?"));
     }
     for (i = 0; i < c->rank; i++) {
         grid[i] = (hsize_t)h5s3_ceil_div(c->shape[i], c->chunk[i]);

@@ -54,6 +54,10 @@ static const char *atomic_typestr(char *kind, hid_t t, apr_pool_t *p)
     H5T_order_t order = H5Tget_order(t);
     char bo = size == 1 ? '|' : order == H5T_ORDER_BE ? '>' : '<';
 
+    if (cls == H5T_STRING && size > 0 && H5Tis_variable_str(t) == 0) {
+        *kind = 'S';
+        return apr_psprintf(p, "|S%" APR_SIZE_T_FMT, size);
+    }
     if (size == 0 || (size > 1 && order != H5T_ORDER_LE
                       && order != H5T_ORDER_BE)) {
         return NULL;
@@ -77,15 +81,11 @@ static const char *atomic_typestr(char *kind, hid_t t, apr_pool_t *p)
     if (cls == H5T_INTEGER && (size == 1 || size == 2 || size == 4
                                || size == 8)) {
         *kind = H5Tget_sign(t) == H5T_SGN_NONE ? 'u' : 'i';
-        return apr_psprintf(p, "%c%c%zu", bo, *kind, size);
+        return apr_psprintf(p, "%c%c%" APR_SIZE_T_FMT, bo, *kind, size);
     }
     if (cls == H5T_FLOAT && ieee_float(t, size)) {
         *kind = 'f';
-        return apr_psprintf(p, "%c%c%zu", bo, *kind, size);
-    }
-    if (cls == H5T_STRING && !H5Tis_variable_str(t)) {
-        *kind = 'S';
-        return apr_psprintf(p, "|S%zu", size);
+        return apr_psprintf(p, "%c%c%" APR_SIZE_T_FMT, bo, *kind, size);
     }
     return NULL;
 }
@@ -198,7 +198,7 @@ static apr_status_t type_of(h5s3_zarr_type *t, h5s3_result *res,
         }
         t->kind = 'c';
         t->size = H5Tget_size(t->mtype);
-        t->dtype = json_string(apr_psprintf(p, "%cc%zu", ts[0], t->size));
+        t->dtype = json_string(apr_psprintf(p, "%cc%" APR_SIZE_T_FMT, ts[0], t->size));
         return APR_SUCCESS;
     }
     if (cls == H5T_COMPOUND) {

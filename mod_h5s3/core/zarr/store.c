@@ -14,6 +14,7 @@
 #include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "hdf5/h5s3_h5_attrs.h"
+#include "hdf5/h5s3_h5_filters.h"
 #include "hdf5/h5s3_h5_path.h"
 #include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_storage.h"
@@ -352,7 +353,7 @@ static json_t *fill_value(hid_t dcpl, const h5s3_zarr_type *t, apr_pool_t *p)
 
 /* The chunk shape and codecs of dataset did; *passthrough when chunks go
  * as stored. */
-apr_status_t h5s3_zarr_layout(hsize_t *chunk, json_t **filters,
+apr_status_t h5s3_zarr_layout(h5s3_result *res, hsize_t *chunk, json_t **filters,
                               json_t **compressor, int *passthrough,
                               H5D_layout_t *layout, hid_t did, hid_t dcpl,
                               const h5s3_zarr_type *t, int rank,
@@ -371,16 +372,19 @@ apr_status_t h5s3_zarr_layout(hsize_t *chunk, json_t **filters,
     }
     if (*layout == H5D_CHUNKED) {
         if (H5Pget_chunk(dcpl, rank, chunk) != rank) {
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_set(res, H5S3_E_UNSUPPORTED,
+                                   "a chunk shape HDF5 cannot tell");
         }
         for (i = 0; i < rank; i++) {
             if (chunk[i] == 0) {
-                return H5S3_E_UNSUPPORTED;
+                return h5s3_result_set(res, H5S3_E_UNSUPPORTED,
+                                       "a chunk dimension of 0");
             }
         }
         n = H5Pget_nfilters(dcpl);
         if (n < 0 || n > 16) {
-            return H5S3_E_UNSUPPORTED;
+            return h5s3_result_set(res, H5S3_E_UNSUPPORTED,
+                                   "a filter pipeline HDF5 cannot tell");
         }
         for (i = 0; i < n; i++) {
             unsigned flags;
@@ -394,6 +398,17 @@ apr_status_t h5s3_zarr_layout(hsize_t *chunk, json_t **filters,
         if (!t->vlen_str && t->kind != 'V') {
             *passthrough = h5s3_zarr_codecs(filters, compressor, f, n,
                                             t->size);
+        }
+        if (!*passthrough) {
+            H5Z_filter_t id;
+            const char *name;
+
+            if (h5s3_h5_filter_missing(&id, &name, dcpl, res->p)) {
+                return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "its "
+                                          "chunks need the %s filter "
+                                          "(id %d), which this server does "
+                                          "not have", name, (int)id);
+            }
         }
         return APR_SUCCESS;
     }
@@ -418,9 +433,13 @@ static json_t *array_zarray(walk *w, hid_t did, hid_t dcpl,
     int pass, i;
     H5D_layout_t layout;
 
-    if (h5s3_zarr_layout(chunk, &filters, &compressor, &pass, &layout, did,
-                         dcpl, t, rank, shape) != APR_SUCCESS) {
-        *why = "a chunk layout HDF5 does not describe";
+    h5s3_result r;
+
+    h5s3_result_init(&r, w->p);
+    if (h5s3_zarr_layout(&r, chunk, &filters, &compressor, &pass, &layout,
+                         did, dcpl, t, rank, shape) != APR_SUCCESS) {
+        *why = h5s3_result_detail(&r, "a chunk layout HDF5 does not "
+                                  "describe");
         return NULL;
     }
     if (t->vlen_str) {

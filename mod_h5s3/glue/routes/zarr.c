@@ -211,29 +211,76 @@ static apr_status_t metadata(h5s3_req *q, zarr_req *z)
 }
 
 /*
- * The answer of a store key: ETag (the object's and the store key's
- * digest), Cache-Control, byte ranges through httpd's byterange filter,
- * and 304 for a matching If-None-Match.
+ * One byte range "bytes=A-B", "bytes=A-" or "bytes=-N" of a body of len
+ * bytes: 1 and [*from, *to] when it applies, 0 when the whole body goes
+ * (no Range, several ranges, a Range we do not parse: RFC 9110 lets a
+ * server ignore it), -1 when it is unsatisfiable.
+ */
+static int one_range(apr_off_t *from, apr_off_t *to, const char *range,
+                     apr_off_t len)
+{
+    apr_off_t a, b;
+    char *end;
+
+    if (range == NULL || strncmp(range, "bytes=", 6) != 0
+        || strchr(range, ',') != NULL) {
+        return 0;
+    }
+    range += 6;
+    if (*range == '-') {
+        if (apr_strtoff(&b, range + 1, &end, 10) != APR_SUCCESS || *end
+            || end == range + 1 || b < 0) {
+            return 0;
+        }
+        if (b == 0 || len == 0) {
+            return -1;
+        }
+        *from = b < len ? len - b : 0;
+        *to = len - 1;
+        return 1;
+    }
+    if (apr_strtoff(&a, range, &end, 10) != APR_SUCCESS || end == range
+        || *end != '-' || a < 0) {
+        return 0;
+    }
+    range = end + 1;
+    b = len - 1;
+    if (*range && (apr_strtoff(&b, range, &end, 10) != APR_SUCCESS || *end
+                   || b < a)) {
+        return 0;
+    }
+    if (a >= len) {
+        return -1;
+    }
+    *from = a;
+    *to = b < len ? b : len - 1;
+    return 1;
+}
+
+/*
+ * The answer of a store key: ETag (a digest of the object's ETag and the
+ * store key), Cache-Control, one byte range, and 304 for a matching
+ * If-None-Match.
  */
 static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
-                const char *body, apr_size_t len)
+                       const char *body, apr_size_t len)
 {
+    /* Ranges of chunks only: a piece of a JSON document is no document. */
+    int is_chunk = !strcmp(ctype, "application/octet-stream");
     request_rec *r = q->r;
     unsigned char digest[APR_MD5_DIGESTSIZE];
     char hex[2 * APR_MD5_DIGESTSIZE + 1];
     const char *seed = apr_pstrcat(r->pool, z->etag, "\n", z->store, NULL);
-    int i, cond;
+    const char *etag, *if_range;
+    apr_off_t from = 0, to = 0;
+    int i, cond, ranged;
 
     apr_md5(digest, seed, strlen(seed));
     for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
         apr_snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     }
-    apr_table_setn(r->headers_out, "ETag", apr_psprintf(r->pool, "\"%s\"",
-                                                         hex));
-    apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
-    if (q->range) {
-        apr_table_setn(r->headers_in, "Range", q->range);
-    }
+    etag = apr_psprintf(r->pool, "\"%s\"", hex);
+    apr_table_setn(r->headers_out, "ETag", etag);
     cond = ap_meets_conditions(r);
     if (cond == HTTP_NOT_MODIFIED) {
         r->status = cond;
@@ -246,7 +293,29 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
         apr_table_unset(r->headers_out, "ETag");
         return zarr_error(q, cond, "Precondition failed");
     }
+    /* If-Range naming another version: the whole body. */
+    if_range = apr_table_get(r->headers_in, "If-Range");
+    ranged = !is_chunk || (if_range && strcmp(if_range, etag)) ? 0
+             : one_range(&from, &to, q->range, (apr_off_t)len);
+    if (ranged < 0) {
+        apr_table_unset(r->headers_out, "ETag");
+        apr_table_setn(r->err_headers_out, "Content-Range", apr_psprintf(
+            r->pool, "bytes */%" APR_SIZE_T_FMT, len));
+        return zarr_error(q, HTTP_RANGE_NOT_SATISFIABLE, apr_psprintf(
+            r->pool, "Range not satisfiable: the body has %" APR_SIZE_T_FMT
+            " bytes", len));
+    }
     r->status = HTTP_OK;
+    if (ranged) {
+        r->status = HTTP_PARTIAL_CONTENT;
+        apr_table_setn(r->headers_out, "Content-Range", apr_psprintf(
+            r->pool, "bytes %" APR_OFF_T_FMT "-%" APR_OFF_T_FMT "/%"
+            APR_SIZE_T_FMT, from, to, len));
+        body += from;
+        len = (apr_size_t)(to - from + 1);
+    }
+    apr_table_setn(r->headers_out, "Accept-Ranges",
+                   is_chunk ? "bytes" : "none");
     ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
     h5s3_finish_request(q);
