@@ -32,9 +32,9 @@ PACKAGES=(
   debhelper dpkg-dev devscripts equivs fakeroot lintian
   # viewer page (npm: see build-viewer.sh) and its browser test
   nodejs chromium
-  # the Zarr store view's clients (issue 15): zarr-python, xarray over
-  # fsspec's HTTP file system, netCDF-C's writer for the fixtures
-  python3-zarr python3-xarray python3-netcdf4 python3-aiohttp python3-fsspec
+  # the Zarr store view's other clients (issue 15): xarray (with dask),
+  # netCDF-C's writer and reader for the fixtures and the oracle
+  python3-xarray python3-dask python3-netcdf4
 )
 
 missing=()
