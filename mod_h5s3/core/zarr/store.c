@@ -333,15 +333,16 @@ static json_t *array_dimensions(walk *w, hid_t did, const char *path,
 
 /* ---- arrays ------------------------------------------------------------------ */
 
-/* The fill value as Zarr v2 writes it for the dtype; null when HDF5's
- * is its default (docs/zarr.md). */
+/* The fill value as Zarr v2 writes it for the dtype: HDF5's, zero when
+ * the file set none (docs/zarr.md); null for vlen strings and an
+ * undefined fill value. */
 static json_t *fill_value(hid_t dcpl, const h5s3_zarr_type *t, apr_pool_t *p)
 {
     H5D_fill_value_t st;
     unsigned char *b;
 
     if (t->vlen_str || H5Pfill_value_defined(dcpl, &st) < 0
-        || st != H5D_FILL_VALUE_USER_DEFINED || t->size == 0) {
+        || st == H5D_FILL_VALUE_UNDEFINED || t->size == 0) {
         return json_null();
     }
     b = apr_pcalloc(p, t->size);

@@ -10,6 +10,7 @@ import os
 import uuid
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pytest
 import zarr
@@ -88,6 +89,35 @@ def write_chunks(path):
                              compression="gzip")
         p[:30] = np.arange(3000, dtype="<i4").reshape(30, 100)
         f.create_dataset("plain", data=a, chunks=(64, 64))
+        f.create_dataset("default_fill", shape=(10,), dtype="<u2",
+                         chunks=(5,))
+        f.create_dataset("blosc", data=a, chunks=(64, 64),
+                         **hdf5plugin.Blosc(cname="lz4", clevel=5,
+                                            shuffle=hdf5plugin.Blosc.SHUFFLE))
+        f.create_dataset("bzip2", data=a, chunks=(64, 64),
+                         **hdf5plugin.BZip2(blocksize=9))
+        f.create_dataset("lz4", data=a, chunks=(64, 64), **hdf5plugin.LZ4())
+
+
+def write_dims(path):
+    """Dimension scales as h5py and netCDF-4 write them."""
+    with h5py.File(path, "w") as f:
+        f["time"] = np.arange(4.0)
+        f["time"].make_scale("time")
+        f["time"].attrs["units"] = "days since 2000-01-01"
+        # A netCDF dimension without a coordinate variable.
+        f.create_dataset("x", data=np.zeros(3, "<f4"))
+        f["x"].make_scale("This is a netCDF dimension but not a netCDF "
+                          "variable.         3")
+        t = f.create_dataset("temp", data=np.arange(12, dtype="<i2")
+                             .reshape(4, 3))
+        t.dims[0].attach_scale(f["time"])
+        t.dims[1].attach_scale(f["x"])
+        t.attrs["_FillValue"] = np.int16(-1)
+        t.attrs["scale_factor"] = np.float32(0.5)
+        t.attrs["_Netcdf4Dimid"] = 0
+        f.attrs["_NCProperties"] = "version=2"
+        f.create_dataset("plain", data=np.zeros((4, 5)))
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +125,9 @@ def files(rgw, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("zarr"))
     write_types(os.path.join(out, "types.h5"))
     write_chunks(os.path.join(out, "chunks.h5"))
+    write_dims(os.path.join(out, "dims.h5"))
     s3 = make_bucket(rgw.client(), BUCKET, OTHER)
-    for name in ("types.h5", "chunks.h5"):
+    for name in ("types.h5", "chunks.h5", "dims.h5"):
         s3.upload_file(os.path.join(out, name), BUCKET, "dir/" + name)
     s3.upload_file(os.path.join(out, "types.h5"), OTHER,
                    "other dir/t\u00e9st file.h5")
@@ -208,7 +239,8 @@ def test_second_bucket_by_alias_and_unicode_key(srv, files):
 def test_chunks_read_as_h5py_with_each_pipeline(srv, files):
     g = open_store(srv, "dir/chunks.h5")
     with h5py.File(os.path.join(files, "chunks.h5"), "r") as f:
-        for n in ("gzip_shuffle", "gzip", "fletcher", "plain", "partial"):
+        for n in ("gzip_shuffle", "gzip", "fletcher", "plain", "partial",
+                  "blosc", "bzip2", "lz4"):
             check_equal(g[n], f[n])
     # No LZF plugin on the server: left out, and said why.
     assert "lzf" not in g
@@ -222,6 +254,41 @@ def test_chunks_read_as_h5py_with_each_pipeline(srv, files):
     assert m["gzip/.zarray"]["dtype"] == ">f8"
     assert m["fletcher/.zarray"]["compressor"] is None
     assert m["partial/.zarray"]["fill_value"] == -7
+    assert m["default_fill/.zarray"]["fill_value"] == 0
+    assert m["blosc/.zarray"]["compressor"]["id"] == "blosc"
+    assert m["blosc/.zarray"]["compressor"]["cname"] == "lz4"
+    assert m["bzip2/.zarray"]["compressor"]["id"] == "bz2"
+    # LZ4's HDF5 framing is not numcodecs' LZ4: decoded on the server.
+    assert m["lz4/.zarray"]["compressor"] is None
+
+
+@pytest.mark.parametrize("name", ["blosc", "bzip2"])
+def test_blosc_and_bzip2_chunks_pass_through(srv, files, name):
+    with h5py.File(os.path.join(files, "chunks.h5"), "r") as f:
+        raw = f[name].id.read_direct_chunk((64, 0))[1]
+    st, _, body = get(srv, store_path("dir/chunks.h5", name + "/1.0"))
+    assert st == 200 and body == raw
+
+
+def test_dimension_scales_name_dimensions(srv, files):
+    meta = json.loads(get(srv, store_path("dir/dims.h5", ".zmetadata"))[2])
+    m = meta["metadata"]
+    assert m["temp/.zattrs"]["_ARRAY_DIMENSIONS"] == ["time", "x"]
+    assert m["time/.zattrs"]["_ARRAY_DIMENSIONS"] == ["time"]
+    assert m["time/.zattrs"]["units"] == "days since 2000-01-01"
+    # The dimension-only scale is no array; bookkeeping is dropped.
+    assert "x/.zarray" not in m and "x/.zattrs" not in m
+    assert set(m["temp/.zattrs"]) == {"_ARRAY_DIMENSIONS", "_FillValue",
+                                      "scale_factor"}
+    assert m["temp/.zattrs"]["_FillValue"] == -1
+    assert m["temp/.zattrs"]["scale_factor"] == 0.5
+    assert "_NCProperties" not in m[".zattrs"]
+    assert "_h5s3_skipped" not in m[".zattrs"]
+    assert m["plain/.zattrs"]["_ARRAY_DIMENSIONS"][0].startswith("phony_dim")
+    g = open_store(srv, "dir/dims.h5")
+    with h5py.File(os.path.join(files, "dims.h5"), "r") as f:
+        check_equal(g["temp"], f["temp"])
+        check_equal(g["time"], f["time"])
 
 
 def test_passthrough_reads_the_stored_bytes_only(srv, rgw, files):
