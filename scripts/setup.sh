@@ -19,7 +19,7 @@ PACKAGES=(
   # tests: responses validated against openapi.yaml, HTTP fuzzing
   python3-jsonschema python3-yaml python3-hypothesis
   # tests: the Zarr store read by zarr-python over fsspec's HTTP
-  python3-zarr python3-fsspec python3-aiohttp
+  python3-zarr python3-fsspec python3-aiohttp python3-xarray
   ceph-mon ceph-osd radosgw ceph-common
   # benchmarks
   wrk curl

@@ -333,16 +333,60 @@ static json_t *array_dimensions(walk *w, hid_t did, const char *path,
 
 /* ---- arrays ------------------------------------------------------------------ */
 
-/* The fill value as Zarr v2 writes it for the dtype: HDF5's, zero when
- * the file set none (docs/zarr.md); null for vlen strings and an
- * undefined fill value. */
-static json_t *fill_value(hid_t dcpl, const h5s3_zarr_type *t, apr_pool_t *p)
+/*
+ * Is every chunk of the dataset stored, so no client ever needs the fill
+ * value?  Walks the chunk index (within the request's budgets).
+ */
+static int fully_allocated(hid_t did, H5D_layout_t layout, int rank,
+                           const hsize_t *shape, const hsize_t *chunk)
+{
+    unsigned long long total = 1;
+    hsize_t n = 0;
+    hid_t space;
+    int i, ok;
+
+    if (layout == H5D_COMPACT) {
+        return 1;
+    }
+    if (layout == H5D_CONTIGUOUS) {
+        return H5Dget_offset(did) != HADDR_UNDEF;
+    }
+    for (i = 0; i < rank; i++) {
+        if (!H5S3_MUL(&total, total, h5s3_ceil_div(shape[i], chunk[i]))) {
+            return 0;
+        }
+    }
+    if (total == 0) {
+        return 1;
+    }
+    /* HDF5 1.10 wants the dataspace itself here, not H5S_ALL. */
+    if ((space = H5Dget_space(did)) < 0) {
+        return 0;
+    }
+    ok = H5Dget_num_chunks(did, space, &n) >= 0 && n == total;
+    H5Sclose(space);
+    return ok;
+}
+
+/*
+ * The fill value as Zarr v2 writes it for the dtype: HDF5's when the file
+ * set one, and HDF5's default (zero) when some chunk is not stored, so
+ * clients read those as HDF5 does.  null for HDF5's default when every
+ * chunk is stored: xarray masks values equal to fill_value, and zeros are
+ * data there (docs/zarr.md).  null for vlen strings too.
+ */
+static json_t *fill_value(hid_t did, hid_t dcpl, const h5s3_zarr_type *t,
+                          H5D_layout_t layout, int rank,
+                          const hsize_t *shape, const hsize_t *chunk,
+                          apr_pool_t *p)
 {
     H5D_fill_value_t st;
     unsigned char *b;
 
     if (t->vlen_str || H5Pfill_value_defined(dcpl, &st) < 0
-        || st == H5D_FILL_VALUE_UNDEFINED || t->size == 0) {
+        || st == H5D_FILL_VALUE_UNDEFINED || t->size == 0
+        || (st == H5D_FILL_VALUE_DEFAULT
+            && fully_allocated(did, layout, rank, shape, chunk))) {
         return json_null();
     }
     b = apr_pcalloc(p, t->size);
@@ -456,7 +500,8 @@ static json_t *array_zarray(walk *w, hid_t did, hid_t dcpl,
     z = json_pack("{s:i, s:o, s:o, s:O, s:o, s:o, s:o, s:s, s:s}",
                   "zarr_format", 2, "shape", jshape, "chunks", jchunks,
                   "dtype", t->dtype, "compressor", compressor,
-                  "filters", filters, "fill_value", fill_value(dcpl, t, w->p),
+                  "filters", filters, "fill_value", fill_value(did, dcpl, t, layout, rank, shape,
+                                          chunk, w->p),
                   "order", "C", "dimension_separator", ".");
     return z;
 }

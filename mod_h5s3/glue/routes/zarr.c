@@ -356,7 +356,6 @@ static int serve_chunk(h5s3_req *q, zarr_req *z, const char *leaf)
     apr_pool_t *p = q->r->pool;
     const char *arr = apr_pstrmemdup(p, z->store,
                                      (apr_size_t)(leaf - z->store));
-    json_t *meta = json_object_get(z->meta, "metadata");
     void *args[2] = {q, z};
     apr_size_t got = 0;
     apr_status_t rv;
@@ -365,11 +364,11 @@ static int serve_chunk(h5s3_req *q, zarr_req *z, const char *leaf)
     if (*arr) {
         arr = apr_pstrmemdup(p, arr, strlen(arr) - 1);   /* the '/' */
     }
-    if (json_object_get(meta, apr_pstrcat(p, arr, "/.zarray", NULL)) == NULL) {
-        return zarr_error(q, HTTP_NOT_FOUND, apr_psprintf(
-            p, "Key '%s' not found in the store of '%s': '%s' is not an "
-            "array of the store", z->store, z->key, *arr ? arr : "/"));
-    }
+    /*
+     * No look at the metadata: it may be too large for the shared cache,
+     * and rebuilding it per chunk would cost a walk of the whole file.  The
+     * core serves chunks of datasets it can serve, whatever the path.
+     */
     z->array = apr_pstrcat(p, "/", arr, NULL);
     z->chunk = leaf;
     rv = h5s3_hdf5_run(NULL, &z->etag, q, z->m->bucket, z->key, NULL,
@@ -406,23 +405,25 @@ int h5s3_route_zarr(h5s3_req *q, const char *raw)
     if (parse_path(&rc, q, &z, raw)) {
         return rc;
     }
+    leaf = strrchr(z.store, '/');
+    leaf = leaf ? leaf + 1 : z.store;
+    if (*leaf != '.') {
+        rv = h5s3_object_etag(&z.etag, q, z.m->bucket, z.key);
+        return rv != APR_SUCCESS ? core_error(q, &z, rv)
+                                 : serve_chunk(q, &z, leaf);
+    }
     rv = metadata(q, &z);
     if (rv != APR_SUCCESS) {
         return core_error(q, &z, rv);
     }
-    leaf = strrchr(z.store, '/');
-    leaf = leaf ? leaf + 1 : z.store;
     if (!strcmp(z.store, ".zmetadata")) {
         return send_json(q, &z, z.meta);
     }
-    if (*leaf == '.') {
-        doc = json_object_get(json_object_get(z.meta, "metadata"), z.store);
-        if (doc == NULL) {
-            return zarr_error(q, HTTP_NOT_FOUND, apr_psprintf(
-                q->r->pool, "Key '%s' not found in the store of '%s'",
-                z.store, z.key));
-        }
-        return send_json(q, &z, doc);
+    doc = json_object_get(json_object_get(z.meta, "metadata"), z.store);
+    if (doc == NULL) {
+        return zarr_error(q, HTTP_NOT_FOUND, apr_psprintf(
+            q->r->pool, "Key '%s' not found in the store of '%s'", z.store,
+            z.key));
     }
-    return serve_chunk(q, &z, leaf);
+    return send_json(q, &z, doc);
 }

@@ -60,7 +60,9 @@ def router_routes():
     out = set()
     for m in re.finditer(r'\{"\w+",\s*"([^"]+)",\s*([A-Z_ |]+),', table):
         for bit in m.group(2).split("|"):
-            out.add((bit.strip().replace("BIT_", ""), m.group(1)))
+            # {raw} (the rest of the path, undecoded) spans like {key}
+            out.add((bit.strip().replace("BIT_", ""),
+                     m.group(1).replace("{raw}", "{key}")))
     return out
 
 

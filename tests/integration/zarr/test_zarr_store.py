@@ -110,7 +110,7 @@ def write_dims(path):
         f["x"].make_scale("This is a netCDF dimension but not a netCDF "
                           "variable.         3")
         t = f.create_dataset("temp", data=np.arange(12, dtype="<i2")
-                             .reshape(4, 3))
+                             .reshape(4, 3), fillvalue=-1)
         t.dims[0].attach_scale(f["time"])
         t.dims[1].attach_scale(f["x"])
         t.attrs["_FillValue"] = np.int16(-1)
@@ -254,7 +254,10 @@ def test_chunks_read_as_h5py_with_each_pipeline(srv, files):
     assert m["gzip/.zarray"]["dtype"] == ">f8"
     assert m["fletcher/.zarray"]["compressor"] is None
     assert m["partial/.zarray"]["fill_value"] == -7
+    # HDF5's default fill: 0 when chunks are missing, null when none is
+    # (xarray would mask the zeros of the data).
     assert m["default_fill/.zarray"]["fill_value"] == 0
+    assert m["plain/.zarray"]["fill_value"] is None
     assert m["blosc/.zarray"]["compressor"]["id"] == "blosc"
     assert m["blosc/.zarray"]["compressor"]["cname"] == "lz4"
     assert m["bzip2/.zarray"]["compressor"]["id"] == "bz2"
@@ -392,3 +395,24 @@ def test_missing_file_and_not_hdf5(srv, rgw):
                             Body=b"not an hdf5 file at all" * 100)
     st, _, body = get(srv, store_path("dir/text.h5", ".zmetadata"))
     assert st == 422 and "not a valid HDF5" in json.loads(body)["error"]
+
+
+def test_xarray_opens_dims_coordinates_and_cf_decoding(srv, files):
+    import xarray as xr
+    from zarr.storage import FSStore
+    store = FSStore(root_url(srv, "dir/dims.h5"), get_client=few_connections)
+    ds = xr.open_zarr(store, consolidated=True)
+    assert set(ds.data_vars) == {"temp", "plain"}
+    assert list(ds.coords) == ["time"]
+    assert ds["temp"].dims == ("time", "x")
+    assert ds.sizes["x"] == 3 and "x" not in ds.variables
+    with h5py.File(os.path.join(files, "dims.h5"), "r") as f:
+        want = f["temp"][()].astype("f4") * np.float32(0.5)
+        np.testing.assert_array_equal(ds["temp"].values, want)
+        # CF time decoding, from the units attribute passed through.
+        np.testing.assert_array_equal(
+            ds["time"].values, np.datetime64("2000-01-01", "ns")
+            + (f["time"][()] * 86400e9).astype("timedelta64[ns]"))
+        np.testing.assert_array_equal(
+            ds["temp"].isel(time=slice(1, 3)).values,
+            f["temp"][1:3].astype("f4") * np.float32(0.5))
