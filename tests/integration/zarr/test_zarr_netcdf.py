@@ -110,3 +110,16 @@ def test_datasets_without_scales_get_netcdfs_phony_dims(zsrv, zfiles):
         assert {k: z[k].dims for k in z.data_vars} == \
             {k: n[k].dims for k in n.data_vars}
         assert_same_dataset(z, n)
+
+
+def test_netcdf4_group_opens_as_netcdf_does(zsrv, zfiles):
+    """A netCDF-4 group with a dimension of its own (no coordinate)."""
+    import xarray as xr
+    from harness.zarrfx import STORAGE_OPTIONS
+    z = xr.open_zarr(store_url(zsrv, "netcdf4.nc"), group="station",
+                     consolidated=True, storage_options=STORAGE_OPTIONS)
+    n = xr.open_dataset(os.path.join(zfiles, "netcdf4.nc"),
+                        engine="netcdf4", group="station")
+    with z, n:
+        assert dict(z.sizes) == {"obs": 7}
+        assert_same_dataset(z, n)
