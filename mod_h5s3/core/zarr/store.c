@@ -368,12 +368,34 @@ static int fully_allocated(hid_t did, H5D_layout_t layout, int rank,
     return ok;
 }
 
+/* The _FillValue attribute of a numeric dataset as JSON, or NULL. */
+static json_t *cf_fill_value(hid_t did, const h5s3_zarr_type *t,
+                             apr_pool_t *p)
+{
+    hid_t a;
+    json_t *j = NULL;
+
+    if (!strchr("iufb", t->kind) || H5Aexists(did, "_FillValue") <= 0
+        || (a = H5Aopen(did, "_FillValue", H5P_DEFAULT)) < 0) {
+        return NULL;
+    }
+    if (attr_json(&j, did, a, p) != APR_SUCCESS
+        || !(json_is_number(j) || json_is_boolean(j) || json_is_string(j))) {
+        json_decref(j);
+        j = NULL;
+    }
+    H5Aclose(a);
+    return j;
+}
+
 /*
- * The fill value as Zarr v2 writes it for the dtype: HDF5's when the file
- * set one, and HDF5's default (zero) when some chunk is not stored, so
- * clients read those as HDF5 does.  null for HDF5's default when every
- * chunk is stored: xarray masks values equal to fill_value, and zeros are
- * data there (docs/zarr.md).  null for vlen strings too.
+ * The fill value as Zarr v2 writes it for the dtype.  xarray copies it
+ * into _FillValue and masks every value equal to it, so it follows
+ * netCDF's rule, where only the _FillValue attribute masks: that
+ * attribute when there is one; else null when every chunk is stored
+ * (nothing reads a fill value then); else HDF5's fill value (zero when
+ * the file set none), so missing chunks read as HDF5 reads them
+ * (docs/zarr.md).  null for vlen strings.
  */
 static json_t *fill_value(hid_t did, hid_t dcpl, const h5s3_zarr_type *t,
                           H5D_layout_t layout, int rank,
@@ -382,11 +404,14 @@ static json_t *fill_value(hid_t did, hid_t dcpl, const h5s3_zarr_type *t,
 {
     H5D_fill_value_t st;
     unsigned char *b;
+    json_t *cf = cf_fill_value(did, t, p);
 
+    if (cf) {
+        return cf;
+    }
     if (t->vlen_str || H5Pfill_value_defined(dcpl, &st) < 0
         || st == H5D_FILL_VALUE_UNDEFINED || t->size == 0
-        || (st == H5D_FILL_VALUE_DEFAULT
-            && fully_allocated(did, layout, rank, shape, chunk))) {
+        || fully_allocated(did, layout, rank, shape, chunk)) {
         return json_null();
     }
     b = apr_pcalloc(p, t->size);

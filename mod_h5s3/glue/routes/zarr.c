@@ -340,7 +340,7 @@ static int send_json(h5s3_req *q, zarr_req *z, const json_t *doc)
     return send_answer(q, z, "application/json", text, len);
 }
 
-static apr_status_t read_chunk(json_t **unused, h5s3_h5_file *f, void *baton,
+static apr_status_t read_chunk(json_t **out, h5s3_h5_file *f, void *baton,
                                apr_pool_t *p)
 {
     void **args = baton;

@@ -21,6 +21,7 @@ from harness.plugin import module_httpd, selected_mpms
 BUCKET = "h5zarr"
 OTHER = "h5zarr2"
 HOST = "zarr.test"
+LIMITED = "zarrlimit.test"
 
 
 def write_types(path):
@@ -91,6 +92,8 @@ def write_chunks(path):
         f.create_dataset("plain", data=a, chunks=(64, 64))
         f.create_dataset("default_fill", shape=(10,), dtype="<u2",
                          chunks=(5,))
+        f.create_dataset("full_user_fill", data=np.arange(10, dtype="<i2"),
+                         chunks=(5,), fillvalue=5)
         f.create_dataset("blosc", data=a, chunks=(64, 64),
                          **hdf5plugin.Blosc(cname="lz4", clevel=5,
                                             shuffle=hdf5plugin.Blosc.SHUFFLE))
@@ -138,7 +141,9 @@ def files(rgw, tmp_path_factory):
 def srv(rgw, files, request):
     with module_httpd(selected_mpms(request.config)[0],
                       "H5S3PageCache 64M\n"
-                      + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])) as h:
+                      + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])
+                      + vhost(rgw, LIMITED, [BUCKET],
+                              extra="    H5S3Limit entries 5\n")) as h:
         yield h
 
 
@@ -254,10 +259,11 @@ def test_chunks_read_as_h5py_with_each_pipeline(srv, files):
     assert m["gzip/.zarray"]["dtype"] == ">f8"
     assert m["fletcher/.zarray"]["compressor"] is None
     assert m["partial/.zarray"]["fill_value"] == -7
-    # HDF5's default fill: 0 when chunks are missing, null when none is
-    # (xarray would mask the zeros of the data).
+    # No _FillValue attribute: HDF5's fill when chunks are missing, null
+    # when none is (xarray would mask the data's values equal to it).
     assert m["default_fill/.zarray"]["fill_value"] == 0
     assert m["plain/.zarray"]["fill_value"] is None
+    assert m["full_user_fill/.zarray"]["fill_value"] is None
     assert m["blosc/.zarray"]["compressor"]["id"] == "blosc"
     assert m["blosc/.zarray"]["compressor"]["cname"] == "lz4"
     assert m["bzip2/.zarray"]["compressor"]["id"] == "bz2"
@@ -284,6 +290,7 @@ def test_dimension_scales_name_dimensions(srv, files):
     assert set(m["temp/.zattrs"]) == {"_ARRAY_DIMENSIONS", "_FillValue",
                                       "scale_factor"}
     assert m["temp/.zattrs"]["_FillValue"] == -1
+    assert m["temp/.zarray"]["fill_value"] == -1
     assert m["temp/.zattrs"]["scale_factor"] == 0.5
     assert "_NCProperties" not in m[".zattrs"]
     assert "_h5s3_skipped" not in m[".zattrs"]
@@ -380,6 +387,12 @@ def test_head_range_etag_and_304(srv):
     ("nosuch/.zarray", 404, "not found"),
     ("plain%2F0.0", 400, "%2F"),
     ("plain/.zgroup", 404, "not found"),
+    ("plain/..%2F..%2F0.0", 400, "%2F"),
+    ("grp/../plain/0.0", 404, "not an array"),
+    ("0", 404, "not an array"),
+    ("plain/" + "1" * 5000 + ".0", 404, "outside the chunk grid"),
+    ("compound/0", 404, "not an array"),
+    (".zarray", 404, "not found"),
 ])
 def test_hostile_store_keys_get_json_errors(srv, rest, status, words):
     st, hdrs, body = get(srv, store_path("dir/chunks.h5", rest))
@@ -416,3 +429,42 @@ def test_xarray_opens_dims_coordinates_and_cf_decoding(srv, files):
         np.testing.assert_array_equal(
             ds["temp"].isel(time=slice(1, 3)).values,
             f["temp"][1:3].astype("f4") * np.float32(0.5))
+
+
+def test_budgets_bound_the_metadata_walk(srv, rgw, files):
+    """A vhost allowing 5 links per request: types.h5 has more, and the
+    whole walk is refused with the limit named, not cut short.  A fresh
+    key: an answer cached for another vhost of the same S3 scope would be
+    served as it is (the work is done)."""
+    key = "limit-%s.h5" % uuid.uuid4().hex[:8]
+    rgw.client().upload_file(os.path.join(files, "types.h5"), BUCKET, key)
+    st, _, body = srv.request("GET", store_path(key, ".zmetadata"),
+                              host=LIMITED)
+    assert st == 422, body[:300]
+    assert "entries" in json.loads(body)["error"]
+    # A chunk lists no links: still served.
+    st, _, body = srv.request("GET", store_path("dir/chunks.h5", "plain/0.0"),
+                              host=LIMITED)
+    assert st == 200 and len(body) == 64 * 64 * 4
+
+
+@pytest.mark.parametrize("path,status,words", [
+    ("/hdf/zarr/dir%2Fchunks.h5", 404, ".zmetadata below it"),
+    ("/hdf/zarr/dir%2Fchunks.h5/", 404, ".zmetadata below it"),
+    ("/hdf/zarr/@/dir%2Fchunks.h5/.zmetadata", 400, "@{alias}"),
+    ("/hdf/zarr/@second", 400, "@{alias}"),
+    ("/hdf/zarr/%40x/.zmetadata", 404, "not found"),
+])
+def test_hostile_store_paths_get_json_errors(srv, path, status, words):
+    st, hdrs, body = get(srv, path)
+    assert st == status, body[:200]
+    assert hdrs["Content-Type"].startswith("application/json")
+    assert words in json.loads(body)["error"]
+
+
+def test_only_get_and_head(srv):
+    st, hdrs, body = srv.request("PUT", store_path("dir/chunks.h5",
+                                                   "plain/0.0"),
+                                 body=b"x", host=HOST)
+    assert st == 405 and "GET" in hdrs["Allow"]
+    assert json.loads(body)["success"] is False
