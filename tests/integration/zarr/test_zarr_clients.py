@@ -2,8 +2,9 @@
 wrote: zarr-python 2 (Debian's python3-zarr) over fsspec's HTTP file
 system (python3-aiohttp), against a real httpd and Ceph RGW.  Every
 dataset of tests/fixtures/make_zarr_fixtures.py's dtypes.h5 is compared
-with h5py's reading of the same file, dtype and fill value included;
-unallocated chunks read as the fill value; keys with folders, spaces and
+with h5py's reading of the same file, dtype included, and so is the
+project's own values.h5 (tests/fixtures/make_data_fixtures.py, every
+filter); unallocated chunks read as the fill value; keys with folders, spaces and
 unicode, and a second bucket by its alias; the S3 bytes of reading a
 gzip+shuffle dataset are its stored chunk bytes (passthrough), counted
 from RGW's access log."""
@@ -17,8 +18,8 @@ import numpy as np
 import zarr
 
 from harness.zarrfx import (ALIAS2, ARCHIVE_KEY, AWKWARD_KEY, BUCKET,
-                            gen_module, open_zarr_group, raw_get, store_path, store_url,
-                            zfiles, zsrv)  # noqa: F401 (fixtures)
+                            gen_module, open_zarr_group, raw_get,
+                            store_url, zfiles, zsrv)  # noqa: F401
 
 SKIPPED_TYPES = {"refs"}        # object references: left out of the store
 
