@@ -168,7 +168,6 @@ def test_gzip_shuffle_reads_the_stored_chunk_bytes(zsrv, rgw, zfiles):
     gm = gen_module()
     local = os.path.join(zfiles, "gzipshuf.h5")
     nchunks, stored = gm.stored_chunk_bytes(local, "data")
-    size = os.path.getsize(local)
     key = "fresh/gzipshuf-%s.h5" % os.urandom(4).hex()
     rgw.client().upload_file(local, BUCKET, key)
 
