@@ -4,6 +4,7 @@
  * else the chunk read by HDF5 in the file's byte order, padded to the full
  * chunk shape with the fill value.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -81,6 +82,67 @@ static apr_status_t stored(h5s3_zarr_chunk *out, h5s3_result *res,
     return APR_SUCCESS;
 }
 
+/*
+ * What HDF5 allocates for the vlen strings of a chunk: each allocation is
+ * charged to the request's vlen-bytes budget before it is made (a hostile
+ * file can point every element at one large heap object), and remembered,
+ * so a read that fails half way frees what it had allocated.
+ */
+typedef struct vlen_mem {
+    void **ptrs;
+    apr_size_t n, cap;
+} vlen_mem;
+
+static void *vlen_alloc(size_t size, void *info)
+{
+    vlen_mem *t = info;
+    void *mem;
+
+    if (h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, size) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (t->n == t->cap) {
+        apr_size_t cap = t->cap ? 2 * t->cap : 256;
+        void **grown = realloc(t->ptrs, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return NULL;
+        }
+        t->ptrs = grown;
+        t->cap = cap;
+    }
+    if ((mem = malloc(size ? size : 1)) != NULL) {
+        t->ptrs[t->n++] = mem;
+    }
+    return mem;
+}
+
+static void vlen_free(void *mem, void *info)
+{
+    vlen_mem *t = info;
+    apr_size_t i;
+
+    for (i = t->n; mem && i > 0; i--) {
+        if (t->ptrs[i - 1] == mem) {
+            t->ptrs[i - 1] = NULL;
+            break;
+        }
+    }
+    free(mem);
+}
+
+/* Free what is left (after a failed read, or after reclaiming: NULLs). */
+static void vlen_done(vlen_mem *t, int failed)
+{
+    apr_size_t i;
+
+    for (i = 0; failed && i < t->n; i++) {
+        free(t->ptrs[i]);
+    }
+    free(t->ptrs);
+    memset(t, 0, sizeof(*t));
+}
+
 /* Fill buf (n elements of size bytes) with the dataset's fill value. */
 static void prefill(char *buf, apr_uint64_t n, const chunk_ctx *c)
 {
@@ -106,11 +168,12 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
     unsigned long long n;
     apr_uint64_t bytes;
     hsize_t zero[H5S3_ZARR_RANK_MAX];
-    hid_t mspace = -1, fspace = -1;
+    hid_t mspace = -1, fspace = -1, dxpl = H5P_DEFAULT;
+    vlen_mem vm = {NULL, 0, 0};
     size_t esize = c->t.vlen_str ? sizeof(char *) : c->t.size;
     char *buf = NULL;
     apr_status_t rv = APR_SUCCESS;
-    int i, read = 0;
+    int read = 0;
 
     if (!h5s3_dims_product(&n, (const unsigned long long *)c->chunk,
                            c->rank, 1, UINT64_MAX)
@@ -136,23 +199,25 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                                 "be selected", key);
         goto cleanup;
     }
-    if (H5Dread(c->did, c->t.mtype, mspace, fspace, H5P_DEFAULT, buf) < 0) {
-        rv = h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' cannot "
-                                "be read by HDF5", key);
+    if (c->t.vlen_str
+        && ((dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0
+            || H5Pset_vlen_mem_manager(dxpl, vlen_alloc, &vm, vlen_free,
+                                       &vm) < 0)) {
+        rv = h5s3_result_set(res, APR_ENOMEM, "no transfer list");
+        goto cleanup;
+    }
+    if (H5Dread(c->did, c->t.mtype, mspace, fspace, dxpl, buf) < 0) {
+        /* Over the vlen budget, the limit says so. */
+        rv = h5s3_h5_limit_status();
+        if (rv == APR_SUCCESS) {
+            rv = h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' "
+                                    "cannot be read by HDF5", key);
+        }
         goto cleanup;
     }
     read = 1;
     if (c->t.vlen_str) {
-        apr_uint64_t vbytes = 0;
-        for (i = 0; (apr_uint64_t)i < n; i++) {
-            const char *s = ((char **)buf)[i];
-            vbytes += s ? strlen(s) : 0;
-        }
-        rv = h5s3_h5_charge(H5S3_H5_LIMIT_VLEN_BYTES, vbytes);
-        if (rv == APR_SUCCESS) {
-            rv = h5s3_zarr_vlen_utf8(&out->buf, &out->len, (char **)buf, n,
-                                     p);
-        }
+        rv = h5s3_zarr_vlen_utf8(&out->buf, &out->len, (char **)buf, n, p);
         if (rv == H5S3_E_TOOLARGE) {
             rv = h5s3_result_printf(res, rv, "Chunk '%s' holds more than "
                                     "4 GiB of strings", key);
@@ -165,7 +230,13 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
 
 cleanup:
     if (read && c->t.vlen_str) {
-        H5Dvlen_reclaim(c->t.mtype, mspace, H5P_DEFAULT, buf);
+        H5Dvlen_reclaim(c->t.mtype, mspace, dxpl, buf);
+    }
+    if (c->t.vlen_str) {
+        vlen_done(&vm, !read);
+    }
+    if (dxpl != H5P_DEFAULT && dxpl >= 0) {
+        H5Pclose(dxpl);
     }
     if (mspace >= 0) {
         H5Sclose(mspace);

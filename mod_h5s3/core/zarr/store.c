@@ -19,6 +19,7 @@
 #include "hdf5/h5s3_h5_quiet.h"
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_types.h"
+#include "hdf5/h5s3_h5_vlen.h"
 #include "json/h5s3_json.h"
 #include <math.h>
 #include "json/h5s3_text.h"
@@ -243,7 +244,7 @@ static int dimension_list(const char **names, hid_t did, int rank,
     hid_t a = -1, space = -1, mt = -1;
     hvl_t vl[H5S3_ZARR_RANK_MAX];
     hsize_t n = 0;
-    int ok = 0, i, loaded = 0;
+    int ok = 0, i, loaded = 0, after = 0;
 
     if (H5Aexists(did, "DIMENSION_LIST") <= 0) {
         return 0;
@@ -255,10 +256,16 @@ static int dimension_list(const char **names, hid_t did, int rank,
         || H5Sget_simple_extent_dims(space, &n, NULL) < 0
         || n != (hsize_t)rank
         || (mt = H5Tvlen_create(H5T_STD_REF_OBJ)) < 0
+        /* What reading allocates is charged first: the lists are the
+         * file's, as long as it says. */
+        || h5s3_h5_attr_vlen_charge(a, mt, n, &after) != APR_SUCCESS
         || H5Aread(a, mt, vl) < 0) {
         goto cleanup;
     }
     loaded = 1;
+    if (after) {
+        h5s3_h5_attr_vlen_charge_read(mt, vl, n);
+    }
     ok = 1;
     for (i = 0; i < rank && ok; i++) {
         names[i] = vl[i].len >= 1 && vl[i].p
@@ -670,6 +677,13 @@ static apr_status_t add_child(walk *w, hid_t g, const char *zpath,
         }
         else {
             rv = add_group(w, o, key, path, depth + 1);
+            /* A group HDF5 cannot list is left out, not the file; a
+             * limit or an S3 failure still ends the request. */
+            if (rv == H5S3_E_NOTHDF5) {
+                *why = "the group cannot be listed";
+                h5s3_result_reset(w->res);
+                rv = APR_SUCCESS;
+            }
         }
     }
     else if (oi.type == H5O_TYPE_DATASET) {

@@ -311,7 +311,7 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
         apr_table_setn(r->headers_out, "Content-Range", apr_psprintf(
             r->pool, "bytes %" APR_OFF_T_FMT "-%" APR_OFF_T_FMT "/%"
             APR_SIZE_T_FMT, from, to, len));
-        body += from;
+        body = body ? body + from : NULL;     /* NULL: HEAD */
         len = (apr_size_t)(to - from + 1);
     }
     apr_table_setn(r->headers_out, "Accept-Ranges",
@@ -378,6 +378,11 @@ static int serve_chunk(h5s3_req *q, zarr_req *z, const char *leaf)
     }
     if (!z->c.passthrough) {
         return send_answer(q, z, "application/octet-stream", z->c.buf, z->c.len);
+    }
+    /* HEAD: the size is known, the bytes are not needed. */
+    if (q->r->header_only) {
+        return send_answer(q, z, "application/octet-stream", NULL,
+                           z->c.size);
     }
     /* The stored bytes, exactly: one ranged GET of the ETag read. */
     buf = apr_palloc(p, z->c.size ? z->c.size : 1);

@@ -43,6 +43,9 @@ def write_types(path):
                                                 "longer string"] * 5,
                                                dtype=h5py.string_dtype()),
                          chunks=(6,))
+        f.create_dataset("vlen_big", data=np.array(["x" * 600] * 4,
+                                                   dtype=h5py.string_dtype()),
+                         chunks=(4,))
         cmp = np.dtype([("x", "<i4"), ("y", ">f8"), ("s", "S3")])
         c = np.zeros(9, cmp)
         c["x"] = np.arange(9)
@@ -67,6 +70,10 @@ def write_types(path):
         f.create_dataset("refs", data=np.array([f["bool"].ref] * 2),
                          dtype=h5py.ref_dtype)
         f.create_dataset("opaque", data=np.void(b"\x01\x02\x03"))
+        # Names with spaces and non-ASCII letters, percent-encoded by
+        # the client in the store key.
+        f.create_dataset("sp ace/\u00fcml \u00e9", data=np.arange(7.0),
+                         chunks=(3,))
         g = f.create_group("grp/sub")
         g.attrs["units"] = "m"
         g.create_dataset("deep", data=np.arange(5, dtype="<i4"))
@@ -123,14 +130,39 @@ def write_dims(path):
         f.create_dataset("plain", data=np.zeros((4, 5)))
 
 
+def write_netcdf(path):
+    """netCDF-C's own layout: an unlimited dimension, packed shorts with
+    _FillValue and scale_factor, a dimension without a coordinate."""
+    import netCDF4
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.title = "nc"
+        nc.createDimension("time", None)
+        nc.createDimension("station", 5)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "hours since 2020-01-01"
+        t[:] = np.arange(6.0)
+        v = nc.createVariable("temp", "i2", ("time", "station"),
+                              fill_value=-999)
+        v.scale_factor = 0.01
+        v.add_offset = 273.15
+        v.units = "K"
+        v.set_auto_maskandscale(False)
+        raw = (np.arange(30, dtype="i2") * 7).reshape(6, 5)
+        raw[2, 3] = -999
+        v[:] = raw
+        n = nc.createVariable("count", "i4", ("station",))
+        n[:] = np.arange(5, dtype="i4")
+
+
 @pytest.fixture(scope="module")
 def files(rgw, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("zarr"))
     write_types(os.path.join(out, "types.h5"))
     write_chunks(os.path.join(out, "chunks.h5"))
     write_dims(os.path.join(out, "dims.h5"))
+    write_netcdf(os.path.join(out, "nc4.nc"))
     s3 = make_bucket(rgw.client(), BUCKET, OTHER)
-    for name in ("types.h5", "chunks.h5", "dims.h5"):
+    for name in ("types.h5", "chunks.h5", "dims.h5", "nc4.nc"):
         s3.upload_file(os.path.join(out, name), BUCKET, "dir/" + name)
     s3.upload_file(os.path.join(out, "types.h5"), OTHER,
                    "other dir/t\u00e9st file.h5")
@@ -143,7 +175,8 @@ def srv(rgw, files, request):
                       "H5S3PageCache 64M\n"
                       + vhost(rgw, HOST, [BUCKET, (OTHER, "second")])
                       + vhost(rgw, LIMITED, [BUCKET],
-                              extra="    H5S3Limit entries 5\n")) as h:
+                              extra="    H5S3Limit entries 5\n"
+                              "    H5S3Limit vlen-bytes 1K\n")) as h:
         yield h
 
 
@@ -361,6 +394,13 @@ def test_head_range_etag_and_304(srv):
     st, h2, b2 = get(srv, path, method="HEAD")
     assert st == 200 and b2 == b"" and h2["ETag"] == etag
     assert int(h2["Content-Length"]) == len(body)
+    # HEAD of a passed-through chunk: its size, without fetching it.
+    gz = store_path("dir/chunks.h5", "gzip_shuffle/1.1")
+    st, hg, bg = get(srv, gz)
+    st2, hh, bh = get(srv, gz, method="HEAD")
+    assert st == st2 == 200 and bh == b"" and hh["ETag"] == hg["ETag"]
+    assert int(hh["Content-Length"]) == len(bg)
+    assert hh["X-H5S3-S3-Bytes"] == "0"
     st, h3, b3 = get(srv, path, headers={"Range": "bytes=100-199"})
     assert st == 206 and b3 == body[100:200]
     assert h3["Content-Range"] == "bytes 100-199/%d" % len(body)
@@ -442,6 +482,10 @@ def test_budgets_bound_the_metadata_walk(srv, rgw, files):
                               host=LIMITED)
     assert st == 422, body[:300]
     assert "entries" in json.loads(body)["error"]
+    # Four strings of 600 bytes: over 1K of vlen data.
+    st, _, body = srv.request("GET", store_path("dir/types.h5",
+                                                "vlen_big/0"), host=LIMITED)
+    assert st == 422 and "vlen-bytes" in json.loads(body)["error"]
     # A chunk lists no links: still served.
     st, _, body = srv.request("GET", store_path("dir/chunks.h5", "plain/0.0"),
                               host=LIMITED)
@@ -468,3 +512,27 @@ def test_only_get_and_head(srv):
                                  body=b"x", host=HOST)
     assert st == 405 and "GET" in hdrs["Allow"]
     assert json.loads(body)["success"] is False
+
+
+def test_netcdf4_opens_as_netcdf_does(srv, files):
+    import xarray as xr
+    from zarr.storage import FSStore
+    store = FSStore(root_url(srv, "dir/nc4.nc"), get_client=few_connections)
+    got = xr.open_zarr(store, consolidated=True).load()
+    want = xr.open_dataset(os.path.join(files, "nc4.nc"),
+                           engine="netcdf4").load()
+    assert got.sizes == want.sizes
+    assert list(got.coords) == list(want.coords) == ["time"]
+    assert "station" not in got.variables
+    for name in want.variables:
+        assert got[name].dims == want[name].dims, name
+        assert got[name].dtype == want[name].dtype, name
+        xr.testing.assert_equal(got[name], want[name])
+        assert {k: v for k, v in got[name].attrs.items()} == \
+            {k: v for k, v in want[name].attrs.items()}, name
+    assert got.attrs["title"] == "nc"
+    assert np.isnan(got["temp"].values[2, 3])
+    xr.testing.assert_equal(got["temp"].sel(time=slice("2020-01-01T01",
+                                                       "2020-01-01T03")),
+                            want["temp"].sel(time=slice("2020-01-01T01",
+                                                        "2020-01-01T03")))

@@ -15,6 +15,7 @@
 
 #include "base/h5s3_errors.h"
 #include "zarr/h5s3_zarr.h"
+#include "zarr/h5s3_zarr_private.h"
 #include "unit_common.h"
 
 /* The dtype of type t as JSON text, or the failure's detail. */
@@ -270,6 +271,66 @@ START_TEST(test_hidden_attributes)
 }
 END_TEST
 
+/* The fill value bytes b of type t as .zarray spells them. */
+static const char *fill(hid_t t, const void *b)
+{
+    h5s3_zarr_type z;
+    h5s3_result res;
+    json_t *j;
+    char *s;
+    const char *out;
+
+    h5s3_result_init(&res, pool);
+    ck_assert_int_eq(h5s3_zarr_type_of(&z, &res, t), APR_SUCCESS);
+    j = h5s3_zarr_fill_json(b, &z, pool);
+    s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    out = apr_pstrdup(pool, s);
+    free(s);
+    json_decref(j);
+    h5s3_zarr_type_close(&z);
+    return out;
+}
+
+START_TEST(test_fill_values_as_zarr_spells_them)
+{
+    static const unsigned char be_i4[] = {0xff, 0xff, 0xff, 0xf9};
+    static const unsigned char le_u8[] = {0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff};
+    static const unsigned char be_f8_nan[] = {0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
+    static const unsigned char le_f4_ninf[] = {0, 0, 0x80, 0xff};
+    static const unsigned char half_one[] = {0x00, 0x3c};
+    static const unsigned char bytes[] = "ab\0";
+    static const double cx[2] = {1.5, -2.0};
+    hid_t h = H5Tcopy(H5T_IEEE_F32LE), s = H5Tcopy(H5T_C_S1), c;
+    signed char one = 1, zero = 0;
+    hid_t e = H5Tenum_create(H5T_NATIVE_SCHAR);
+
+    ck_assert_str_eq(fill(H5T_STD_I32BE, be_i4), "-7");
+    ck_assert_str_eq(fill(H5T_STD_U64LE, le_u8), "1.8446744073709552e19");
+    ck_assert_str_eq(fill(H5T_IEEE_F64BE, be_f8_nan), "\"NaN\"");
+    ck_assert_str_eq(fill(H5T_IEEE_F32LE, le_f4_ninf), "\"-Infinity\"");
+    /* float16: 1.0 */
+    H5Tset_fields(h, 15, 10, 5, 0, 10);
+    H5Tset_precision(h, 16);
+    H5Tset_size(h, 2);
+    H5Tset_ebias(h, 15);
+    ck_assert_str_eq(fill(h, half_one), "1.0");
+    H5Tset_size(s, 3);
+    ck_assert_str_eq(fill(s, bytes), "\"YWIA\"");
+    H5Tenum_insert(e, "FALSE", &zero);
+    H5Tenum_insert(e, "TRUE", &one);
+    ck_assert_str_eq(fill(e, &one), "true");
+    c = H5Tcreate(H5T_COMPOUND, 16);
+    H5Tinsert(c, "r", 0, H5T_NATIVE_DOUBLE);
+    H5Tinsert(c, "i", 8, H5T_NATIVE_DOUBLE);
+    ck_assert_str_eq(fill(c, cx), "[1.5,-2.0]");
+    H5Tclose(c);
+    H5Tclose(e);
+    H5Tclose(s);
+    H5Tclose(h);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc;
@@ -285,5 +346,6 @@ int main(void)
     tcase_add_test(tc, test_vlen_utf8_bytes);
     tcase_add_test(tc, test_contiguous_rows);
     tcase_add_test(tc, test_hidden_attributes);
+    tcase_add_test(tc, test_fill_values_as_zarr_spells_them);
     return unit_run(s);
 }
