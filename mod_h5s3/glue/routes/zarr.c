@@ -163,6 +163,14 @@ static int parse_path(int *rc, h5s3_req *q, zarr_req *z, const char *raw)
     return 0;
 }
 
+/* As /children does: the root group's children's headers fetched in a few
+ * concurrent batches before HDF5 walks them one by one. */
+static apr_status_t prefetch_root(json_t **unused, h5s3_h5_file *f,
+                                  void *baton, apr_pool_t *p)
+{
+    return h5s3_h5_prefetch_group(f, "/");
+}
+
 static apr_status_t build_meta(json_t **out, h5s3_h5_file *f, void *baton,
                                apr_pool_t *p)
 {
@@ -195,8 +203,8 @@ static apr_status_t metadata(h5s3_req *q, zarr_req *z)
         return APR_SUCCESS;
     }
     q->cache_state = "miss";
-    rv = h5s3_hdf5_run(&built, &z->etag, q, z->m->bucket, z->key, NULL,
-                       build_meta, q);
+    rv = h5s3_hdf5_run(&built, &z->etag, q, z->m->bucket, z->key,
+                       prefetch_root, build_meta, q);
     if (rv != APR_SUCCESS) {
         json_decref(built);
         return rv;

@@ -536,3 +536,41 @@ def test_netcdf4_opens_as_netcdf_does(srv, files):
                                                        "2020-01-01T03")),
                             want["temp"].sel(time=slice("2020-01-01T01",
                                                         "2020-01-01T03")))
+
+
+def test_external_and_virtual_storage_never_read(srv, rgw, tmp_path):
+    """Values in local files (external storage, virtual sources) are left
+    out of the store with the reason, and their chunks are 422: nothing
+    local is opened (inotify on the files)."""
+    from harness.hostile import FileWatch
+    secret = os.path.join(str(tmp_path), "secret.bin")
+    with open(secret, "wb") as f:
+        f.write(b"S" * 256)
+    src = os.path.join(str(tmp_path), "src.h5")
+    with h5py.File(src, "w") as f:
+        f["data"] = np.arange(16, dtype="u1")
+    path = os.path.join(str(tmp_path), "local.h5")
+    with h5py.File(path, "w") as f:
+        f["ok"] = np.arange(4.0)
+        f.create_dataset("ext", shape=(16,), dtype="u1",
+                         external=[(secret, 0, 16)])
+        lay = h5py.VirtualLayout(shape=(16,), dtype="u1")
+        lay[:] = h5py.VirtualSource(src, "data", shape=(16,))
+        f.create_virtual_dataset("vds", lay, fillvalue=0)
+    key = "local-%s.h5" % uuid.uuid4().hex[:8]
+    rgw.client().upload_file(path, BUCKET, key)
+    watch = FileWatch(secret, src)
+    try:
+        m = json.loads(get(srv, store_path(key, ".zmetadata"))[2])["metadata"]
+        skipped = m[".zattrs"]["_h5s3_skipped"]
+        assert "external raw data storage" in skipped["ext"]
+        assert "virtual dataset" in skipped["vds"]
+        assert "ok/.zarray" in m and "ext/.zarray" not in m
+        for name in ("ext", "vds"):
+            st, _, body = get(srv, store_path(key, name + "/0"))
+            assert st == 422, body[:200]
+            assert "storage" in json.loads(body)["error"] or \
+                "virtual" in json.loads(body)["error"]
+        assert watch.poll() == []
+    finally:
+        watch.close()
