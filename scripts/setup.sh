@@ -32,6 +32,9 @@ PACKAGES=(
   debhelper dpkg-dev devscripts equivs fakeroot lintian
   # viewer page (npm: see build-viewer.sh) and its browser test
   nodejs chromium
+  # the Zarr store view's other clients (issue 15): xarray (with dask),
+  # netCDF-C's writer and reader for the fixtures and the oracle
+  python3-xarray python3-dask python3-netcdf4
 )
 
 missing=()

@@ -19,6 +19,7 @@ grove_oracle  the h5grove answers, from h5py
 hostile       hostile files: a watch on local files, the value routes
 h5files       HDF5 files in layouts h5py does not write by itself
 ops_util      operations: module loads, vhosts, load, redis, memcached
+zarrfx        the Zarr store's clients: fixtures in two buckets, store URLs
 """
 
 from .s3server import (RGW, TEST_ACCESS_KEY, TEST_SECRET_KEY, closed_port,
