@@ -103,6 +103,13 @@ int h5s3_zarr_attr_hidden(const char *name);
 apr_status_t h5s3_zarr_metadata(json_t **out, h5s3_result *res, hid_t fid,
                                 apr_pool_t *p);
 
+/*
+ * n zeroed bytes charged to the process's memory budget
+ * (h5s3_h5_mem_reserve), given back when p is cleared: H5S3_E_BUSY over
+ * the budget, APR_ENOMEM when malloc fails.
+ */
+apr_status_t h5s3_zarr_charged_alloc(char **out, apr_size_t n, apr_pool_t *p);
+
 /* One chunk: either a byte range of the object (passthrough), or bytes. */
 typedef struct h5s3_zarr_chunk {
     int passthrough;

@@ -101,6 +101,27 @@ static void prefill(char *buf, apr_uint64_t n, const chunk_ctx *c)
     }
 }
 
+/* A charged buffer given back to the budget when its request ends. */
+static apr_status_t free_charged(void *buf)
+{
+    h5s3_h5_mem_free(buf);
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_zarr_charged_alloc(char **out, apr_size_t n, apr_pool_t *p)
+{
+    void *buf = NULL;
+    apr_status_t rv = h5s3_h5_mem_alloc(&buf, n ? n : 1, 1);
+
+    *out = NULL;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(p, buf, free_charged, apr_pool_cleanup_null);
+    *out = buf;
+    return APR_SUCCESS;
+}
+
 /* The chunk read by HDF5 into a full-shape buffer. */
 static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                             chunk_ctx *c, const char *key, apr_pool_t *p)
@@ -122,7 +143,17 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                                   "larger than %d MiB decoded", key,
                                   H5S3_H5_MAX_CHUNK_BYTES >> 20);
     }
-    buf = apr_pcalloc(p, bytes ? (apr_size_t)bytes : 1);
+    /*
+     * Charged to the process's memory budget before it exists, as the
+     * viewer's read buffers are (docs/zarr.md): over it, H5S3_E_BUSY, a
+     * 503 with Retry-After.  Released when the request's pool goes,
+     * after the answer was sent.
+     */
+    rv = h5s3_zarr_charged_alloc(&buf, (apr_size_t)bytes, p);
+    if (rv != APR_SUCCESS) {
+        return h5s3_result_printf(res, rv, "Chunk '%s' does not fit the "
+                                  "memory budget now", key);
+    }
     if (!c->t.vlen_str) {
         prefill(buf, n, c);
     }
