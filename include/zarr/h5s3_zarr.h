@@ -89,6 +89,19 @@ apr_status_t h5s3_zarr_vlen_utf8(char **out, apr_size_t *len,
                                  char *const *strs, apr_uint64_t n,
                                  apr_pool_t *p);
 
+/*
+ * Re-encoding the decoded bytes of a chunk stored with some filters
+ * skipped, so it reads with its array's .zarray codecs (docs/zarr.md):
+ * numcodecs' shuffle of len bytes of elem-byte elements into out (len
+ * bytes); a zlib stream of stored (uncompressed) deflate blocks, which
+ * every zlib decoder reads, of *out bytes for len bytes (H5S3_E_TOOLARGE
+ * past apr_size_t), and writing it to out, returning its length.
+ */
+void h5s3_zarr_shuffle(char *out, const char *in, apr_size_t len,
+                       size_t elem);
+apr_status_t h5s3_zarr_zlib_stored_size(apr_size_t *out, apr_size_t len);
+apr_size_t h5s3_zarr_zlib_stored(char *out, const char *in, apr_size_t len);
+
 /* Attribute names the store does not show (netCDF and dimension scale
  * bookkeeping). */
 int h5s3_zarr_attr_hidden(const char *name);

@@ -18,6 +18,7 @@
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_vlen.h"
 #include "hdf5/io/h5s3_h5_io.h"
+#include "json/h5s3_json.h"
 
 typedef struct chunk_ctx {
     hid_t did, dcpl, space;
@@ -30,6 +31,7 @@ typedef struct chunk_ctx {
     hsize_t count[H5S3_ZARR_RANK_MAX];
     H5D_layout_t layout;
     int passthrough;
+    int reencode;               /* stored with filters skipped */
 } chunk_ctx;
 
 /* The user block: HDF5's addresses are relative to its end. */
@@ -66,10 +68,10 @@ static apr_status_t stored(h5s3_zarr_chunk *out, h5s3_result *res,
         return APR_SUCCESS;
     }
     if (mask != 0) {
-        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' was "
-                                  "stored with filters skipped (mask %u), "
-                                  "which its .zarray codecs cannot say", key,
-                                  mask);
+        /* A valid chunk whose bytes the .zarray codecs do not describe:
+         * HDF5 decodes it, and it is encoded again as they say. */
+        c->reencode = 1;
+        return APR_SUCCESS;
     }
     if (size > H5S3_H5_MAX_CHUNK_BYTES || addr > (haddr_t)APR_INT64_MAX
         || !H5S3_ADD(&at, user_block(fid), (apr_off_t)addr)
@@ -220,6 +222,62 @@ cleanup:
     return rv;
 }
 
+/*
+ * The decoded chunk in out encoded with the array's codecs: its shuffles,
+ * then zlib as stored deflate blocks (any zlib decoder reads them, and
+ * nothing is compressed on the server's CPU).  Another compressor has no
+ * encoder here: 422, its name said.
+ */
+static apr_status_t reencode(h5s3_zarr_chunk *out, h5s3_result *res,
+                             const json_t *filters, const json_t *compressor,
+                             const char *key, apr_pool_t *p)
+{
+    const char *comp = json_string_value(json_object_get(compressor, "id"));
+    char *tmp = NULL, *enc;
+    apr_size_t i, size;
+    apr_status_t rv;
+
+    if (compressor && !json_is_null(compressor)
+        && (comp == NULL || strcmp(comp, "zlib") != 0)) {
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' was "
+                                  "stored with filters skipped, and the "
+                                  "server cannot encode it as %s again", key,
+                                  comp ? comp : "?");
+    }
+    for (i = 0; i < json_array_size(filters); i++) {
+        json_int_t es = json_integer_value(json_object_get(
+            json_array_get(filters, i), "elementsize"));
+
+        if (es <= 0) {
+            return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' "
+                                      "cannot be shuffled again", key);
+        }
+        if (tmp == NULL) {
+            rv = h5s3_zarr_charged_alloc(&tmp, out->len, p);
+            if (rv != APR_SUCCESS) {
+                return h5s3_result_printf(res, rv, "Chunk '%s' does not fit "
+                                          "the memory budget now", key);
+            }
+        }
+        h5s3_zarr_shuffle(tmp, out->buf, out->len, (size_t)es);
+        /* The shuffled bytes become the input of the next codec. */
+        enc = out->buf;
+        out->buf = tmp;
+        tmp = enc;
+    }
+    if (comp == NULL) {
+        return APR_SUCCESS;
+    }
+    if ((rv = h5s3_zarr_zlib_stored_size(&size, out->len)) != APR_SUCCESS
+        || (rv = h5s3_zarr_charged_alloc(&enc, size, p)) != APR_SUCCESS) {
+        return h5s3_result_printf(res, rv, "Chunk '%s' does not fit the "
+                                  "memory budget now", key);
+    }
+    out->len = h5s3_zarr_zlib_stored(enc, out->buf, out->len);
+    out->buf = enc;
+    return APR_SUCCESS;
+}
+
 static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
                              chunk_ctx *c, hid_t fid, const char *path,
                              const char *key, apr_off_t file_size,
@@ -258,8 +316,9 @@ static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
     rv = h5s3_zarr_layout(res, c->chunk, &filters, &compressor, &c->passthrough,
                           &c->layout, c->did, c->dcpl, &c->t, c->rank,
                           c->shape);
-    json_decref(filters);
-    json_decref(compressor);
+    /* Kept for a chunk to encode again (reencode), freed with p. */
+    h5s3_json_pool_own(p, filters);
+    h5s3_json_pool_own(p, compressor);
     if (rv != APR_SUCCESS) {
         return h5s3_result_printf(res, rv, "Dataset '%s' cannot be served: "
                                   "%s", path, h5s3_result_detail(res, "?"));
@@ -288,7 +347,11 @@ static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
         return h5s3_result_printf(res, H5S3_E_NOTFOUND, "Chunk '%s' is not "
                                   "allocated; use the fill value", key);
     }
-    return decoded(out, res, c, key, p);
+    rv = decoded(out, res, c, key, p);
+    if (rv == APR_SUCCESS && c->reencode) {
+        rv = reencode(out, res, filters, compressor, key, p);
+    }
+    return rv;
 }
 
 apr_status_t h5s3_zarr_chunk_get(h5s3_zarr_chunk *out, h5s3_result *res,
