@@ -174,13 +174,17 @@ def test_u8_fill_value_above_2_63_is_exact(srv, files):
         want = f["u8fill"][()]
     assert want[-1] == 2**64 - 1
     assert (z[()] == want).all()
-    # The same document through the consolidated metadata, twice (the
-    # second from the shared cache).
+    # The same document through the consolidated metadata, twice: the
+    # second from the shared cache, as the first wrote it.
+    bodies = []
     for _ in range(2):
-        st, _, meta = get(srv, store_path(".zmetadata"))
+        st, hdrs, meta = get(srv, store_path(".zmetadata"))
         assert st == 200
         za = json.loads(meta)["metadata"]["u8fill/.zarray"]
         assert za["fill_value"] == 2**64 - 1
+        bodies.append(meta)
+    assert hdrs["X-H5S3-Cache"] == "hit"
+    assert bodies[0] == bodies[1]
 
 
 def test_chunk_stored_with_filters_skipped_reads(srv, files):
