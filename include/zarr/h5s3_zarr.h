@@ -89,6 +89,19 @@ apr_status_t h5s3_zarr_vlen_utf8(char **out, apr_size_t *len,
                                  char *const *strs, apr_uint64_t n,
                                  apr_pool_t *p);
 
+/*
+ * Re-encoding the decoded bytes of a chunk stored with some filters
+ * skipped, so it reads with its array's .zarray codecs (docs/zarr.md):
+ * numcodecs' shuffle of len bytes of elem-byte elements into out (len
+ * bytes); a zlib stream of stored (uncompressed) deflate blocks, which
+ * every zlib decoder reads, of *out bytes for len bytes (H5S3_E_TOOLARGE
+ * past apr_size_t), and writing it to out, returning its length.
+ */
+void h5s3_zarr_shuffle(char *out, const char *in, apr_size_t len,
+                       size_t elem);
+apr_status_t h5s3_zarr_zlib_stored_size(apr_size_t *out, apr_size_t len);
+apr_size_t h5s3_zarr_zlib_stored(char *out, const char *in, apr_size_t len);
+
 /* Attribute names the store does not show (netCDF and dimension scale
  * bookkeeping). */
 int h5s3_zarr_attr_hidden(const char *name);
@@ -102,6 +115,13 @@ int h5s3_zarr_attr_hidden(const char *name);
  */
 apr_status_t h5s3_zarr_metadata(json_t **out, h5s3_result *res, hid_t fid,
                                 apr_pool_t *p);
+
+/*
+ * n zeroed bytes charged to the process's memory budget
+ * (h5s3_h5_mem_reserve), given back when p is cleared: H5S3_E_BUSY over
+ * the budget, APR_ENOMEM when malloc fails.
+ */
+apr_status_t h5s3_zarr_charged_alloc(char **out, apr_size_t n, apr_pool_t *p);
 
 /* One chunk: either a byte range of the object (passthrough), or bytes. */
 typedef struct h5s3_zarr_chunk {

@@ -21,7 +21,8 @@ apr_status_t h5s3_zarr_layout(h5s3_result *res, hsize_t *chunk, json_t **filters
                               const h5s3_zarr_type *t, int rank,
                               const hsize_t *shape);
 
-/* A fill value of t's layout at b as Zarr v2 spells it in .zarray. */
+/* A fill value of t's layout at b as Zarr v2 spells it in .zarray; a u8
+ * above 2^63 is a raw number of p (h5s3_json_raw): dump it with p. */
 json_t *h5s3_zarr_fill_json(const unsigned char *b, const h5s3_zarr_type *t,
                             apr_pool_t *p);
 

@@ -18,6 +18,7 @@
 #include "hdf5/h5s3_h5_storage.h"
 #include "hdf5/h5s3_h5_vlen.h"
 #include "hdf5/io/h5s3_h5_io.h"
+#include "json/h5s3_json.h"
 
 typedef struct chunk_ctx {
     hid_t did, dcpl, space;
@@ -30,6 +31,7 @@ typedef struct chunk_ctx {
     hsize_t count[H5S3_ZARR_RANK_MAX];
     H5D_layout_t layout;
     int passthrough;
+    int reencode;               /* stored with filters skipped */
 } chunk_ctx;
 
 /* The user block: HDF5's addresses are relative to its end. */
@@ -66,10 +68,10 @@ static apr_status_t stored(h5s3_zarr_chunk *out, h5s3_result *res,
         return APR_SUCCESS;
     }
     if (mask != 0) {
-        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' was "
-                                  "stored with filters skipped (mask %u), "
-                                  "which its .zarray codecs cannot say", key,
-                                  mask);
+        /* A valid chunk whose bytes the .zarray codecs do not describe:
+         * HDF5 decodes it, and it is encoded again as they say. */
+        c->reencode = 1;
+        return APR_SUCCESS;
     }
     if (size > H5S3_H5_MAX_CHUNK_BYTES || addr > (haddr_t)APR_INT64_MAX
         || !H5S3_ADD(&at, user_block(fid), (apr_off_t)addr)
@@ -101,6 +103,27 @@ static void prefill(char *buf, apr_uint64_t n, const chunk_ctx *c)
     }
 }
 
+/* A charged buffer given back to the budget when its request ends. */
+static apr_status_t free_charged(void *buf)
+{
+    h5s3_h5_mem_free(buf);
+    return APR_SUCCESS;
+}
+
+apr_status_t h5s3_zarr_charged_alloc(char **out, apr_size_t n, apr_pool_t *p)
+{
+    void *buf = NULL;
+    apr_status_t rv = h5s3_h5_mem_alloc(&buf, n ? n : 1, 1);
+
+    *out = NULL;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(p, buf, free_charged, apr_pool_cleanup_null);
+    *out = buf;
+    return APR_SUCCESS;
+}
+
 /* The chunk read by HDF5 into a full-shape buffer. */
 static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                             chunk_ctx *c, const char *key, apr_pool_t *p)
@@ -122,7 +145,17 @@ static apr_status_t decoded(h5s3_zarr_chunk *out, h5s3_result *res,
                                   "larger than %d MiB decoded", key,
                                   H5S3_H5_MAX_CHUNK_BYTES >> 20);
     }
-    buf = apr_pcalloc(p, bytes ? (apr_size_t)bytes : 1);
+    /*
+     * Charged to the process's memory budget before it exists, as the
+     * viewer's read buffers are (docs/zarr.md): over it, H5S3_E_BUSY, a
+     * 503 with Retry-After.  Released when the request's pool goes,
+     * after the answer was sent.
+     */
+    rv = h5s3_zarr_charged_alloc(&buf, (apr_size_t)bytes, p);
+    if (rv != APR_SUCCESS) {
+        return h5s3_result_printf(res, rv, "Chunk '%s' does not fit the "
+                                  "memory budget now", key);
+    }
     if (!c->t.vlen_str) {
         prefill(buf, n, c);
     }
@@ -189,6 +222,62 @@ cleanup:
     return rv;
 }
 
+/*
+ * The decoded chunk in out encoded with the array's codecs: its shuffles,
+ * then zlib as stored deflate blocks (any zlib decoder reads them, and
+ * nothing is compressed on the server's CPU).  Another compressor has no
+ * encoder here: 422, its name said.
+ */
+static apr_status_t reencode(h5s3_zarr_chunk *out, h5s3_result *res,
+                             const json_t *filters, const json_t *compressor,
+                             const char *key, apr_pool_t *p)
+{
+    const char *comp = json_string_value(json_object_get(compressor, "id"));
+    char *tmp = NULL, *enc;
+    apr_size_t i, size;
+    apr_status_t rv;
+
+    if (compressor && !json_is_null(compressor)
+        && (comp == NULL || strcmp(comp, "zlib") != 0)) {
+        return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' was "
+                                  "stored with filters skipped, and the "
+                                  "server cannot encode it as %s again", key,
+                                  comp ? comp : "?");
+    }
+    for (i = 0; i < json_array_size(filters); i++) {
+        json_int_t es = json_integer_value(json_object_get(
+            json_array_get(filters, i), "elementsize"));
+
+        if (es <= 0) {
+            return h5s3_result_printf(res, H5S3_E_UNSUPPORTED, "Chunk '%s' "
+                                      "cannot be shuffled again", key);
+        }
+        if (tmp == NULL) {
+            rv = h5s3_zarr_charged_alloc(&tmp, out->len, p);
+            if (rv != APR_SUCCESS) {
+                return h5s3_result_printf(res, rv, "Chunk '%s' does not fit "
+                                          "the memory budget now", key);
+            }
+        }
+        h5s3_zarr_shuffle(tmp, out->buf, out->len, (size_t)es);
+        /* The shuffled bytes become the input of the next codec. */
+        enc = out->buf;
+        out->buf = tmp;
+        tmp = enc;
+    }
+    if (comp == NULL) {
+        return APR_SUCCESS;
+    }
+    if ((rv = h5s3_zarr_zlib_stored_size(&size, out->len)) != APR_SUCCESS
+        || (rv = h5s3_zarr_charged_alloc(&enc, size, p)) != APR_SUCCESS) {
+        return h5s3_result_printf(res, rv, "Chunk '%s' does not fit the "
+                                  "memory budget now", key);
+    }
+    out->len = h5s3_zarr_zlib_stored(enc, out->buf, out->len);
+    out->buf = enc;
+    return APR_SUCCESS;
+}
+
 static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
                              chunk_ctx *c, hid_t fid, const char *path,
                              const char *key, apr_off_t file_size,
@@ -227,8 +316,9 @@ static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
     rv = h5s3_zarr_layout(res, c->chunk, &filters, &compressor, &c->passthrough,
                           &c->layout, c->did, c->dcpl, &c->t, c->rank,
                           c->shape);
-    json_decref(filters);
-    json_decref(compressor);
+    /* Kept for a chunk to encode again (reencode), freed with p. */
+    h5s3_json_pool_own(p, filters);
+    h5s3_json_pool_own(p, compressor);
     if (rv != APR_SUCCESS) {
         return h5s3_result_printf(res, rv, "Dataset '%s' cannot be served: "
                                   "%s", path, h5s3_result_detail(res, "?"));
@@ -257,7 +347,11 @@ static apr_status_t chunk_of(h5s3_zarr_chunk *out, h5s3_result *res,
         return h5s3_result_printf(res, H5S3_E_NOTFOUND, "Chunk '%s' is not "
                                   "allocated; use the fill value", key);
     }
-    return decoded(out, res, c, key, p);
+    rv = decoded(out, res, c, key, p);
+    if (rv == APR_SUCCESS && c->reencode) {
+        rv = reencode(out, res, filters, compressor, key, p);
+    }
+    return rv;
 }
 
 apr_status_t h5s3_zarr_chunk_get(h5s3_zarr_chunk *out, h5s3_result *res,

@@ -447,3 +447,69 @@ int h5s3_zarr_attr_hidden(const char *name)
     }
     return 0;
 }
+
+/* ---- re-encoding a chunk stored with filters skipped ---------------------- */
+
+void h5s3_zarr_shuffle(char *out, const char *in, apr_size_t len,
+                       size_t elem)
+{
+    apr_size_t n = elem ? len / elem : 0, i, j;
+
+    /* Byte j of element i goes to plane j, as numcodecs' Shuffle and
+     * HDF5's shuffle filter order them; a tail shorter than one element
+     * stays where it is. */
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < elem; j++) {
+            out[j * n + i] = in[i * elem + j];
+        }
+    }
+    memcpy(out + n * elem, in + n * elem, len - n * elem);
+}
+
+/* Deflate's largest stored block (RFC 1951, 3.2.4). */
+#define STORED_MAX 65535
+
+apr_status_t h5s3_zarr_zlib_stored_size(apr_size_t *out, apr_size_t len)
+{
+    apr_size_t blocks = len / STORED_MAX + (len % STORED_MAX || !len), hdr;
+
+    /* 2 bytes of zlib header, 5 per block, 4 of Adler-32 (RFC 1950). */
+    if (!H5S3_MUL(&hdr, blocks, 5) || !H5S3_ADD(&hdr, hdr, 6)
+        || !H5S3_ADD(out, len, hdr)) {
+        return H5S3_E_TOOLARGE;
+    }
+    return APR_SUCCESS;
+}
+
+apr_size_t h5s3_zarr_zlib_stored(char *out, const char *in, apr_size_t len)
+{
+    unsigned char *o = (unsigned char *)out;
+    const unsigned char *s = (const unsigned char *)in;
+    apr_uint32_t a = 1, b = 0;
+    apr_size_t i, at = 0;
+
+    /* CMF 0x78 (deflate, 32K window), FLG 0x01: 0x7801 % 31 == 0. */
+    *o++ = 0x78;
+    *o++ = 0x01;
+    do {
+        apr_size_t n = len - at < STORED_MAX ? len - at : STORED_MAX;
+
+        *o++ = at + n == len ? 1 : 0;           /* BFINAL, BTYPE 00 */
+        *o++ = (unsigned char)(n & 0xff);
+        *o++ = (unsigned char)(n >> 8);
+        *o++ = (unsigned char)(~n & 0xff);
+        *o++ = (unsigned char)((~n >> 8) & 0xff);
+        memcpy(o, s + at, n);
+        o += n;
+        at += n;
+    } while (at < len);
+    for (i = 0; i < len; i++) {
+        a = (a + s[i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    *o++ = (unsigned char)(b >> 8);
+    *o++ = (unsigned char)b;
+    *o++ = (unsigned char)(a >> 8);
+    *o++ = (unsigned char)a;
+    return (apr_size_t)((char *)o - out);
+}

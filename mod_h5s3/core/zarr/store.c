@@ -4,6 +4,7 @@
  * group a .zgroup and .zattrs, each dataset the store can serve a .zarray
  * and .zattrs; what it cannot serve is named in the parent's .zattrs.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_base64.h>
 #include <apr_hash.h>
@@ -816,8 +817,24 @@ static double half_to_double(apr_uint64_t h)
     return (h & 0x8000) ? -v : v;
 }
 
+/*
+ * An unsigned 64-bit value past jansson's signed integers, as its exact
+ * decimal text spliced in by h5s3_json_dump: a JSON real would round it,
+ * and NumPy would not convert it back to the u8 it was (docs/zarr.md).
+ */
+static json_t *big_uint_json(apr_uint64_t u, apr_pool_t *p)
+{
+    char *text = malloc(24);
+
+    if (text == NULL) {
+        return NULL;
+    }
+    return h5s3_json_raw(text, (apr_size_t)apr_snprintf(
+        text, 24, "%" APR_UINT64_T_FMT, u), p);
+}
+
 static json_t *number_json(const unsigned char *b, size_t n, char kind,
-                           int big)
+                           int big, apr_pool_t *p)
 {
     apr_uint64_t u = load_uint(b, n, big);
 
@@ -825,7 +842,7 @@ static json_t *number_json(const unsigned char *b, size_t n, char kind,
     case 'b':
         return json_boolean(u != 0);
     case 'u':
-        return u > (apr_uint64_t)INT64_MAX ? json_real((double)u)
+        return u > (apr_uint64_t)INT64_MAX ? big_uint_json(u, p)
                                            : json_integer((json_int_t)u);
     case 'i':
         if (n < 8 && (u >> (8 * n - 1)) & 1) {
@@ -868,11 +885,11 @@ json_t *h5s3_zarr_fill_json(const unsigned char *b, const h5s3_zarr_type *t,
     }
     if (t->kind == 'c') {
         size_t half = t->size / 2;
-        return json_pack("[o, o]", number_json(b, half, 'f', big),
-                         number_json(b + half, half, 'f', big));
+        return json_pack("[o, o]", number_json(b, half, 'f', big, p),
+                         number_json(b + half, half, 'f', big, p));
     }
     {
-        json_t *j = number_json(b, t->size, t->kind, big);
+        json_t *j = number_json(b, t->size, t->kind, big, p);
         return j ? j : json_null();
     }
 }

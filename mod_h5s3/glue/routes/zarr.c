@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "glue/h5s3_glue.h"
+#include "base/h5s3_checked.h"
 #include "base/h5s3_errors.h"
 #include "json/h5s3_json.h"
 #include "zarr/h5s3_zarr.h"
@@ -22,6 +23,8 @@ typedef struct zarr_req {
     const char *store;          /* store key, decoded: "a/b/.zarray" */
     const char *etag;
     json_t *meta;               /* the consolidated metadata */
+    const char *meta_text;      /* its dump, when read from the cache */
+    apr_size_t meta_len;
     const char *array;          /* HDF5 path of the chunk's array */
     const char *chunk;          /* chunk key */
     h5s3_zarr_chunk c;
@@ -178,8 +181,13 @@ static apr_status_t build_meta(json_t **out, h5s3_h5_file *f, void *baton,
     return h5s3_zarr_metadata(out, &q->result, h5s3_h5_file_id(f), p);
 }
 
-/* The consolidated metadata, from the shared cache or built. */
-static apr_status_t metadata(h5s3_req *q, zarr_req *z)
+/*
+ * The consolidated metadata, from the shared cache or built.  For
+ * .zmetadata itself (only_text) the cached dump is the answer as it is:
+ * no parse, and a u8 fill value above 2^63, which jansson cannot parse,
+ * still comes from the cache (docs/zarr.md).
+ */
+static apr_status_t metadata(h5s3_req *q, zarr_req *z, int only_text)
 {
     apr_pool_t *p = q->r->pool;
     const char *ckey;
@@ -196,8 +204,11 @@ static apr_status_t metadata(h5s3_req *q, zarr_req *z)
     if (h5s3_conf_meta_ttl(q->sc) > 0
         && h5s3_cache_get(&h5s3_module_state.cache, "zarr", ckey, &text,
                           &len, p) == APR_SUCCESS
-        && (z->meta = json_loadb(text, len, 0, NULL)) != NULL) {
+        && (only_text
+            || (z->meta = json_loadb(text, len, 0, NULL)) != NULL)) {
         h5s3_json_pool_own(p, z->meta);
+        z->meta_text = text;
+        z->meta_len = len;
         q->cache_state = "hit";
         return APR_SUCCESS;
     }
@@ -275,8 +286,15 @@ static int one_range(apr_off_t *from, apr_off_t *to, const char *range,
  * store key), Cache-Control, one byte range, and 304 for a matching
  * If-None-Match.
  */
+/*
+ * The bytes [from, from + n) of a chunk whose body was not read yet, into
+ * *body; an error status when they cannot be had.
+ */
+typedef apr_status_t zarr_fetch_fn(const char **body, h5s3_req *q,
+                                   zarr_req *z, apr_off_t from, apr_size_t n);
+
 static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
-                       const char *body, apr_size_t len)
+                       const char *body, apr_size_t len, zarr_fetch_fn *fetch)
 {
     /* Ranges of chunks only: a piece of a JSON document is no document. */
     int is_chunk = !strcmp(ctype, "application/octet-stream");
@@ -287,7 +305,7 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
         z->store, NULL), z->etag);
     const char *if_range;
     apr_off_t from = 0, to = 0;
-    int cond, ranged;
+    int cond, ranged, sliced = 0;
 
     apr_table_setn(r->headers_out, "ETag", etag);
     cond = ap_meets_conditions(r);
@@ -314,13 +332,29 @@ static int send_answer(h5s3_req *q, zarr_req *z, const char *ctype,
             r->pool, "Range not satisfiable: the body has %" APR_SIZE_T_FMT
             " bytes", len));
     }
+    if (!ranged) {
+        from = 0;
+        to = (apr_off_t)len - 1;
+    }
+    if (fetch && !r->header_only && len > 0) {
+        /* Only the bytes sent are read, after a 304 or 416 none. */
+        apr_status_t rv = fetch(&body, q, z, from,
+                                (apr_size_t)(to - from + 1));
+
+        if (rv != APR_SUCCESS) {
+            apr_table_unset(r->headers_out, "ETag");
+            return core_error(q, z, rv);
+        }
+        sliced = 1;
+    }
     r->status = HTTP_OK;
     if (ranged) {
         r->status = HTTP_PARTIAL_CONTENT;
         apr_table_setn(r->headers_out, "Content-Range", apr_psprintf(
             r->pool, "bytes %" APR_OFF_T_FMT "-%" APR_OFF_T_FMT "/%"
             APR_SIZE_T_FMT, from, to, len));
-        body = body ? body + from : NULL;     /* NULL: HEAD */
+        /* NULL: HEAD; sliced: the fetch read only the range. */
+        body = body && !sliced ? body + from : body;
         len = (apr_size_t)(to - from + 1);
     }
     apr_table_setn(r->headers_out, "Accept-Ranges",
@@ -346,7 +380,7 @@ static int send_json(h5s3_req *q, zarr_req *z, const json_t *doc)
         return zarr_error(q, HTTP_INTERNAL_SERVER_ERROR,
                           "Internal server error");
     }
-    return send_answer(q, z, "application/json", text, len);
+    return send_answer(q, z, "application/json", text, len, NULL);
 }
 
 static apr_status_t read_chunk(json_t **out, h5s3_h5_file *f, void *baton,
@@ -360,15 +394,43 @@ static apr_status_t read_chunk(json_t **out, h5s3_h5_file *f, void *baton,
                                z->array, z->chunk, h5s3_h5_file_size(f), p);
 }
 
+/*
+ * The bytes [from, from + n) of a passthrough chunk: one ranged GET of
+ * exactly those bytes of the object, pinned to the ETag read, into a
+ * buffer charged to the memory budget (docs/zarr.md).
+ */
+static apr_status_t fetch_stored(const char **body, h5s3_req *q,
+                                 zarr_req *z, apr_off_t from, apr_size_t n)
+{
+    apr_off_t at;
+    apr_size_t got = 0;
+    char *buf;
+    apr_status_t rv;
+
+    /* from + n <= the chunk's size, which ends inside the file. */
+    if (!H5S3_ADD(&at, z->c.offset, from)) {
+        return H5S3_E_UNSUPPORTED;
+    }
+    rv = h5s3_zarr_charged_alloc(&buf, n, q->r->pool);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = h5s3_s3_get_range(&got, q->sc->client, z->m->bucket, z->key,
+                           z->etag, at, n, buf, &q->call, q->r->pool);
+    if (rv == APR_SUCCESS && got != n) {
+        rv = H5S3_E_UPSTREAM;
+    }
+    *body = buf;
+    return rv;
+}
+
 static int serve_chunk(h5s3_req *q, zarr_req *z, const char *leaf)
 {
     apr_pool_t *p = q->r->pool;
     const char *arr = apr_pstrmemdup(p, z->store,
                                      (apr_size_t)(leaf - z->store));
     void *args[2] = {q, z};
-    apr_size_t got = 0;
     apr_status_t rv;
-    char *buf;
 
     if (*arr) {
         arr = apr_pstrmemdup(p, arr, strlen(arr) - 1);   /* the '/' */
@@ -386,25 +448,12 @@ static int serve_chunk(h5s3_req *q, zarr_req *z, const char *leaf)
         return core_error(q, z, rv);
     }
     if (!z->c.passthrough) {
-        return send_answer(q, z, "application/octet-stream", z->c.buf, z->c.len);
+        return send_answer(q, z, "application/octet-stream", z->c.buf,
+                           z->c.len, NULL);
     }
-    /* HEAD: the size is known, the bytes are not needed. */
-    if (q->r->header_only) {
-        return send_answer(q, z, "application/octet-stream", NULL,
-                           z->c.size);
-    }
-    /* The stored bytes, exactly: one ranged GET of the ETag read. */
-    buf = apr_palloc(p, z->c.size ? z->c.size : 1);
-    rv = h5s3_s3_get_range(&got, q->sc->client, z->m->bucket, z->key,
-                           z->etag, z->c.offset, z->c.size, buf, &q->call,
-                           p);
-    if (rv == APR_SUCCESS && got != z->c.size) {
-        rv = H5S3_E_UPSTREAM;
-    }
-    if (rv != APR_SUCCESS) {
-        return core_error(q, z, rv);
-    }
-    return send_answer(q, z, "application/octet-stream", buf, got);
+    /* HEAD needs only the size; a GET reads the bytes it sends. */
+    return send_answer(q, z, "application/octet-stream", NULL, z->c.size,
+                       fetch_stored);
 }
 
 int h5s3_route_zarr(h5s3_req *q, const char *raw)
@@ -426,12 +475,15 @@ int h5s3_route_zarr(h5s3_req *q, const char *raw)
         return rv != APR_SUCCESS ? core_error(q, &z, rv)
                                  : serve_chunk(q, &z, leaf);
     }
-    rv = metadata(q, &z);
+    rv = metadata(q, &z, !strcmp(z.store, ".zmetadata"));
     if (rv != APR_SUCCESS) {
         return core_error(q, &z, rv);
     }
     if (!strcmp(z.store, ".zmetadata")) {
-        return send_json(q, &z, z.meta);
+        /* The cached text is the dump send_json would make. */
+        return z.meta_text ? send_answer(q, &z, "application/json",
+                                         z.meta_text, z.meta_len, NULL)
+                           : send_json(q, &z, z.meta);
     }
     doc = json_object_get(json_object_get(z.meta, "metadata"), z.store);
     if (doc == NULL) {

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "base/h5s3_errors.h"
+#include "json/h5s3_json.h"
 #include "zarr/h5s3_zarr.h"
 #include "zarr/h5s3_zarr_private.h"
 #include "unit_common.h"
@@ -278,14 +279,16 @@ static const char *fill(hid_t t, const void *b)
     h5s3_result res;
     json_t *j;
     char *s;
+    apr_size_t len;
     const char *out;
 
     h5s3_result_init(&res, pool);
     ck_assert_int_eq(h5s3_zarr_type_of(&z, &res, t), APR_SUCCESS);
     j = h5s3_zarr_fill_json(b, &z, pool);
-    s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    out = apr_pstrdup(pool, s);
-    free(s);
+    /* The server's dump: raw numbers spliced in, a newline after. */
+    ck_assert_int_eq(h5s3_json_dump(&s, &len, j, pool), APR_SUCCESS);
+    ck_assert(len >= 2 && s[len - 1] == '\n');
+    out = apr_pstrndup(pool, s, len - 1);
     json_decref(j);
     h5s3_zarr_type_close(&z);
     return out;
@@ -306,7 +309,7 @@ START_TEST(test_fill_values_as_zarr_spells_them)
     hid_t e = H5Tenum_create(H5T_NATIVE_SCHAR);
 
     ck_assert_str_eq(fill(H5T_STD_I32BE, be_i4), "-7");
-    ck_assert_str_eq(fill(H5T_STD_U64LE, le_u8), "1.8446744073709552e19");
+    ck_assert_str_eq(fill(H5T_STD_U64LE, le_u8), "18446744073709551615");
     ck_assert_str_eq(fill(H5T_IEEE_F64BE, be_f8_nan), "\"NaN\"");
     ck_assert_str_eq(fill(H5T_IEEE_F32LE, le_f4_ninf), "\"-Infinity\"");
     /* float16: 1.0 */
@@ -331,6 +334,41 @@ START_TEST(test_fill_values_as_zarr_spells_them)
 }
 END_TEST
 
+START_TEST(test_shuffle_and_stored_zlib)
+{
+    static const unsigned char want_abc[] = {
+        0x78, 0x01, 0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c',
+        0x02, 0x4d, 0x01, 0x27     /* Adler-32 of "abc" */
+    };
+    const char in[] = "AaBbCcD";
+    char sh[7], out[32], *big;
+    apr_size_t n, size;
+
+    h5s3_zarr_shuffle(sh, in, 7, 2);
+    ck_assert(memcmp(sh, "ABCabcD", 7) == 0);
+    ck_assert_int_eq(h5s3_zarr_zlib_stored_size(&size, 3), APR_SUCCESS);
+    ck_assert_uint_eq(size, sizeof(want_abc));
+    n = h5s3_zarr_zlib_stored(out, "abc", 3);
+    ck_assert_uint_eq(n, sizeof(want_abc));
+    ck_assert(memcmp(out, want_abc, n) == 0);
+    /* Empty: one final empty block and Adler-32 1. */
+    ck_assert_int_eq(h5s3_zarr_zlib_stored_size(&size, 0), APR_SUCCESS);
+    ck_assert_uint_eq(h5s3_zarr_zlib_stored(out, "", 0), size);
+    ck_assert_uint_eq(size, 11);
+    ck_assert(memcmp(out + 7, "\0\0\0\1", 4) == 0);
+    /* Two blocks past 65535 bytes: only the second is final. */
+    ck_assert_int_eq(h5s3_zarr_zlib_stored_size(&size, 70000), APR_SUCCESS);
+    ck_assert_uint_eq(size, 70000 + 2 * 5 + 6);
+    big = apr_pcalloc(pool, size);
+    n = h5s3_zarr_zlib_stored(big, apr_pcalloc(pool, 70000), 70000);
+    ck_assert_uint_eq(n, size);
+    ck_assert_int_eq(big[2], 0);
+    ck_assert_int_eq(big[2 + 5 + 65535], 1);
+    ck_assert_int_eq(h5s3_zarr_zlib_stored_size(&size, APR_SIZE_MAX),
+                     H5S3_E_TOOLARGE);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc;
@@ -347,5 +385,6 @@ int main(void)
     tcase_add_test(tc, test_contiguous_rows);
     tcase_add_test(tc, test_hidden_attributes);
     tcase_add_test(tc, test_fill_values_as_zarr_spells_them);
+    tcase_add_test(tc, test_shuffle_and_stored_zlib);
     return unit_run(s);
 }
