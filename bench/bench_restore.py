@@ -234,7 +234,12 @@ def main():
         def one(cold, want, watch=False):
             if cold:
                 for name in os.listdir(cache):
-                    os.unlink(os.path.join(cache, name))
+                    # The previous request's temp files (xdelta3's stderr)
+                    # may still be going away as the response ended.
+                    try:
+                        os.unlink(os.path.join(cache, name))
+                    except FileNotFoundError:
+                        pass
             conn = http.client.HTTPConnection("127.0.0.1", h.port)
             conn.request("POST", "/dg/api/download/prepare",
                          body=json.dumps({"key": "rel/v2.zip"}),
