@@ -60,8 +60,11 @@ def test_cold_children_and_meta_of_a_paged_file(srv, rgw, files):
             total += r
     print("paged.h5 (%d bytes): /children %d requests %d bytes; with every "
           "/meta %d requests" % (os.path.getsize(path), reqs, nbytes, total))
-    # The open read (128 KiB), then the rest of the metadata the
-    # listing needs in one batch; every /meta after it is served from
-    # the cache (was 3).  One request would need the open read to be the
-    # file-space page, which only the superblock tells.
+    # The open read (128 KiB) holds the whole metadata page (all of it
+    # lies below 37 KiB here); the second request is the page holding the
+    # global heap collection of the "units" strings, which HDF5 allocates
+    # as raw data, after the first dataset's values (1.08 MiB in).  Every
+    # /meta after it is served from the cache (was 3).  One request would
+    # need the open read to reach that collection, which only the
+    # attributes' heap IDs tell.
     assert total <= 2, total
