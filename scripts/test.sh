@@ -39,7 +39,7 @@ trap 'kill -- "$san_pid" 2>/dev/null || true' INT TERM
 
 echo "== integration tests (pytest)"
 set +e
-/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs tests/integration "$@" 2>&1 \
+/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs --durations=15 tests/integration "$@" 2>&1 \
   | tee /tmp/h5s3-pytest.log
 rc=${PIPESTATUS[0]}
 set -e
