@@ -101,6 +101,9 @@ def main():
     ap.add_argument("--prefix-deltas", type=int, default=600)
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--savings-deltas", type=int, default=10000)
+    ap.add_argument("--conf", default="",
+                    help="directives put before the generated configuration,"
+                    " e.g. 'H5S3ProbeParallel 128'")
     ap.add_argument("--runs", type=int, default=1,
                     help="fresh servers per measure (median reported)")
     args = ap.parse_args()
@@ -123,6 +126,8 @@ def main():
         conf = api_conf(rgw, buckets=((LIST_BUCKET, LIST_ALIAS),
                                       (SAVE_BUCKET, SAVE_ALIAS)),
                         endpoint=proxy.endpoint)
+        if args.conf:
+            conf = args.conf.replace("\\n", "\n") + "\n" + conf
         print("delay proxy %s, %g ms before each S3 request" % (
             proxy.endpoint, args.delay_ms))
 
