@@ -506,6 +506,24 @@ void h5s3_pagecache_stats_get(h5s3_pagecache *pc, h5s3_pagecache_stats *st)
     st->evictions = apr_atomic_read64(&pc->hdr->evictions);
 }
 
+/*
+ * A fetched range that failed or came short: the first such failure of a
+ * batch becomes *rv (the range's own status, else the batch's, else
+ * "upstream"), and the caller skips the range.
+ */
+static int range_failed(apr_status_t *rv, const h5s3_s3_range *r,
+                        apr_status_t frv)
+{
+    if (r->status == APR_SUCCESS && r->got == r->len) {
+        return 0;
+    }
+    if (*rv == APR_SUCCESS) {
+        *rv = r->status != APR_SUCCESS ? r->status
+              : frv != APR_SUCCESS ? frv : H5S3_E_UPSTREAM;
+    }
+    return 1;
+}
+
 /* ---- fetching runs ---------------------------------------------------- */
 
 /*
@@ -560,11 +578,7 @@ static apr_status_t fetch_runs(h5s3_pagecache *pc,
         if (counts) {
             counts->bytes += r->got;
         }
-        if (r->status != APR_SUCCESS || r->got != r->len) {
-            if (rv == APR_SUCCESS) {
-                rv = r->status != APR_SUCCESS ? r->status
-                     : frv != APR_SUCCESS ? frv : H5S3_E_UPSTREAM;
-            }
+        if (range_failed(&rv, r, frv)) {
             continue;
         }
         for (k = 0; k < runs[i].npages; k++) {
@@ -1163,11 +1177,7 @@ apr_status_t h5s3_pagecache_prefetch_exact(h5s3_pagecache *pc,
         if (counts) {
             counts->bytes += r->got;
         }
-        if (r->status != APR_SUCCESS || r->got != r->len) {
-            if (rv == APR_SUCCESS) {
-                rv = r->status != APR_SUCCESS ? r->status
-                     : frv != APR_SUCCESS ? frv : H5S3_E_UPSTREAM;
-            }
+        if (range_failed(&rv, r, frv)) {
             continue;
         }
         if (runs[i].paged) {
