@@ -330,11 +330,14 @@ def test_savings_job_records_stay_bounded(rgw, make_httpd, mpm):
 # ignored signals, then runs the real xdelta3 in its place.  A child
 # shell writes the records: dash applies a simple command's
 # redirections in the shell itself (saving the originals on descriptors
-# of its own), which would be listed too.
+# of its own), which would be listed too.  The signals are read from
+# grep's own /proc/self: a fork child starts with the mask its parent
+# had, while the parent's /proc/$1/status may be read in the middle of
+# one of its forks, when the C library blocks every signal for a moment.
 FD_WRAPPER = """#!/bin/sh
 out=%(dir)s/run.$$
 /bin/sh -c 'ls -l /proc/$1/fd > "$2.fds"
-grep -E "^Sig(Blk|Ign):" /proc/$1/status > "$2.sig"' rec $$ "$out"
+grep -E "^Sig(Blk|Ign):" /proc/self/status > "$2.sig"' rec $$ "$out"
 echo "$*" > "$out.args"
 exec %(real)s "$@"
 """
